@@ -1,0 +1,319 @@
+"""MovieLensExampleGen: MovieLens ratings (TFDS or a CSV file) -> tf.Examples.
+
+A query-based ExampleGen (like BigQueryExampleGen): the standard executor
+splits the records by hash (80/20 by default) and writes gzipped TFRecords;
+this module only says how one source becomes tf.Examples.
+
+- TFDS source (`dataset='movielens/100k-ratings'`, any `*-ratings` config):
+  prepared by TFDS, offline from `manual_dir` when given (the original
+  GroupLens zip, checksum-verified by TFDS), then read through Beam.
+- CSV source (`ratings_csv=...`): columns `user_id,movie_title,user_rating`
+  plus any of the optional columns in `trainer_module.features`; every value
+  keeps the type the model expects (ids stay strings).
+"""
+
+import csv
+import hashlib
+import io
+import math
+from typing import Any, Dict, Iterable, List, Mapping, Optional
+
+import apache_beam as beam
+import tensorflow as tf
+
+from tfx import types
+from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen import driver
+from tfx.components.example_gen import utils as example_gen_utils
+from tfx.dsl.components.base import base_beam_component
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs
+from tfx.types.component_spec import ChannelParameter
+from tfx.types.component_spec import ComponentSpec
+from tfx.types.component_spec import ExecutionParameter
+
+from trainer_module import features
+
+TFDS_SCHEME = 'tfds:'
+CSV_SCHEME = 'csv:'
+MULTI_VALUE_SEPARATOR = '|'  # between genres in a CSV cell, as MovieLens does
+
+MANUAL_DIR_KEY = 'manual_dir'
+DATA_DIR_KEY = 'data_dir'
+SOURCE_FINGERPRINT_KEY = 'source_fingerprint'
+
+
+class RatingsSourceError(ValueError):
+  """The ratings source cannot be turned into examples; says what and where."""
+
+
+# ----------------------------------------------------------------- tf.Example
+
+
+def _feature(kind: str, values: List[Any]) -> tf.train.Feature:
+  """One tf.train.Feature of `kind` ('bytes', 'float' or 'int64')."""
+  if kind == 'bytes':
+    return tf.train.Feature(bytes_list=tf.train.BytesList(
+        value=[v if isinstance(v, bytes) else str(v).encode() for v in values]))
+  if kind == 'float':
+    return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+
+def to_example(record: Mapping[str, List[Any]]) -> tf.train.Example:
+  """Builds a tf.Example from {feature name: list of values}."""
+  kinds = {**features.REQUIRED_FEATURE_KINDS, **features.OPTIONAL_FEATURE_KINDS}
+  return tf.train.Example(features=tf.train.Features(feature={
+      name: _feature(kinds[name], values) for name, values in record.items()
+  }))
+
+
+# ---------------------------------------------------------------------- TFDS
+
+
+def prepare_tfds_builder(dataset: str, data_dir: Optional[str],
+                         manual_dir: Optional[str]):
+  """Returns the TFDS builder of `dataset`, prepared (downloaded once)."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  if not dataset.startswith('movielens/') or not dataset.endswith('-ratings'):
+    raise RatingsSourceError(
+        f'dataset {dataset!r} is not a MovieLens ratings config; use one of '
+        'movielens/100k-ratings, 1m-ratings, 20m-ratings, 25m-ratings, '
+        'latest-small-ratings')
+  builder = tfds.builder(dataset, data_dir=data_dir or None)
+  download_config = tfds.download.DownloadConfig(
+      manual_dir=manual_dir or None)
+  builder.download_and_prepare(download_config=download_config)
+  return builder
+
+
+class _TfdsRecordToExample(beam.DoFn):
+  """Numpy TFDS record -> tf.Example, class labels written as their names."""
+
+  def __init__(self, class_names: Dict[str, List[str]]):
+    self._class_names = class_names
+
+  def process(self, record: Dict[str, Any]) -> Iterable[tf.train.Example]:
+    kinds = {**features.REQUIRED_FEATURE_KINDS,
+             **features.OPTIONAL_FEATURE_KINDS}
+    values = {}
+    for name, value in record.items():
+      if name not in kinds:
+        continue
+      value_list = value.tolist() if hasattr(value, 'tolist') else value
+      if not isinstance(value_list, list):
+        value_list = [value_list]
+      if name in self._class_names:
+        value_list = [self._class_names[name][i] for i in value_list]
+      elif kinds[name] == 'int64':
+        value_list = [int(v) for v in value_list]
+      values[name] = value_list
+    yield to_example(values)
+
+
+def _class_names(builder) -> Dict[str, List[str]]:
+  """Names of the ClassLabel features (and sequences of them) of a dataset."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  names = {}
+  for name, feature in builder.info.features.items():
+    if isinstance(feature, tfds.features.Sequence):
+      feature = feature.feature
+    if isinstance(feature, tfds.features.ClassLabel):
+      names[name] = list(feature.names)
+  return names
+
+
+@beam.ptransform_fn
+def _ReadTfds(pipeline: beam.Pipeline, dataset: str, data_dir: Optional[str],
+              manual_dir: Optional[str]) -> beam.PCollection:
+  """Every rating of a TFDS MovieLens config, as tf.Examples."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  builder = prepare_tfds_builder(dataset, data_dir, manual_dir)
+  return (pipeline
+          | 'ReadFromTFDS' >> tfds.beam.ReadFromTFDS(builder, split='train')
+          | 'AsNumpy' >> beam.Map(tfds.as_numpy)
+          | 'ToExample' >> beam.ParDo(_TfdsRecordToExample(
+              _class_names(builder))))
+
+
+# ----------------------------------------------------------------------- CSV
+
+
+def read_csv_header(path: str) -> List[str]:
+  """Checks the header of a ratings CSV and returns its column names."""
+  if not tf.io.gfile.exists(path):
+    raise RatingsSourceError(f'ratings CSV {path} does not exist')
+  with tf.io.gfile.GFile(path, 'r') as f:
+    header_line = f.readline()
+  columns = next(csv.reader([header_line]), [])
+  columns = [c.strip() for c in columns]
+  missing = [c for c in features.REQUIRED_FEATURE_KINDS if c not in columns]
+  if missing:
+    raise RatingsSourceError(
+        f'{path}: header {columns} lacks required column(s) {missing}; '
+        f'expected {list(features.REQUIRED_FEATURE_KINDS)} plus optional '
+        f'{list(features.OPTIONAL_FEATURE_KINDS)}')
+  unknown = [c for c in columns if c not in features.REQUIRED_FEATURE_KINDS
+             and c not in features.OPTIONAL_FEATURE_KINDS]
+  if unknown:
+    raise RatingsSourceError(
+        f'{path}: unknown column(s) {unknown}; allowed optional columns are '
+        f'{list(features.OPTIONAL_FEATURE_KINDS)}')
+  if len(set(columns)) != len(columns):
+    raise RatingsSourceError(f'{path}: duplicate column names in {columns}')
+  return columns
+
+
+def _parse_cell(kind: str, name: str, text: str) -> List[Any]:
+  """Values of one CSV cell; raises ValueError naming the column."""
+  parts = text.split(MULTI_VALUE_SEPARATOR) if name == 'movie_genres' else [
+      text]
+  if kind == 'bytes':
+    return parts
+  if kind == 'float':
+    values = [float(p) for p in parts]
+    if not all(math.isfinite(v) for v in values):
+      raise ValueError(f'{name} must be a finite number, got {text!r}')
+    return values
+  return [int(p) for p in parts]
+
+
+def csv_line_to_example(line: str, columns: List[str],
+                        path: str = '<csv>') -> tf.train.Example:
+  """Parses one data line of a ratings CSV into a tf.Example."""
+  kinds = {**features.REQUIRED_FEATURE_KINDS, **features.OPTIONAL_FEATURE_KINDS}
+  cells = next(csv.reader(io.StringIO(line)), [])
+  if len(cells) != len(columns):
+    raise RatingsSourceError(
+        f'{path}: line {line!r} has {len(cells)} fields, header has '
+        f'{len(columns)}')
+  values = {}
+  for name, text in zip(columns, cells):
+    text = text.strip()
+    if not text:
+      if name in features.REQUIRED_FEATURE_KINDS:
+        raise RatingsSourceError(
+            f'{path}: empty {name} in line {line!r}')
+      continue  # a missing optional value is simply absent
+    try:
+      values[name] = _parse_cell(kinds[name], name, text)
+    except ValueError as e:
+      raise RatingsSourceError(f'{path}: bad {name} in line {line!r}: {e}')
+  return to_example(values)
+
+
+@beam.ptransform_fn
+def _ReadCsv(pipeline: beam.Pipeline, path: str) -> beam.PCollection:
+  """Every data line of a ratings CSV, as tf.Examples."""
+  columns = read_csv_header(path)
+  return (pipeline
+          | 'ReadLines' >> beam.io.ReadFromText(path, skip_header_lines=1)
+          | 'DropBlank' >> beam.Filter(lambda line: line.strip() != '')
+          | 'ToExample' >> beam.Map(csv_line_to_example, columns, path))
+
+
+def fingerprint_file(path: str) -> str:
+  """Content hash of a file, so a changed CSV is not served from cache."""
+  digest = hashlib.sha256()
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    for chunk in iter(lambda: f.read(1 << 20), b''):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+# ------------------------------------------------------------------ executor
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+@beam.typehints.with_output_types(tf.train.Example)
+def _RatingsToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
+                      split_pattern: str) -> beam.PCollection:
+  """Reads the source named by `split_pattern` ('tfds:NAME' or 'csv:PATH')."""
+  if split_pattern.startswith(TFDS_SCHEME):
+    return pipeline | 'ReadTfds' >> _ReadTfds(  # pylint: disable=no-value-for-parameter
+        split_pattern[len(TFDS_SCHEME):],
+        exec_properties.get(DATA_DIR_KEY),
+        exec_properties.get(MANUAL_DIR_KEY))
+  if split_pattern.startswith(CSV_SCHEME):
+    return pipeline | 'ReadCsv' >> _ReadCsv(split_pattern[len(CSV_SCHEME):])  # pylint: disable=no-value-for-parameter
+  raise RatingsSourceError(
+      f'unknown ratings source {split_pattern!r}: expected {TFDS_SCHEME}NAME '
+      f'or {CSV_SCHEME}PATH')
+
+
+class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+  """Turns MovieLens ratings into tf.Examples."""
+
+  def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+    return _RatingsToExample
+
+
+# ----------------------------------------------------------------- component
+
+
+class MovieLensExampleGenSpec(ComponentSpec):
+  """The query-based ExampleGen spec plus where TFDS finds its files."""
+
+  PARAMETERS = {
+      **standard_component_specs.QueryBasedExampleGenSpec.PARAMETERS,
+      MANUAL_DIR_KEY: ExecutionParameter(type=str, optional=True),
+      DATA_DIR_KEY: ExecutionParameter(type=str, optional=True),
+      SOURCE_FINGERPRINT_KEY: ExecutionParameter(type=str, optional=True),
+  }
+  INPUTS = {}
+  OUTPUTS = {
+      standard_component_specs.EXAMPLES_KEY:
+          ChannelParameter(type=standard_artifacts.Examples),
+  }
+
+
+class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
+  """ExampleGen over MovieLens ratings from TFDS or a CSV file."""
+
+  SPEC_CLASS = MovieLensExampleGenSpec
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+  DRIVER_CLASS = driver.QueryBasedDriver
+
+  def __init__(self,
+               dataset: Optional[str] = None,
+               ratings_csv: Optional[str] = None,
+               manual_dir: Optional[str] = None,
+               data_dir: Optional[str] = None,
+               output_config: Optional[example_gen_pb2.Output] = None):
+    """Reads `dataset` (a TFDS MovieLens ratings config) or `ratings_csv`.
+
+    Args:
+      dataset: TFDS name, e.g. 'movielens/100k-ratings'.
+      ratings_csv: path of a ratings CSV, instead of `dataset`.
+      manual_dir: folder holding the original zip, for offline TFDS use.
+      data_dir: where TFDS keeps prepared datasets (TFDS default if unset).
+      output_config: the splits; default train/eval 80/20 by hash.
+    """
+    if bool(dataset) == bool(ratings_csv):
+      raise ValueError('give exactly one of dataset or ratings_csv')
+    if ratings_csv:
+      read_csv_header(ratings_csv)  # fail at pipeline build, not mid-run
+      pattern = CSV_SCHEME + ratings_csv
+      fingerprint = fingerprint_file(ratings_csv)
+    else:
+      pattern = TFDS_SCHEME + dataset
+      fingerprint = None
+    input_config = example_gen_utils.make_default_input_config(pattern)
+    output_config = output_config or example_gen_pb2.Output(
+        split_config=example_gen_pb2.SplitConfig(splits=[
+            example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=4),
+            example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=1),
+        ]))
+    spec = MovieLensExampleGenSpec(
+        input_config=input_config,
+        output_config=output_config,
+        output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
+        output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+        manual_dir=manual_dir,
+        data_dir=data_dir,
+        source_fingerprint=fingerprint,
+        examples=types.Channel(type=standard_artifacts.Examples))
+    super().__init__(spec=spec)

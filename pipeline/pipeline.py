@@ -1,0 +1,135 @@
+"""`create_pipeline`: the one component graph every runner runs."""
+
+from typing import Any, Dict, List, Optional
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+from tfx.dsl.components.base import base_node
+
+from components.anomalies_gate import AnomaliesGate
+from components.movielens_example_gen import MovieLensExampleGen
+from pipeline import configs
+from trainer_module import features
+
+
+def eval_config(rmse_threshold: float) -> tfma.EvalConfig:
+  """TFMA config: RMSE on the eval split, gated by value and by change."""
+  rmse_gate = tfma.MetricThreshold(
+      value_threshold=tfma.GenericValueThreshold(
+          upper_bound={'value': rmse_threshold}),
+      change_threshold=tfma.GenericChangeThreshold(
+          direction=tfma.MetricDirection.LOWER_IS_BETTER,
+          absolute={'value': configs.RMSE_CHANGE_TOLERANCE}))
+  return tfma.EvalConfig(
+      model_specs=[
+          tfma.ModelSpec(
+              signature_name='serving_tf_example',
+              preprocessing_function_names=['transform_features'],
+              label_key=features.LABEL_KEY,
+              prediction_key=features.PREDICTION_KEY,
+              model_type=tfma.TF_GENERIC)
+      ],
+      slicing_specs=[tfma.SlicingSpec()],
+      metrics_specs=[
+          tfma.MetricsSpec(metrics=[
+              tfma.MetricConfig(class_name='ExampleCount'),
+              tfma.MetricConfig(class_name='MeanLabel'),
+              tfma.MetricConfig(class_name='MeanPrediction'),
+              tfma.MetricConfig(
+                  class_name='RootMeanSquaredError', threshold=rmse_gate),
+          ])
+      ])
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    serving_model_dir: str,
+    dataset: Optional[str] = configs.DEFAULT_DATASET,
+    ratings_csv: Optional[str] = None,
+    manual_dir: Optional[str] = None,
+    tfds_data_dir: Optional[str] = None,
+    epochs: int = configs.EPOCHS,
+    batch_size: int = configs.BATCH_SIZE,
+    learning_rate: float = configs.LEARNING_RATE,
+    embedding_dim: int = configs.EMBEDDING_DIM,
+    rmse_threshold: float = configs.RMSE_THRESHOLD,
+    metadata_connection_config: Optional[Any] = None,
+    beam_pipeline_args: Optional[List[str]] = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+  """Builds ExampleGen -> stats/schema/validation -> Transform -> Trainer
+  -> Evaluator (with the latest blessed model as baseline) -> Pusher."""
+  example_gen = MovieLensExampleGen(
+      dataset=None if ratings_csv else dataset,
+      ratings_csv=ratings_csv,
+      manual_dir=manual_dir,
+      data_dir=tfds_data_dir)
+
+  statistics_gen = tfx.components.StatisticsGen(
+      examples=example_gen.outputs['examples'])
+
+  schema_gen = tfx.components.SchemaGen(
+      statistics=statistics_gen.outputs['statistics'],
+      infer_feature_shape=True)
+
+  example_validator = tfx.components.ExampleValidator(
+      statistics=statistics_gen.outputs['statistics'],
+      schema=schema_gen.outputs['schema'])
+
+  anomalies_gate = AnomaliesGate(
+      anomalies=example_validator.outputs['anomalies'])
+
+  transform = tfx.components.Transform(
+      examples=example_gen.outputs['examples'],
+      schema=schema_gen.outputs['schema'],
+      preprocessing_fn=configs.PREPROCESSING_FN)
+  transform.add_upstream_node(anomalies_gate)
+
+  hyperparameters: Dict[str, Any] = {
+      'epochs': epochs,
+      'batch_size': batch_size,
+      'learning_rate': learning_rate,
+      'embedding_dim': embedding_dim,
+      'seed': configs.SEED,
+  }
+  trainer = tfx.components.Trainer(
+      run_fn=configs.RUN_FN,
+      examples=transform.outputs['transformed_examples'],
+      transform_graph=transform.outputs['transform_graph'],
+      schema=schema_gen.outputs['schema'],
+      train_args=tfx.proto.TrainArgs(splits=['train']),
+      eval_args=tfx.proto.EvalArgs(splits=['eval']),
+      custom_config=hyperparameters)
+
+  model_resolver = tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(
+          type=tfx.types.standard_artifacts.ModelBlessing)).with_id(
+              'latest_blessed_model_resolver')
+
+  evaluator = tfx.components.Evaluator(
+      examples=example_gen.outputs['examples'],
+      model=trainer.outputs['model'],
+      baseline_model=model_resolver.outputs['model'],
+      eval_config=eval_config(rmse_threshold))
+
+  pusher = tfx.components.Pusher(
+      model=trainer.outputs['model'],
+      model_blessing=evaluator.outputs['blessing'],
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(
+              base_directory=serving_model_dir)))
+
+  components: List[base_node.BaseNode] = [
+      example_gen, statistics_gen, schema_gen, example_validator,
+      anomalies_gate, transform, trainer, model_resolver, evaluator, pusher,
+  ]
+  return tfx.dsl.Pipeline(
+      pipeline_name=pipeline_name,
+      pipeline_root=pipeline_root,
+      components=components,
+      enable_cache=enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=beam_pipeline_args or [])

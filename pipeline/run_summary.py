@@ -1,0 +1,159 @@
+"""What a pipeline run did, read back from ML Metadata.
+
+Used by the local runner (run_summary.json) and by the tests: which
+components ran or were cached, how long each took, the Evaluator's RMSE,
+the blessing and the pushed model.
+"""
+
+import dataclasses
+from typing import Dict, List, Optional
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+from tfx.orchestration import metadata
+from tfx.types import standard_artifact_utils
+
+_EXECUTION_STATES = metadata_store_pb2.Execution.State
+RMSE_METRIC = 'root_mean_squared_error'
+
+
+@dataclasses.dataclass
+class ComponentRun:
+  """One component's execution in a pipeline run."""
+  node_id: str
+  state: str  # COMPLETE, CACHED, FAILED, RUNNING...
+  seconds: float
+  outputs: Dict[str, List[metadata_store_pb2.Artifact]]
+  error: Optional[str] = None
+
+
+def open_store(metadata_path: str) -> mlmd.MetadataStore:
+  """The SQLite ML Metadata store of a local run (read only use)."""
+  return mlmd.MetadataStore(
+      metadata.sqlite_metadata_connection_config(metadata_path))
+
+
+def latest_run_id(store: mlmd.MetadataStore) -> Optional[str]:
+  """Name of the most recent `pipeline_run` context, or None."""
+  runs = store.get_contexts_by_type('pipeline_run')
+  if not runs:
+    return None
+  return max(runs, key=lambda c: (c.create_time_since_epoch, c.id)).name
+
+
+def _node_id(store: mlmd.MetadataStore, execution_id: int) -> str:
+  for context in store.get_contexts_by_execution(execution_id):
+    if context.type == 'node':
+      return context.name.split('.', 1)[-1]
+  return '?'
+
+
+def _outputs(store: mlmd.MetadataStore, execution_id: int
+             ) -> Dict[str, List[metadata_store_pb2.Artifact]]:
+  """Output artifacts of an execution, by output key."""
+  events = [e for e in store.get_events_by_execution_ids([execution_id])
+            if e.type in (metadata_store_pb2.Event.OUTPUT,
+                          metadata_store_pb2.Event.DECLARED_OUTPUT)]
+  artifacts = {a.id: a for a in store.get_artifacts_by_id(
+      [e.artifact_id for e in events])}
+  outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+  for event in events:
+    key = event.path.steps[0].key if event.path.steps else ''
+    outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+  return outputs
+
+
+def component_runs(store: mlmd.MetadataStore,
+                   run_id: str) -> Dict[str, ComponentRun]:
+  """Every execution of pipeline run `run_id`, keyed by node id."""
+  context = store.get_context_by_type_and_name('pipeline_run', run_id)
+  runs = {}
+  for execution in sorted(store.get_executions_by_context(context.id),
+                          key=lambda e: e.id):
+    node_id = _node_id(store, execution.id)
+    error = execution.custom_properties.get('__execution_result__')
+    runs[node_id] = ComponentRun(
+        node_id=node_id,
+        state=_EXECUTION_STATES.Name(execution.last_known_state),
+        seconds=round((execution.last_update_time_since_epoch -
+                       execution.create_time_since_epoch) / 1000.0, 2),
+        outputs=_outputs(store, execution.id),
+        error=error.string_value if error else None)
+  return runs
+
+
+def evaluation_rmse(evaluation_uri: str) -> Optional[float]:
+  """Overall RMSE of the candidate model in an Evaluator output."""
+  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+  result = tfma.load_eval_result(evaluation_uri)
+  for slice_key, metrics in result.slicing_metrics:
+    if slice_key == ():
+      for by_sub_key in metrics.values():
+        for values in by_sub_key.values():
+          if RMSE_METRIC in values:
+            return float(values[RMSE_METRIC]['doubleValue'])
+  return None
+
+
+def split_example_counts(statistics: metadata_store_pb2.Artifact
+                         ) -> Dict[str, int]:
+  """Examples per split, from a StatisticsGen output artifact."""
+  from tfx.components.statistics_gen import stats_artifact_utils  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  artifact = standard_artifacts.ExampleStatistics()
+  artifact.set_mlmd_artifact(statistics)
+  counts = {}
+  for split in standard_artifact_utils.decode_split_names(
+      artifact.split_names):
+    stats = stats_artifact_utils.load_statistics(artifact, split).proto()
+    counts[split] = int(stats.datasets[0].num_examples)
+  return counts
+
+
+def _int_property(artifact: metadata_store_pb2.Artifact, name: str) -> int:
+  value = artifact.custom_properties.get(name)
+  return value.int_value if value else 0
+
+
+def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
+  """The run_summary.json content of run `run_id` (default: the latest)."""
+  store = open_store(metadata_path)
+  run_id = run_id or latest_run_id(store)
+  if run_id is None:
+    raise ValueError(f'{metadata_path} records no pipeline run')
+  runs = component_runs(store, run_id)
+  summary = {
+      'run_id': run_id,
+      'component_seconds': {n: r.seconds for n, r in runs.items()},
+      'component_states': {n: r.state for n, r in runs.items()},
+      'rmse': None,
+      'blessed': False,
+      'pushed_model': None,
+      'examples': {},
+  }
+  if 'StatisticsGen' in runs and runs['StatisticsGen'].outputs.get(
+      'statistics'):
+    summary['examples'] = split_example_counts(
+        runs['StatisticsGen'].outputs['statistics'][0])
+  if 'Evaluator' in runs and runs['Evaluator'].outputs.get('evaluation'):
+    summary['rmse'] = evaluation_rmse(
+        runs['Evaluator'].outputs['evaluation'][0].uri)
+    blessing = runs['Evaluator'].outputs['blessing'][0]
+    summary['blessed'] = _int_property(blessing, 'blessed') == 1
+  if 'Pusher' in runs and runs['Pusher'].outputs.get('pushed_model'):
+    pushed = runs['Pusher'].outputs['pushed_model'][0]
+    if _int_property(pushed, 'pushed') == 1:
+      summary['pushed_model'] = pushed.custom_properties[
+          'pushed_destination'].string_value
+  return summary
+
+
+def failed_components(metadata_path: str) -> Dict[str, Optional[str]]:
+  """Node ids that failed in the latest run, with their recorded error."""
+  store = open_store(metadata_path)
+  run_id = latest_run_id(store)
+  if run_id is None:
+    return {}
+  return {n: r.error for n, r in component_runs(store, run_id).items()
+          if r.state == 'FAILED'}
+

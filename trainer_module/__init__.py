@@ -1,0 +1,1 @@
+"""User code run by the Transform and Trainer components (the "module file")."""

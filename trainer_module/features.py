@@ -1,0 +1,60 @@
+"""Every feature name the pipeline uses, in one place.
+
+Raw names are what ExampleGen writes (the TFDS MovieLens feature names); the
+transformed names are what Transform writes and the model reads.
+"""
+
+from typing import Dict
+
+# Raw features the ranking model is built on.
+USER_ID_KEY = 'user_id'
+MOVIE_TITLE_KEY = 'movie_title'
+LABEL_KEY = 'user_rating'
+TIMESTAMP_KEY = 'timestamp'
+
+# Features the model embeds through a vocabulary built by Transform.
+VOCABULARY_FEATURE_KEYS = (USER_ID_KEY, MOVIE_TITLE_KEY)
+
+# Out-of-vocabulary buckets per vocabulary feature: unseen users and titles
+# share one index past the end of the vocabulary.
+NUM_OOV_BUCKETS = 1
+
+# Side features ExampleGen keeps for later use (slicing, richer models), with
+# the tf.Example kind each is written as. Which ones a source carries depends
+# on the TFDS config (100k has all of them, 20m/25m none).
+SIDE_FEATURE_KINDS: Dict[str, str] = {
+    'movie_id': 'bytes',
+    'movie_genres': 'bytes',  # genre names, one value per genre
+    'user_gender': 'int64',  # 1 for male, 0 for female, as TFDS encodes it
+    'bucketized_user_age': 'float',
+    'raw_user_age': 'float',
+    'user_occupation_label': 'bytes',
+    'user_occupation_text': 'bytes',
+    'user_zip_code': 'bytes',
+}
+
+# Kinds of the required features.
+REQUIRED_FEATURE_KINDS: Dict[str, str] = {
+    USER_ID_KEY: 'bytes',
+    MOVIE_TITLE_KEY: 'bytes',
+    LABEL_KEY: 'float',
+}
+
+# Columns a ratings CSV may carry beyond the required ones.
+OPTIONAL_FEATURE_KINDS: Dict[str, str] = {
+    TIMESTAMP_KEY: 'int64',
+    **SIDE_FEATURE_KINDS,
+}
+
+# Name of the model's output in every serving signature.
+PREDICTION_KEY = 'predicted_rating'
+
+
+def transformed_name(key: str) -> str:
+  """Name of the Transform output computed from raw feature `key`."""
+  return f'{key}_xf'
+
+
+def vocabulary_name(key: str) -> str:
+  """Name of the vocabulary file Transform writes for raw feature `key`."""
+  return f'{key}_vocabulary'
