@@ -1,0 +1,100 @@
+"""Shared fixtures: small generated data, and Transform run on it."""
+
+import os
+
+# Keras 2 for TFRS/TFT/TFMA: must precede the first TensorFlow import.
+os.environ['TF_USE_LEGACY_KERAS'] = '1'
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import dataclasses
+import sys
+
+import pytest
+
+from tests import synthetic_ratings
+
+MANUAL_DIR_ENV = 'MOVIELENS_MANUAL_DIR'
+
+
+@pytest.fixture(scope='session')
+def ratings_csv(tmp_path_factory) -> str:
+  """3,000 generated ratings with every column ExampleGen knows."""
+  path = tmp_path_factory.mktemp('data') / 'ratings.csv'
+  return synthetic_ratings.write_ratings_csv(str(path))
+
+
+@dataclasses.dataclass
+class TransformedData:
+  transform_output: str  # TFTransformOutput dir
+  examples_uri: str  # Examples-artifact-like dir with Split-train, Split-eval
+  raw_train: list  # the raw rows the vocabularies were computed on
+
+
+def _raw_rows(path: str):
+  import csv  # pylint: disable=g-import-not-at-top
+  with open(path) as f:
+    return [{'user_id': r['user_id'], 'movie_title': r['movie_title'],
+             'user_rating': float(r['user_rating'])} for r in csv.DictReader(f)]
+
+
+@pytest.fixture(scope='session')
+def transformed_data(ratings_csv, tmp_path_factory) -> TransformedData:
+  """Our preprocessing_fn run by tft_beam on the generated ratings.
+
+  Analyzes the first 80% of the rows, transforms both parts and writes them
+  like Transform does: a transform graph and gzipped tf.Examples per split.
+  """
+  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+  import tensorflow_transform.beam as tft_beam  # pylint: disable=g-import-not-at-top
+  from tensorflow_transform.tf_metadata import dataset_metadata  # pylint: disable=g-import-not-at-top
+  from tensorflow_transform.tf_metadata import schema_utils  # pylint: disable=g-import-not-at-top
+  from trainer_module import preprocessing  # pylint: disable=g-import-not-at-top
+
+  base = tmp_path_factory.mktemp('transformed')
+  rows = _raw_rows(ratings_csv)
+  cut = int(len(rows) * 0.8)
+  splits = {'train': rows[:cut], 'eval': rows[cut:]}
+  raw_metadata = dataset_metadata.DatasetMetadata(
+      schema_utils.schema_from_feature_spec({
+          'user_id': tf.io.FixedLenFeature([1], tf.string),
+          'movie_title': tf.io.FixedLenFeature([1], tf.string),
+          'user_rating': tf.io.FixedLenFeature([1], tf.float32),
+      }))
+
+  def instances(split_rows):
+    return [{'user_id': np.array([r['user_id'].encode()]),
+             'movie_title': np.array([r['movie_title'].encode()]),
+             'user_rating': np.array([r['user_rating']], np.float32)}
+            for r in split_rows]
+
+  transform_output = str(base / 'transform_graph')
+  with beam.Pipeline() as p, tft_beam.Context(temp_dir=str(base / 'tmp')):
+    train = p | 'Train' >> beam.Create(instances(splits['train']))
+    (transformed_train, transformed_metadata), transform_fn = (
+        (train, raw_metadata)
+        | tft_beam.AnalyzeAndTransformDataset(preprocessing.preprocessing_fn))
+    evals = p | 'Eval' >> beam.Create(instances(splits['eval']))
+    transformed_eval, _ = (
+        ((evals, raw_metadata), transform_fn) | tft_beam.TransformDataset())
+    _ = transform_fn | tft_beam.WriteTransformFn(transform_output)
+    _ = raw_metadata | 'WriteRawMetadata' >> tft_beam.WriteMetadata(
+        f'{transform_output}/{tft.TFTransformOutput.RAW_METADATA_DIR}', p)
+    for name, data in (('train', transformed_train),
+                       ('eval', transformed_eval)):
+      coder = tft.coders.ExampleProtoCoder(transformed_metadata.schema)
+      _ = (data
+           | f'Encode{name}' >> beam.Map(coder.encode)
+           | f'Write{name}' >> beam.io.WriteToTFRecord(
+               str(base / 'examples' / f'Split-{name}' / 'data'),
+               file_name_suffix='.gz'))
+  return TransformedData(transform_output, str(base / 'examples'),
+                         splits['train'])
+
+
+@pytest.fixture(scope='session')
+def python() -> str:
+  """The interpreter running the tests (the project's environment)."""
+  return sys.executable
