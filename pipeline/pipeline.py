@@ -7,6 +7,7 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import base_node
 
 from components.anomalies_gate import AnomaliesGate
+from components import serving_pusher
 from components.movielens_example_gen import MovieLensExampleGen
 from pipeline import configs
 from trainer_module import features
@@ -120,7 +121,8 @@ def create_pipeline(
       model_blessing=evaluator.outputs['blessing'],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
-              base_directory=serving_model_dir)))
+              base_directory=serving_model_dir)),
+      custom_executor_spec=serving_pusher.EXECUTOR_SPEC)
 
   components: List[base_node.BaseNode] = [
       example_gen, statistics_gen, schema_gen, example_validator,

@@ -1,0 +1,76 @@
+"""Pusher executor that never writes the same model twice.
+
+TFX's filesystem Pusher writes a new timestamped version on every blessed
+run. A re-run with nothing changed re-validates the cached model against
+itself (the latest blessed model becomes the Evaluator's baseline), and
+the stock Pusher would then publish an identical copy as a new version.
+This executor recognises that the newest pushed version already holds
+exactly this model and records that version instead.
+"""
+
+import filecmp
+import os
+from typing import Any, Dict, List, Optional
+
+from absl import logging
+from tfx import types
+from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs
+from tfx.utils import io_utils
+from tfx.utils import proto_utils
+
+
+def same_tree(left: str, right: str) -> bool:
+  """True when two local folders hold the same files with the same bytes."""
+  comparison = filecmp.dircmp(left, right)
+  if comparison.left_only or comparison.right_only or comparison.funny_files:
+    return False
+  _, mismatch, errors = filecmp.cmpfiles(
+      left, right, comparison.common_files, shallow=False)
+  if mismatch or errors:
+    return False
+  return all(same_tree(os.path.join(left, d), os.path.join(right, d))
+             for d in comparison.common_dirs)
+
+
+def newest_version(base_directory: str) -> Optional[str]:
+  """Newest numbered version folder under base_directory, if any."""
+  if not os.path.isdir(base_directory):
+    return None
+  versions = [d for d in os.listdir(base_directory) if d.isdigit()]
+  return max(versions, key=int) if versions else None
+
+
+class Executor(pusher_executor.Executor):
+  """Filesystem push that skips a model already served as newest version."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    destination = pusher_pb2.PushDestination()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
+        destination)
+    if (destination.WhichOneof('destination') == 'filesystem' and
+        self.CheckBlessing(input_dict)):
+      base = destination.filesystem.base_directory
+      version = newest_version(base)
+      model_path = self.GetModelPath(input_dict)
+      if version and os.path.isdir(model_path) and same_tree(
+          model_path, os.path.join(base, version)):
+        logging.info('Model already served as version %s; not pushing a '
+                     'copy.', version)
+        model_push = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+        io_utils.copy_dir(model_path, model_push.uri)
+        self._MarkPushed(model_push,
+                         pushed_destination=os.path.join(base, version),
+                         pushed_version=version)
+        return
+    super().Do(input_dict, output_dict, exec_properties)
+
+
+EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

@@ -1,0 +1,48 @@
+"""Helpers for the end-to-end tests: run the real CLI, read what it did."""
+
+import json
+import os
+import subprocess
+import sys
+from typing import List
+
+import numpy as np
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_module(module: str, args: List[str],
+               timeout: int = 1800) -> subprocess.CompletedProcess:
+  """Runs `python -m module args` from the project root, as a user would."""
+  env = dict(os.environ, TF_USE_LEGACY_KERAS='1')
+  return subprocess.run(
+      [sys.executable, '-m', module, *args], cwd=PROJECT_ROOT, env=env,
+      capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def run_pipeline(output_dir: str, args: List[str]) -> dict:
+  """Runs the local runner; returns run_summary.json (fails on error)."""
+  result = run_module('pipeline.local_runner',
+                      ['--output-dir', output_dir, *args])
+  assert result.returncode == 0, (
+      f'runner failed ({result.returncode}):\n{result.stderr[-4000:]}')
+  with open(os.path.join(output_dir, 'run_summary.json')) as f:
+    return json.load(f)
+
+
+def tutorial_call(model_path: str, user_id: str, title: str):
+  """The TFRS tutorial's call on a SavedModel; returns the output tensor."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  loaded = tf.saved_model.load(model_path)
+  return loaded({'user_id': np.array([user_id]), 'movie_title': [title]})
+
+
+def tree_bytes(path: str) -> dict:
+  """{relative path: file content} of every file under path."""
+  files = {}
+  for root, _, names in os.walk(path):
+    for name in names:
+      full = os.path.join(root, name)
+      with open(full, 'rb') as f:
+        files[os.path.relpath(full, path)] = f.read()
+  return files

@@ -1,0 +1,125 @@
+"""The whole pipeline under LocalDagRunner on small generated data."""
+
+import os
+
+import pytest
+
+from pipeline import configs
+from pipeline import run_summary
+from tests import e2e
+from tests import synthetic_ratings
+
+# Small data: more, smaller steps than the tutorial so the model learns.
+TRAINING = ['--batch-size', '64', '--epochs', '10']
+COMPONENTS = {'MovieLensExampleGen', 'StatisticsGen', 'SchemaGen',
+              'ExampleValidator', 'AnomaliesGate', 'Transform', 'Trainer',
+              'latest_blessed_model_resolver', 'Evaluator', 'Pusher'}
+
+
+@pytest.fixture(scope='module')
+def first_run(ratings_csv, tmp_path_factory):
+  output_dir = str(tmp_path_factory.mktemp('e2e') / 'out')
+  summary = e2e.run_pipeline(
+      output_dir, ['--ratings-csv', ratings_csv, '--rmse-threshold', '0.9',
+                   *TRAINING])
+  return output_dir, summary
+
+
+def test_every_component_executed_once(first_run):
+  output_dir, summary = first_run
+  store = run_summary.open_store(
+      configs.output_paths(output_dir)['metadata_path'])
+  executions = store.get_executions()
+  nodes = [run_summary._node_id(store, e.id) for e in executions]  # pylint: disable=protected-access
+  assert sorted(nodes) == sorted(COMPONENTS)
+  assert set(summary['component_states'].values()) == {'COMPLETE'}
+
+
+def test_summary_reports_the_run(first_run, ratings_csv):
+  output_dir, summary = first_run
+  with open(ratings_csv) as f:
+    rows = sum(1 for _ in f) - 1
+  assert sum(summary['examples'].values()) == rows
+  assert set(summary['examples']) == {'train', 'eval'}
+  # The generated ratings have std ~1.0: a model at 0.9 learned something.
+  assert 0.3 < summary['rmse'] <= 0.9
+  assert summary['blessed'] is True
+  assert summary['pushed_model'].startswith(
+      configs.output_paths(output_dir)['serving_model_dir'])
+  assert set(summary['component_seconds']) == COMPONENTS
+  assert summary['wall_seconds'] > 0
+
+
+def test_pushed_model_answers_the_tutorial_call(first_run):
+  _, summary = first_run
+  rating = e2e.tutorial_call(summary['pushed_model'], '42',
+                             synthetic_ratings.movie_titles(150)[3])
+  assert rating.shape == (1, 1)
+  assert 1.0 < float(rating[0, 0]) < 5.5
+
+
+def test_predict_ranks_titles_and_flags_unknown_ones(first_run):
+  output_dir, _ = first_run
+  titles = synthetic_ratings.movie_titles(150)[:3]
+  args = ['--model-dir', configs.output_paths(output_dir)['serving_model_dir'],
+          '--user-id', '42', '--json']
+  for title in [*titles, 'Not A Movie (2099)']:
+    args += ['--movie-title', title]
+  result = e2e.run_module('pipeline.predict', args)
+  assert result.returncode == 0, result.stderr[-2000:]
+  import json  # pylint: disable=g-import-not-at-top
+  out = json.loads(result.stdout)
+  assert out['user_known'] is True
+  ratings = [r['predicted_rating'] for r in out['ranking']]
+  assert ratings == sorted(ratings, reverse=True)
+  known = {r['movie_title']: r['known'] for r in out['ranking']}
+  assert known == {**{t: True for t in titles}, 'Not A Movie (2099)': False}
+
+
+def test_reruns_with_nothing_changed_are_served_from_cache(first_run,
+                                                          ratings_csv):
+  """Run 2 re-validates the cached model against itself (the latest blessed
+  model is now a baseline) and pushes no copy; run 3 is all cache."""
+  output_dir, first = first_run
+  serving_dir = configs.output_paths(output_dir)['serving_model_dir']
+  before = e2e.tree_bytes(serving_dir)
+  args = ['--ratings-csv', ratings_csv, '--rmse-threshold', '0.9', *TRAINING]
+  second = e2e.run_pipeline(output_dir, args)
+  states = second['component_states']
+  assert {n for n, s in states.items() if s != 'CACHED'} == {
+      'latest_blessed_model_resolver', 'Evaluator', 'Pusher'}, states
+  assert second['rmse'] == first['rmse']
+  assert second['blessed'] is True
+  assert second['pushed_model'] == first['pushed_model']
+  assert e2e.tree_bytes(serving_dir) == before
+
+  third = e2e.run_pipeline(output_dir, args)
+  states = third['component_states']
+  assert {n for n, s in states.items() if s != 'CACHED'} == {
+      'latest_blessed_model_resolver'}, states
+  assert third['pushed_model'] == first['pushed_model']
+  assert e2e.tree_bytes(serving_dir) == before
+
+
+def test_failing_value_gate_blesses_and_pushes_nothing(ratings_csv, tmp_path):
+  output_dir = str(tmp_path / 'out')
+  summary = e2e.run_pipeline(
+      output_dir, ['--ratings-csv', ratings_csv, '--rmse-threshold', '0.05',
+                   '--epochs', '1'])
+  assert summary['rmse'] > 0.05
+  assert summary['blessed'] is False
+  assert summary['pushed_model'] is None
+  serving_dir = configs.output_paths(output_dir)['serving_model_dir']
+  assert not os.path.exists(serving_dir) or not os.listdir(serving_dir)
+
+
+def test_failed_component_fails_the_command_and_names_it(tmp_path):
+  path = tmp_path / 'bad.csv'
+  path.write_text('user_id,movie_title,user_rating\n1,A (1990),4\n'
+                  '2,B (1991),four\n')
+  result = e2e.run_module('pipeline.local_runner', [
+      '--output-dir', str(tmp_path / 'out'), '--ratings-csv', str(path)])
+  assert result.returncode != 0
+  last_line = result.stderr.strip().splitlines()[-1]
+  assert 'MovieLensExampleGen' in last_line
+  assert 'bad user_rating' in last_line

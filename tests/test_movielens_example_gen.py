@@ -1,0 +1,159 @@
+"""MovieLensExampleGen's executor on generated data, and its bad-input errors."""
+
+import csv
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+from components import movielens_example_gen as example_gen
+from tests import synthetic_ratings
+
+
+def run_executor(component: example_gen.MovieLensExampleGen,
+                 output_dir: str) -> str:
+  """Runs the component's executor as the orchestrator would; returns uri."""
+  exec_properties = {
+      k: proto_utils.proto_to_json(v) if hasattr(v, 'DESCRIPTOR') else v
+      for k, v in component.exec_properties.items() if v is not None}
+  examples = standard_artifacts.Examples()
+  examples.uri = output_dir
+  example_gen.Executor().Do({}, {'examples': [examples]}, exec_properties)
+  return output_dir
+
+
+def read_split(uri: str, split: str):
+  files = glob.glob(os.path.join(uri, f'Split-{split}', '*.gz'))
+  return [tf.train.Example.FromString(r.numpy()) for r in
+          tf.data.TFRecordDataset(files, compression_type='GZIP')]
+
+
+@pytest.fixture(scope='module')
+def written(ratings_csv, tmp_path_factory):
+  component = example_gen.MovieLensExampleGen(ratings_csv=ratings_csv)
+  return run_executor(component, str(tmp_path_factory.mktemp('examples')))
+
+
+def test_splits_are_80_20_and_keep_every_rating(written, ratings_csv):
+  with open(ratings_csv) as f:
+    rows = sum(1 for _ in csv.DictReader(f))
+  train, evals = read_split(written, 'train'), read_split(written, 'eval')
+  assert len(train) + len(evals) == rows
+  assert 0.75 < len(train) / rows < 0.85
+
+
+def test_features_and_types(written):
+  example = read_split(written, 'train')[0].features.feature
+  kinds = {name: f.WhichOneof('kind') for name, f in example.items()}
+  assert kinds == {
+      'user_id': 'bytes_list', 'movie_title': 'bytes_list',
+      'user_rating': 'float_list', 'timestamp': 'int64_list',
+      'movie_genres': 'bytes_list', 'user_gender': 'int64_list',
+      'raw_user_age': 'float_list', 'user_occupation_text': 'bytes_list',
+      'user_zip_code': 'bytes_list'}
+  assert example['user_id'].bytes_list.value[0].decode().isdigit()
+  assert 1 <= len(example['movie_genres'].bytes_list.value) <= 2
+
+
+def test_titles_with_commas_survive(written):
+  titles = {e.features.feature['movie_title'].bytes_list.value[0].decode()
+            for e in read_split(written, 'train')}
+  assert 'Movie 7, The (1957)' in titles
+
+
+def test_split_is_deterministic(ratings_csv, written, tmp_path):
+  again = run_executor(example_gen.MovieLensExampleGen(ratings_csv=ratings_csv),
+                       str(tmp_path / 'again'))
+  ids = lambda uri: sorted(e.SerializeToString()
+                           for e in read_split(uri, 'eval'))
+  assert ids(again) == ids(written)
+
+
+def test_tfds_records_become_examples_with_class_names():
+  convert = example_gen._TfdsRecordToExample({  # pylint: disable=protected-access
+      'movie_genres': ['Action', 'Comedy', 'Drama'],
+      'user_occupation_label': ['doctor', 'writer']})
+  record = {
+      'user_id': b'138', 'movie_title': b'Speed (1994)',
+      'user_rating': np.float32(4.0), 'timestamp': np.int64(879024327),
+      'movie_genres': np.array([0, 2]), 'user_gender': np.bool_(True),
+      'user_occupation_label': np.int64(1), 'bucketized_user_age': 45.0,
+  }
+  (example,) = list(convert.process(record))
+  feature = example.features.feature
+  assert feature['user_id'].bytes_list.value == [b'138']
+  assert feature['movie_genres'].bytes_list.value == [b'Action', b'Drama']
+  assert feature['user_occupation_label'].bytes_list.value == [b'writer']
+  assert feature['user_gender'].int64_list.value == [1]
+  assert feature['user_rating'].float_list.value == [4.0]
+
+
+def write_csv(path, header, rows):
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(header)
+    writer.writerows(rows)
+  return str(path)
+
+
+def test_missing_required_column_is_named_when_the_pipeline_is_built(tmp_path):
+  path = write_csv(tmp_path / 'r.csv', ['user', 'movie_title', 'user_rating'],
+                   [['1', 'A (1990)', '4']])
+  with pytest.raises(example_gen.RatingsSourceError, match=r"\['user_id'\]"):
+    example_gen.MovieLensExampleGen(ratings_csv=path)
+
+
+def test_unknown_column_is_refused(tmp_path):
+  path = write_csv(tmp_path / 'r.csv',
+                   ['user_id', 'movie_title', 'user_rating', 'mood'],
+                   [['1', 'A (1990)', '4', 'happy']])
+  with pytest.raises(example_gen.RatingsSourceError, match='mood'):
+    example_gen.MovieLensExampleGen(ratings_csv=path)
+
+
+def test_missing_file_is_named(tmp_path):
+  with pytest.raises(example_gen.RatingsSourceError, match='does not exist'):
+    example_gen.MovieLensExampleGen(ratings_csv=str(tmp_path / 'nope.csv'))
+
+
+@pytest.mark.parametrize('line, problem', [
+    ('1,A (1990),four', 'bad user_rating'),
+    ('1,A (1990),nan', 'bad user_rating'),
+    (',A (1990),4', 'empty user_id'),
+    ('1,,4', 'empty movie_title'),
+    ('1,A (1990)', 'has 2 fields'),
+])
+def test_bad_lines_are_named(line, problem):
+  with pytest.raises(example_gen.RatingsSourceError, match=problem):
+    example_gen.csv_line_to_example(
+        line, ['user_id', 'movie_title', 'user_rating'])
+
+
+def test_bad_line_fails_the_executor(tmp_path):
+  path = write_csv(tmp_path / 'r.csv', ['user_id', 'movie_title',
+                                        'user_rating'],
+                   [['1', 'A (1990)', '4'], ['2', 'B (1991)', 'x']])
+  component = example_gen.MovieLensExampleGen(ratings_csv=path)
+  with pytest.raises(Exception, match='bad user_rating'):
+    run_executor(component, str(tmp_path / 'out'))
+
+
+def test_non_movielens_tfds_name_is_refused():
+  with pytest.raises(example_gen.RatingsSourceError, match='not a MovieLens'):
+    example_gen.prepare_tfds_builder('mnist', None, None)
+
+
+def test_changed_csv_changes_the_fingerprint(tmp_path):
+  path = synthetic_ratings.write_ratings_csv(str(tmp_path / 'r.csv'),
+                                             num_ratings=200)
+  before = example_gen.MovieLensExampleGen(ratings_csv=path).exec_properties[
+      example_gen.SOURCE_FINGERPRINT_KEY]
+  with open(path, 'a') as f:
+    f.write('1,Movie 1 (1951),5.0,874000000,Action,1,20.0,student,10000\n')
+  after = example_gen.MovieLensExampleGen(ratings_csv=path).exec_properties[
+      example_gen.SOURCE_FINGERPRINT_KEY]
+  assert before != after

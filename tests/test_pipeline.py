@@ -1,0 +1,70 @@
+"""create_pipeline's graph: its components, and the edges between them."""
+
+import pytest
+import tensorflow_model_analysis as tfma
+
+from pipeline import configs
+from pipeline import pipeline as pipeline_lib
+
+EXPECTED_EDGES = {
+    ('MovieLensExampleGen', 'StatisticsGen'),
+    ('StatisticsGen', 'SchemaGen'),
+    ('StatisticsGen', 'ExampleValidator'),
+    ('SchemaGen', 'ExampleValidator'),
+    ('ExampleValidator', 'AnomaliesGate'),
+    ('AnomaliesGate', 'Transform'),
+    ('MovieLensExampleGen', 'Transform'),
+    ('SchemaGen', 'Transform'),
+    ('Transform', 'Trainer'),
+    ('SchemaGen', 'Trainer'),
+    ('MovieLensExampleGen', 'Evaluator'),
+    ('Trainer', 'Evaluator'),
+    ('latest_blessed_model_resolver', 'Evaluator'),
+    ('Trainer', 'Pusher'),
+    ('Evaluator', 'Pusher'),
+}
+
+
+def edges(pipeline) -> set:
+  return {(up.id, node.id) for node in pipeline.components
+          for up in node.upstream_nodes}
+
+
+@pytest.fixture(scope='module')
+def built(tmp_path_factory):
+  root = tmp_path_factory.mktemp('graph')
+  return pipeline_lib.create_pipeline(
+      pipeline_name='test', pipeline_root=str(root / 'root'),
+      serving_model_dir=str(root / 'serving'), manual_dir='/data')
+
+
+def test_components(built):
+  assert {c.id for c in built.components} == {
+      'MovieLensExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator',
+      'AnomaliesGate', 'Transform', 'Trainer', 'latest_blessed_model_resolver',
+      'Evaluator', 'Pusher'}
+
+
+def test_edges(built):
+  assert edges(built) == EXPECTED_EDGES
+
+
+def test_user_code_and_hyperparameters(built):
+  by_id = {c.id: c for c in built.components}
+  assert by_id['Transform'].exec_properties['preprocessing_fn'] == (
+      configs.PREPROCESSING_FN)
+  assert by_id['Trainer'].exec_properties['run_fn'] == configs.RUN_FN
+  assert by_id['MovieLensExampleGen'].exec_properties['manual_dir'] == '/data'
+
+
+def test_evaluator_gates_rmse_by_value_and_by_change():
+  config = pipeline_lib.eval_config(rmse_threshold=1.25)
+  (metric,) = [m for m in config.metrics_specs[0].metrics
+               if m.class_name == 'RootMeanSquaredError']
+  assert metric.threshold.value_threshold.upper_bound.value == 1.25
+  assert metric.threshold.change_threshold.direction == (
+      tfma.MetricDirection.LOWER_IS_BETTER)
+  spec = config.model_specs[0]
+  assert spec.signature_name == 'serving_tf_example'
+  assert list(spec.preprocessing_function_names) == ['transform_features']
+  assert spec.label_key == 'user_rating'
