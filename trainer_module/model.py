@@ -229,5 +229,5 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   model.fit(train_dataset, epochs=hparams.epochs,
             steps_per_epoch=fn_args.train_steps,
             validation_data=eval_dataset, validation_steps=fn_args.eval_steps,
-            callbacks=[tensorboard])
+            callbacks=[tensorboard], verbose=2)
   export_serving_model(model, tf_transform_output, fn_args.serving_model_dir)
