@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional
 
 from absl import logging
 from tfx import types
+from tfx import v1 as tfx_v1
 from tfx.components.pusher import executor as pusher_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import pusher_pb2
@@ -73,4 +74,7 @@ class Executor(pusher_executor.Executor):
     super().Do(input_dict, output_dict, exec_properties)
 
 
-EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+class Pusher(tfx_v1.components.Pusher):
+  """TFX's Pusher with the executor above; same inputs, outputs and id."""
+
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

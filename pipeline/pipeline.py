@@ -7,8 +7,8 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import base_node
 
 from components.anomalies_gate import AnomaliesGate
-from components import serving_pusher
 from components.movielens_example_gen import MovieLensExampleGen
+from components.serving_pusher import Pusher
 from pipeline import configs
 from trainer_module import features
 
@@ -116,13 +116,12 @@ def create_pipeline(
       baseline_model=model_resolver.outputs['model'],
       eval_config=eval_config(rmse_threshold))
 
-  pusher = tfx.components.Pusher(
+  pusher = Pusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
-              base_directory=serving_model_dir)),
-      custom_executor_spec=serving_pusher.EXECUTOR_SPEC)
+              base_directory=serving_model_dir)))
 
   components: List[base_node.BaseNode] = [
       example_gen, statistics_gen, schema_gen, example_validator,

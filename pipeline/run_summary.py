@@ -41,8 +41,12 @@ def latest_run_id(store: mlmd.MetadataStore) -> Optional[str]:
   return max(runs, key=lambda c: (c.create_time_since_epoch, c.id)).name
 
 
-def _node_id(store: mlmd.MetadataStore, execution_id: int) -> str:
-  for context in store.get_contexts_by_execution(execution_id):
+def node_id(store: mlmd.MetadataStore,
+            execution: metadata_store_pb2.Execution) -> str:
+  """The component id an execution ran (IR-based and legacy runners)."""
+  if 'component_id' in execution.properties:  # Airflow's legacy launcher
+    return execution.properties['component_id'].string_value
+  for context in store.get_contexts_by_execution(execution.id):
     if context.type == 'node':
       return context.name.split('.', 1)[-1]
   return '?'
@@ -70,10 +74,10 @@ def component_runs(store: mlmd.MetadataStore,
   runs = {}
   for execution in sorted(store.get_executions_by_context(context.id),
                           key=lambda e: e.id):
-    node_id = _node_id(store, execution.id)
+    node = node_id(store, execution)
     error = execution.custom_properties.get('__execution_result__')
-    runs[node_id] = ComponentRun(
-        node_id=node_id,
+    runs[node] = ComponentRun(
+        node_id=node,
         state=_EXECUTION_STATES.Name(execution.last_known_state),
         seconds=round((execution.last_update_time_since_epoch -
                        execution.create_time_since_epoch) / 1000.0, 2),

@@ -30,7 +30,7 @@ def test_every_component_executed_once(first_run):
   store = run_summary.open_store(
       configs.output_paths(output_dir)['metadata_path'])
   executions = store.get_executions()
-  nodes = [run_summary._node_id(store, e.id) for e in executions]  # pylint: disable=protected-access
+  nodes = [run_summary.node_id(store, e) for e in executions]
   assert sorted(nodes) == sorted(COMPONENTS)
   assert set(summary['component_states'].values()) == {'COMPLETE'}
 

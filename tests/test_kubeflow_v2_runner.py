@@ -1,0 +1,98 @@
+"""Compiles the pipeline for Kubeflow V2 / Vertex offline and reads it back
+with the KFP pipeline-spec protobuf."""
+
+import json
+
+import pytest
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from pipeline import configs
+from pipeline import kubeflow_v2_runner
+from tests.test_pipeline import EXPECTED_EDGES
+
+IMAGE = 'europe-docker.pkg.dev/my-project/tfx/movielens-ranking:1'
+BEAM_ARGS = ['--direct_running_mode=multi_processing', '--direct_num_workers=4']
+RESOLVER = 'latest_blessed_model_resolver'
+BEAM_COMPONENTS = {'MovieLensExampleGen', 'StatisticsGen', 'Transform',
+                   'Evaluator'}
+
+
+@pytest.fixture(scope='module')
+def spec(tmp_path_factory) -> pipeline_spec_pb2.PipelineSpec:
+  output = tmp_path_factory.mktemp('kfp') / 'pipeline.json'
+  assert kubeflow_v2_runner.main([
+      '--output', str(output), '--pipeline-root', 'gs://bucket/root',
+      '--image', IMAGE, '--manual-dir', 'gs://bucket/movielens',
+      '--beam-pipeline-args', ' '.join(BEAM_ARGS)]) == 0
+  job = json_format.Parse(output.read_text(), pipeline_spec_pb2.PipelineJob())
+  spec = pipeline_spec_pb2.PipelineSpec()
+  json_format.ParseDict(json_format.MessageToDict(job.pipeline_spec), spec)
+  return spec
+
+
+def node_of(task_name: str) -> str:
+  """KFP splits the resolver into one task per channel; fold them back."""
+  return RESOLVER if task_name.startswith(RESOLVER) else task_name
+
+
+def test_every_component_is_a_task(spec):
+  tasks = {node_of(name) for name in spec.root.dag.tasks}
+  assert tasks == {node for edge in EXPECTED_EDGES for node in edge}
+
+
+def test_dag_edges_match_the_local_graph(spec):
+  edges = {(node_of(up), node_of(name))
+           for name, task in spec.root.dag.tasks.items()
+           for up in task.dependent_tasks}
+  assert edges == EXPECTED_EDGES
+
+
+def executors(spec) -> dict:
+  deployment = json_format.MessageToDict(spec.deployment_spec)
+  return {name: executor['container']  # resolvers have no container
+          for name, executor in deployment['executors'].items()
+          if 'container' in executor}
+
+
+def test_every_container_runs_the_image_asked_for(spec):
+  containers = executors(spec)
+  assert len(containers) == 9
+  assert {c['image'] for c in containers.values()} == {IMAGE}
+
+
+def test_beam_components_get_the_beam_args(spec):
+  containers = executors(spec)
+  for component in BEAM_COMPONENTS:
+    args = containers[f'{component}_executor']['args']
+    assert all(arg in args for arg in BEAM_ARGS), (component, args)
+
+
+def parameter(spec, task: str, name: str):
+  value = spec.root.dag.tasks[task].inputs.parameters[name]
+  return json_format.MessageToDict(value)['runtimeValue']['constantValue']
+
+
+def test_user_code_is_referenced_by_module_path(spec):
+  assert parameter(spec, 'Transform', 'preprocessing_fn') == {
+      'stringValue': configs.PREPROCESSING_FN}
+  assert parameter(spec, 'Trainer', 'run_fn') == {
+      'stringValue': configs.RUN_FN}
+  containers = executors(spec)
+  assert 'components.anomalies_gate.AnomaliesGate_Executor' in (
+      containers['AnomaliesGate_executor']['args'])
+  assert 'components.serving_pusher.Executor' in (
+      containers['Pusher_executor']['args'])
+
+
+def test_data_and_serving_locations(spec):
+  assert parameter(spec, 'MovieLensExampleGen', 'manual_dir') == {
+      'stringValue': 'gs://bucket/movielens'}
+  push = json.loads(parameter(spec, 'Pusher', 'push_destination')[
+      'stringValue'])
+  assert push['filesystem']['base_directory'] == 'gs://bucket/root/serving_model'
+
+
+def test_pipeline_root_is_required():
+  with pytest.raises(SystemExit):
+    kubeflow_v2_runner.parse_args(['--output', 'x.json'])
