@@ -8,15 +8,15 @@ This executor recognises that the newest pushed version already holds
 exactly this model and records that version instead.
 """
 
-import filecmp
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 from absl import logging
 from tfx import types
 from tfx import v1 as tfx_v1
 from tfx.components.pusher import executor as pusher_executor
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
@@ -24,24 +24,38 @@ from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
 
+def _relative_files(root: str) -> Set[str]:
+  """Paths of every file under root, relative to root."""
+  return {os.path.relpath(os.path.join(folder, name), root)
+          for folder, _, names in fileio.walk(root) for name in names}
+
+
+def _same_bytes(left: str, right: str, chunk: int = 1 << 20) -> bool:
+  with fileio.open(left, 'rb') as a, fileio.open(right, 'rb') as b:
+    while True:
+      block = a.read(chunk)
+      if block != b.read(chunk):
+        return False
+      if not block:
+        return True
+
+
 def same_tree(left: str, right: str) -> bool:
-  """True when two local folders hold the same files with the same bytes."""
-  comparison = filecmp.dircmp(left, right)
-  if comparison.left_only or comparison.right_only or comparison.funny_files:
+  """True when two folders (any TFX filesystem) hold the same files and
+  bytes."""
+  files = _relative_files(left)
+  if files != _relative_files(right):
     return False
-  _, mismatch, errors = filecmp.cmpfiles(
-      left, right, comparison.common_files, shallow=False)
-  if mismatch or errors:
-    return False
-  return all(same_tree(os.path.join(left, d), os.path.join(right, d))
-             for d in comparison.common_dirs)
+  return all(_same_bytes(os.path.join(left, f), os.path.join(right, f))
+             for f in files)
 
 
 def newest_version(base_directory: str) -> Optional[str]:
   """Newest numbered version folder under base_directory, if any."""
-  if not os.path.isdir(base_directory):
+  if not fileio.isdir(base_directory):
     return None
-  versions = [d for d in os.listdir(base_directory) if d.isdigit()]
+  versions = [d.strip('/') for d in fileio.listdir(base_directory)
+              if d.strip('/').isdigit()]
   return max(versions, key=int) if versions else None
 
 
@@ -60,7 +74,7 @@ class Executor(pusher_executor.Executor):
       base = destination.filesystem.base_directory
       version = newest_version(base)
       model_path = self.GetModelPath(input_dict)
-      if version and os.path.isdir(model_path) and same_tree(
+      if version and same_tree(
           model_path, os.path.join(base, version)):
         logging.info('Model already served as version %s; not pushing a '
                      'copy.', version)

@@ -123,3 +123,15 @@ def test_failed_component_fails_the_command_and_names_it(tmp_path):
   last_line = result.stderr.strip().splitlines()[-1]
   assert 'MovieLensExampleGen' in last_line
   assert 'bad user_rating' in last_line
+
+
+def test_beam_multi_processing_run_pushes_a_model(ratings_csv, tmp_path):
+  output_dir = str(tmp_path / 'out')
+  summary = e2e.run_pipeline(output_dir, [
+      '--ratings-csv', ratings_csv, '--rmse-threshold', '0.9', *TRAINING,
+      '--beam-pipeline-args',
+      '--direct_running_mode=multi_processing --direct_num_workers=2'])
+  assert set(summary['component_states'].values()) == {'COMPLETE'}
+  assert summary['blessed'] is True
+  assert os.path.exists(os.path.join(summary['pushed_model'],
+                                     'saved_model.pb'))

@@ -1,0 +1,57 @@
+"""The runners' shared flags: Beam options and create_pipeline arguments."""
+
+import argparse
+import os
+
+import pytest
+
+from pipeline import cli
+from pipeline import configs
+
+
+def parse(argv):
+  parser = argparse.ArgumentParser()
+  cli.add_pipeline_flags(parser)
+  args = parser.parse_args(argv)
+  cli.check_pipeline_flags(parser, args)
+  return args
+
+
+def test_defaults_are_the_tutorials():
+  kwargs = cli.pipeline_kwargs(parse([]))
+  assert (kwargs['epochs'], kwargs['batch_size'], kwargs['learning_rate'],
+          kwargs['embedding_dim']) == (3, 8192, 0.1, 32)
+  assert kwargs['dataset'] == 'movielens/100k-ratings'
+  assert kwargs['beam_pipeline_args'] == configs.default_beam_pipeline_args()
+
+
+def test_beam_args_repeatable_or_one_string_and_override_defaults():
+  assert cli.beam_args(['--direct_running_mode=multi_processing',
+                        '--direct_num_workers=2 --foo=bar']) == [
+                            '--direct_running_mode=multi_processing',
+                            '--direct_num_workers=2', '--foo=bar']
+  assert cli.beam_args(['--direct_num_workers=4']) == [
+      '--direct_num_workers=4', '--direct_running_mode=in_memory']
+
+
+def test_other_runners_get_no_direct_runner_defaults():
+  flags = ['--runner=DataflowRunner --project=p --region=europe-west4']
+  assert cli.beam_args(flags) == ['--runner=DataflowRunner', '--project=p',
+                                  '--region=europe-west4']
+
+
+def test_ratings_csv_replaces_the_dataset_and_paths_become_absolute():
+  kwargs = cli.pipeline_kwargs(parse(['--ratings-csv', 'r.csv',
+                                      '--manual-dir', 'gs://b/data']))
+  assert kwargs['dataset'] is None
+  assert kwargs['ratings_csv'] == os.path.abspath('r.csv')
+  assert kwargs['manual_dir'] == 'gs://b/data'
+
+
+@pytest.mark.parametrize('argv', [['--epochs', '0'], ['--batch-size', '-1'],
+                                  ['--learning-rate', '0'],
+                                  ['--rmse-threshold', '-1'],
+                                  ['--dataset', 'x', '--ratings-csv', 'y']])
+def test_unusable_values_are_refused(argv):
+  with pytest.raises(SystemExit):
+    parse(argv)
