@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # TFRS 0.7.7, TFT and TFMA need Keras 2 (tf_keras) in every process.
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: setup run test clean
+.PHONY: setup browser run test clean
 
 setup: $(STAMP)
 
@@ -19,7 +19,7 @@ setup: $(STAMP)
 $(STAMP): setup.py requirements/base.in requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -q pip==26.3 setuptools==84.2.1 wheel==0.48.0
-	$(PIP_INSTALL) -r requirements/base.in -c requirements/constraints.txt
+	$(PIP_INSTALL) -q -r requirements/base.in -c requirements/constraints.txt
 	$(PIP_INSTALL) --no-deps -e .
 	$(PY) -m pip check
 	touch $@
@@ -27,8 +27,18 @@ $(STAMP): setup.py requirements/base.in requirements/constraints.txt
 run: setup
 	$(PY) -m pipeline.local_runner $(ARGS)
 
-test: setup
+test: setup browser
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# Debian's Chromium and its driver, for the report's browser test.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+	  echo "note: apt-get install chromium chromium-driver to run the report's browser test"; \
+	fi
 
 clean:
 	rm -rf runs .pytest_cache

@@ -85,8 +85,20 @@ def prepare_tfds_builder(dataset: str, data_dir: Optional[str],
   builder = tfds.builder(dataset, data_dir=data_dir or None)
   download_config = tfds.download.DownloadConfig(
       manual_dir=manual_dir or None)
-  builder.download_and_prepare(download_config=download_config)
+  try:
+    builder.download_and_prepare(download_config=download_config)
+  except Exception as error:  # pylint: disable=broad-except
+    raise RatingsSourceError(
+        f'TFDS could not prepare {dataset}: {type(error).__name__}: {error}. '
+        + _WHAT_TO_DO) from error
   return builder
+
+
+_WHAT_TO_DO = (
+    'Offline, put the original GroupLens zip (e.g. ml-100k.zip for '
+    'movielens/100k-ratings) in a folder and pass --manual-dir FOLDER or set '
+    'MOVIELENS_MANUAL_DIR; TFDS checks it against its registered checksum, '
+    'so a truncated or modified zip is refused: download it again.')
 
 
 class _TfdsRecordToExample(beam.DoFn):

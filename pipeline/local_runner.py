@@ -14,11 +14,11 @@ import os
 import sys
 import time
 import traceback
-import warnings
 from typing import List, Optional
 
 from pipeline import cli
 from pipeline import configs
+from pipeline import logs
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -29,6 +29,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
   parser.add_argument('--output-dir', default=configs.DEFAULT_OUTPUT_DIR,
                       help='holds the whole run (default: %(default)s)')
   cli.add_pipeline_flags(parser)
+  parser.add_argument('--verbose', action='store_true',
+                      help='show TensorFlow, Beam and TFX logs')
+  parser.add_argument('--no-report', action='store_true',
+                      help='do not write DIR/report/index.html')
   args = parser.parse_args(argv)
   cli.check_pipeline_flags(parser, args)
   if args.manual_dir and not os.path.isdir(args.manual_dir):
@@ -65,16 +69,20 @@ def print_summary(summary: dict) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
-  warnings.filterwarnings('ignore', category=FutureWarning)
+  logs.before_tensorflow(args.verbose)
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from pipeline import progress  # pylint: disable=g-import-not-at-top
   from pipeline import run_summary  # pylint: disable=g-import-not-at-top
+  logs.configure(args.verbose)
   paths = configs.output_paths(args.output_dir)
   os.makedirs(os.path.dirname(paths['metadata_path']), exist_ok=True)
   start = time.monotonic()
   try:
-    tfx.orchestration.LocalDagRunner().run(build(args))
+    with progress.watch(paths['metadata_path']):
+      tfx.orchestration.LocalDagRunner().run(build(args))
   except Exception as error:  # pylint: disable=broad-except
-    traceback.print_exc()
+    if args.verbose:
+      traceback.print_exc()
     failed = run_summary.failed_components(paths['metadata_path']) if (
         os.path.exists(paths['metadata_path'])) else {}
     where = ', '.join(failed) or 'pipeline construction'
@@ -87,6 +95,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     json.dump(summary, f, indent=2)
   print_summary(summary)
   print(f"run summary: {paths['run_summary']}")
+  if not args.no_report:
+    from pipeline import report  # pylint: disable=g-import-not-at-top
+    print(f'report: {report.write_report(args.output_dir)}')
   return 0
 
 

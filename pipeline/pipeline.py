@@ -14,7 +14,8 @@ from trainer_module import features
 
 
 def eval_config(rmse_threshold: float) -> tfma.EvalConfig:
-  """TFMA config: RMSE on the eval split, gated by value and by change."""
+  """TFMA config: RMSE on the eval split, gated by value and by change,
+  overall and per slice (the change against the baseline too)."""
   rmse_gate = tfma.MetricThreshold(
       value_threshold=tfma.GenericValueThreshold(
           upper_bound={'value': rmse_threshold}),
@@ -30,14 +31,21 @@ def eval_config(rmse_threshold: float) -> tfma.EvalConfig:
               prediction_key=features.PREDICTION_KEY,
               model_type=tfma.TF_GENERIC)
       ],
-      slicing_specs=[tfma.SlicingSpec()],
+      slicing_specs=[tfma.SlicingSpec()] + [
+          tfma.SlicingSpec(feature_keys=[key])
+          for key in features.SLICE_FEATURE_KEYS],
       metrics_specs=[
           tfma.MetricsSpec(metrics=[
               tfma.MetricConfig(class_name='ExampleCount'),
               tfma.MetricConfig(class_name='MeanLabel'),
               tfma.MetricConfig(class_name='MeanPrediction'),
+              # Gate on the whole eval split only: weak slices (e.g. users
+              # with few ratings) are reported, not gated.
               tfma.MetricConfig(
-                  class_name='RootMeanSquaredError', threshold=rmse_gate),
+                  class_name='RootMeanSquaredError',
+                  per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+                      slicing_specs=[tfma.SlicingSpec()],
+                      threshold=rmse_gate)]),
           ])
       ])
 

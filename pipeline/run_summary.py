@@ -11,10 +11,10 @@ from typing import Dict, List, Optional
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
-from tfx.types import standard_artifact_utils
+
+from pipeline import artifacts
 
 _EXECUTION_STATES = metadata_store_pb2.Execution.State
-RMSE_METRIC = 'root_mean_squared_error'
 
 
 @dataclasses.dataclass
@@ -24,6 +24,7 @@ class ComponentRun:
   state: str  # COMPLETE, CACHED, FAILED, RUNNING...
   seconds: float
   outputs: Dict[str, List[metadata_store_pb2.Artifact]]
+  inputs: Dict[str, List[metadata_store_pb2.Artifact]]
   error: Optional[str] = None
 
 
@@ -52,18 +53,26 @@ def node_id(store: mlmd.MetadataStore,
   return '?'
 
 
-def _outputs(store: mlmd.MetadataStore, execution_id: int
-             ) -> Dict[str, List[metadata_store_pb2.Artifact]]:
-  """Output artifacts of an execution, by output key."""
+_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT,
+                  metadata_store_pb2.Event.DECLARED_OUTPUT)
+_INPUT_EVENTS = (metadata_store_pb2.Event.INPUT,
+                 metadata_store_pb2.Event.DECLARED_INPUT)
+
+
+def _artifacts_by_key(store: mlmd.MetadataStore, execution_id: int,
+                      event_types) -> Dict[str, List[metadata_store_pb2.Artifact]]:
+  """An execution's input or output artifacts, by key."""
   events = [e for e in store.get_events_by_execution_ids([execution_id])
-            if e.type in (metadata_store_pb2.Event.OUTPUT,
-                          metadata_store_pb2.Event.DECLARED_OUTPUT)]
+            if e.type in event_types]
   artifacts = {a.id: a for a in store.get_artifacts_by_id(
       [e.artifact_id for e in events])}
   outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
   for event in events:
-    key = event.path.steps[0].key if event.path.steps else ''
-    outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+    # One event names every key the artifact is bound to (e.g. an Evaluator
+    # whose baseline is its candidate: 'model' and 'baseline_model').
+    for step in event.path.steps:
+      if step.HasField('key'):
+        outputs.setdefault(step.key, []).append(artifacts[event.artifact_id])
   return outputs
 
 
@@ -81,37 +90,17 @@ def component_runs(store: mlmd.MetadataStore,
         state=_EXECUTION_STATES.Name(execution.last_known_state),
         seconds=round((execution.last_update_time_since_epoch -
                        execution.create_time_since_epoch) / 1000.0, 2),
-        outputs=_outputs(store, execution.id),
+        outputs=_artifacts_by_key(store, execution.id, _OUTPUT_EVENTS),
+        inputs=_artifacts_by_key(store, execution.id, _INPUT_EVENTS),
         error=error.string_value if error else None)
   return runs
 
 
-def evaluation_rmse(evaluation_uri: str) -> Optional[float]:
-  """Overall RMSE of the candidate model in an Evaluator output."""
-  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
-  result = tfma.load_eval_result(evaluation_uri)
-  for slice_key, metrics in result.slicing_metrics:
-    if slice_key == ():
-      for by_sub_key in metrics.values():
-        for values in by_sub_key.values():
-          if RMSE_METRIC in values:
-            return float(values[RMSE_METRIC]['doubleValue'])
-  return None
-
-
-def split_example_counts(statistics: metadata_store_pb2.Artifact
-                         ) -> Dict[str, int]:
-  """Examples per split, from a StatisticsGen output artifact."""
-  from tfx.components.statistics_gen import stats_artifact_utils  # pylint: disable=g-import-not-at-top
-  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
-  artifact = standard_artifacts.ExampleStatistics()
-  artifact.set_mlmd_artifact(statistics)
-  counts = {}
-  for split in standard_artifact_utils.decode_split_names(
-      artifact.split_names):
-    stats = stats_artifact_utils.load_statistics(artifact, split).proto()
-    counts[split] = int(stats.datasets[0].num_examples)
-  return counts
+def _output(runs: Dict[str, ComponentRun], node: str,
+            key: str) -> Optional[metadata_store_pb2.Artifact]:
+  """The first `key` output of `node` in this run, if it produced one."""
+  outputs = runs[node].outputs.get(key) if node in runs else None
+  return outputs[0] if outputs else None
 
 
 def _int_property(artifact: metadata_store_pb2.Artifact, name: str) -> int:
@@ -134,21 +123,26 @@ def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
       'blessed': False,
       'pushed_model': None,
       'examples': {},
+      'vocabulary_sizes': {},
+      'slices': [],
   }
-  if 'StatisticsGen' in runs and runs['StatisticsGen'].outputs.get(
-      'statistics'):
-    summary['examples'] = split_example_counts(
-        runs['StatisticsGen'].outputs['statistics'][0])
-  if 'Evaluator' in runs and runs['Evaluator'].outputs.get('evaluation'):
-    summary['rmse'] = evaluation_rmse(
-        runs['Evaluator'].outputs['evaluation'][0].uri)
+  if _output(runs, 'StatisticsGen', 'statistics'):
+    summary['examples'] = artifacts.split_example_counts(
+        _output(runs, 'StatisticsGen', 'statistics'))
+  if _output(runs, 'Transform', 'transform_graph'):
+    summary['vocabulary_sizes'] = artifacts.vocabulary_sizes(
+        _output(runs, 'Transform', 'transform_graph'))
+  if _output(runs, 'Evaluator', 'evaluation'):
+    evaluation = _output(runs, 'Evaluator', 'evaluation').uri
+    summary['slices'] = artifacts.slice_metrics(evaluation)
+    summary['rmse'] = next((row['rmse'] for row in summary['slices']
+                            if row['slice'] == 'Overall'), None)
     blessing = runs['Evaluator'].outputs['blessing'][0]
     summary['blessed'] = _int_property(blessing, 'blessed') == 1
-  if 'Pusher' in runs and runs['Pusher'].outputs.get('pushed_model'):
-    pushed = runs['Pusher'].outputs['pushed_model'][0]
-    if _int_property(pushed, 'pushed') == 1:
-      summary['pushed_model'] = pushed.custom_properties[
-          'pushed_destination'].string_value
+  pushed = _output(runs, 'Pusher', 'pushed_model')
+  if pushed and _int_property(pushed, 'pushed') == 1:
+    summary['pushed_model'] = pushed.custom_properties[
+        'pushed_destination'].string_value
   return summary
 
 

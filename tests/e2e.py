@@ -22,12 +22,18 @@ def run_module(module: str, args: List[str],
 
 def run_pipeline(output_dir: str, args: List[str]) -> dict:
   """Runs the local runner; returns run_summary.json (fails on error)."""
+  return run_pipeline_with_output(output_dir, args)[0]
+
+
+def run_pipeline_with_output(output_dir: str, args: List[str]):
+  """Runs the local runner; returns (run_summary.json, finished process)."""
   result = run_module('pipeline.local_runner',
                       ['--output-dir', output_dir, *args])
   assert result.returncode == 0, (
-      f'runner failed ({result.returncode}):\n{result.stderr[-4000:]}')
+      f'runner failed ({result.returncode}):\n{result.stdout[-2000:]}\n'
+      f'{result.stderr[-4000:]}')
   with open(os.path.join(output_dir, 'run_summary.json')) as f:
-    return json.load(f)
+    return json.load(f), result
 
 
 def tutorial_call(model_path: str, user_id: str, title: str):

@@ -1,6 +1,7 @@
 """The whole pipeline under LocalDagRunner on small generated data."""
 
 import os
+import re
 
 import pytest
 
@@ -84,7 +85,9 @@ def test_reruns_with_nothing_changed_are_served_from_cache(first_run,
   serving_dir = configs.output_paths(output_dir)['serving_model_dir']
   before = e2e.tree_bytes(serving_dir)
   args = ['--ratings-csv', ratings_csv, '--rmse-threshold', '0.9', *TRAINING]
-  second = e2e.run_pipeline(output_dir, args)
+  second, process = e2e.run_pipeline_with_output(output_dir, args)
+  assert re.search(r'Evaluator complete .*blessed \(against baseline model '
+                   r'#\d+\)', process.stdout), process.stdout
   states = second['component_states']
   assert {n for n, s in states.items() if s != 'CACHED'} == {
       'latest_blessed_model_resolver', 'Evaluator', 'Pusher'}, states

@@ -147,6 +147,17 @@ def test_non_movielens_tfds_name_is_refused():
     example_gen.prepare_tfds_builder('mnist', None, None)
 
 
+def test_a_bad_manual_zip_fails_with_what_to_do(tmp_path):
+  manual = tmp_path / 'manual'
+  manual.mkdir()
+  (manual / 'ml-100k.zip').write_bytes(b'PK\x03\x04 not the real archive')
+  with pytest.raises(example_gen.RatingsSourceError,
+                     match='(?s)could not prepare movielens/100k-ratings.*'
+                     'pass --manual-dir'):
+    example_gen.prepare_tfds_builder('movielens/100k-ratings',
+                                     str(tmp_path / 'tfds'), str(manual))
+
+
 def test_changed_csv_changes_the_fingerprint(tmp_path):
   path = synthetic_ratings.write_ratings_csv(str(tmp_path / 'r.csv'),
                                              num_ratings=200)

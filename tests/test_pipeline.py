@@ -61,9 +61,16 @@ def test_evaluator_gates_rmse_by_value_and_by_change():
   config = pipeline_lib.eval_config(rmse_threshold=1.25)
   (metric,) = [m for m in config.metrics_specs[0].metrics
                if m.class_name == 'RootMeanSquaredError']
-  assert metric.threshold.value_threshold.upper_bound.value == 1.25
-  assert metric.threshold.change_threshold.direction == (
+  # Only the overall slice is gated; the other slices are only reported.
+  assert not metric.HasField('threshold')
+  (gate,) = metric.per_slice_thresholds
+  assert list(gate.slicing_specs) == [tfma.SlicingSpec()]
+  assert gate.threshold.value_threshold.upper_bound.value == 1.25
+  assert gate.threshold.change_threshold.direction == (
       tfma.MetricDirection.LOWER_IS_BETTER)
+  assert {tuple(s.feature_keys) for s in config.slicing_specs} == {
+      (), ('user_activity_bucket',), ('movie_popularity_bucket',),
+      ('movie_genres',), ('user_age_bucket',)}
   spec = config.model_specs[0]
   assert spec.signature_name == 'serving_tf_example'
   assert list(spec.preprocessing_function_names) == ['transform_features']

@@ -52,10 +52,12 @@ def test_known_values_map_to_their_index_and_unseen_to_the_oov_bucket(
   assert out[features.LABEL_KEY].numpy().tolist() == [4.0, 1.0]
 
 
-def test_outputs_are_flat_int_ids_and_the_float_label(tft_output):
+def test_outputs_are_flat_int_ids_the_float_label_and_slices(tft_output):
   spec = tft_output.transformed_feature_spec()
   assert set(spec) == {features.transformed_name(k) for k in
-                       features.VOCABULARY_FEATURE_KEYS} | {features.LABEL_KEY}
+                       features.VOCABULARY_FEATURE_KEYS} | {
+                           features.LABEL_KEY, features.USER_ACTIVITY_KEY,
+                           features.MOVIE_POPULARITY_KEY}
   for key in features.VOCABULARY_FEATURE_KEYS:
     assert spec[features.transformed_name(key)].dtype == tf.int64
     assert spec[features.transformed_name(key)].shape == []
@@ -71,3 +73,55 @@ def test_a_feature_without_fixed_shape_is_refused():
 def test_flatten_turns_batch_by_one_into_batch():
   flat = preprocessing._flatten('x', tf.constant(np.array([[1], [2]])))  # pylint: disable=protected-access
   assert flat.shape == [2]
+
+
+def test_activity_bucket_counts_each_users_train_ratings(
+    tft_output, transformed_data):
+  counts = collections.Counter(r['user_id'] for r in transformed_data.raw_train)
+  users = sorted(counts, key=counts.get)
+  picked = [users[0], users[len(users) // 2], users[-1]]
+  out = tft_output.transform_features_layer()({
+      'user_id': tf.constant([[u.encode()] for u in picked] + [[b'new']]),
+      'movie_title': tf.constant([[b'x']] * 4),
+      'user_rating': tf.constant([[1.0]] * 4)})
+  labels = features.bucket_labels(features.USER_ACTIVITY_THRESHOLDS)
+  expected = [labels[sum(counts[u] >= t for t in
+                         features.USER_ACTIVITY_THRESHOLDS)] for u in picked]
+  assert [b.decode() for b in out[features.USER_ACTIVITY_KEY].numpy()] == [
+      *expected, labels[0]]  # a user unseen in train: the first bucket
+
+
+def test_bucket_labels():
+  assert features.bucket_labels((20, 50, 100)) == [
+      '<20', '20-49', '50-99', '100+']
+
+
+def run_transform(rows, feature_spec):
+  """preprocessing_fn through tft_beam on a few rows; transformed rows."""
+  import tempfile  # pylint: disable=g-import-not-at-top
+  import tensorflow_transform.beam as tft_beam  # pylint: disable=g-import-not-at-top
+  from tensorflow_transform.tf_metadata import dataset_metadata  # pylint: disable=g-import-not-at-top
+  from tensorflow_transform.tf_metadata import schema_utils  # pylint: disable=g-import-not-at-top
+  metadata = dataset_metadata.DatasetMetadata(
+      schema_utils.schema_from_feature_spec(feature_spec))
+  with tft_beam.Context(temp_dir=tempfile.mkdtemp()):
+    (out, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
+        preprocessing.preprocessing_fn)
+  return out
+
+
+@pytest.mark.parametrize('age_key, ages', [
+    ('raw_user_age', [7.0, 18.0, 24.0, 33.0, 49.0, 50.0, 73.0]),
+    ('bucketized_user_age', [1.0, 18.0, 18.0, 25.0, 45.0, 50.0, 56.0]),
+])
+def test_age_buckets_are_the_movielens_groups(age_key, ages):
+  spec = {'user_id': tf.io.FixedLenFeature([1], tf.string),
+          'movie_title': tf.io.FixedLenFeature([1], tf.string),
+          'user_rating': tf.io.FixedLenFeature([1], tf.float32),
+          age_key: tf.io.FixedLenFeature([1], tf.float32)}
+  rows = [{'user_id': np.array([b'1']), 'movie_title': np.array([b'A']),
+           'user_rating': np.array([3.0], np.float32),
+           age_key: np.array([age], np.float32)} for age in ages]
+  out = run_transform(rows, spec)
+  assert [r[features.USER_AGE_KEY].decode() for r in out] == [
+      '<18', '18-24', '18-24', '25-34', '45-49', '50-55', '56+']

@@ -46,6 +46,20 @@ OPTIONAL_FEATURE_KINDS: Dict[str, str] = {
     **SIDE_FEATURE_KINDS,
 }
 
+# Slices the Evaluator reports RMSE on. The buckets are Transform outputs:
+# ratings per user / per movie in the train split, and the MovieLens age
+# groups (from `raw_user_age`, or TFDS's `bucketized_user_age` lower bounds).
+USER_ACTIVITY_KEY = 'user_activity_bucket'
+MOVIE_POPULARITY_KEY = 'movie_popularity_bucket'
+USER_AGE_KEY = 'user_age_bucket'
+GENRE_KEY = 'movie_genres'  # raw, one slice per genre
+USER_ACTIVITY_THRESHOLDS = (20, 50, 100, 200)  # ratings per user
+MOVIE_POPULARITY_THRESHOLDS = (10, 50, 100, 250)  # ratings per movie
+AGE_BOUNDARIES = (18, 25, 35, 45, 50, 56)
+AGE_SOURCE_KEYS = ('raw_user_age', 'bucketized_user_age')
+SLICE_FEATURE_KEYS = (USER_ACTIVITY_KEY, MOVIE_POPULARITY_KEY, GENRE_KEY,
+                      USER_AGE_KEY)
+
 # Name of the model's output in every serving signature.
 PREDICTION_KEY = 'predicted_rating'
 
@@ -53,6 +67,13 @@ PREDICTION_KEY = 'predicted_rating'
 def transformed_name(key: str) -> str:
   """Name of the Transform output computed from raw feature `key`."""
   return f'{key}_xf'
+
+
+def bucket_labels(boundaries) -> list:
+  """Readable names of the buckets that integer `boundaries` delimit."""
+  labels = [f'<{boundaries[0]}']
+  labels += [f'{lo}-{hi - 1}' for lo, hi in zip(boundaries, boundaries[1:])]
+  return labels + [f'{boundaries[-1]}+']
 
 
 def vocabulary_name(key: str) -> str:

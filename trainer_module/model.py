@@ -226,8 +226,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   model = build_model(tf_transform_output, hparams)
   tensorboard = tf.keras.callbacks.TensorBoard(
       log_dir=fn_args.model_run_dir, update_freq='epoch')
+  epoch_log = tf.keras.callbacks.LambdaCallback(
+      on_epoch_end=lambda epoch, logs: logging.info(
+          'epoch %d/%d: %s', epoch + 1, hparams.epochs,
+          ', '.join(f'{k} {v:.4f}' for k, v in logs.items())))
   model.fit(train_dataset, epochs=hparams.epochs,
             steps_per_epoch=fn_args.train_steps,
             validation_data=eval_dataset, validation_steps=fn_args.eval_steps,
-            callbacks=[tensorboard], verbose=2)
+            callbacks=[tensorboard, epoch_log], verbose=0)
   export_serving_model(model, tf_transform_output, fn_args.serving_model_dir)

@@ -1,0 +1,124 @@
+"""Reads what the components wrote: example counts, vocabulary sizes,
+training curves, evaluation metrics by slice.
+
+Shared by the run summary, the progress lines and the report.
+"""
+
+import glob
+import os
+import re
+from typing import Dict, List, Tuple
+
+from ml_metadata.proto import metadata_store_pb2
+
+RMSE_METRIC = 'root_mean_squared_error'
+COUNT_METRIC = 'example_count'
+
+Mlmd = metadata_store_pb2.Artifact
+
+
+def _as_tfx(artifact: Mlmd, artifact_class):
+  tfx_artifact = artifact_class()
+  tfx_artifact.set_mlmd_artifact(artifact)
+  return tfx_artifact
+
+
+def split_example_counts(statistics: Mlmd) -> Dict[str, int]:
+  """Examples per split, from a StatisticsGen output."""
+  from tfx.components.statistics_gen import stats_artifact_utils  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifact_utils  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  artifact = _as_tfx(statistics, standard_artifacts.ExampleStatistics)
+  counts = {}
+  for split in standard_artifact_utils.decode_split_names(
+      artifact.split_names):
+    stats = stats_artifact_utils.load_statistics(artifact, split).proto()
+    counts[split] = int(stats.datasets[0].num_examples)
+  return counts
+
+
+def vocabulary_sizes(transform_graph: Mlmd) -> Dict[str, int]:
+  """Size of each vocabulary the model embeds, from a Transform output."""
+  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+  from trainer_module import features  # pylint: disable=g-import-not-at-top
+  output = tft.TFTransformOutput(transform_graph.uri)
+  return {key: output.vocabulary_size_by_name(features.vocabulary_name(key))
+          for key in features.VOCABULARY_FEATURE_KEYS}
+
+
+def training_curves(model_run_uri: str) -> Dict[str, Dict[str, List[float]]]:
+  """Per-epoch scalars from the Trainer's TensorBoard logs.
+
+  Returns {'train': {'rmse': [...], 'loss': [...]}, 'validation': {...}}.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  curves: Dict[str, Dict[str, List[Tuple[int, float]]]] = {}
+  for phase in ('train', 'validation'):
+    for path in sorted(glob.glob(os.path.join(
+        model_run_uri, '**', phase, 'events.out.tfevents.*'),
+                                 recursive=True)):
+      for event in tf.compat.v1.train.summary_iterator(path):
+        for value in event.summary.value:
+          if not value.tag.startswith('epoch_'):
+            continue
+          number = float(tf.make_ndarray(value.tensor)) if value.HasField(
+              'tensor') else value.simple_value
+          curves.setdefault(phase, {}).setdefault(
+              value.tag[len('epoch_'):], []).append((event.step, number))
+  return {phase: {tag: [v for _, v in sorted(points)]
+                  for tag, points in tags.items()}
+          for phase, tags in curves.items()}
+
+
+def _slice_name(slice_key: Tuple) -> str:
+  if not slice_key:
+    return 'Overall'
+  return ', '.join(f'{feature}={value.decode() if isinstance(value, bytes) else value}'
+                   for feature, value in slice_key)
+
+
+def _flat_metrics(metrics: Dict) -> Dict[str, float]:
+  flat = {}
+  for by_sub_key in metrics.values():
+    for values in by_sub_key.values():
+      for name, value in values.items():
+        if 'doubleValue' in value:
+          flat[name] = float(value['doubleValue'])
+  return flat
+
+
+def slice_metrics(evaluation_uri: str) -> List[Dict]:
+  """One row per slice: feature, value, examples, RMSE and, when the
+  Evaluator had a baseline, the baseline's RMSE and the change."""
+  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+  candidate = tfma.load_eval_result(evaluation_uri)
+  try:
+    baseline = {key: _flat_metrics(m) for key, m in tfma.load_eval_result(
+        evaluation_uri, model_name='baseline').slicing_metrics}
+  except IndexError:  # TFMA's answer when no baseline was evaluated
+    baseline = {}
+  rows = []
+  for slice_key, metrics in candidate.slicing_metrics:
+    flat = _flat_metrics(metrics)
+    if RMSE_METRIC not in flat:
+      continue
+    feature = slice_key[0][0] if slice_key else ''
+    rows.append({
+        'slice': _slice_name(slice_key),
+        'feature': feature,
+        'value': _slice_name(slice_key).split('=', 1)[-1],
+        'examples': int(flat.get(COUNT_METRIC, 0)),
+        'rmse': flat[RMSE_METRIC],
+        'baseline_rmse': baseline.get(slice_key, {}).get(RMSE_METRIC),
+        'rmse_change': flat.get(RMSE_METRIC + '_diff'),
+    })
+  return sorted(rows, key=lambda r: (r['feature'], _value_order(r['value'])))
+
+
+def _value_order(value: str) -> Tuple:
+  """Buckets in numeric order ('<20', '20-49', '200+'), other values by
+  name."""
+  if value.startswith('<'):
+    return (0, 0, value)
+  match = re.match(r'\d+', value)
+  return (1, int(match.group()), value) if match else (2, 0, value)

@@ -1,0 +1,30 @@
+"""How much TensorFlow, absl, Beam and TFX say: little unless --verbose."""
+
+import logging
+import os
+import warnings
+
+_NOISY_LOGGERS = ('tensorflow', 'apache_beam', 'absl', 'tfx', 'ml_metadata',
+                  'tensorflow_transform', 'tensorflow_model_analysis',
+                  'tensorflow_data_validation', 'tfx_bsl')
+
+
+def before_tensorflow(verbose: bool) -> None:
+  """Call before TensorFlow and TFX are imported: TensorFlow's C++ logging
+  reads this once, and the imports themselves warn."""
+  os.environ['TF_CPP_MIN_LOG_LEVEL'] = '0' if verbose else '3'
+  if not verbose:
+    warnings.filterwarnings('ignore')
+
+
+def configure(verbose: bool) -> None:
+  """Python-side logging: warnings and errors only, unless verbose."""
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  level = logging.INFO if verbose else logging.ERROR
+  absl_logging.set_verbosity(absl_logging.INFO if verbose
+                             else absl_logging.ERROR)
+  for name in _NOISY_LOGGERS:
+    logging.getLogger(name).setLevel(level)
+  if not verbose:
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    tfds.disable_progress_bar()

@@ -1,0 +1,158 @@
+"""One line per component as it starts and finishes, read from ML Metadata.
+
+LocalDagRunner has no progress callbacks, so a thread follows the run's
+executions in the SQLite store and reports each one's state changes with
+what it produced.
+"""
+
+import os
+import sys
+import threading
+import time
+from typing import Callable, Dict, Optional, TextIO
+
+from ml_metadata import errors as mlmd_errors
+
+from pipeline import artifacts
+from pipeline import run_summary
+
+_DONE = ('COMPLETE', 'CACHED', 'FAILED', 'CANCELED')
+
+
+def _first(run: run_summary.ComponentRun, key: str, inputs: bool = False):
+  artifacts_ = (run.inputs if inputs else run.outputs).get(key)
+  return artifacts_[0] if artifacts_ else None
+
+
+def _example_gen(run):
+  examples = _first(run, 'examples')
+  return f"splits {examples.properties['split_names'].string_value}" if (
+      examples) else ''
+
+
+def _statistics(run):
+  statistics = _first(run, 'statistics')
+  counts = artifacts.split_example_counts(statistics) if statistics else {}
+  return ', '.join(f'{split} {n:,} examples' for split, n in counts.items())
+
+
+def _transform(run):
+  graph = _first(run, 'transform_graph')
+  sizes = artifacts.vocabulary_sizes(graph) if graph else {}
+  return 'vocabularies: ' + ', '.join(f'{k} {n:,}' for k, n in sizes.items())
+
+
+def _trainer(run):
+  model_run = _first(run, 'model_run')
+  if not model_run:
+    return ''
+  curves = artifacts.training_curves(model_run.uri)
+  train, validation = curves.get('train', {}), curves.get('validation', {})
+  epochs = []
+  for i, rmse in enumerate(train.get('rmse', [])):
+    val = validation.get('rmse', [])
+    epochs.append(f'{i + 1}: rmse {rmse:.4f}' +
+                  (f' val {val[i]:.4f}' if i < len(val) else ''))
+  return 'epochs ' + '; '.join(epochs)
+
+
+def _evaluator(run):
+  evaluation, blessing = _first(run, 'evaluation'), _first(run, 'blessing')
+  rmse = next((r['rmse'] for r in artifacts.slice_metrics(evaluation.uri)
+               if r['slice'] == 'Overall'), None) if evaluation else None
+  blessed = blessing and blessing.custom_properties['blessed'].int_value == 1
+  baseline = _first(run, 'baseline_model', inputs=True)
+  return (f'eval RMSE {rmse:.4f}, ' if rmse is not None else '') + (
+      'blessed' if blessed else 'NOT blessed') + (
+          f' (against baseline model #{baseline.id})' if baseline else
+          ' (no baseline yet)')
+
+
+def _pusher(run):
+  pushed = _first(run, 'pushed_model')
+  if pushed and pushed.custom_properties['pushed'].int_value == 1:
+    return ('pushed version '
+            f"{pushed.custom_properties['pushed_version'].string_value}")
+  return 'not pushed (model not blessed)'
+
+
+DESCRIBERS: Dict[str, Callable[[run_summary.ComponentRun], str]] = {
+    'MovieLensExampleGen': _example_gen,
+    'StatisticsGen': _statistics,
+    'Transform': _transform,
+    'Trainer': _trainer,
+    'Evaluator': _evaluator,
+    'Pusher': _pusher,
+}
+
+
+def describe(run: run_summary.ComponentRun) -> str:
+  """What a finished component produced, in a few words."""
+  describer = DESCRIBERS.get(run.node_id)
+  return describer(run) if describer and run.state != 'FAILED' else ''
+
+
+class Progress:
+  """Prints component start and finish lines while a run goes on."""
+
+  def __init__(self, metadata_path: str, out: TextIO = sys.stdout,
+               interval: float = 0.5):
+    self._metadata_path = metadata_path
+    self._out = out
+    self._interval = interval
+    self._stop = threading.Event()
+    self._thread = threading.Thread(target=self._follow, daemon=True)
+    self._started = time.monotonic()
+    self._known_run_ids = set()
+    self._reported: Dict[str, str] = {}  # node id -> last state reported
+
+  def __enter__(self) -> 'Progress':
+    self._known_run_ids = self._run_ids()
+    self._thread.start()
+    return self
+
+  def __exit__(self, *exc) -> None:
+    self._stop.set()
+    self._thread.join()
+    self._poll()  # whatever finished since the last look
+
+  def _run_ids(self) -> set:
+    if not os.path.exists(self._metadata_path):
+      return set()  # the run creates the store
+    store = run_summary.open_store(self._metadata_path)
+    return {c.name for c in store.get_contexts_by_type('pipeline_run')}
+
+  def _follow(self) -> None:
+    while not self._stop.wait(self._interval):
+      try:
+        self._poll()
+      except mlmd_errors.StatusError:
+        pass  # the runner holds the SQLite lock; look again next time
+
+  def _poll(self) -> None:
+    new_runs = self._run_ids() - self._known_run_ids
+    if not new_runs:
+      return
+    store = run_summary.open_store(self._metadata_path)
+    for node, run in run_summary.component_runs(
+        store, sorted(new_runs)[-1]).items():
+      self._report(node, run)
+
+  def _report(self, node: str, run: run_summary.ComponentRun) -> None:
+    state = run.state if run.state in _DONE else 'RUNNING'
+    if self._reported.get(node) == state:
+      return
+    elapsed = time.monotonic() - self._started
+    if state == 'RUNNING':
+      line = f'[{elapsed:6.1f}s] {node} started'
+    else:
+      what = describe(run)
+      line = (f'[{elapsed:6.1f}s] {node} {state.lower()} in '
+              f'{run.seconds:.1f}s' + (f': {what}' if what else ''))
+    self._reported[node] = state
+    print(line, file=self._out, flush=True)
+
+
+def watch(metadata_path: str, out: Optional[TextIO] = None) -> Progress:
+  """Context manager: `with watch(path): LocalDagRunner().run(...)`."""
+  return Progress(metadata_path, out or sys.stdout)

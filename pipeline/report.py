@@ -1,0 +1,327 @@
+"""The run report: DIR/report/index.html with PNG charts, no server needed.
+
+  python -m pipeline.report --output-dir runs/local
+
+The local runner writes it at the end of every run. It shows the numbers of
+run_summary.json, training and validation curves (from the Trainer's
+TensorBoard logs), RMSE by slice for the new and the baseline model,
+predicted against actual ratings, top-k lists for sample users, and the
+lineage of the model (read from ML Metadata).
+"""
+
+import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
+
+import argparse
+import glob
+import html
+import json
+import os
+import sys
+from typing import Dict, List, Optional
+
+from pipeline import artifacts
+from pipeline import configs
+from pipeline import run_summary
+
+MAX_EVAL_EXAMPLES = 20_000
+TOP_K = 5
+SAMPLE_USERS = 3
+
+
+# ------------------------------------------------------------------- data
+
+
+def _latest_runs(metadata_path: str) -> Dict[str, run_summary.ComponentRun]:
+  store = run_summary.open_store(metadata_path)
+  return run_summary.component_runs(store, run_summary.latest_run_id(store))
+
+
+def _uri(runs, node: str, key: str) -> Optional[str]:
+  outputs = runs[node].outputs.get(key) if node in runs else None
+  return outputs[0].uri if outputs else None
+
+
+def _serving_model_path(summary: dict, runs) -> Optional[str]:
+  """The pushed model, else the Trainer's candidate."""
+  if summary.get('pushed_model'):
+    return summary['pushed_model']
+  model_uri = _uri(runs, 'Trainer', 'model')
+  return os.path.join(model_uri, 'Format-Serving') if model_uri else None
+
+
+def _eval_examples(examples_uri: str, limit: int) -> List[bytes]:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  files = sorted(glob.glob(os.path.join(examples_uri, 'Split-eval', '*')))
+  dataset = tf.data.TFRecordDataset(files, compression_type='GZIP')
+  return [r.numpy() for r in dataset.take(limit)]
+
+
+def predictions_and_labels(model_path: str, examples_uri: str,
+                           limit: int = MAX_EVAL_EXAMPLES):
+  """Predicted and actual ratings of up to `limit` eval examples."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from trainer_module import features  # pylint: disable=g-import-not-at-top
+  serialized = _eval_examples(examples_uri, limit)
+  model = tf.saved_model.load(model_path)
+  predict = model.signatures['serving_tf_example']
+  predicted = []
+  for start in range(0, len(serialized), 4096):
+    batch = tf.constant(serialized[start:start + 4096])
+    predicted.append(predict(examples=batch)[features.PREDICTION_KEY].numpy())
+  labels = [tf.train.Example.FromString(s).features.feature[
+      features.LABEL_KEY].float_list.value[0] for s in serialized]
+  return (np.concatenate(predicted).reshape(-1) if predicted else
+          np.zeros(0)), np.array(labels)
+
+
+def top_k_for_sample_users(model_path: str, k: int = TOP_K,
+                           users: int = SAMPLE_USERS) -> List[dict]:
+  """Top-k titles for the most, a median and the least active users."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  model = tf.saved_model.load(model_path)
+  vocabularies = model.vocabularies()
+  user_ids = [u.decode() for u in vocabularies['user_id'].numpy()]
+  titles = vocabularies['movie_title'].numpy()
+  picks = sorted({0, len(user_ids) // 2, len(user_ids) - 1})[:users]
+  lists = []
+  for index in picks:
+    scores = model({'user_id': np.array([user_ids[index]] * len(titles)),
+                    'movie_title': titles}).numpy().reshape(-1)
+    best = np.argsort(-scores)[:k]
+    lists.append({'user_id': user_ids[index],
+                  'activity_rank': index + 1,
+                  'top': [(titles[i].decode(), float(scores[i]))
+                          for i in best]})
+  return lists
+
+
+def lineage(metadata_path: str, runs) -> List[dict]:
+  """Every artifact upstream of the model, newest first: type, id, uri and
+  the component that produced it."""
+  store = run_summary.open_store(metadata_path)
+  outputs = runs.get('Trainer').outputs.get('model') if 'Trainer' in runs else None
+  if not outputs:
+    return []
+  types = {t.id: t.name for t in store.get_artifact_types()}
+  rows, seen, frontier = [], set(), [outputs[0].id]
+  while frontier:
+    artifact_id = frontier.pop(0)
+    if artifact_id in seen:
+      continue
+    seen.add(artifact_id)
+    artifact = store.get_artifacts_by_id([artifact_id])[0]
+    producers = [e.execution_id for e in
+                 store.get_events_by_artifact_ids([artifact_id])
+                 if e.type == e.OUTPUT]
+    producer = ''
+    if producers:
+      execution = store.get_executions_by_id(producers[:1])[0]
+      producer = run_summary.node_id(store, execution)
+      frontier += [e.artifact_id for e in
+                   store.get_events_by_execution_ids([execution.id])
+                   if e.type == e.INPUT]
+    rows.append({'type': types.get(artifact.type_id, '?'), 'id': artifact.id,
+                 'uri': artifact.uri, 'producer': producer})
+  return rows
+
+
+# ----------------------------------------------------------------- charts
+
+
+def _plt():
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
+
+
+def plot_training_curves(curves: dict, path: str) -> None:
+  """RMSE per epoch, train and validation. (TFRS logs the train loss of an
+  epoch's last batch only, so the loss is not drawn: RMSE is the epoch's
+  running value.)"""
+  from matplotlib.ticker import MaxNLocator  # pylint: disable=g-import-not-at-top
+  plt = _plt()
+  fig, ax = plt.subplots(figsize=(7, 3.5))
+  for phase in ('train', 'validation'):
+    values = curves.get(phase, {}).get('rmse', [])
+    ax.plot(range(1, len(values) + 1), values, marker='o', label=phase)
+  ax.set_title('RMSE per epoch')
+  ax.set_xlabel('epoch')
+  ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+  ax.legend()
+  ax.grid(alpha=0.3)
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+
+
+def plot_rmse_by_slice(rows: List[dict], path: str) -> None:
+  plt = _plt()
+  by_feature: Dict[str, List[dict]] = {}
+  for row in rows:
+    if row['feature']:
+      by_feature.setdefault(row['feature'], []).append(row)
+  features_ = sorted(by_feature) or ['']
+  fig, axes = plt.subplots(len(features_), 1,
+                           figsize=(10, 2.6 * len(features_)), squeeze=False)
+  for ax, feature in zip(axes[:, 0], features_):
+    slice_rows = by_feature.get(feature, [])
+    names = [r['value'] for r in slice_rows]
+    xs = range(len(names))
+    baseline = [r['baseline_rmse'] for r in slice_rows]
+    has_baseline = any(b is not None for b in baseline)
+    shift = 0.2 if has_baseline else 0.0
+    ax.bar([x - shift for x in xs], [r['rmse'] for r in slice_rows], 0.4,
+           label='new model')
+    if has_baseline:
+      ax.bar([x + shift for x in xs], [b or 0 for b in baseline], 0.4,
+             label='baseline model')
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(names, rotation=30, ha='right', fontsize=8)
+    ax.set_ylabel('RMSE')
+    ax.set_title(f'RMSE by {feature}')
+    ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+
+
+def plot_rating_distribution(predicted, labels, path: str) -> None:
+  plt = _plt()
+  fig, ax = plt.subplots(figsize=(7, 3.5))
+  bins = [x / 4 for x in range(0, 25)]
+  ax.hist(labels, bins=bins, alpha=0.6, label='actual rating')
+  ax.hist(predicted, bins=bins, alpha=0.6, label='predicted rating')
+  ax.set_xlabel('rating')
+  ax.set_ylabel('eval examples')
+  ax.set_title(f'Predicted vs actual ratings ({len(labels):,} eval examples)')
+  ax.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+
+
+# ------------------------------------------------------------------- html
+
+
+def _table(header: List[str], rows: List[List], table_id: str) -> str:
+  head = ''.join(f'<th>{html.escape(str(h))}</th>' for h in header)
+  body = ''.join(
+      '<tr>' + ''.join(f'<td>{html.escape(str(c))}</td>' for c in row) +
+      '</tr>' for row in rows)
+  return f'<table id="{table_id}"><tr>{head}</tr>{body}</table>'
+
+
+def _fmt(value, digits: int = 4) -> str:
+  return '' if value is None else f'{value:.{digits}f}'
+
+
+def render(summary: dict, images: Dict[str, str], top_k: List[dict],
+           lineage_rows: List[dict]) -> str:
+  """The report page; every number with an id the tests can read."""
+  numbers = [
+      ('rmse', 'Eval RMSE', _fmt(summary['rmse'])),
+      ('blessed', 'Blessed', str(summary['blessed']).lower()),
+      ('pushed-model', 'Pushed model', summary['pushed_model'] or 'none'),
+      ('wall-seconds', 'Wall seconds', _fmt(summary.get('wall_seconds'), 1)),
+  ] + [(f'examples-{split}', f'{split} examples', str(n))
+       for split, n in summary['examples'].items()] + [
+      (f'vocabulary-{key}', f'{key} vocabulary', str(n))
+      for key, n in summary.get('vocabulary_sizes', {}).items()]
+  number_rows = ''.join(
+      f'<tr><th>{html.escape(label)}</th><td id="{key}">'
+      f'{html.escape(value)}</td></tr>' for key, label, value in numbers)
+  seconds = _table(['component', 'state', 'seconds'], [
+      [n, summary['component_states'].get(n, ''), f'{s:.2f}']
+      for n, s in summary['component_seconds'].items()], 'component-seconds')
+  slices = _table(['slice', 'examples', 'RMSE', 'baseline RMSE', 'change'], [
+      [r['slice'], r['examples'], _fmt(r['rmse']), _fmt(r['baseline_rmse']),
+       _fmt(r['rmse_change'])] for r in summary.get('slices', [])], 'slices')
+  top = ''.join(
+      f'<h3>User {html.escape(u["user_id"])} (activity rank '
+      f'{u["activity_rank"]})</h3>' + _table(
+          ['title', 'predicted rating'],
+          [[t, f'{s:.3f}'] for t, s in u['top']], f'top-k-{u["user_id"]}')
+      for u in top_k)
+  lineage_table = _table(['artifact', 'id', 'produced by', 'uri'], [
+      [r['type'], r['id'], r['producer'], r['uri']] for r in lineage_rows],
+                         'lineage')
+  figures = ''.join(
+      f'<figure><img src="{html.escape(name)}" alt="{html.escape(title)}">'
+      f'<figcaption>{html.escape(title)}</figcaption></figure>'
+      for title, name in images.items())
+  return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>MovieLens ranking run {html.escape(summary['run_id'])}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 70em; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
+td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }}
+img {{ max-width: 100%; }}
+</style></head><body>
+<h1>MovieLens ranking run <span id="run-id">{html.escape(summary['run_id'])}</span></h1>
+<h2>Summary</h2><table id="summary">{number_rows}</table>
+<h2>Components</h2>{seconds}
+<h2>Charts</h2>{figures}
+<h2>RMSE by slice</h2>{slices}
+<h2>Top {TOP_K} for sample users</h2>{top}
+<h2>Lineage of the model</h2>{lineage_table}
+</body></html>
+"""
+
+
+def write_report(output_dir: str) -> str:
+  """Writes DIR/report/index.html and its charts; returns the page path."""
+  paths = configs.output_paths(output_dir)
+  if os.path.exists(paths['run_summary']):
+    with open(paths['run_summary']) as f:
+      summary = json.load(f)
+  else:
+    summary = run_summary.summarize(paths['metadata_path'])
+  runs = _latest_runs(paths['metadata_path'])
+  report_dir = os.path.join(os.path.abspath(output_dir), 'report')
+  os.makedirs(report_dir, exist_ok=True)
+
+  images = {}
+  model_run = _uri(runs, 'Trainer', 'model_run')
+  if model_run:
+    plot_training_curves(artifacts.training_curves(model_run),
+                         os.path.join(report_dir, 'training_curves.png'))
+    images['Training and validation curves'] = 'training_curves.png'
+  if summary.get('slices'):
+    plot_rmse_by_slice(summary['slices'],
+                       os.path.join(report_dir, 'rmse_by_slice.png'))
+    images['RMSE by slice, new and baseline model'] = 'rmse_by_slice.png'
+  model_path = _serving_model_path(summary, runs)
+  examples_uri = _uri(runs, 'MovieLensExampleGen', 'examples')
+  top_k = []
+  if model_path and examples_uri:
+    predicted, labels = predictions_and_labels(model_path, examples_uri)
+    plot_rating_distribution(predicted, labels,
+                             os.path.join(report_dir, 'ratings.png'))
+    images['Predicted vs actual ratings'] = 'ratings.png'
+    top_k = top_k_for_sample_users(model_path)
+  page = render(summary, images, top_k, lineage(paths['metadata_path'], runs))
+  index = os.path.join(report_dir, 'index.html')
+  with open(index, 'w') as f:
+    f.write(page)
+  return index
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  parser = argparse.ArgumentParser(prog='python -m pipeline.report',
+                                   description=__doc__)
+  parser.add_argument('--output-dir', default=configs.DEFAULT_OUTPUT_DIR,
+                      help='the run folder (default: %(default)s)')
+  args = parser.parse_args(argv)
+  if not os.path.exists(configs.output_paths(args.output_dir)[
+      'metadata_path']):
+    parser.error(f'{args.output_dir} holds no run (no metadata.db)')
+  print(write_report(args.output_dir))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,164 @@
+"""Progress lines, slices and the HTML report of a run, the report checked
+in a real headless Chromium (Debian's chromium and chromium-driver)."""
+
+import os
+import re
+import shutil
+
+import pytest
+
+from pipeline import report
+from tests import e2e
+
+CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
+CHROMEDRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
+HAVE_BROWSER = os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
+# CI sets REQUIRE_BROWSER=1: there a missing browser is a failure, not a skip.
+REQUIRE_BROWSER = os.environ.get('REQUIRE_BROWSER') == '1'
+
+COMPONENTS = ('MovieLensExampleGen', 'StatisticsGen', 'SchemaGen',
+              'ExampleValidator', 'AnomaliesGate', 'Transform', 'Trainer',
+              'Evaluator', 'Pusher')
+
+
+@pytest.fixture(scope='module')
+def two_runs(ratings_csv, tmp_path_factory):
+  """A first run, then one with more epochs: the first is its baseline."""
+  output_dir = str(tmp_path_factory.mktemp('report') / 'out')
+  common = ['--ratings-csv', ratings_csv, '--rmse-threshold', '0.95',
+            '--batch-size', '64']
+  _, first = e2e.run_pipeline_with_output(output_dir, [*common, '--epochs', '3'])
+  summary, second = e2e.run_pipeline_with_output(
+      output_dir, [*common, '--epochs', '8'])
+  return output_dir, summary, first, second
+
+
+def test_one_progress_line_per_component_start_and_finish(two_runs):
+  _, _, first, _ = two_runs
+  lines = first.stdout.splitlines()
+  for component in COMPONENTS:
+    finished = [l for l in lines if re.match(
+        rf'\[\s*[\d.]+s\] {component} complete in [\d.]+s', l)]
+    assert len(finished) == 1, (component, first.stdout)
+  assert any(re.search(r'StatisticsGen complete .*train [\d,]+ examples, '
+                       r'eval [\d,]+ examples', l) for l in lines)
+  assert any(re.search(r'Transform complete .*vocabularies: user_id 120, '
+                       r'movie_title 150', l) for l in lines)
+  assert any(re.search(r'Trainer complete .*epochs 1: rmse [\d.]+ val '
+                       r'[\d.]+; 2: .*; 3: rmse', l) for l in lines)
+  assert any(re.search(r'Evaluator complete .*eval RMSE [\d.]+, blessed', l)
+             for l in lines)
+  assert any(re.search(r'Pusher complete .*pushed version \d+', l)
+             for l in lines)
+
+
+def test_quiet_by_default(two_runs):
+  _, _, first, _ = two_runs
+  noise = [l for l in (first.stdout + first.stderr).splitlines()
+           if 'WARNING' in l or 'Warning' in l or re.match(r'^[IWE]\d{4}', l)]
+  assert noise == []
+
+
+def test_second_run_compares_every_slice_with_the_baseline(two_runs):
+  _, summary, first, second = two_runs
+  assert '(no baseline yet)' in first.stdout
+  assert re.search(r'Evaluator complete .*\(against baseline model #\d+\)',
+                   second.stdout)
+  features = {row['feature'] for row in summary['slices']}
+  assert features == {'', 'user_activity_bucket', 'movie_popularity_bucket',
+                      'movie_genres', 'user_age_bucket'}
+  for row in summary['slices']:
+    assert row['baseline_rmse'] is not None, row
+    assert row['rmse_change'] == pytest.approx(
+        row['rmse'] - row['baseline_rmse'], abs=1e-6)
+  genres = {r['value'] for r in summary['slices']
+            if r['feature'] == 'movie_genres'}
+  assert genres == {'Action', 'Comedy', 'Drama', 'Romance', 'Thriller'}
+
+
+def test_activity_buckets_are_in_numeric_order(two_runs):
+  _, summary, _, _ = two_runs
+  values = [r['value'] for r in summary['slices']
+            if r['feature'] == 'user_activity_bucket']
+  assert values[0] == '<20' and values == sorted(
+      values, key=lambda v: -1 if v.startswith('<') else int(v.split('-')[0]
+                                                             .rstrip('+')))
+
+
+def test_report_cli_rewrites_the_page(two_runs):
+  output_dir, _, _, _ = two_runs
+  result = e2e.run_module('pipeline.report', ['--output-dir', output_dir])
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.strip().endswith(os.path.join('report', 'index.html'))
+
+
+@pytest.fixture(scope='module')
+def browser():
+  if not HAVE_BROWSER:
+    if REQUIRE_BROWSER:
+      pytest.fail(f'no {CHROMIUM} / {CHROMEDRIVER}: apt-get install chromium '
+                  'chromium-driver')
+    pytest.skip('Debian chromium and chromium-driver are not installed')
+  from selenium import webdriver  # pylint: disable=g-import-not-at-top
+  from selenium.webdriver.chrome.service import Service  # pylint: disable=g-import-not-at-top
+  options = webdriver.ChromeOptions()
+  options.binary_location = CHROMIUM
+  for flag in ('--headless', '--no-sandbox', '--disable-gpu',
+               '--disable-quic', '--no-first-run', '--disable-sync',
+               '--disable-background-networking',
+               '--disable-component-update', '--window-size=1280,2000'):
+    options.add_argument(flag)
+  driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+  yield driver
+  driver.quit()
+
+
+@pytest.fixture(scope='module')
+def page(two_runs, browser):
+  output_dir, summary, _, _ = two_runs
+  browser.get('file://' + os.path.join(output_dir, 'report', 'index.html'))
+  return browser, summary
+
+
+def test_page_loads_and_every_image_renders(page, tmp_path):
+  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+  driver, _ = page
+  assert driver.title.startswith('MovieLens ranking run')
+  images = driver.find_elements(By.TAG_NAME, 'img')
+  assert len(images) == 3
+  for image in images:
+    width = driver.execute_script(
+        'return arguments[0].complete ? arguments[0].naturalWidth : 0', image)
+    assert width > 0, image.get_attribute('src')
+    assert image.size['height'] > 0
+  shot = tmp_path / 'report.png'
+  assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+
+def test_numbers_on_the_page_equal_the_run_summary(page):
+  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+  driver, summary = page
+  text = lambda element_id: driver.find_element(By.ID, element_id).text
+  assert float(text('rmse')) == pytest.approx(summary['rmse'], abs=5e-5)
+  assert text('blessed') == str(summary['blessed']).lower()
+  assert text('pushed-model') == (summary['pushed_model'] or 'none')
+  assert float(text('wall-seconds')) == pytest.approx(
+      summary['wall_seconds'], abs=0.05)
+  for split, count in summary['examples'].items():
+    assert int(text(f'examples-{split}')) == count
+  for key, size in summary['vocabulary_sizes'].items():
+    assert int(text(f'vocabulary-{key}')) == size
+  rows = driver.find_elements(By.CSS_SELECTOR, '#slices tr')
+  assert len(rows) == len(summary['slices']) + 1  # header
+
+
+def test_page_shows_top_k_and_lineage(page):
+  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+  driver, _ = page
+  top_tables = driver.find_elements(By.CSS_SELECTOR, 'table[id^="top-k-"]')
+  assert len(top_tables) == report.SAMPLE_USERS
+  for table in top_tables:
+    assert len(table.find_elements(By.TAG_NAME, 'tr')) == report.TOP_K + 1
+  lineage = driver.find_element(By.ID, 'lineage').text
+  for producer in ('Trainer', 'Transform', 'SchemaGen', 'MovieLensExampleGen'):
+    assert producer in lineage
