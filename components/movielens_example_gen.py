@@ -64,13 +64,20 @@ def _feature(kind: str, values: List[Any]) -> tf.train.Feature:
 
 def to_example(record: Mapping[str, List[Any]]) -> tf.train.Example:
   """Builds a tf.Example from {feature name: list of values}."""
-  kinds = {**features.REQUIRED_FEATURE_KINDS, **features.OPTIONAL_FEATURE_KINDS}
   return tf.train.Example(features=tf.train.Features(feature={
-      name: _feature(kinds[name], values) for name, values in record.items()
+      name: _feature(features.FEATURE_KINDS[name], values)
+      for name, values in record.items()
   }))
 
 
 # ---------------------------------------------------------------------- TFDS
+
+
+_WHAT_TO_DO = (
+    'Offline, put the original GroupLens zip (e.g. ml-100k.zip for '
+    'movielens/100k-ratings) in a folder and pass --manual-dir FOLDER or set '
+    'MOVIELENS_MANUAL_DIR; TFDS checks it against its registered checksum, '
+    'so a truncated or modified zip is refused: download it again.')
 
 
 def prepare_tfds_builder(dataset: str, data_dir: Optional[str],
@@ -94,12 +101,6 @@ def prepare_tfds_builder(dataset: str, data_dir: Optional[str],
   return builder
 
 
-_WHAT_TO_DO = (
-    'Offline, put the original GroupLens zip (e.g. ml-100k.zip for '
-    'movielens/100k-ratings) in a folder and pass --manual-dir FOLDER or set '
-    'MOVIELENS_MANUAL_DIR; TFDS checks it against its registered checksum, '
-    'so a truncated or modified zip is refused: download it again.')
-
 
 class _TfdsRecordToExample(beam.DoFn):
   """Numpy TFDS record -> tf.Example, class labels written as their names."""
@@ -108,18 +109,16 @@ class _TfdsRecordToExample(beam.DoFn):
     self._class_names = class_names
 
   def process(self, record: Dict[str, Any]) -> Iterable[tf.train.Example]:
-    kinds = {**features.REQUIRED_FEATURE_KINDS,
-             **features.OPTIONAL_FEATURE_KINDS}
     values = {}
     for name, value in record.items():
-      if name not in kinds:
+      if name not in features.FEATURE_KINDS:
         continue
       value_list = value.tolist() if hasattr(value, 'tolist') else value
       if not isinstance(value_list, list):
         value_list = [value_list]
       if name in self._class_names:
         value_list = [self._class_names[name][i] for i in value_list]
-      elif kinds[name] == 'int64':
+      elif features.FEATURE_KINDS[name] == 'int64':
         value_list = [int(v) for v in value_list]
       values[name] = value_list
     yield to_example(values)
@@ -167,8 +166,7 @@ def read_csv_header(path: str) -> List[str]:
         f'{path}: header {columns} lacks required column(s) {missing}; '
         f'expected {list(features.REQUIRED_FEATURE_KINDS)} plus optional '
         f'{list(features.OPTIONAL_FEATURE_KINDS)}')
-  unknown = [c for c in columns if c not in features.REQUIRED_FEATURE_KINDS
-             and c not in features.OPTIONAL_FEATURE_KINDS]
+  unknown = [c for c in columns if c not in features.FEATURE_KINDS]
   if unknown:
     raise RatingsSourceError(
         f'{path}: unknown column(s) {unknown}; allowed optional columns are '
@@ -195,7 +193,6 @@ def _parse_cell(kind: str, name: str, text: str) -> List[Any]:
 def csv_line_to_example(line: str, columns: List[str],
                         path: str = '<csv>') -> tf.train.Example:
   """Parses one data line of a ratings CSV into a tf.Example."""
-  kinds = {**features.REQUIRED_FEATURE_KINDS, **features.OPTIONAL_FEATURE_KINDS}
   cells = next(csv.reader(io.StringIO(line)), [])
   if len(cells) != len(columns):
     raise RatingsSourceError(
@@ -210,7 +207,7 @@ def csv_line_to_example(line: str, columns: List[str],
             f'{path}: empty {name} in line {line!r}')
       continue  # a missing optional value is simply absent
     try:
-      values[name] = _parse_cell(kinds[name], name, text)
+      values[name] = _parse_cell(features.FEATURE_KINDS[name], name, text)
     except ValueError as e:
       raise RatingsSourceError(f'{path}: bad {name} in line {line!r}: {e}')
   return to_example(values)

@@ -7,7 +7,7 @@ Shared by the run summary, the progress lines and the report.
 import glob
 import os
 import re
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -122,3 +122,28 @@ def _value_order(value: str) -> Tuple:
     return (0, 0, value)
   match = re.match(r'\d+', value)
   return (1, int(match.group()), value) if match else (2, 0, value)
+
+
+def overall_rmse(slice_rows: List[Dict]) -> Optional[float]:
+  """The RMSE over the whole eval split, from `slice_metrics` rows."""
+  return next((r['rmse'] for r in slice_rows if r['slice'] == 'Overall'),
+              None)
+
+
+def _int_property(artifact: Mlmd, name: str) -> int:
+  value = artifact.custom_properties.get(name)
+  return value.int_value if value else 0
+
+
+def is_blessed(blessing: Mlmd) -> bool:
+  """Whether an Evaluator's ModelBlessing blessed the model."""
+  return _int_property(blessing, 'blessed') == 1
+
+
+def pushed_version(pushed_model: Mlmd) -> Optional[Tuple[str, str]]:
+  """(version, destination) of a Pusher output, or None if not pushed."""
+  if _int_property(pushed_model, 'pushed') != 1:
+    return None
+  props = pushed_model.custom_properties
+  return (props['pushed_version'].string_value,
+          props['pushed_destination'].string_value)

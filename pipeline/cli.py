@@ -36,7 +36,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--beam-pipeline-args', action='append', default=[],
                       help='Beam options for every Beam component, '
                       'repeatable or one quoted string (default: '
-                      f'{" ".join(configs.default_beam_pipeline_args())})')
+                      f'{" ".join(configs.LOCAL_BEAM_PIPELINE_ARGS)})')
   parser.add_argument('--no-cache', action='store_true',
                       help='re-run every component')
 
@@ -64,7 +64,7 @@ def beam_args(values: List[str],
                                                      'direct'):
     return flat
   if defaults is None:
-    defaults = configs.default_beam_pipeline_args()
+    defaults = configs.LOCAL_BEAM_PIPELINE_ARGS
   return flat + [d for d in defaults if d.split('=', 1)[0] not in options]
 
 

@@ -1,7 +1,6 @@
 """Every tunable value of the pipeline, in one place."""
 
 import os
-from typing import List, Optional
 
 PIPELINE_NAME = 'movielens-ranking'
 DEFAULT_DATASET = 'movielens/100k-ratings'
@@ -24,12 +23,18 @@ RMSE_THRESHOLD = 1.2  # value gate: RMSE on the eval split must be <= this
 RMSE_CHANGE_TOLERANCE = 1e-10  # change gate: no worse than the baseline
 
 
-def default_beam_pipeline_args(num_workers: Optional[int] = None) -> List[str]:
-  """DirectRunner settings for local runs."""
-  return [
-      '--direct_running_mode=in_memory',
-      f'--direct_num_workers={num_workers or 1}',
-  ]
+# Beam defaults, used when --beam-pipeline-args names no other runner.
+# Locally, one in-memory worker: on MovieLens 100k and 2 cores it beat
+# multi_processing with 2 workers (100-112 s against 123-127 s a cold run).
+LOCAL_BEAM_PIPELINE_ARGS = [
+    '--direct_running_mode=in_memory',
+    '--direct_num_workers=1',
+]
+# In a Kubeflow / Vertex pod: every core of the pod.
+CLUSTER_BEAM_PIPELINE_ARGS = [
+    '--direct_running_mode=multi_processing',
+    '--direct_num_workers=0',
+]
 
 
 def output_paths(output_dir: str) -> dict:

@@ -20,11 +20,6 @@ from pipeline import cli
 from pipeline import configs
 
 DEFAULT_IMAGE = 'movielens-ranking-tfx:latest'
-# Inside a pipeline pod, DirectRunner uses every core of the pod.
-CLUSTER_BEAM_DEFAULTS = [
-    '--direct_running_mode=multi_processing',
-    '--direct_num_workers=0',
-]
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -70,7 +65,8 @@ def compile_pipeline(args: argparse.Namespace) -> str:
       pipeline_name=args.pipeline_name,
       pipeline_root=args.pipeline_root,
       serving_model_dir=serving_model_dir,
-      **cli.pipeline_kwargs(args, beam_defaults=CLUSTER_BEAM_DEFAULTS)))
+      **cli.pipeline_kwargs(
+          args, beam_defaults=configs.CLUSTER_BEAM_PIPELINE_ARGS)))
   return os.path.abspath(args.output)
 
 

@@ -1,6 +1,8 @@
 """`create_pipeline`: the one component graph every runner runs."""
 
-from typing import Any, Dict, List, Optional
+import hashlib
+import os
+from typing import Any, Dict, List, Optional, Sequence
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
@@ -10,6 +12,7 @@ from components.anomalies_gate import AnomaliesGate
 from components.movielens_example_gen import MovieLensExampleGen
 from components.serving_pusher import Pusher
 from pipeline import configs
+import trainer_module
 from trainer_module import features
 
 
@@ -48,6 +51,21 @@ def eval_config(rmse_threshold: float) -> tfma.EvalConfig:
                       threshold=rmse_gate)]),
           ])
       ])
+
+
+def source_fingerprint(package_dir: str, names: Sequence[str]) -> str:
+  """Hash of user-code files. Components name user code by module path, which
+  TFX does not fingerprint, so this goes into their custom_config: an edit to
+  the code then reruns what depends on it instead of serving it from cache."""
+  digest = hashlib.sha256()
+  for name in sorted(names):
+    with open(os.path.join(package_dir, name), 'rb') as f:
+      digest.update(name.encode() + b'\0' + f.read() + b'\0')
+  return digest.hexdigest()
+
+
+TRANSFORM_SOURCES = ('features.py', 'preprocessing.py')
+TRAINER_SOURCES = ('features.py', 'preprocessing.py', 'model.py')
 
 
 def create_pipeline(
@@ -89,10 +107,13 @@ def create_pipeline(
   anomalies_gate = AnomaliesGate(
       anomalies=example_validator.outputs['anomalies'])
 
+  user_code_dir = os.path.dirname(trainer_module.__file__)
   transform = tfx.components.Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
-      preprocessing_fn=configs.PREPROCESSING_FN)
+      preprocessing_fn=configs.PREPROCESSING_FN,
+      custom_config={'code_fingerprint': source_fingerprint(
+          user_code_dir, TRANSFORM_SOURCES)})
   transform.add_upstream_node(anomalies_gate)
 
   hyperparameters: Dict[str, Any] = {
@@ -101,6 +122,7 @@ def create_pipeline(
       'learning_rate': learning_rate,
       'embedding_dim': embedding_dim,
       'seed': configs.SEED,
+      'code_fingerprint': source_fingerprint(user_code_dir, TRAINER_SOURCES),
   }
   trainer = tfx.components.Trainer(
       run_fn=configs.RUN_FN,

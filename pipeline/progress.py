@@ -58,9 +58,9 @@ def _trainer(run):
 
 def _evaluator(run):
   evaluation, blessing = _first(run, 'evaluation'), _first(run, 'blessing')
-  rmse = next((r['rmse'] for r in artifacts.slice_metrics(evaluation.uri)
-               if r['slice'] == 'Overall'), None) if evaluation else None
-  blessed = blessing and blessing.custom_properties['blessed'].int_value == 1
+  rmse = artifacts.overall_rmse(
+      artifacts.slice_metrics(evaluation.uri)) if evaluation else None
+  blessed = blessing is not None and artifacts.is_blessed(blessing)
   baseline = _first(run, 'baseline_model', inputs=True)
   return (f'eval RMSE {rmse:.4f}, ' if rmse is not None else '') + (
       'blessed' if blessed else 'NOT blessed') + (
@@ -70,10 +70,9 @@ def _evaluator(run):
 
 def _pusher(run):
   pushed = _first(run, 'pushed_model')
-  if pushed and pushed.custom_properties['pushed'].int_value == 1:
-    return ('pushed version '
-            f"{pushed.custom_properties['pushed_version'].string_value}")
-  return 'not pushed (model not blessed)'
+  version = artifacts.pushed_version(pushed) if pushed else None
+  return (f'pushed version {version[0]}' if version else
+          'not pushed (model not blessed)')
 
 
 DESCRIBERS: Dict[str, Callable[[run_summary.ComponentRun], str]] = {

@@ -37,8 +37,8 @@ def _latest_runs(metadata_path: str) -> Dict[str, run_summary.ComponentRun]:
 
 
 def _uri(runs, node: str, key: str) -> Optional[str]:
-  outputs = runs[node].outputs.get(key) if node in runs else None
-  return outputs[0].uri if outputs else None
+  artifact = run_summary.output(runs, node, key)
+  return artifact.uri if artifact else None
 
 
 def _serving_model_path(summary: dict, runs) -> Optional[str]:
@@ -100,12 +100,12 @@ def top_k_for_sample_users(model_path: str, k: int = TOP_K,
 def lineage(metadata_path: str, runs) -> List[dict]:
   """Every artifact upstream of the model, newest first: type, id, uri and
   the component that produced it."""
-  store = run_summary.open_store(metadata_path)
-  outputs = runs.get('Trainer').outputs.get('model') if 'Trainer' in runs else None
-  if not outputs:
+  model = run_summary.output(runs, 'Trainer', 'model')
+  if not model:
     return []
+  store = run_summary.open_store(metadata_path)
   types = {t.id: t.name for t in store.get_artifact_types()}
-  rows, seen, frontier = [], set(), [outputs[0].id]
+  rows, seen, frontier = [], set(), [model.id]
   while frontier:
     artifact_id = frontier.pop(0)
     if artifact_id in seen:

@@ -96,16 +96,11 @@ def component_runs(store: mlmd.MetadataStore,
   return runs
 
 
-def _output(runs: Dict[str, ComponentRun], node: str,
+def output(runs: Dict[str, ComponentRun], node: str,
             key: str) -> Optional[metadata_store_pb2.Artifact]:
   """The first `key` output of `node` in this run, if it produced one."""
   outputs = runs[node].outputs.get(key) if node in runs else None
   return outputs[0] if outputs else None
-
-
-def _int_property(artifact: metadata_store_pb2.Artifact, name: str) -> int:
-  value = artifact.custom_properties.get(name)
-  return value.int_value if value else 0
 
 
 def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
@@ -126,23 +121,21 @@ def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
       'vocabulary_sizes': {},
       'slices': [],
   }
-  if _output(runs, 'StatisticsGen', 'statistics'):
+  if output(runs, 'StatisticsGen', 'statistics'):
     summary['examples'] = artifacts.split_example_counts(
-        _output(runs, 'StatisticsGen', 'statistics'))
-  if _output(runs, 'Transform', 'transform_graph'):
+        output(runs, 'StatisticsGen', 'statistics'))
+  if output(runs, 'Transform', 'transform_graph'):
     summary['vocabulary_sizes'] = artifacts.vocabulary_sizes(
-        _output(runs, 'Transform', 'transform_graph'))
-  if _output(runs, 'Evaluator', 'evaluation'):
-    evaluation = _output(runs, 'Evaluator', 'evaluation').uri
+        output(runs, 'Transform', 'transform_graph'))
+  if output(runs, 'Evaluator', 'evaluation'):
+    evaluation = output(runs, 'Evaluator', 'evaluation').uri
     summary['slices'] = artifacts.slice_metrics(evaluation)
-    summary['rmse'] = next((row['rmse'] for row in summary['slices']
-                            if row['slice'] == 'Overall'), None)
-    blessing = runs['Evaluator'].outputs['blessing'][0]
-    summary['blessed'] = _int_property(blessing, 'blessed') == 1
-  pushed = _output(runs, 'Pusher', 'pushed_model')
-  if pushed and _int_property(pushed, 'pushed') == 1:
-    summary['pushed_model'] = pushed.custom_properties[
-        'pushed_destination'].string_value
+    summary['rmse'] = artifacts.overall_rmse(summary['slices'])
+    summary['blessed'] = artifacts.is_blessed(
+        output(runs, 'Evaluator', 'blessing'))
+  pushed = output(runs, 'Pusher', 'pushed_model')
+  if pushed and artifacts.pushed_version(pushed):
+    summary['pushed_model'] = artifacts.pushed_version(pushed)[1]
   return summary
 
 

@@ -13,8 +13,6 @@ import pytest
 
 from tests import synthetic_ratings
 
-MANUAL_DIR_ENV = 'MOVIELENS_MANUAL_DIR'
-
 
 @pytest.fixture(scope='session')
 def ratings_csv(tmp_path_factory) -> str:

@@ -22,7 +22,7 @@ def test_defaults_are_the_tutorials():
   assert (kwargs['epochs'], kwargs['batch_size'], kwargs['learning_rate'],
           kwargs['embedding_dim']) == (3, 8192, 0.1, 32)
   assert kwargs['dataset'] == 'movielens/100k-ratings'
-  assert kwargs['beam_pipeline_args'] == configs.default_beam_pipeline_args()
+  assert kwargs['beam_pipeline_args'] == configs.LOCAL_BEAM_PIPELINE_ARGS
 
 
 def test_beam_args_repeatable_or_one_string_and_override_defaults():

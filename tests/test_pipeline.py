@@ -1,10 +1,14 @@
 """create_pipeline's graph: its components, and the edges between them."""
 
+import json
+import os
+
 import pytest
 import tensorflow_model_analysis as tfma
 
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
+import trainer_module
 
 EXPECTED_EDGES = {
     ('MovieLensExampleGen', 'StatisticsGen'),
@@ -75,3 +79,28 @@ def test_evaluator_gates_rmse_by_value_and_by_change():
   assert spec.signature_name == 'serving_tf_example'
   assert list(spec.preprocessing_function_names) == ['transform_features']
   assert spec.label_key == 'user_rating'
+
+
+def test_user_code_fingerprint_reaches_transform_and_trainer(built):
+  by_id = {c.id: c for c in built.components}
+  code_dir = os.path.dirname(trainer_module.__file__)
+  transform_config = json.loads(by_id['Transform'].exec_properties[
+      'custom_config'])
+  trainer_config = json.loads(by_id['Trainer'].exec_properties[
+      'custom_config'])
+  assert transform_config['code_fingerprint'] == (
+      pipeline_lib.source_fingerprint(code_dir,
+                                      pipeline_lib.TRANSFORM_SOURCES))
+  assert trainer_config['code_fingerprint'] == (
+      pipeline_lib.source_fingerprint(code_dir, pipeline_lib.TRAINER_SOURCES))
+
+
+def test_fingerprint_changes_with_the_code(tmp_path):
+  (tmp_path / 'a.py').write_text('x = 1\n')
+  (tmp_path / 'b.py').write_text('y = 2\n')
+  before = pipeline_lib.source_fingerprint(str(tmp_path), ['a.py', 'b.py'])
+  assert before == pipeline_lib.source_fingerprint(str(tmp_path),
+                                                   ['b.py', 'a.py'])
+  (tmp_path / 'b.py').write_text('y = 3\n')
+  assert pipeline_lib.source_fingerprint(str(tmp_path),
+                                         ['a.py', 'b.py']) != before

@@ -60,6 +60,10 @@ AGE_SOURCE_KEYS = ('raw_user_age', 'bucketized_user_age')
 SLICE_FEATURE_KEYS = (USER_ACTIVITY_KEY, MOVIE_POPULARITY_KEY, GENRE_KEY,
                       USER_AGE_KEY)
 
+# Every feature ExampleGen may write, with its tf.Example kind.
+FEATURE_KINDS: Dict[str, str] = {**REQUIRED_FEATURE_KINDS,
+                                 **OPTIONAL_FEATURE_KINDS}
+
 # Name of the model's output in every serving signature.
 PREDICTION_KEY = 'predicted_rating'
 

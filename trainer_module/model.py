@@ -27,6 +27,9 @@ from tfx_bsl.public import tfxio
 from trainer_module import features
 
 RAW_SERVING_FEATURE_KEYS = features.VOCABULARY_FEATURE_KEYS
+# Raw string features, one value per example: what a client sends.
+RAW_SIGNATURE = [{key: tf.TensorSpec([None], tf.string, name=key)
+                  for key in RAW_SERVING_FEATURE_KEYS}]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,16 +163,12 @@ class ServingModule(tf.Module):
     raw = {k: tf.reshape(raw[k], [-1, 1]) for k in RAW_SERVING_FEATURE_KEYS}
     return self.model(self.tft_layer(raw))
 
-  @tf.function(input_signature=[{
-      key: tf.TensorSpec([None], tf.string, name=key)
-      for key in RAW_SERVING_FEATURE_KEYS}])
+  @tf.function(input_signature=RAW_SIGNATURE)
   def __call__(self, raw: Dict[str, tf.Tensor]) -> tf.Tensor:
     """The tutorial's call: {'user_id': [b], 'movie_title': [b]} -> [b, 1]."""
     return self._predict_raw(raw)
 
-  @tf.function(input_signature=[{
-      key: tf.TensorSpec([None], tf.string, name=key)
-      for key in RAW_SERVING_FEATURE_KEYS}])
+  @tf.function(input_signature=RAW_SIGNATURE)
   def serve_raw(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     """`serving_default`: raw strings -> {'predicted_rating': [b, 1]}."""
     return {features.PREDICTION_KEY: self._predict_raw(raw)}
