@@ -56,14 +56,14 @@ def _eval_examples(examples_uri: str, limit: int) -> List[bytes]:
   return [r.numpy() for r in dataset.take(limit)]
 
 
-def predictions_and_labels(model_path: str, examples_uri: str,
+def predictions_and_labels(model, examples_uri: str,
                            limit: int = MAX_EVAL_EXAMPLES):
-  """Predicted and actual ratings of up to `limit` eval examples."""
+  """Predicted and actual ratings of up to `limit` eval examples, from a
+  loaded serving model."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer_module import features  # pylint: disable=g-import-not-at-top
   serialized = _eval_examples(examples_uri, limit)
-  model = tf.saved_model.load(model_path)
   predict = model.signatures['serving_tf_example']
   predicted = []
   for start in range(0, len(serialized), 4096):
@@ -75,12 +75,11 @@ def predictions_and_labels(model_path: str, examples_uri: str,
           np.zeros(0)), np.array(labels)
 
 
-def top_k_for_sample_users(model_path: str, k: int = TOP_K,
+def top_k_for_sample_users(model, k: int = TOP_K,
                            users: int = SAMPLE_USERS) -> List[dict]:
-  """Top-k titles for the most, a median and the least active users."""
+  """Top-k titles for the most, a median and the least active users, from a
+  loaded serving model."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  model = tf.saved_model.load(model_path)
   vocabularies = model.vocabularies()
   user_ids = [u.decode() for u in vocabularies['user_id'].numpy()]
   titles = vocabularies['movie_title'].numpy()
@@ -298,11 +297,13 @@ def write_report(output_dir: str) -> str:
   examples_uri = _uri(runs, 'MovieLensExampleGen', 'examples')
   top_k = []
   if model_path and examples_uri:
-    predicted, labels = predictions_and_labels(model_path, examples_uri)
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    model = tf.saved_model.load(model_path)
+    predicted, labels = predictions_and_labels(model, examples_uri)
     plot_rating_distribution(predicted, labels,
                              os.path.join(report_dir, 'ratings.png'))
     images['Predicted vs actual ratings'] = 'ratings.png'
-    top_k = top_k_for_sample_users(model_path)
+    top_k = top_k_for_sample_users(model)
   page = render(summary, images, top_k, lineage(paths['metadata_path'], runs))
   index = os.path.join(report_dir, 'index.html')
   with open(index, 'w') as f:
