@@ -15,7 +15,7 @@ import argparse
 import json
 import os
 import sys
-from typing import List, Optional
+from typing import List, Optional, Set
 
 DEFAULT_TOP_K = 10
 
@@ -33,8 +33,10 @@ def newest_version_dir(model_dir: str) -> str:
   return os.path.join(model_dir, max(versions, key=int))
 
 
-def rank(model, user_id: str, titles: List[str]) -> List[dict]:
-  """Predicted rating of each title for user_id, best first."""
+def rank(model, user_id: str, titles: List[str],
+         known_titles: Set[str]) -> List[dict]:
+  """Predicted rating of each title for user_id, best first; titles not in
+  `known_titles` (the model's vocabulary) are marked unknown."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   if not titles:
     return []
@@ -42,9 +44,8 @@ def rank(model, user_id: str, titles: List[str]) -> List[dict]:
       'user_id': np.array([user_id] * len(titles)),
       'movie_title': np.array(titles),
   }).numpy().reshape(-1)
-  known = {t.decode() for t in model.vocabularies()['movie_title'].numpy()}
   ranking = [{'movie_title': t, 'predicted_rating': float(s),
-              'known': t in known} for t, s in zip(titles, scores)]
+              'known': t in known_titles} for t, s in zip(titles, scores)]
   return sorted(ranking, key=lambda r: -r['predicted_rating'])
 
 
@@ -56,11 +57,8 @@ def predict(model_dir: str, user_id: str, titles: Optional[List[str]],
   model = tf.saved_model.load(version_dir)
   vocabularies = model.vocabularies()
   users = {u.decode() for u in vocabularies['user_id'].numpy()}
-  if titles:
-    ranking = rank(model, user_id, titles)
-  else:
-    every_title = [t.decode() for t in vocabularies['movie_title'].numpy()]
-    ranking = rank(model, user_id, every_title)
+  every_title = [t.decode() for t in vocabularies['movie_title'].numpy()]
+  ranking = rank(model, user_id, titles or every_title, set(every_title))
   if top_k:
     ranking = ranking[:top_k]
   return {

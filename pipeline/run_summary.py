@@ -6,7 +6,7 @@ the blessing and the pushed model.
 """
 
 import dataclasses
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
@@ -15,6 +15,7 @@ from tfx.orchestration import metadata
 from pipeline import artifacts
 
 _EXECUTION_STATES = metadata_store_pb2.Execution.State
+ArtifactsByKey = Dict[str, List[metadata_store_pb2.Artifact]]
 
 
 @dataclasses.dataclass
@@ -23,8 +24,8 @@ class ComponentRun:
   node_id: str
   state: str  # COMPLETE, CACHED, FAILED, RUNNING...
   seconds: float
-  outputs: Dict[str, List[metadata_store_pb2.Artifact]]
-  inputs: Dict[str, List[metadata_store_pb2.Artifact]]
+  outputs: ArtifactsByKey
+  inputs: ArtifactsByKey
   error: Optional[str] = None
 
 
@@ -59,21 +60,27 @@ _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT,
                  metadata_store_pb2.Event.DECLARED_INPUT)
 
 
-def _artifacts_by_key(store: mlmd.MetadataStore, execution_id: int,
-                      event_types) -> Dict[str, List[metadata_store_pb2.Artifact]]:
-  """An execution's input or output artifacts, by key."""
-  events = [e for e in store.get_events_by_execution_ids([execution_id])
-            if e.type in event_types]
-  artifacts = {a.id: a for a in store.get_artifacts_by_id(
+def _inputs_and_outputs(store: mlmd.MetadataStore, execution_id: int
+                        ) -> Tuple[ArtifactsByKey, ArtifactsByKey]:
+  """An execution's input and output artifacts, each by key (one query)."""
+  events = store.get_events_by_execution_ids([execution_id])
+  by_id = {a.id: a for a in store.get_artifacts_by_id(
       [e.artifact_id for e in events])}
-  outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+  inputs: ArtifactsByKey = {}
+  outputs: ArtifactsByKey = {}
   for event in events:
+    if event.type in _INPUT_EVENTS:
+      side = inputs
+    elif event.type in _OUTPUT_EVENTS:
+      side = outputs
+    else:
+      continue
     # One event names every key the artifact is bound to (e.g. an Evaluator
     # whose baseline is its candidate: 'model' and 'baseline_model').
     for step in event.path.steps:
       if step.HasField('key'):
-        outputs.setdefault(step.key, []).append(artifacts[event.artifact_id])
-  return outputs
+        side.setdefault(step.key, []).append(by_id[event.artifact_id])
+  return inputs, outputs
 
 
 def component_runs(store: mlmd.MetadataStore,
@@ -84,14 +91,15 @@ def component_runs(store: mlmd.MetadataStore,
   for execution in sorted(store.get_executions_by_context(context.id),
                           key=lambda e: e.id):
     node = node_id(store, execution)
+    inputs, outputs = _inputs_and_outputs(store, execution.id)
     error = execution.custom_properties.get('__execution_result__')
     runs[node] = ComponentRun(
         node_id=node,
         state=_EXECUTION_STATES.Name(execution.last_known_state),
         seconds=round((execution.last_update_time_since_epoch -
                        execution.create_time_since_epoch) / 1000.0, 2),
-        outputs=_artifacts_by_key(store, execution.id, _OUTPUT_EVENTS),
-        inputs=_artifacts_by_key(store, execution.id, _INPUT_EVENTS),
+        outputs=outputs,
+        inputs=inputs,
         error=error.string_value if error else None)
   return runs
 
