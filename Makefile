@@ -1,6 +1,7 @@
 # Set-up, run and test the MovieLens ranking TFX pipeline.
 #   make run   [ARGS="--epochs 5 ..."]   creates .venv if needed, runs the pipeline
 #   make test  [PYTEST_ARGS="-k e2e"]    creates .venv if needed, runs the tests
+#   make bench                           the pipeline against the TFRS notebook
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed
 # TFRS 0.7.7, TFT and TFMA need Keras 2 (tf_keras) in every process.
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: setup browser run test clean
+.PHONY: setup browser run test bench clean
 
 setup: $(STAMP)
 
@@ -29,6 +30,9 @@ run: setup
 
 test: setup browser
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m bench.compare $(ARGS)
 
 # Debian's Chromium and its driver, for the report's browser test.
 browser:

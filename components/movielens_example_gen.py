@@ -16,6 +16,7 @@ import csv
 import hashlib
 import io
 import math
+import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 import apache_beam as beam
@@ -102,26 +103,22 @@ def prepare_tfds_builder(dataset: str, data_dir: Optional[str],
 
 
 
-class _TfdsRecordToExample(beam.DoFn):
-  """Numpy TFDS record -> tf.Example, class labels written as their names."""
+class _RenameTfdsExample(beam.DoFn):
+  """A TFDS-encoded tf.Example -> ours: class labels written as their names,
+  features the pipeline does not know dropped."""
 
   def __init__(self, class_names: Dict[str, List[str]]):
     self._class_names = class_names
 
-  def process(self, record: Dict[str, Any]) -> Iterable[tf.train.Example]:
-    values = {}
-    for name, value in record.items():
-      if name not in features.FEATURE_KINDS:
-        continue
-      value_list = value.tolist() if hasattr(value, 'tolist') else value
-      if not isinstance(value_list, list):
-        value_list = [value_list]
-      if name in self._class_names:
-        value_list = [self._class_names[name][i] for i in value_list]
-      elif features.FEATURE_KINDS[name] == 'int64':
-        value_list = [int(v) for v in value_list]
-      values[name] = value_list
-    yield to_example(values)
+  def process(self, example: tf.train.Example) -> Iterable[tf.train.Example]:
+    feature_map = example.features.feature
+    for name in [n for n in feature_map if n not in features.FEATURE_KINDS]:
+      del feature_map[name]
+    for name, names in self._class_names.items():
+      if name in feature_map:
+        feature_map[name].CopyFrom(_feature('bytes', [
+            names[i] for i in feature_map[name].int64_list.value]))
+    yield example
 
 
 def _class_names(builder) -> Dict[str, List[str]]:
@@ -136,16 +133,32 @@ def _class_names(builder) -> Dict[str, List[str]]:
   return names
 
 
+def tfds_record_files(builder) -> List[str]:
+  """The prepared TFRecord files of the builder's only split, 'train'."""
+  file_format = builder.info.file_format
+  if file_format is not None and file_format.value != 'tfrecord':
+    raise RatingsSourceError(
+        f'{builder.info.full_name} is prepared as {file_format.value}; '
+        'prepare it as tfrecord (the TFDS default) in --tfds-data-dir')
+  return [os.fspath(path) for path in builder.info.splits['train'].filepaths]
+
+
 @beam.ptransform_fn
 def _ReadTfds(pipeline: beam.Pipeline, dataset: str, data_dir: Optional[str],
               manual_dir: Optional[str]) -> beam.PCollection:
-  """Every rating of a TFDS MovieLens config, as tf.Examples."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  """Every rating of a TFDS MovieLens config, as tf.Examples.
+
+  TFDS prepares tf.Example TFRecords whose features already carry the
+  MovieLens names and types; they are read as they are (no decoding to
+  numpy), with class-label ids rewritten as their names.
+  """
   builder = prepare_tfds_builder(dataset, data_dir, manual_dir)
+  files = tfds_record_files(builder)
   return (pipeline
-          | 'ReadFromTFDS' >> tfds.beam.ReadFromTFDS(builder, split='train')
-          | 'AsNumpy' >> beam.Map(tfds.as_numpy)
-          | 'ToExample' >> beam.ParDo(_TfdsRecordToExample(
+          | 'ListFiles' >> beam.Create(files)
+          | 'ReadTfRecords' >> beam.io.ReadAllFromTFRecord(
+              coder=beam.coders.ProtoCoder(tf.train.Example))
+          | 'ToExample' >> beam.ParDo(_RenameTfdsExample(
               _class_names(builder))))
 
 

@@ -5,6 +5,7 @@ Shared by the run summary, the progress lines and the report.
 """
 
 import glob
+import json
 import os
 import re
 from typing import Dict, List, Optional, Tuple
@@ -68,6 +69,16 @@ def training_curves(model_run_uri: str) -> Dict[str, Dict[str, List[float]]]:
   return {phase: {tag: [v for _, v in sorted(points)]
                   for tag, points in tags.items()}
           for phase, tags in curves.items()}
+
+
+def training_stats(model_run_uri: str) -> Dict:
+  """What run_fn wrote about training (examples/s, epochs, best epoch)."""
+  from trainer_module import model  # pylint: disable=g-import-not-at-top
+  path = os.path.join(model_run_uri, model.TRAINING_STATS_FILE)
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
 
 
 def _slice_name(slice_key: Tuple) -> str:

@@ -23,16 +23,20 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       f'offline use (default: ${configs.MANUAL_DIR_ENV})')
   parser.add_argument('--tfds-data-dir', default=None,
                       help="where TFDS keeps prepared data (TFDS's default)")
-  parser.add_argument('--epochs', type=int, default=configs.EPOCHS)
-  parser.add_argument('--batch-size', type=int, default=configs.BATCH_SIZE)
-  parser.add_argument('--learning-rate', type=float,
-                      default=configs.LEARNING_RATE)
-  parser.add_argument('--embedding-dim', type=int,
-                      default=configs.EMBEDDING_DIM)
-  parser.add_argument('--rmse-threshold', type=float,
-                      default=configs.RMSE_THRESHOLD,
+  parser.add_argument('--preset', choices=sorted(configs.PRESETS),
+                      default=configs.DEFAULT_PRESET,
+                      help="model and gate defaults: 'tutorial' (the TFRS "
+                      "tutorial's) or 'tuned' (default: %(default)s)")
+  parser.add_argument('--epochs', type=int, default=None,
+                      help='maximum epochs (default: from --preset)')
+  parser.add_argument('--batch-size', type=int, default=None)
+  parser.add_argument('--learning-rate', type=float, default=None)
+  parser.add_argument('--embedding-dim', type=int, default=None)
+  parser.add_argument('--rmse-threshold', type=float, default=None,
                       help='Evaluator value gate: bless only if eval RMSE '
-                      '<= this (default: %(default)s)')
+                      '<= this (default: from --preset: '
+                      + ', '.join(f"{name} {p['rmse_threshold']}" for name, p
+                                  in configs.PRESETS.items()) + ')')
   parser.add_argument('--beam-pipeline-args', action='append', default=[],
                       help='Beam options for every Beam component, '
                       'repeatable or one quoted string (default: '
@@ -45,12 +49,22 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
                          args: argparse.Namespace) -> None:
   """Rejects values no run could use, before anything starts."""
   for name in ('epochs', 'batch_size', 'embedding_dim'):
-    if getattr(args, name) < 1:
+    if getattr(args, name) is not None and getattr(args, name) < 1:
       parser.error(f'--{name.replace("_", "-")} must be >= 1')
-  if not args.learning_rate > 0:
-    parser.error('--learning-rate must be > 0')
-  if not args.rmse_threshold > 0:
-    parser.error('--rmse-threshold must be > 0')
+  for name in ('learning_rate', 'rmse_threshold'):
+    if getattr(args, name) is not None and not getattr(args, name) > 0:
+      parser.error(f'--{name.replace("_", "-")} must be > 0')
+
+
+def preset_values(args: argparse.Namespace) -> Dict[str, Any]:
+  """The --preset's hyperparameters and threshold, with flags given on the
+  command line taking precedence."""
+  values = dict(configs.PRESETS[args.preset])
+  for name in ('epochs', 'batch_size', 'learning_rate', 'embedding_dim',
+               'rmse_threshold'):
+    if getattr(args, name) is not None:
+      values[name] = getattr(args, name)
+  return values
 
 
 def beam_args(values: List[str],
@@ -79,15 +93,14 @@ def pipeline_kwargs(args: argparse.Namespace,
                     beam_defaults: Optional[List[str]] = None
                     ) -> Dict[str, Any]:
   """create_pipeline's data, model and Beam arguments from parsed flags."""
+  values = preset_values(args)
   return dict(
       dataset=None if args.ratings_csv else args.dataset,
       ratings_csv=local_path(args.ratings_csv),
       manual_dir=local_path(args.manual_dir),
       tfds_data_dir=local_path(args.tfds_data_dir),
-      epochs=args.epochs,
-      batch_size=args.batch_size,
-      learning_rate=args.learning_rate,
-      embedding_dim=args.embedding_dim,
-      rmse_threshold=args.rmse_threshold,
+      hyperparameters={name: values[name]
+                       for name in configs.HYPERPARAMETER_NAMES},
+      rmse_threshold=values['rmse_threshold'],
       beam_pipeline_args=beam_args(args.beam_pipeline_args, beam_defaults),
       enable_cache=not args.no_cache)

@@ -65,6 +65,8 @@ def compile_pipeline(args: argparse.Namespace) -> str:
       pipeline_name=args.pipeline_name,
       pipeline_root=args.pipeline_root,
       serving_model_dir=serving_model_dir,
+      # Kubeflow V2 compiles only TFX's own resolver strategies.
+      baseline_excludes_candidate=False,
       **cli.pipeline_kwargs(
           args, beam_defaults=configs.CLUSTER_BEAM_PIPELINE_ARGS)))
   return os.path.abspath(args.output)

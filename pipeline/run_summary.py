@@ -127,6 +127,7 @@ def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
       'pushed_model': None,
       'examples': {},
       'vocabulary_sizes': {},
+      'training': {},
       'slices': [],
   }
   if output(runs, 'StatisticsGen', 'statistics'):
@@ -135,6 +136,9 @@ def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
   if output(runs, 'Transform', 'transform_graph'):
     summary['vocabulary_sizes'] = artifacts.vocabulary_sizes(
         output(runs, 'Transform', 'transform_graph'))
+  if output(runs, 'Trainer', 'model_run'):
+    summary['training'] = artifacts.training_stats(
+        output(runs, 'Trainer', 'model_run').uri)
   if output(runs, 'Evaluator', 'evaluation'):
     evaluation = output(runs, 'Evaluator', 'evaluation').uri
     summary['slices'] = artifacts.slice_metrics(evaluation)

@@ -26,13 +26,20 @@ class TransformedData:
   transform_output: str  # TFTransformOutput dir
   examples_uri: str  # Examples-artifact-like dir with Split-train, Split-eval
   raw_train: list  # the raw rows the vocabularies were computed on
+  raw_eval: list  # the raw rows of the eval split
 
 
 def _raw_rows(path: str):
   import csv  # pylint: disable=g-import-not-at-top
   with open(path) as f:
     return [{'user_id': r['user_id'], 'movie_title': r['movie_title'],
-             'user_rating': float(r['user_rating'])} for r in csv.DictReader(f)]
+             'user_rating': float(r['user_rating']),
+             'raw_user_age': float(r['raw_user_age']),
+             'user_gender': int(r['user_gender']),
+             'user_occupation_text': r['user_occupation_text'],
+             'user_zip_code': r['user_zip_code'],
+             'movie_genres': r['movie_genres'].split('|')}
+            for r in csv.DictReader(f)]
 
 
 @pytest.fixture(scope='session')
@@ -60,12 +67,23 @@ def transformed_data(ratings_csv, tmp_path_factory) -> TransformedData:
           'user_id': tf.io.FixedLenFeature([1], tf.string),
           'movie_title': tf.io.FixedLenFeature([1], tf.string),
           'user_rating': tf.io.FixedLenFeature([1], tf.float32),
+          'raw_user_age': tf.io.FixedLenFeature([1], tf.float32),
+          'user_gender': tf.io.FixedLenFeature([1], tf.int64),
+          'user_occupation_text': tf.io.FixedLenFeature([1], tf.string),
+          'user_zip_code': tf.io.FixedLenFeature([1], tf.string),
+          'movie_genres': tf.io.VarLenFeature(tf.string),
       }))
 
   def instances(split_rows):
     return [{'user_id': np.array([r['user_id'].encode()]),
              'movie_title': np.array([r['movie_title'].encode()]),
-             'user_rating': np.array([r['user_rating']], np.float32)}
+             'user_rating': np.array([r['user_rating']], np.float32),
+             'raw_user_age': np.array([r['raw_user_age']], np.float32),
+             'user_gender': np.array([r['user_gender']], np.int64),
+             'user_occupation_text': np.array(
+                 [r['user_occupation_text'].encode()]),
+             'user_zip_code': np.array([r['user_zip_code'].encode()]),
+             'movie_genres': np.array([g.encode() for g in r['movie_genres']])}
             for r in split_rows]
 
   transform_output = str(base / 'transform_graph')
@@ -89,7 +107,7 @@ def transformed_data(ratings_csv, tmp_path_factory) -> TransformedData:
                str(base / 'examples' / f'Split-{name}' / 'data'),
                file_name_suffix='.gz'))
   return TransformedData(transform_output, str(base / 'examples'),
-                         splits['train'])
+                         splits['train'], splits['eval'])
 
 
 @pytest.fixture(scope='session')

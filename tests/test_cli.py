@@ -19,10 +19,25 @@ def parse(argv):
 
 def test_defaults_are_the_tutorials():
   kwargs = cli.pipeline_kwargs(parse([]))
-  assert (kwargs['epochs'], kwargs['batch_size'], kwargs['learning_rate'],
-          kwargs['embedding_dim']) == (3, 8192, 0.1, 32)
+  hparams = kwargs['hyperparameters']
+  assert (hparams['model'], hparams['epochs'], hparams['batch_size'],
+          hparams['learning_rate'], hparams['embedding_dim'],
+          hparams['optimizer']) == ('tutorial', 3, 8192, 0.1, 32, 'adagrad')
+  assert kwargs['rmse_threshold'] == 1.2
   assert kwargs['dataset'] == 'movielens/100k-ratings'
   assert kwargs['beam_pipeline_args'] == configs.LOCAL_BEAM_PIPELINE_ARGS
+
+
+def test_tuned_preset_has_its_own_gate_and_flags_override_it():
+  kwargs = cli.pipeline_kwargs(parse(['--preset', 'tuned']))
+  assert kwargs['hyperparameters']['model'] == 'tuned'
+  assert kwargs['rmse_threshold'] == configs.PRESETS['tuned'][
+      'rmse_threshold'] < configs.PRESETS['tutorial']['rmse_threshold']
+  kwargs = cli.pipeline_kwargs(parse(['--preset', 'tuned', '--epochs', '5',
+                                      '--rmse-threshold', '0.99']))
+  assert kwargs['hyperparameters']['epochs'] == 5
+  assert kwargs['hyperparameters']['optimizer'] == 'adam'
+  assert kwargs['rmse_threshold'] == 0.99
 
 
 def test_beam_args_repeatable_or_one_string_and_override_defaults():
@@ -51,6 +66,7 @@ def test_ratings_csv_replaces_the_dataset_and_paths_become_absolute():
 @pytest.mark.parametrize('argv', [['--epochs', '0'], ['--batch-size', '-1'],
                                   ['--learning-rate', '0'],
                                   ['--rmse-threshold', '-1'],
+                                  ['--preset', 'best'],
                                   ['--dataset', 'x', '--ratings-csv', 'y']])
 def test_unusable_values_are_refused(argv):
   with pytest.raises(SystemExit):

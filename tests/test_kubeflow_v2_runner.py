@@ -9,7 +9,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from pipeline import configs
 from pipeline import kubeflow_v2_runner
-from tests.test_pipeline import EXPECTED_EDGES
+from tests.test_pipeline import KUBEFLOW_V2_EDGES
 
 IMAGE = 'europe-docker.pkg.dev/my-project/tfx/movielens-ranking:1'
 BEAM_ARGS = ['--direct_running_mode=multi_processing', '--direct_num_workers=4']
@@ -38,14 +38,14 @@ def node_of(task_name: str) -> str:
 
 def test_every_component_is_a_task(spec):
   tasks = {node_of(name) for name in spec.root.dag.tasks}
-  assert tasks == {node for edge in EXPECTED_EDGES for node in edge}
+  assert tasks == {node for edge in KUBEFLOW_V2_EDGES for node in edge}
 
 
 def test_dag_edges_match_the_local_graph(spec):
   edges = {(node_of(up), node_of(name))
            for name, task in spec.root.dag.tasks.items()
            for up in task.dependent_tasks}
-  assert edges == EXPECTED_EDGES
+  assert edges == KUBEFLOW_V2_EDGES
 
 
 def executors(spec) -> dict:

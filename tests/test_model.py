@@ -1,11 +1,13 @@
 """run_fn on a tiny transformed dataset: it learns, and its export serves."""
 
 import glob
+import json
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_transform as tft
 from tfx.components.trainer import fn_args_utils
 from tfx.types import standard_artifacts
 from tfx.utils import json_utils
@@ -33,6 +35,28 @@ def make_fn_args(transformed_data, work_dir: str,
   fn_args.serving_model_dir = os.path.join(work_dir, 'Format-Serving')
   fn_args.model_run_dir = os.path.join(work_dir, 'model_run')
   return fn_args
+
+
+def raw_example(**values) -> tf.train.Example:
+  """A raw tf.Example with every feature the test data has; `values`
+  replace the defaults."""
+  row = {'user_id': b'1', 'movie_title': b'Movie 1 (1951)',
+         'user_rating': 3.0, 'raw_user_age': 30.0, 'user_gender': 1,
+         'user_occupation_text': b'writer', 'user_zip_code': b'10037',
+         'movie_genres': [b'Drama'], **values}
+  feature = {}
+  for name, value in row.items():
+    value = value if isinstance(value, list) else [value]
+    if isinstance(value[0], bytes):
+      feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(
+          value=value))
+    elif isinstance(value[0], float):
+      feature[name] = tf.train.Feature(float_list=tf.train.FloatList(
+          value=value))
+    else:
+      feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(
+          value=value))
+  return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
 @pytest.fixture(scope='module')
@@ -112,13 +136,8 @@ def test_signatures_agree_with_each_other(trained, transformed_data):
 def test_transform_features_signature_gives_the_model_inputs(trained):
   fn_args, _ = trained
   loaded = tf.saved_model.load(fn_args.serving_model_dir)
-  example = tf.train.Example(features=tf.train.Features(feature={
-      'user_id': tf.train.Feature(bytes_list=tf.train.BytesList(value=[b'1'])),
-      'movie_title': tf.train.Feature(bytes_list=tf.train.BytesList(
-          value=[b'Unseen (2099)'])),
-      'user_rating': tf.train.Feature(float_list=tf.train.FloatList(
-          value=[3.0])),
-  })).SerializeToString()
+  example = raw_example(user_id=b'1', movie_title=b'Unseen (2099)',
+                        user_rating=3.0).SerializeToString()
   out = loaded.signatures['transform_features'](examples=tf.constant([example]))
   titles = loaded.vocabularies()['movie_title'].shape[0]
   assert out[features.transformed_name('movie_title')].numpy().tolist() == [
@@ -150,12 +169,22 @@ def test_tensorboard_logs_are_written(trained):
 
 def test_hyperparameters_default_to_the_tutorial():
   hparams = model_lib.Hyperparameters.from_custom_config(None)
-  assert (hparams.epochs, hparams.batch_size, hparams.learning_rate,
-          hparams.embedding_dim) == (3, 8192, 0.1, 32)
+  assert (hparams.model, hparams.epochs, hparams.batch_size,
+          hparams.learning_rate, hparams.embedding_dim,
+          hparams.optimizer) == ('tutorial', 3, 8192, 0.1, 32, 'adagrad')
+
+
+@pytest.mark.parametrize('config, message', [
+    ({'model': 'deep'}, 'unknown model'),
+    ({'optimizer': 'sgd'}, 'unknown optimizer'),
+])
+def test_unknown_model_or_optimizer_is_refused(config, message):
+  with pytest.raises(ValueError, match=message):
+    model_lib.Hyperparameters.from_custom_config(config)
 
 
 def test_model_architecture_is_the_tutorials():
-  model = model_lib.MovieLensModel(10, 20, 32)
+  model = model_lib.MovieLensModel(model_lib.RankingModel(10, 20, 32))
   out = model({features.transformed_name('user_id'): tf.constant([1, 2]),
                features.transformed_name('movie_title'): tf.constant([3, 4])})
   assert out.shape == (2, 1)
@@ -165,3 +194,105 @@ def test_model_architecture_is_the_tutorials():
   assert [l.units for l in ranking.ratings.layers] == [256, 64, 1]
   assert [l.activation.__name__ for l in ranking.ratings.layers] == [
       'relu', 'relu', 'linear']
+
+
+TUNED_HPARAMS = {'model': 'tuned', 'epochs': 30, 'batch_size': 128,
+                 'learning_rate': 0.01, 'optimizer': 'adam', 'l2': 1e-5,
+                 'embedding_dim': 8, 'early_stopping_patience': 3, 'seed': 1}
+
+
+@pytest.fixture(scope='module')
+def tuned(transformed_data, tmp_path_factory):
+  """run_fn with the tuned model: its fn_args and training stats."""
+  work_dir = str(tmp_path_factory.mktemp('tuned'))
+  fn_args = make_fn_args(transformed_data, work_dir, TUNED_HPARAMS)
+  model_lib.run_fn(fn_args)
+  with open(os.path.join(fn_args.model_run_dir,
+                         model_lib.TRAINING_STATS_FILE)) as f:
+    return fn_args, json.load(f)
+
+
+def test_training_stats_are_written(trained, transformed_data):
+  fn_args, _ = trained
+  with open(os.path.join(fn_args.model_run_dir,
+                         model_lib.TRAINING_STATS_FILE)) as f:
+    stats = json.load(f)
+  assert stats['train_examples'] == len(transformed_data.raw_train)
+  assert stats['epochs_run'] == HPARAMS['epochs']
+  assert stats['train_examples_per_second'] == pytest.approx(
+      HPARAMS['epochs'] * stats['train_examples'] / stats['train_seconds'],
+      rel=0.01)
+
+
+def test_tuned_model_learns_more_than_the_mean_rating(tuned, transformed_data):
+  _, stats = tuned
+  assert stats['model'] == 'tuned'
+  label_std = np.std([r['user_rating'] for r in transformed_data.raw_eval])
+  assert stats['best_val_rmse'] < 0.9 * label_std
+
+
+def test_tuned_model_stops_early_and_keeps_its_best_epoch(tuned):
+  _, stats = tuned
+  assert stats['epochs_run'] < TUNED_HPARAMS['epochs']
+  assert stats['best_epoch'] == (
+      stats['epochs_run'] - TUNED_HPARAMS['early_stopping_patience'])
+
+
+def test_tuned_model_serves_the_tutorial_call_and_unknown_users(
+    tuned, transformed_data):
+  fn_args, stats = tuned
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  row = transformed_data.raw_train[0]
+  rating = loaded({'user_id': np.array([row['user_id'], 'nobody']),
+                   'movie_title': [row['movie_title'], 'Unseen (2099)']})
+  assert rating.shape == (2, 1) and np.all(np.isfinite(rating.numpy()))
+  # The restored best weights are what was exported: the eval split's RMSE
+  # through the serving signature equals the best epoch's.
+  evals = transformed_data.raw_eval
+  predictions = loaded({
+      'user_id': np.array([r['user_id'] for r in evals]),
+      'movie_title': np.array([r['movie_title'] for r in evals])}).numpy()
+  labels = np.array([r['user_rating'] for r in evals])
+  rmse = float(np.sqrt(np.mean((predictions[:, 0] - labels) ** 2)))
+  assert rmse == pytest.approx(stats['best_val_rmse'], rel=1e-3)
+
+
+def test_side_tables_map_each_user_and_movie_to_its_features():
+  train = {
+      model_lib.USER_KEY: tf.constant([0, 2, 0], tf.int64),
+      model_lib.MOVIE_KEY: tf.constant([1, 1, 0], tf.int64),
+      features.USER_OCCUPATION_KEY: tf.constant([4, 0, 4], tf.int64),
+      features.MOVIE_GENRE_IDS_KEY: tf.constant(
+          [[2, 0], [2, 0], [1, 3]], tf.int64),
+  }
+  tables = model_lib.side_tables(
+      train, [features.USER_OCCUPATION_KEY, features.MOVIE_GENRE_IDS_KEY],
+      num_users=4, num_movies=3)
+  # + 1 so that 0 means unknown (users 1 and 3 are not in train).
+  assert tables[features.USER_OCCUPATION_KEY].numpy().tolist() == [
+      5, 0, 1, 0]
+  assert tables[features.MOVIE_GENRE_IDS_KEY].numpy().tolist() == [
+      [1, 3], [2, 0], [0, 0]]
+
+
+def test_serving_ids_equal_transforms_for_every_value_and_unknowns(
+    transformed_data):
+  tf_transform_output = tft.TFTransformOutput(
+      transformed_data.transform_output)
+  model = model_lib.build_model(tf_transform_output,
+                                model_lib.Hyperparameters())
+  module = model_lib.ServingModule(model, tf_transform_output)
+  users = list(tf_transform_output.vocabulary_by_name(
+      features.vocabulary_name(features.USER_ID_KEY)))
+  titles = list(tf_transform_output.vocabulary_by_name(
+      features.vocabulary_name(features.MOVIE_TITLE_KEY)))
+  size = max(len(users), len(titles)) + 2
+  users = (users + [b'unknown user', b''] * size)[:size]
+  titles = (titles + [b'Unknown (2099)', b'\xff\xfe'] * size)[:size]
+  raw = {'user_id': tf.constant(users), 'movie_title': tf.constant(titles)}
+  from_tables = module.model_ids(raw)
+  from_transform = module.tft_layer(
+      {key: tf.reshape(value, [-1, 1]) for key, value in raw.items()})
+  for key in from_tables:
+    np.testing.assert_array_equal(from_tables[key].numpy(),
+                                  from_transform[key].numpy())

@@ -73,23 +73,34 @@ def test_split_is_deterministic(ratings_csv, written, tmp_path):
   assert ids(again) == ids(written)
 
 
-def test_tfds_records_become_examples_with_class_names():
-  convert = example_gen._TfdsRecordToExample({  # pylint: disable=protected-access
+def test_tfds_examples_get_class_names_and_lose_unknown_features():
+  rename = example_gen._RenameTfdsExample({  # pylint: disable=protected-access
       'movie_genres': ['Action', 'Comedy', 'Drama'],
       'user_occupation_label': ['doctor', 'writer']})
-  record = {
-      'user_id': b'138', 'movie_title': b'Speed (1994)',
-      'user_rating': np.float32(4.0), 'timestamp': np.int64(879024327),
-      'movie_genres': np.array([0, 2]), 'user_gender': np.bool_(True),
-      'user_occupation_label': np.int64(1), 'bucketized_user_age': 45.0,
-  }
-  (example,) = list(convert.process(record))
+  tfds_example = tf.train.Example()
+  tfds_feature = tfds_example.features.feature
+  tfds_feature['user_id'].bytes_list.value.append(b'138')
+  tfds_feature['movie_title'].bytes_list.value.append(b'Speed (1994)')
+  tfds_feature['user_rating'].float_list.value.append(4.0)
+  tfds_feature['movie_genres'].int64_list.value.extend([0, 2])
+  tfds_feature['user_gender'].int64_list.value.append(1)
+  tfds_feature['user_occupation_label'].int64_list.value.append(1)
+  tfds_feature['not_a_movielens_feature'].int64_list.value.append(7)
+  no_genres = tf.train.Example()
+  no_genres.CopyFrom(tfds_example)
+  no_genres.features.feature['movie_genres'].int64_list.value[:] = []
+
+  (example,) = list(rename.process(tfds_example))
   feature = example.features.feature
   assert feature['user_id'].bytes_list.value == [b'138']
   assert feature['movie_genres'].bytes_list.value == [b'Action', b'Drama']
   assert feature['user_occupation_label'].bytes_list.value == [b'writer']
   assert feature['user_gender'].int64_list.value == [1]
   assert feature['user_rating'].float_list.value == [4.0]
+  assert 'not_a_movielens_feature' not in feature
+  (example,) = list(rename.process(no_genres))
+  assert example.features.feature['movie_genres'].WhichOneof('kind') == (
+      'bytes_list')
 
 
 def write_csv(path, header, rows):

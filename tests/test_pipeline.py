@@ -26,7 +26,12 @@ EXPECTED_EDGES = {
     ('latest_blessed_model_resolver', 'Evaluator'),
     ('Trainer', 'Pusher'),
     ('Evaluator', 'Pusher'),
+    # The baseline resolver reads the Trainer's models to leave out the
+    # candidate (not on Kubeflow V2, which has TFX's own strategy).
+    ('Trainer', 'latest_blessed_model_resolver'),
 }
+KUBEFLOW_V2_EDGES = EXPECTED_EDGES - {
+    ('Trainer', 'latest_blessed_model_resolver')}
 
 
 def edges(pipeline) -> set:

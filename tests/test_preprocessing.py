@@ -52,16 +52,52 @@ def test_known_values_map_to_their_index_and_unseen_to_the_oov_bucket(
   assert out[features.LABEL_KEY].numpy().tolist() == [4.0, 1.0]
 
 
-def test_outputs_are_flat_int_ids_the_float_label_and_slices(tft_output):
+def test_outputs_are_flat_int_ids_the_float_label_slices_and_side_features(
+    tft_output):
   spec = tft_output.transformed_feature_spec()
   assert set(spec) == {features.transformed_name(k) for k in
                        features.VOCABULARY_FEATURE_KEYS} | {
                            features.LABEL_KEY, features.USER_ACTIVITY_KEY,
-                           features.MOVIE_POPULARITY_KEY}
-  for key in features.VOCABULARY_FEATURE_KEYS:
-    assert spec[features.transformed_name(key)].dtype == tf.int64
-    assert spec[features.transformed_name(key)].shape == []
+                           features.MOVIE_POPULARITY_KEY,
+                           features.USER_AGE_KEY} | set(
+                               features.SIDE_FEATURE_SIZES)
+  for key in [features.transformed_name(k)
+              for k in features.VOCABULARY_FEATURE_KEYS] + [
+                  k for k in features.SIDE_FEATURE_SIZES
+                  if k != features.MOVIE_GENRE_IDS_KEY]:
+    assert spec[key].dtype == tf.int64
+    assert spec[key].shape == []
+  assert spec[features.MOVIE_GENRE_IDS_KEY].shape == [features.MAX_GENRES]
   assert spec[features.LABEL_KEY].dtype == tf.float32
+
+
+def test_side_features_of_one_example(tft_output):
+  titles = tft_output.vocabulary_by_name(
+      features.vocabulary_name(features.MOVIE_TITLE_KEY))
+  genres = tft_output.vocabulary_by_name(
+      features.vocabulary_name(features.MOVIE_GENRE_IDS_KEY))
+  out = tft_output.transform_features_layer()({
+      'user_id': tf.constant([[b'1'], [b'2']]),
+      'movie_title': tf.constant([[titles[0]], [b'No year']]),
+      'user_rating': tf.constant([[4.0], [1.0]]),
+      'raw_user_age': tf.constant([[30.0], [60.0]]),
+      'user_gender': tf.constant([[1], [0]], tf.int64),
+      'user_occupation_text': tf.constant([[b'writer'], [b'astronaut']]),
+      'user_zip_code': tf.constant([[b'10037'], [b'99999']]),
+      'movie_genres': tf.sparse.from_dense(
+          tf.constant([[genres[1], genres[0]], [b'', b'']])),
+  })
+  assert out[features.MOVIE_GENRE_IDS_KEY].numpy().tolist() == [
+      [2, 1] + [0] * (features.MAX_GENRES - 2), [0] * features.MAX_GENRES]
+  assert out[features.USER_AGE_GROUP_KEY].numpy().tolist() == [2, 6]
+  assert out[features.USER_GENDER_KEY].numpy().tolist() == [1, 0]
+  occupations = tft_output.vocabulary_by_name(
+      features.vocabulary_name(features.USER_OCCUPATION_KEY))
+  assert out[features.USER_OCCUPATION_KEY].numpy().tolist() == [
+      occupations.index(b'writer'), len(occupations)]
+  year = int(titles[0].decode()[-5:-1])
+  expected_bucket = 1 + sum(year >= b for b in features.YEAR_BOUNDARIES)
+  assert out[features.MOVIE_YEAR_KEY].numpy().tolist() == [expected_bucket, 0]
 
 
 def test_a_feature_without_fixed_shape_is_refused():

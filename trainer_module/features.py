@@ -60,6 +60,33 @@ AGE_SOURCE_KEYS = ('raw_user_age', 'bucketized_user_age')
 SLICE_FEATURE_KEYS = (USER_ACTIVITY_KEY, MOVIE_POPULARITY_KEY, GENRE_KEY,
                       USER_AGE_KEY)
 
+# Side features the tuned model embeds, as Transform writes them (each only
+# when the data has the raw feature on every example). Integer ids; 0 is
+# reserved for padding/missing where noted.
+USER_OCCUPATION_KEY = 'user_occupation'  # vocabulary id, 1 OOV bucket
+USER_ZIP_PREFIX_KEY = 'user_zip_prefix'  # vocabulary id of the zip's region
+USER_GENDER_KEY = 'user_gender_id'  # 0 or 1, as TFDS encodes it
+USER_AGE_GROUP_KEY = 'user_age_group'  # index of the MovieLens age group
+MOVIE_GENRE_IDS_KEY = 'movie_genre_ids'  # [MAX_GENRES] ids + 1, 0 = padding
+MOVIE_YEAR_KEY = 'movie_year_bucket'  # release-year bucket from the title
+OCCUPATION_SOURCE_KEYS = ('user_occupation_text', 'user_occupation_label')
+ZIP_PREFIX_LENGTH = 2  # first digits of a US zip code: a region
+MAX_GENRES = 8  # MovieLens movies have at most 6 genres in 100k
+YEAR_BOUNDARIES = tuple(range(1930, 2030, 5))  # year buckets; 0 = unknown
+# {transformed side feature: number of ids it can take}. Vocabulary-based
+# ones are sized from Transform's output instead (None here).
+SIDE_FEATURE_SIZES = {
+    USER_OCCUPATION_KEY: None,
+    USER_ZIP_PREFIX_KEY: None,
+    USER_GENDER_KEY: 2,
+    USER_AGE_GROUP_KEY: len(AGE_BOUNDARIES) + 1,
+    MOVIE_GENRE_IDS_KEY: None,
+    MOVIE_YEAR_KEY: len(YEAR_BOUNDARIES) + 2,
+}
+USER_SIDE_FEATURE_KEYS = (USER_OCCUPATION_KEY, USER_ZIP_PREFIX_KEY,
+                          USER_GENDER_KEY, USER_AGE_GROUP_KEY)
+MOVIE_SIDE_FEATURE_KEYS = (MOVIE_GENRE_IDS_KEY, MOVIE_YEAR_KEY)
+
 # Every feature ExampleGen may write, with its tf.Example kind.
 FEATURE_KINDS: Dict[str, str] = {**REQUIRED_FEATURE_KINDS,
                                  **OPTIONAL_FEATURE_KINDS}

@@ -1,0 +1,273 @@
+"""The pipeline against the TFRS ranking notebook, side by side, in one run.
+
+  python -m bench.compare [--manual-dir DIR] [--work-dir DIR]   (make bench)
+
+Runs, each in its own process, on MovieLens 100k:
+  1. the notebook (bench/tutorial_notebook.py), cold: fresh TFDS data dir;
+  2. the pipeline, cold: fresh output dir and TFDS data dir (tutorial preset);
+  3. the pipeline again, warm: nothing changed;
+  4. the pipeline with --preset tuned, in the same output dir (data, stats
+     and Transform come from cache);
+  5. serving speed of the notebook's export and of each pushed model.
+Prints a table, writes bench/results/latest.json and latest.png. Ratios are
+pipeline / notebook from this run's measurements.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Dict, List, Optional
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS_DIR = os.path.join(PROJECT_ROOT, 'bench', 'results')
+
+# The issue's goals.
+COLD_RATIO_GOAL = 1.5  # pipeline cold wall <= 1.5x notebook cold wall
+WARM_SECONDS_GOAL = 20.0
+FIT_RATIO_GOAL = 5.0  # Trainer fit examples/s >= 5x the notebook's
+SERVING_GOAL = 1_000_000  # predictions/s at batch 4096
+TUNED_RMSE_GOAL = 0.90
+
+
+def run_process(args: List[str]) -> Dict[str, float]:
+  """Runs `python -m ...args` from the project root; wall seconds and peak
+  RSS (MiB) of the process. Raises with its output if it fails."""
+  env = dict(os.environ, TF_USE_LEGACY_KERAS='1')
+  start = time.monotonic()
+  with tempfile.TemporaryFile('w+') as log:
+    process = subprocess.Popen([sys.executable, '-m', *args],
+                               cwd=PROJECT_ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - start
+    if process.returncode != 0:
+      log.seek(0)
+      raise RuntimeError(f'{" ".join(args[:1])} failed '
+                         f'({process.returncode}):\n{log.read()[-4000:]}')
+  return {'wall_seconds': wall, 'peak_rss_mib': usage.ru_maxrss / 1024}
+
+
+def read_json(path: str) -> Dict[str, Any]:
+  with open(path) as f:
+    return json.load(f)
+
+
+def run_notebook(work_dir: str, manual_dir: Optional[str]) -> Dict[str, Any]:
+  """The tutorial script, cold."""
+  output = os.path.join(work_dir, 'notebook.json')
+  args = ['bench.tutorial_notebook', '--data-dir',
+          os.path.join(work_dir, 'notebook_tfds'), '--export-dir',
+          os.path.join(work_dir, 'notebook_export'), '--output', output]
+  if manual_dir:
+    args += ['--manual-dir', manual_dir]
+  process = run_process(args)
+  return {**read_json(output), **process,
+          'export_dir': os.path.join(work_dir, 'notebook_export')}
+
+
+def run_pipeline(work_dir: str, manual_dir: Optional[str],
+                 extra: List[str]) -> Dict[str, Any]:
+  """One local_runner run in WORK/pipeline; its run_summary and process."""
+  output_dir = os.path.join(work_dir, 'pipeline')
+  args = ['pipeline.local_runner', '--output-dir', output_dir,
+          '--tfds-data-dir', os.path.join(work_dir, 'pipeline_tfds'),
+          '--no-report', *extra]
+  if manual_dir:
+    args += ['--manual-dir', manual_dir]
+  process = run_process(args)
+  summary = read_json(os.path.join(output_dir, 'run_summary.json'))
+  return {**process, 'rmse': summary['rmse'], 'blessed': summary['blessed'],
+          'pushed_model': summary['pushed_model'],
+          'component_seconds': summary['component_seconds'],
+          'component_states': summary['component_states'],
+          'training': summary['training'],
+          'examples': summary['examples']}
+
+
+def measure_serving(work_dir: str, model_dir: str, vocab_model: str,
+                    name: str) -> Dict[str, Any]:
+  """bench.serving on one SavedModel, in its own process."""
+  output = os.path.join(work_dir, f'serving_{name}.json')
+  run_process(['bench.serving', '--model', model_dir, '--vocab-model',
+               vocab_model, '--output', output])
+  return read_json(output)
+
+
+def compare(notebook: Dict, cold: Dict, warm: Dict, tuned: Dict,
+            serving: Dict[str, Dict]) -> Dict[str, Any]:
+  """Ratios and goals, from this run's figures."""
+  fit_ratio = (cold['training']['train_examples_per_second'] /
+               notebook['fit_examples_per_second'])
+  cold_ratio = cold['wall_seconds'] / notebook['wall_seconds']
+  serving_ratio = (serving['pipeline']['predictions_per_second'] /
+                   serving['notebook']['predictions_per_second'])
+  goals = {
+      'cold_wall_ratio <= 1.5': cold_ratio <= COLD_RATIO_GOAL,
+      'warm_wall_seconds <= 20': warm['wall_seconds'] <= WARM_SECONDS_GOAL,
+      'fit_throughput_ratio >= 5': fit_ratio >= FIT_RATIO_GOAL,
+      'serving_predictions_per_second >= 1M': serving['pipeline'][
+          'predictions_per_second'] >= SERVING_GOAL,
+      'tuned_rmse <= 0.90': tuned['rmse'] <= TUNED_RMSE_GOAL,
+  }
+  return {
+      'ratios': {
+          'cold_wall': cold_ratio,
+          'warm_wall': warm['wall_seconds'] / notebook['wall_seconds'],
+          'fit_throughput': fit_ratio,
+          'serving_throughput': serving_ratio,
+          'rmse': cold['rmse'] / notebook['rmse'],
+          'peak_rss': cold['peak_rss_mib'] / notebook['peak_rss_mib'],
+      },
+      'goals': goals,
+  }
+
+
+def table(results: Dict[str, Any]) -> str:
+  """The figures as a plain-text table."""
+  nb, cold, warm, tuned = (results[k] for k in ('notebook', 'pipeline_cold',
+                                                'pipeline_warm', 'tuned'))
+  serving = results['serving']
+  rows = [
+      ('', 'notebook', 'pipeline cold', 'pipeline warm', 'tuned (cached data)'),
+      ('test RMSE', f"{nb['rmse']:.4f}", f"{cold['rmse']:.4f}",
+       f"{warm['rmse']:.4f}", f"{tuned['rmse']:.4f}"),
+      ('wall seconds', f"{nb['wall_seconds']:.1f}",
+       f"{cold['wall_seconds']:.1f}", f"{warm['wall_seconds']:.1f}",
+       f"{tuned['wall_seconds']:.1f}"),
+      ('peak RSS MiB', f"{nb['peak_rss_mib']:.0f}",
+       f"{cold['peak_rss_mib']:.0f}", f"{warm['peak_rss_mib']:.0f}",
+       f"{tuned['peak_rss_mib']:.0f}"),
+      ('fit examples/s', f"{nb['fit_examples_per_second']:,.0f}",
+       f"{cold['training']['train_examples_per_second']:,.0f}", '(cached)',
+       f"{tuned['training']['train_examples_per_second']:,.0f}"),
+      ('serving preds/s @4096',
+       f"{serving['notebook']['predictions_per_second']:,.0f}",
+       f"{serving['pipeline']['predictions_per_second']:,.0f}", '',
+       f"{serving['tuned']['predictions_per_second']:,.0f}"),
+      ('latency p50/p99 ms',
+       '{latency_p50_ms:.2f}/{latency_p99_ms:.2f}'.format(
+           **serving['notebook']),
+       '{latency_p50_ms:.2f}/{latency_p99_ms:.2f}'.format(
+           **serving['pipeline']), '',
+       '{latency_p50_ms:.2f}/{latency_p99_ms:.2f}'.format(**serving['tuned'])),
+  ]
+  widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+  lines = ['  '.join(cell.ljust(w) for cell, w in zip(row, widths))
+           for row in rows]
+  lines.append('')
+  lines.append('seconds per component (cold / warm / tuned):')
+  for name, seconds in cold['component_seconds'].items():
+    lines.append(f"  {name:32s} {seconds:6.1f} "
+                 f"{warm['component_seconds'].get(name, 0):6.1f} "
+                 f"{tuned['component_seconds'].get(name, 0):6.1f}")
+  lines.append('notebook seconds: ' + ', '.join(
+      f'{k} {v:.1f}' for k, v in nb['seconds'].items()))
+  lines.append('')
+  lines.append('ratios pipeline/notebook: ' + ', '.join(
+      f'{k} {v:.2f}' for k, v in results['ratios'].items()))
+  lines.append('goals: ' + ', '.join(
+      f"{k}: {'met' if v else 'NOT met'}"
+      for k, v in results['goals'].items()))
+  return '\n'.join(lines)
+
+
+def chart(results: Dict[str, Any], path: str) -> None:
+  """Wall seconds (the pipeline's by component), RMSE and throughputs."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  nb, cold, warm, tuned = (results[k] for k in ('notebook', 'pipeline_cold',
+                                                'pipeline_warm', 'tuned'))
+  fig, axes = plt.subplots(1, 4, figsize=(18, 4.5))
+  names = ['notebook', 'pipeline\ncold', 'pipeline\nwarm', 'tuned']
+  runs = [None, cold, warm, tuned]
+  axes[0].bar(names[0], nb['wall_seconds'], color='tab:gray')
+  components = list(cold['component_seconds'])
+  colors = plt.get_cmap('tab10')
+  for i, run in enumerate(runs[1:], start=1):
+    bottom = 0.0
+    for j, name in enumerate(components):
+      seconds = run['component_seconds'].get(name, 0.0)
+      axes[0].bar(names[i], seconds, bottom=bottom, color=colors(j % 10),
+                  label=name if i == 1 else None)
+      bottom += seconds
+    axes[0].bar(names[i], run['wall_seconds'] - bottom, bottom=bottom,
+                color='lightgray', label='process start/end' if i == 1 else
+                None)
+  axes[0].set_title('wall seconds')
+  axes[0].legend(fontsize=6)
+  axes[1].bar(names, [nb['rmse'], cold['rmse'], warm['rmse'], tuned['rmse']])
+  axes[1].set_ylim(0.8, 1.2)
+  axes[1].set_title('test RMSE')
+  axes[2].bar(['notebook', 'pipeline', 'tuned'], [
+      nb['fit_examples_per_second'],
+      cold['training']['train_examples_per_second'],
+      tuned['training']['train_examples_per_second']])
+  axes[2].set_title('fit examples/s')
+  serving = results['serving']
+  axes[3].bar(['notebook', 'pipeline', 'tuned'], [
+      serving[k]['predictions_per_second']
+      for k in ('notebook', 'pipeline', 'tuned')])
+  axes[3].axhline(SERVING_GOAL, color='red', linestyle='--')
+  axes[3].set_title('serving predictions/s (batch 4096)')
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  parser = argparse.ArgumentParser(
+      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--manual-dir',
+                      default=os.environ.get('MOVIELENS_MANUAL_DIR'),
+                      help='folder with ml-100k.zip (default: '
+                      '$MOVIELENS_MANUAL_DIR; none: TFDS downloads)')
+  parser.add_argument('--work-dir', default=None,
+                      help='scratch space (default: a new temporary dir)')
+  parser.add_argument('--results-dir', default=RESULTS_DIR)
+  args = parser.parse_args(argv)
+  manual_dir = os.path.abspath(args.manual_dir) if args.manual_dir else None
+  work_dir = args.work_dir or tempfile.mkdtemp(prefix='movielens-bench-')
+  if os.path.exists(os.path.join(work_dir, 'pipeline')):
+    parser.error(f'{work_dir} holds an earlier run; give an empty --work-dir')
+  os.makedirs(work_dir, exist_ok=True)
+
+  print('notebook (cold) ...', flush=True)
+  notebook = run_notebook(work_dir, manual_dir)
+  print('pipeline cold ...', flush=True)
+  cold = run_pipeline(work_dir, manual_dir, [])
+  print('pipeline warm ...', flush=True)
+  warm = run_pipeline(work_dir, manual_dir, [])
+  print('pipeline --preset tuned ...', flush=True)
+  tuned = run_pipeline(work_dir, manual_dir, ['--preset', 'tuned'])
+  print('serving ...', flush=True)
+  vocab_model = cold['pushed_model']
+  serving = {
+      'notebook': measure_serving(work_dir, notebook['export_dir'],
+                                  vocab_model, 'notebook'),
+      'pipeline': measure_serving(work_dir, cold['pushed_model'],
+                                  vocab_model, 'pipeline'),
+      'tuned': measure_serving(work_dir, tuned['pushed_model'] or
+                               cold['pushed_model'], vocab_model, 'tuned'),
+  }
+  results = {'notebook': notebook, 'pipeline_cold': cold,
+             'pipeline_warm': warm, 'tuned': tuned, 'serving': serving,
+             'work_dir': work_dir, 'cpu_count': os.cpu_count()}
+  results.update(compare(notebook, cold, warm, tuned, serving))
+  os.makedirs(args.results_dir, exist_ok=True)
+  with open(os.path.join(args.results_dir, 'latest.json'), 'w') as f:
+    json.dump(results, f, indent=2)
+  chart(results, os.path.join(args.results_dir, 'latest.png'))
+  print(table(results))
+  print(f"results: {os.path.join(args.results_dir, 'latest.json')} and "
+        'latest.png')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

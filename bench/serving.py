@@ -1,0 +1,82 @@
+"""Serving speed of a SavedModel through the tutorial's call.
+
+  python -m bench.serving --model DIR --vocab-model DIR --output result.json
+
+Throughput: predictions/s of `loaded({'user_id': ..., 'movie_title': ...})`
+on batches of 4096 known (user, title) pairs. Latency: p50/p99 of one-pair
+calls. `--vocab-model` is a pipeline export (it has `vocabularies()`); its
+users and titles are the pairs sent to `--model`, so two models are timed on
+the same requests.
+"""
+
+import os
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import argparse  # pylint: disable=g-import-not-at-top,wrong-import-position
+import json
+import time
+from typing import Dict, List, Optional
+
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import tensorflow as tf
+
+
+def request_pairs(vocab_model: str, count: int,
+                  seed: int = 0) -> Dict[str, np.ndarray]:
+  """`count` random (user, title) pairs from a pipeline export's vocabularies."""
+  vocabularies = tf.saved_model.load(vocab_model).vocabularies()
+  rng = np.random.default_rng(seed)
+  return {key: rng.choice(values.numpy(), size=count)
+          for key, values in vocabularies.items()}
+
+
+def measure(model_dir: str, pairs: Dict[str, np.ndarray],
+            batch_size: int = 4096, seconds: float = 5.0,
+            single_calls: int = 500) -> Dict[str, float]:
+  """Throughput at `batch_size` for ~`seconds`, then single-call latency."""
+  loaded = tf.saved_model.load(model_dir)
+  batch = {key: tf.constant(values[:batch_size])
+           for key, values in pairs.items()}
+  for _ in range(3):  # warm-up: first calls build kernels and caches
+    loaded(batch)
+  calls, start = 0, time.perf_counter()
+  while time.perf_counter() - start < seconds:
+    loaded(batch).numpy()
+    calls += 1
+  throughput = calls * batch_size / (time.perf_counter() - start)
+
+  singles = [{key: tf.constant(values[i:i + 1])
+              for key, values in pairs.items()} for i in range(single_calls)]
+  loaded(singles[0])
+  latencies = []
+  for request in singles:
+    mark = time.perf_counter()
+    loaded(request).numpy()
+    latencies.append(time.perf_counter() - mark)
+  return {
+      'batch_size': batch_size,
+      'predictions_per_second': throughput,
+      'latency_p50_ms': float(np.percentile(latencies, 50) * 1000),
+      'latency_p99_ms': float(np.percentile(latencies, 99) * 1000),
+  }
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__)
+  parser.add_argument('--model', required=True)
+  parser.add_argument('--vocab-model', required=True)
+  parser.add_argument('--batch-size', type=int, default=4096)
+  parser.add_argument('--seconds', type=float, default=5.0)
+  parser.add_argument('--output', required=True)
+  args = parser.parse_args(argv)
+  pairs = request_pairs(args.vocab_model, max(args.batch_size, 500))
+  result = measure(args.model, pairs, args.batch_size, args.seconds)
+  with open(args.output, 'w') as f:
+    json.dump(result, f, indent=2)
+  print(json.dumps(result))
+
+
+if __name__ == '__main__':
+  main()
