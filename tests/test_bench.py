@@ -1,0 +1,54 @@
+"""bench.compare's arithmetic and process measurement (not its timings)."""
+
+import pytest
+
+from bench import compare
+
+
+def figures(notebook_wall=40.0, cold_wall=50.0, warm_wall=10.0,
+            tuned_rmse=0.89, serving=1.2e6):
+  notebook = {'rmse': 1.11, 'wall_seconds': notebook_wall,
+              'peak_rss_mib': 900.0, 'fit_examples_per_second': 10_000.0,
+              'seconds': {'fit': 24.0}}
+  cold = {'rmse': 1.11, 'wall_seconds': cold_wall, 'peak_rss_mib': 1200.0,
+          'training': {'train_examples_per_second': 60_000.0},
+          'component_seconds': {'Trainer': 5.0}}
+  warm = {**cold, 'wall_seconds': warm_wall,
+          'component_seconds': {'Trainer': 0.0}}
+  tuned = {**cold, 'rmse': tuned_rmse}
+  serving = {name: {'predictions_per_second': serving, 'latency_p50_ms': 0.4,
+                    'latency_p99_ms': 0.6}
+             for name in ('notebook', 'pipeline', 'tuned')}
+  return notebook, cold, warm, tuned, serving
+
+
+def test_ratios_are_pipeline_over_notebook_and_goals_follow():
+  result = compare.compare(*figures())
+  assert result['ratios']['cold_wall'] == pytest.approx(1.25)
+  assert result['ratios']['fit_throughput'] == pytest.approx(6.0)
+  assert all(result['goals'].values())
+  result = compare.compare(*figures(cold_wall=61.0, warm_wall=21.0,
+                                    tuned_rmse=0.91, serving=9e5))
+  assert not any(v for k, v in result['goals'].items()
+                 if not k.startswith('fit'))
+
+
+def test_table_shows_every_run_and_goal():
+  notebook, cold, warm, tuned, serving = figures()
+  results = {'notebook': notebook, 'pipeline_cold': cold,
+             'pipeline_warm': warm, 'tuned': tuned, 'serving': serving,
+             **compare.compare(notebook, cold, warm, tuned, serving)}
+  text = compare.table(results)
+  assert 'test RMSE' in text and '0.8900' in text
+  assert 'cold_wall_ratio <= 1.5: met' in text
+
+
+def test_run_process_measures_wall_and_peak_rss():
+  measured = compare.run_process(['platform'])
+  assert measured['wall_seconds'] > 0
+  assert 5 < measured['peak_rss_mib'] < 1000
+
+
+def test_a_failing_process_raises_with_its_output():
+  with pytest.raises(RuntimeError, match='No module named'):
+    compare.run_process(['no_such_module_here'])
