@@ -9,42 +9,56 @@ MovieLens 100k). This strategy leaves the candidate out, so an unchanged run
 resolves the same inputs as before and the Evaluator is cached too; a model
 trained on new data or code is still compared with the last blessed one.
 
-The candidate is the newest model the Trainer produced, which is this run's
-model in runs that follow one another. The Resolver reads the Trainer's model
-channel, so it runs after the Trainer.
+The Resolver reads the Trainer's model channel, which holds this run's model
+(new, or reused from cache), so it runs after the Trainer.
 
 Kubeflow V2 / Vertex compile only TFX's own strategies; the Kubeflow runner
 uses LatestBlessedModelStrategy.
 """
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 from tfx import types
-from tfx.dsl.input_resolution.strategies import latest_blessed_model_strategy
+from tfx.dsl.components.common import resolver
+from tfx.types import artifact_utils
 
 import ml_metadata as mlmd
 
 MODEL_KEY = 'model'
 MODEL_BLESSING_KEY = 'model_blessing'
+# The Evaluator's ModelBlessing custom properties.
+_CURRENT_MODEL_ID = 'current_model_id'
+_BLESSED = 'blessed'
 
 
-def without_candidate(
-    input_dict: Dict[str, List[types.Artifact]]
-) -> Dict[str, List[types.Artifact]]:
-  """`input_dict` with the newest model (the candidate) left out."""
-  models = sorted(input_dict[MODEL_KEY], key=lambda model: model.id)
-  return {**input_dict, MODEL_KEY: models[:-1]}
+def latest_blessed_other_than(
+    store: mlmd.MetadataStore, candidate_ids: Set[int],
+    blessings: List[types.Artifact]) -> Dict[str, List[types.Artifact]]:
+  """The newest blessed model whose id is not in `candidate_ids`, with its
+  blessing; empty lists if there is none."""
+  blessed = {b.get_int_custom_property(_CURRENT_MODEL_ID): b
+             for b in blessings if b.get_int_custom_property(_BLESSED) == 1}
+  baseline_ids = sorted(set(blessed) - candidate_ids)
+  if not baseline_ids:
+    return {MODEL_KEY: [], MODEL_BLESSING_KEY: []}
+  (mlmd_model,) = store.get_artifacts_by_id([baseline_ids[-1]])
+  (model_type,) = store.get_artifact_types_by_id([mlmd_model.type_id])
+  model = artifact_utils.deserialize_artifact(model_type, mlmd_model)
+  return {MODEL_KEY: [model], MODEL_BLESSING_KEY: [blessed[model.id]]}
 
 
-class LatestBlessedBaselineStrategy(
-    latest_blessed_model_strategy.LatestBlessedModelStrategy):
-  """Latest blessed model, excluding the newest model (the candidate).
+class LatestBlessedBaselineStrategy(resolver.ResolverStrategy):
+  """Latest blessed model other than this run's model (the candidate).
 
-  Inputs: `model` (the Trainer's model channel) and `model_blessing`.
+  Inputs: `model` (the Trainer's model channel: this run's model) and
+  `model_blessing` (every blessing of the pipeline). The baseline model is
+  read from ML Metadata by the id its blessing names.
   """
 
   def resolve_artifacts(
       self, store: mlmd.MetadataStore,
       input_dict: Dict[str, List[types.Artifact]]
   ) -> Optional[Dict[str, List[types.Artifact]]]:
-    return super().resolve_artifacts(store, without_candidate(input_dict))
+    return latest_blessed_other_than(
+        store, {model.id for model in input_dict[MODEL_KEY]},
+        input_dict[MODEL_BLESSING_KEY])
