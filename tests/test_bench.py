@@ -46,7 +46,10 @@ def test_table_shows_every_run_and_goal():
 def test_run_process_measures_wall_and_peak_rss():
   measured = compare.run_process(['platform'])
   assert measured['wall_seconds'] > 0
-  assert 5 < measured['peak_rss_mib'] < 1000
+  # A high-water mark since fork: under a large parent (pytest with TF and
+  # Airflow loaded) it includes the parent's pages before exec, so only a
+  # lower bound holds here; bench.compare's own process is small.
+  assert measured['peak_rss_mib'] > 5
 
 
 def test_a_failing_process_raises_with_its_output():
