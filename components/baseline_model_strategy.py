@@ -19,6 +19,7 @@ uses LatestBlessedModelStrategy.
 from typing import Dict, List, Optional, Set
 
 from tfx import types
+from tfx.components.evaluator import constants as evaluator_constants
 from tfx.dsl.components.common import resolver
 from tfx.types import artifact_utils
 
@@ -26,9 +27,8 @@ import ml_metadata as mlmd
 
 MODEL_KEY = 'model'
 MODEL_BLESSING_KEY = 'model_blessing'
-# The Evaluator's ModelBlessing custom properties.
-_CURRENT_MODEL_ID = 'current_model_id'
-_BLESSED = 'blessed'
+_CURRENT_MODEL_ID = evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY
+_BLESSED = evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY
 
 
 def latest_blessed_other_than(

@@ -11,6 +11,7 @@ import re
 from typing import Dict, List, Optional, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
+from tfx.components.evaluator import constants as evaluator_constants
 
 RMSE_METRIC = 'root_mean_squared_error'
 COUNT_METRIC = 'example_count'
@@ -148,7 +149,8 @@ def _int_property(artifact: Mlmd, name: str) -> int:
 
 def is_blessed(blessing: Mlmd) -> bool:
   """Whether an Evaluator's ModelBlessing blessed the model."""
-  return _int_property(blessing, 'blessed') == 1
+  return _int_property(
+      blessing, evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY) == 1
 
 
 def pushed_version(pushed_model: Mlmd) -> Optional[Tuple[str, str]]:
