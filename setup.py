@@ -8,6 +8,7 @@ setuptools.setup(
     description='TFX pipeline that trains and serves the TFRS MovieLens '
     'ranking model',
     packages=['pipeline', 'components', 'trainer_module'],
+    package_data={'pipeline': ['schema/*.pbtxt']},
     python_requires='>=3.9,<3.12',
     install_requires=[
         'tfx==1.16.0',

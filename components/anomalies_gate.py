@@ -1,9 +1,11 @@
-"""AnomaliesGate: stops the run when ExampleValidator found anomalies.
+"""AnomaliesGate: stops the run when ExampleValidator or DriftValidator
+found anomalies.
 
-ExampleValidator records anomalies but does not fail; TFX leaves the decision
-to the pipeline. Ours: nothing trains on data that does not match the schema.
-Transform runs after this gate, so a failure here stops the run before
-training, with every anomaly named in the error.
+The validators record anomalies but do not fail; TFX leaves the decision to
+the pipeline. Ours: nothing trains on data that does not match the schema or
+has drifted from the data of the served model. Transform runs after this
+gate, so a failure here stops the run before training, with every anomaly
+named in the error.
 """
 
 import os
@@ -11,8 +13,8 @@ from typing import List
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import v1 as tfx
+from tfx.dsl.io import fileio
 from tfx.types import artifact as artifact_lib
-from tfx.types import standard_artifact_utils as artifact_utils
 from tfx.utils import io_utils
 
 ANOMALIES_FILE_NAME = 'SchemaDiff.pb'
@@ -24,34 +26,52 @@ class DataAnomaliesError(RuntimeError):
 
 def describe_anomalies(anomalies: anomalies_pb2.Anomalies) -> List[str]:
   """One line per anomaly: feature, short description and details."""
-  lines = []
-  for feature, info in sorted(anomalies.anomaly_info.items()):
-    lines.append(f'{feature}: {info.short_description} ({info.description})')
+  items = sorted(anomalies.anomaly_info.items())
   if anomalies.HasField('dataset_anomaly_info'):
-    info = anomalies.dataset_anomaly_info
-    lines.append(f'<dataset>: {info.short_description} ({info.description})')
+    items.append(('<dataset>', anomalies.dataset_anomaly_info))
+  return [f'{feature}: {_text(info)}' for feature, info in items]
+
+
+def _text(info: anomalies_pb2.AnomalyInfo) -> str:
+  """'short (long)' of an anomaly; drift anomalies carry it per reason."""
+  short = info.short_description or '; '.join(
+      r.short_description for r in info.reason)
+  long = info.description or ' '.join(r.description for r in info.reason)
+  return f'{short} ({long})'
+
+
+
+def artifact_anomalies(artifact: artifact_lib.Artifact) -> List[str]:
+  """Anomaly lines of every split (or split pair) of an ExampleAnomalies
+  artifact, each prefixed with its split folder's name."""
+  lines = []
+  for folder in sorted(fileio.listdir(artifact.uri)):
+    path = os.path.join(artifact.uri, folder.strip('/'), ANOMALIES_FILE_NAME)
+    if not fileio.exists(path):
+      continue
+    anomalies = anomalies_pb2.Anomalies()
+    anomalies.ParseFromString(io_utils.read_bytes_file(path))
+    split = folder.strip('/').split('-', 1)[-1]
+    lines += [f'[{split}] {line}' for line in describe_anomalies(anomalies)]
   return lines
-
-
-def split_anomalies(artifact: artifact_lib.Artifact, split: str) -> List[str]:
-  """Anomaly lines of one split of an ExampleAnomalies artifact."""
-  path = os.path.join(
-      artifact_utils.get_split_uri([artifact], split), ANOMALIES_FILE_NAME)
-  anomalies = anomalies_pb2.Anomalies()
-  anomalies.ParseFromString(io_utils.read_bytes_file(path))
-  return describe_anomalies(anomalies)
 
 
 @tfx.dsl.components.component
 def AnomaliesGate(
     anomalies: tfx.dsl.components.InputArtifact[
-        tfx.types.standard_artifacts.ExampleAnomalies]) -> None:
-  """Raises DataAnomaliesError naming every anomaly in every split."""
-  problems = []
-  for split in artifact_utils.decode_split_names(anomalies.split_names):
-    problems += [f'[{split}] {line}'
-                 for line in split_anomalies(anomalies, split)]
+        tfx.types.standard_artifacts.ExampleAnomalies],
+    drift_anomalies: tfx.dsl.components.InputArtifact[
+        tfx.types.standard_artifacts.ExampleAnomalies] = None) -> None:
+  """Raises DataAnomaliesError naming every anomaly of every split."""
+  problems = artifact_anomalies(anomalies)
   if problems:
     raise DataAnomaliesError(
         'ExampleValidator found anomalies; fix the data or update the '
-        'schema:\n  ' + '\n  '.join(problems))
+        'schema (README: "The schema"):\n  ' + '\n  '.join(problems))
+  drift = artifact_anomalies(drift_anomalies) if drift_anomalies else []
+  if drift:
+    raise DataAnomaliesError(
+        'the data drifted from the data of the served model beyond '
+        'configs.DRIFT_COMPARATORS (split pairs are new_baseline); check the '
+        'data, or raise the thresholds if the change is expected:\n  '
+        + '\n  '.join(drift))

@@ -142,6 +142,44 @@ def overall_rmse(slice_rows: List[Dict]) -> Optional[float]:
               None)
 
 
+def _threshold_text(threshold) -> str:
+  """'<= 1.2', or '+1e-10' for a change, of a TFMA MetricThreshold."""
+  if threshold.HasField('change_threshold'):
+    change = threshold.change_threshold
+    bound = change.absolute if change.HasField('absolute') else (
+        change.relative)
+    return f'{bound.value:+g}'
+  value = threshold.value_threshold
+  bounds = []
+  if value.HasField('lower_bound'):
+    bounds.append(f'>= {value.lower_bound.value:g}')
+  if value.HasField('upper_bound'):
+    bounds.append(f'<= {value.upper_bound.value:g}')
+  return ' and '.join(bounds)
+
+
+def validation_failures(evaluation_uri: str) -> List[str]:
+  """Why the Evaluator did not bless: one line per failed threshold, e.g.
+  'root_mean_squared_error 1.5327 (Overall); required <= 1.2'."""
+  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+  from tensorflow_model_analysis.slicer import slicer_lib  # pylint: disable=g-import-not-at-top
+  result = tfma.load_validation_result(evaluation_uri)
+  reasons = []
+  for per_slice in result.metric_validations_per_slice:
+    where = _slice_name(slicer_lib.deserialize_slice_key(per_slice.slice_key))
+    for failure in per_slice.failures:
+      key = failure.metric_key
+      value = failure.metric_value.double_value.value
+      bound = _threshold_text(failure.metric_threshold)
+      reasons.append(
+          f'{key.name} {value:+.4f} against the baseline model ({where}); '
+          f'allowed at most {bound}' if key.is_diff else
+          f'{key.name} {value:.4f} ({where}); required {bound}')
+  if not result.validation_ok and not reasons:
+    reasons.append('validation failed: ' + ' '.join(str(result).split()))
+  return reasons
+
+
 def _int_property(artifact: Mlmd, name: str) -> int:
   value = artifact.custom_properties.get(name)
   return value.int_value if value else 0

@@ -23,6 +23,11 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       f'offline use (default: ${configs.MANUAL_DIR_ENV})')
   parser.add_argument('--tfds-data-dir', default=None,
                       help="where TFDS keeps prepared data (TFDS's default)")
+  parser.add_argument('--schema', default=configs.SCHEMA_PATH,
+                      help='the reviewed schema the data must match '
+                      '(default: the repo\'s, for MovieLens 100k columns); '
+                      f"'{configs.SCHEMA_INFER}' infers one with SchemaGen "
+                      'on every run (e.g. for 20m/25m or other columns)')
   parser.add_argument('--preset', choices=sorted(configs.PRESETS),
                       default=configs.DEFAULT_PRESET,
                       help="model and gate defaults: 'tutorial' (the TFRS "
@@ -51,6 +56,9 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
   for name in ('epochs', 'batch_size', 'embedding_dim'):
     if getattr(args, name) is not None and getattr(args, name) < 1:
       parser.error(f'--{name.replace("_", "-")} must be >= 1')
+  if args.schema != configs.SCHEMA_INFER and not (
+      '://' in args.schema or os.path.isfile(args.schema)):
+    parser.error(f'--schema {args.schema}: no such file')
   for name in ('learning_rate', 'rmse_threshold'):
     if getattr(args, name) is not None and not getattr(args, name) > 0:
       parser.error(f'--{name.replace("_", "-")} must be > 0')
@@ -99,6 +107,8 @@ def pipeline_kwargs(args: argparse.Namespace,
       ratings_csv=local_path(args.ratings_csv),
       manual_dir=local_path(args.manual_dir),
       tfds_data_dir=local_path(args.tfds_data_dir),
+      schema_path=(None if args.schema == configs.SCHEMA_INFER
+                   else local_path(args.schema)),
       hyperparameters={name: values[name]
                        for name in configs.HYPERPARAMETER_NAMES},
       rmse_threshold=values['rmse_threshold'],

@@ -50,6 +50,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
   return args
 
 
+# The repo's schema inside the pipeline image (Dockerfile: WORKDIR /pipeline,
+# COPY pipeline/ pipeline/). Give --schema gs://... for another one.
+IMAGE_SCHEMA_PATH = '/pipeline/pipeline/schema/schema.pbtxt'
+
+
 def compile_pipeline(args: argparse.Namespace) -> str:
   """Writes the PipelineJob JSON for these flags; returns its path."""
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
@@ -61,14 +66,17 @@ def compile_pipeline(args: argparse.Namespace) -> str:
           default_image=args.image),
       output_dir=os.path.dirname(os.path.abspath(args.output)),
       output_filename=os.path.basename(args.output))
+  kwargs = cli.pipeline_kwargs(
+      args, beam_defaults=configs.CLUSTER_BEAM_PIPELINE_ARGS)
+  if kwargs['schema_path'] == configs.SCHEMA_PATH:
+    kwargs['schema_path'] = IMAGE_SCHEMA_PATH  # the repo's, in the image
   runner.run(create_pipeline(
       pipeline_name=args.pipeline_name,
       pipeline_root=args.pipeline_root,
       serving_model_dir=serving_model_dir,
       # Kubeflow V2 compiles only TFX's own resolver strategies.
       baseline_excludes_candidate=False,
-      **cli.pipeline_kwargs(
-          args, beam_defaults=configs.CLUSTER_BEAM_PIPELINE_ARGS)))
+      **kwargs))
   return os.path.abspath(args.output)
 
 

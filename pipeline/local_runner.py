@@ -60,6 +60,8 @@ def print_summary(summary: dict) -> None:
   print(f"examples: {summary['examples']}")
   print(f"eval RMSE: {rmse:.4f}" if rmse is not None else 'eval RMSE: n/a')
   print(f"blessed: {summary['blessed']}")
+  for reason in summary['not_blessed_because']:
+    print(f'  not blessed: {reason}')
   print(f"pushed model: {summary['pushed_model'] or 'none (not blessed)'}")
   seconds = ', '.join(f'{n} {s:.1f}s' for n, s in
                       summary['component_seconds'].items())

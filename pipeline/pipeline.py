@@ -4,12 +4,18 @@ import hashlib
 import os
 from typing import Any, Dict, List, Optional, Sequence
 
+from google.protobuf import text_format
+from tensorflow_data_validation.anomalies.proto import (
+    custom_validation_config_pb2)
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.dsl.components.base import base_node
 
 from components.anomalies_gate import AnomaliesGate
 from components.baseline_model_strategy import LatestBlessedBaselineStrategy
+from components.drift_validator import BlessedDataStatisticsStrategy
+from components.drift_validator import drift_config
+from components.drift_validator import DriftValidator
 from components.movielens_example_gen import MovieLensExampleGen
 from components.serving_pusher import Pusher
 from pipeline import configs
@@ -54,6 +60,26 @@ def eval_config(rmse_threshold: float) -> tfma.EvalConfig:
       ])
 
 
+def custom_validations(
+    max_one_user_share: float
+) -> custom_validation_config_pb2.CustomValidationConfig:
+  """ExampleValidator's checks beyond the schema: no split has one user
+  with more than `max_one_user_share` of its ratings."""
+  return text_format.Parse(f"""
+      feature_validations {{
+        feature_path {{ step: "{features.USER_ID_KEY}" }}
+        validations {{
+          sql_expression:
+            "feature.string_stats.top_values[OFFSET(0)].frequency <= "
+            "{max_one_user_share} * feature.string_stats.common_stats"
+            ".num_non_missing"
+          severity: ERROR
+          description: "one user has more than {max_one_user_share:.0%} of "
+            "the ratings"
+        }}
+      }}""", custom_validation_config_pb2.CustomValidationConfig())
+
+
 def source_fingerprint(package_dir: str, names: Sequence[str]) -> str:
   """Hash of user-code files. Components name user code by module path, which
   TFX does not fingerprint, so this goes into their custom_config: an edit to
@@ -77,6 +103,7 @@ def create_pipeline(
     ratings_csv: Optional[str] = None,
     manual_dir: Optional[str] = None,
     tfds_data_dir: Optional[str] = None,
+    schema_path: Optional[str] = configs.SCHEMA_PATH,
     hyperparameters: Optional[Dict[str, Any]] = None,
     rmse_threshold: Optional[float] = None,
     metadata_connection_config: Optional[Any] = None,
@@ -90,10 +117,15 @@ def create_pipeline(
   `hyperparameters` (trainer_module.model.Hyperparameters fields) and
   `rmse_threshold` default to the tutorial preset's (configs.PRESETS).
 
+  `schema_path`: the reviewed schema ImportSchemaGen imports; None infers
+  one with SchemaGen on every run.
+
   `baseline_excludes_candidate`: the baseline is the latest blessed model
   other than the candidate, so an unchanged re-run is fully cached (see
-  components/baseline_model_strategy.py); False uses TFX's
-  LatestBlessedModelStrategy, the only one Kubeflow V2 compiles.
+  components/baseline_model_strategy.py), and the drift baseline is the
+  data of the latest blessed model (components/drift_validator.py); False
+  uses TFX's LatestBlessedModelStrategy and LatestArtifactStrategy, the
+  only ones Kubeflow V2 compiles.
   """
   example_gen = MovieLensExampleGen(
       dataset=None if ratings_csv else dataset,
@@ -104,16 +136,42 @@ def create_pipeline(
   statistics_gen = tfx.components.StatisticsGen(
       examples=example_gen.outputs['examples'])
 
-  schema_gen = tfx.components.SchemaGen(
-      statistics=statistics_gen.outputs['statistics'],
-      infer_feature_shape=True)
+  if schema_path:
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
+  else:
+    schema_gen = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs['statistics'],
+        infer_feature_shape=True)
 
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs['statistics'],
-      schema=schema_gen.outputs['schema'])
+      schema=schema_gen.outputs['schema'],
+      custom_validation_config=custom_validations(
+          configs.MAX_ONE_USER_SHARE))
+
+  blessings = tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)
+  every_statistics = tfx.dsl.Channel(
+      type=tfx.types.standard_artifacts.ExampleStatistics)
+  if baseline_excludes_candidate:
+    statistics_resolver = tfx.dsl.Resolver(
+        strategy_class=BlessedDataStatisticsStrategy,
+        statistics=every_statistics, model_blessing=blessings)
+  else:
+    statistics_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+        statistics=every_statistics)
+  statistics_resolver = statistics_resolver.with_id(
+      'drift_baseline_statistics_resolver')
+  # Resolve the baseline before this run adds its own statistics.
+  statistics_gen.add_upstream_node(statistics_resolver)
+  drift_validator = DriftValidator(
+      statistics=statistics_gen.outputs['statistics'],
+      baseline_statistics=statistics_resolver.outputs['statistics'],
+      config=drift_config(configs.DRIFT_COMPARATORS))
 
   anomalies_gate = AnomaliesGate(
-      anomalies=example_validator.outputs['anomalies'])
+      anomalies=example_validator.outputs['anomalies'],
+      drift_anomalies=drift_validator.outputs['anomalies'])
 
   user_code_dir = os.path.dirname(trainer_module.__file__)
   transform = tfx.components.Transform(
@@ -149,14 +207,12 @@ def create_pipeline(
     model_resolver = tfx.dsl.Resolver(
         strategy_class=LatestBlessedBaselineStrategy,
         model=trainer.outputs['model'],
-        model_blessing=tfx.dsl.Channel(
-            type=tfx.types.standard_artifacts.ModelBlessing))
+        model_blessing=blessings)
   else:
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(
-            type=tfx.types.standard_artifacts.ModelBlessing))
+        model_blessing=blessings)
   model_resolver = model_resolver.with_id('latest_blessed_model_resolver')
 
   evaluator = tfx.components.Evaluator(
@@ -173,8 +229,8 @@ def create_pipeline(
               base_directory=serving_model_dir)))
 
   components: List[base_node.BaseNode] = [
-      example_gen, statistics_gen, schema_gen, example_validator,
-      anomalies_gate, transform, trainer, model_resolver, evaluator, pusher,
+      example_gen, statistics_resolver, statistics_gen, schema_gen,
+      example_validator, drift_validator, anomalies_gate, transform, trainer, model_resolver, evaluator, pusher,
   ]
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,

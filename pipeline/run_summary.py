@@ -124,6 +124,7 @@ def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
       'component_states': {n: r.state for n, r in runs.items()},
       'rmse': None,
       'blessed': False,
+      'not_blessed_because': [],
       'pushed_model': None,
       'examples': {},
       'vocabulary_sizes': {},
@@ -145,6 +146,9 @@ def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
     summary['rmse'] = artifacts.overall_rmse(summary['slices'])
     summary['blessed'] = artifacts.is_blessed(
         output(runs, 'Evaluator', 'blessing'))
+    if not summary['blessed']:
+      summary['not_blessed_because'] = artifacts.validation_failures(
+          evaluation)
   pushed = output(runs, 'Pusher', 'pushed_model')
   if pushed and artifacts.pushed_version(pushed):
     summary['pushed_model'] = artifacts.pushed_version(pushed)[1]

@@ -11,10 +11,15 @@ from typing import List
 import numpy as np
 
 GENRES = ['Action', 'Comedy', 'Drama', 'Romance', 'Thriller']
-OCCUPATIONS = ['engineer', 'student', 'writer', 'doctor']
-COLUMNS = ['user_id', 'movie_title', 'user_rating', 'timestamp',
-           'movie_genres', 'user_gender', 'raw_user_age',
-           'user_occupation_text', 'user_zip_code']
+# (user_occupation_text, user_occupation_label), as MovieLens 100k pairs them.
+OCCUPATIONS = [('engineer', 'technician/engineer'), ('student', 'student'),
+               ('writer', 'writer'), ('doctor', 'doctor/health care')]
+AGE_GROUPS = (1, 18, 25, 35, 45, 50, 56)
+# Every column of MovieLens 100k, so the data matches the repo's schema.
+COLUMNS = ['user_id', 'movie_title', 'user_rating', 'timestamp', 'movie_id',
+           'movie_genres', 'user_gender', 'bucketized_user_age',
+           'raw_user_age', 'user_occupation_text', 'user_occupation_label',
+           'user_zip_code']
 
 
 def movie_titles(num_movies: int) -> List[str]:
@@ -45,11 +50,14 @@ def write_ratings_csv(path: str, num_ratings: int = 3000,
     for user, movie in zip(users, movies):
       score = 3.4 + user_bias[user] + movie_bias[movie] + user_factors[user] @ movie_factors[
           movie] + rng.normal(0, 0.3)
+      age = 18 + user % 50
+      occupation_text, occupation_label = OCCUPATIONS[user % len(OCCUPATIONS)]
       writer.writerow([
           str(user + 1), titles[movie], float(np.clip(np.rint(score), 1, 5)),
-          874_000_000 + int(rng.integers(0, 10_000_000)),
+          874_000_000 + int(rng.integers(0, 10_000_000)), str(movie + 1),
           '|'.join(GENRES[g] for g in sorted({movie % 5, (movie // 5) % 5})),
-          int(user % 2), float(18 + user % 50),
-          OCCUPATIONS[user % len(OCCUPATIONS)], f'{10000 + user * 37:05d}',
+          int(user % 2),
+          float(max(g for g in AGE_GROUPS if g <= age)), float(age),
+          occupation_text, occupation_label, f'{10000 + user * 37:05d}',
       ])
   return path

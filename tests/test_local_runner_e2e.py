@@ -12,9 +12,7 @@ from tests import synthetic_ratings
 
 # Small data: more, smaller steps than the tutorial so the model learns.
 TRAINING = ['--batch-size', '64', '--epochs', '10']
-COMPONENTS = {'MovieLensExampleGen', 'StatisticsGen', 'SchemaGen',
-              'ExampleValidator', 'AnomaliesGate', 'Transform', 'Trainer',
-              'latest_blessed_model_resolver', 'Evaluator', 'Pusher'}
+from tests.test_pipeline import COMPONENTS
 
 
 @pytest.fixture(scope='module')

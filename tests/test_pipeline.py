@@ -12,15 +12,19 @@ import trainer_module
 
 EXPECTED_EDGES = {
     ('MovieLensExampleGen', 'StatisticsGen'),
-    ('StatisticsGen', 'SchemaGen'),
+    # The drift baseline resolves before this run's statistics exist.
+    ('drift_baseline_statistics_resolver', 'StatisticsGen'),
+    ('drift_baseline_statistics_resolver', 'DriftValidator'),
+    ('StatisticsGen', 'DriftValidator'),
+    ('DriftValidator', 'AnomaliesGate'),
     ('StatisticsGen', 'ExampleValidator'),
-    ('SchemaGen', 'ExampleValidator'),
+    ('ImportSchemaGen', 'ExampleValidator'),
     ('ExampleValidator', 'AnomaliesGate'),
     ('AnomaliesGate', 'Transform'),
     ('MovieLensExampleGen', 'Transform'),
-    ('SchemaGen', 'Transform'),
+    ('ImportSchemaGen', 'Transform'),
     ('Transform', 'Trainer'),
-    ('SchemaGen', 'Trainer'),
+    ('ImportSchemaGen', 'Trainer'),
     ('MovieLensExampleGen', 'Evaluator'),
     ('Trainer', 'Evaluator'),
     ('latest_blessed_model_resolver', 'Evaluator'),
@@ -47,11 +51,23 @@ def built(tmp_path_factory):
       serving_model_dir=str(root / 'serving'), manual_dir='/data')
 
 
+COMPONENTS = {
+    'MovieLensExampleGen', 'drift_baseline_statistics_resolver',
+    'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'DriftValidator',
+    'AnomaliesGate', 'Transform', 'Trainer', 'latest_blessed_model_resolver',
+    'Evaluator', 'Pusher'}
+
+
 def test_components(built):
-  assert {c.id for c in built.components} == {
-      'MovieLensExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator',
-      'AnomaliesGate', 'Transform', 'Trainer', 'latest_blessed_model_resolver',
-      'Evaluator', 'Pusher'}
+  assert {c.id for c in built.components} == COMPONENTS
+
+
+def test_schema_infer_uses_schema_gen(tmp_path):
+  inferred = pipeline_lib.create_pipeline(
+      pipeline_name='test', pipeline_root=str(tmp_path / 'root'),
+      serving_model_dir=str(tmp_path / 'serving'), schema_path=None)
+  assert ('StatisticsGen', 'SchemaGen') in edges(inferred)
+  assert 'ImportSchemaGen' not in {c.id for c in inferred.components}
 
 
 def test_edges(built):

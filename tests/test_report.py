@@ -16,9 +16,9 @@ HAVE_BROWSER = os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
 # CI sets REQUIRE_BROWSER=1: there a missing browser is a failure, not a skip.
 REQUIRE_BROWSER = os.environ.get('REQUIRE_BROWSER') == '1'
 
-COMPONENTS = ('MovieLensExampleGen', 'StatisticsGen', 'SchemaGen',
-              'ExampleValidator', 'AnomaliesGate', 'Transform', 'Trainer',
-              'Evaluator', 'Pusher')
+COMPONENTS = ('MovieLensExampleGen', 'StatisticsGen', 'ImportSchemaGen',
+              'ExampleValidator', 'DriftValidator', 'AnomaliesGate',
+              'Transform', 'Trainer', 'Evaluator', 'Pusher')
 
 
 @pytest.fixture(scope='module')
@@ -160,5 +160,6 @@ def test_page_shows_top_k_and_lineage(page):
   for table in top_tables:
     assert len(table.find_elements(By.TAG_NAME, 'tr')) == report.TOP_K + 1
   lineage = driver.find_element(By.ID, 'lineage').text
-  for producer in ('Trainer', 'Transform', 'SchemaGen', 'MovieLensExampleGen'):
+  for producer in ('Trainer', 'Transform', 'ImportSchemaGen',
+                   'MovieLensExampleGen'):
     assert producer in lineage

@@ -1,0 +1,139 @@
+"""DriftValidator: TFX's DistributionValidator against the data of the
+served model.
+
+DistributionValidator compares this run's statistics with a baseline's,
+feature by feature (configs.DRIFT_COMPARATORS). TFX's component requires a
+baseline; ours takes it as optional, so the first run (no blessed model, so
+no baseline) passes, as TFX's executor already does when given none.
+
+The baseline (BlessedDataStatisticsStrategy) is not simply the latest
+statistics: after a run stopped for drift, re-running on the same drifted
+data would compare it with itself and pass. The strategy follows ML Metadata from the latest blessed model's blessing
+to the Evaluator run that produced it, to the examples it evaluated, to the
+statistics StatisticsGen computed over them. With no blessed model yet there
+is no baseline, and DistributionValidator passes (TFX's cold start).
+
+Kubeflow V2 / Vertex compile only TFX's own strategies; the Kubeflow runner
+uses LatestArtifactStrategy (the latest statistics) instead.
+"""
+
+from typing import Dict, List, Optional, Tuple
+
+from ml_metadata.proto import metadata_store_pb2
+from tensorflow_metadata.proto.v0 import path_pb2
+from tfx import types
+from tfx.components.distribution_validator import component
+from tfx.components.evaluator import constants as evaluator_constants
+from tfx.dsl.components.base import base_component
+from tfx.dsl.components.common import resolver
+from tfx.proto import distribution_validator_pb2
+from tfx.types import artifact_utils
+from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs
+from tfx.types.component_spec import ChannelParameter
+from tfx.utils import json_utils
+
+import ml_metadata as mlmd
+
+STATISTICS_KEY = standard_component_specs.STATISTICS_KEY
+MODEL_BLESSING_KEY = 'model_blessing'
+_BLESSED = evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY
+_Event = metadata_store_pb2.Event
+
+
+def _events(store: mlmd.MetadataStore, artifact_ids: List[int],
+            kind: int) -> List[metadata_store_pb2.Event]:
+  return [e for e in store.get_events_by_artifact_ids(artifact_ids)
+          if e.type == kind]
+
+
+def _linked(store: mlmd.MetadataStore, execution_ids: List[int], kind: int,
+            key: str) -> List[int]:
+  """Ids of the artifacts bound to `key` as input/output of executions."""
+  return [e.artifact_id
+          for e in store.get_events_by_execution_ids(execution_ids)
+          if e.type == kind and any(s.key == key for s in e.path.steps)]
+
+
+def statistics_of_blessed_data(
+    store: mlmd.MetadataStore,
+    blessings: List[types.Artifact]) -> List[types.Artifact]:
+  """[statistics of the examples the latest blessed model was evaluated on],
+  or [] if no model is blessed or those statistics are gone."""
+  blessed = [b for b in blessings if b.get_int_custom_property(_BLESSED) == 1]
+  if not blessed:
+    return []
+  latest = max(blessed, key=lambda b: b.id)
+  evaluator_runs = [e.execution_id for e in _events(
+      store, [latest.id], _Event.OUTPUT)]
+  examples = _linked(store, evaluator_runs, _Event.INPUT,
+                     standard_component_specs.EXAMPLES_KEY)
+  consumers = [e.execution_id for e in _events(store, examples, _Event.INPUT)]
+  statistics = store.get_artifacts_by_id(
+      _linked(store, consumers, _Event.OUTPUT, STATISTICS_KEY))
+  statistics = [s for s in statistics
+                if s.state == metadata_store_pb2.Artifact.LIVE]
+  if not statistics:
+    return []
+  newest = max(statistics, key=lambda s: s.id)
+  (artifact_type,) = store.get_artifact_types_by_id([newest.type_id])
+  return [artifact_utils.deserialize_artifact(artifact_type, newest)]
+
+
+class BlessedDataStatisticsStrategy(resolver.ResolverStrategy):
+  """Statistics of the data of the latest blessed model.
+
+  Inputs: `statistics` (any ExampleStatistics channel; gives the output its
+  type) and `model_blessing` (every blessing of the pipeline).
+  """
+
+  def resolve_artifacts(
+      self, store: mlmd.MetadataStore,
+      input_dict: Dict[str, List[types.Artifact]]
+  ) -> Optional[Dict[str, List[types.Artifact]]]:
+    return {
+        STATISTICS_KEY: statistics_of_blessed_data(
+            store, input_dict[MODEL_BLESSING_KEY]),
+        MODEL_BLESSING_KEY: [],
+    }
+
+
+def drift_config(comparators: Dict[str, Tuple[str, float]]
+                 ) -> distribution_validator_pb2.DistributionValidatorConfig:
+  """{feature: (FeatureComparator field, threshold)} -> the config."""
+  config = distribution_validator_pb2.DistributionValidatorConfig()
+  for name, (comparator, threshold) in sorted(comparators.items()):
+    feature = config.default_slice_config.feature.add(
+        path=path_pb2.Path(step=[name]))
+    getattr(feature.distribution_comparator, comparator).threshold = threshold
+  return config
+
+
+class DriftValidatorSpec(standard_component_specs.DistributionValidatorSpec):
+  """DistributionValidator's spec with an optional baseline."""
+
+  INPUTS = {
+      **standard_component_specs.DistributionValidatorSpec.INPUTS,
+      standard_component_specs.BASELINE_STATISTICS_KEY: ChannelParameter(
+          type=standard_artifacts.ExampleStatistics,
+          optional=True),
+  }
+
+
+class DriftValidator(base_component.BaseComponent):
+  """DistributionValidator (same executor) whose baseline may be absent."""
+
+  SPEC_CLASS = DriftValidatorSpec
+  EXECUTOR_SPEC = component.DistributionValidator.EXECUTOR_SPEC
+
+  def __init__(
+      self, statistics: types.BaseChannel,
+      baseline_statistics: types.BaseChannel,
+      config: distribution_validator_pb2.DistributionValidatorConfig):
+    """Compares `statistics` split by split with `baseline_statistics`."""
+    super().__init__(spec=DriftValidatorSpec(
+        statistics=statistics,
+        baseline_statistics=baseline_statistics,
+        distribution_validator_config=config,
+        include_split_pairs=json_utils.dumps(None),
+        anomalies=types.Channel(type=standard_artifacts.ExampleAnomalies)))
