@@ -189,6 +189,17 @@ def read_csv_header(path: str) -> List[str]:
   return columns
 
 
+def check_csv(path: str) -> List[str]:
+  """Checks the header and that at least one rating follows; returns the
+  column names. Reads only up to the first data line."""
+  columns = read_csv_header(path)
+  with tf.io.gfile.GFile(path, 'r') as f:
+    f.readline()
+    if not any(line.strip() for line in f):
+      raise RatingsSourceError(f'{path}: no ratings after the header')
+  return columns
+
+
 def _parse_cell(kind: str, name: str, text: str) -> List[Any]:
   """Values of one CSV cell; raises ValueError naming the column."""
   parts = text.split(MULTI_VALUE_SEPARATOR) if name == 'movie_genres' else [
@@ -229,7 +240,7 @@ def csv_line_to_example(line: str, columns: List[str],
 @beam.ptransform_fn
 def _ReadCsv(pipeline: beam.Pipeline, path: str) -> beam.PCollection:
   """Every data line of a ratings CSV, as tf.Examples."""
-  columns = read_csv_header(path)
+  columns = check_csv(path)
   return (pipeline
           | 'ReadLines' >> beam.io.ReadFromText(path, skip_header_lines=1)
           | 'DropBlank' >> beam.Filter(lambda line: line.strip() != '')
@@ -302,6 +313,7 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
   def __init__(self,
                dataset: Optional[str] = None,
                ratings_csv: Optional[str] = None,
+               eval_ratings_csv: Optional[str] = None,
                manual_dir: Optional[str] = None,
                data_dir: Optional[str] = None,
                output_config: Optional[example_gen_pb2.Output] = None):
@@ -310,25 +322,42 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
     Args:
       dataset: TFDS name, e.g. 'movielens/100k-ratings'.
       ratings_csv: path of a ratings CSV, instead of `dataset`.
+      eval_ratings_csv: path of the eval split's ratings CSV; then
+        `ratings_csv` is the train split (no hash split).
       manual_dir: folder holding the original zip, for offline TFDS use.
       data_dir: where TFDS keeps prepared datasets (TFDS default if unset).
-      output_config: the splits; default train/eval 80/20 by hash.
+      output_config: the splits; default train/eval 80/20 by hash, or the
+        two files' splits.
     """
     if bool(dataset) == bool(ratings_csv):
       raise ValueError('give exactly one of dataset or ratings_csv')
-    if ratings_csv:
-      read_csv_header(ratings_csv)  # fail at pipeline build, not mid-run
-      pattern = CSV_SCHEME + ratings_csv
-      fingerprint = fingerprint_file(ratings_csv)
+    if eval_ratings_csv and not ratings_csv:
+      raise ValueError('eval_ratings_csv needs ratings_csv (the train split)')
+    fingerprint = None
+    if eval_ratings_csv:  # the user's own split
+      check_csv(ratings_csv)  # fail at pipeline build, not mid-run
+      check_csv(eval_ratings_csv)
+      input_config = example_gen_pb2.Input(splits=[
+          example_gen_pb2.Input.Split(name='train',
+                                      pattern=CSV_SCHEME + ratings_csv),
+          example_gen_pb2.Input.Split(name='eval',
+                                      pattern=CSV_SCHEME + eval_ratings_csv),
+      ])
+      output_config = output_config or example_gen_pb2.Output()
+      fingerprint = (fingerprint_file(ratings_csv) + ',' +
+                     fingerprint_file(eval_ratings_csv))
     else:
-      pattern = TFDS_SCHEME + dataset
-      fingerprint = None
-    input_config = example_gen_utils.make_default_input_config(pattern)
-    output_config = output_config or example_gen_pb2.Output(
-        split_config=example_gen_pb2.SplitConfig(splits=[
-            example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=4),
-            example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=1),
-        ]))
+      if ratings_csv:
+        check_csv(ratings_csv)
+        fingerprint = fingerprint_file(ratings_csv)
+      input_config = example_gen_utils.make_default_input_config(
+          CSV_SCHEME + ratings_csv if ratings_csv else TFDS_SCHEME + dataset)
+      output_config = output_config or example_gen_pb2.Output(
+          split_config=example_gen_pb2.SplitConfig(splits=[
+              example_gen_pb2.SplitConfig.Split(name='train',
+                                                hash_buckets=4),
+              example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=1),
+          ]))
     spec = MovieLensExampleGenSpec(
         input_config=input_config,
         output_config=output_config,

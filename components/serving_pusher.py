@@ -1,14 +1,24 @@
-"""Pusher executor that never writes the same model twice.
+"""Pusher executor: atomic versions, and never the same model twice.
 
-TFX's filesystem Pusher writes a new timestamped version on every blessed
-run. A re-run with nothing changed re-validates the cached model against
-itself (the latest blessed model becomes the Evaluator's baseline), and
-the stock Pusher would then publish an identical copy as a new version.
-This executor recognises that the newest pushed version already holds
-exactly this model and records that version instead.
+TFX's filesystem Pusher copies the model straight into BASE/<timestamp>
+(saved_model.pb last), so a reader listing BASE during a push, or after the
+pushing process was killed, sees a numbered version that is not complete.
+This executor copies into BASE/.incoming-<version> and renames it to
+BASE/<version> once complete: on a local or POSIX filesystem the rename is
+atomic, so every numbered folder holds a whole model. Staging folders a
+killed push left behind are removed by the next push; readers (TF Serving,
+pipeline.predict) ignore them, as they ignore every non-numeric name. On
+object stores (gs://) a rename is a copy, so there saved_model.pb is still
+copied last, as TFX does.
+
+A re-run with nothing changed re-validates the cached model, and the stock
+Pusher would publish an identical copy as a new version; this executor
+recognises that the newest version already holds exactly this model and
+records that version instead.
 """
 
 import os
+import time
 from typing import Any, Dict, List, Optional, Set
 
 from absl import logging
@@ -59,8 +69,30 @@ def newest_version(base_directory: str) -> Optional[str]:
   return max(versions, key=int) if versions else None
 
 
+STAGING_PREFIX = '.incoming-'
+
+
+def publish(model_path: str, base_directory: str) -> str:
+  """Copies the model to a new numbered version folder under
+  base_directory, atomically (see module doc); returns the version."""
+  fileio.makedirs(base_directory)
+  for name in fileio.listdir(base_directory):
+    if name.strip('/').startswith(STAGING_PREFIX):
+      fileio.rmtree(os.path.join(base_directory, name.strip('/')))
+  newest = newest_version(base_directory)
+  version = str(max(int(time.time()), int(newest) + 1 if newest else 0))
+  staging = os.path.join(base_directory, STAGING_PREFIX + version)
+  io_utils.copy_dir(model_path, staging,
+                    deny_regex_patterns=[r'saved_model\.pb'])
+  io_utils.copy_file(os.path.join(model_path, 'saved_model.pb'),
+                     os.path.join(staging, 'saved_model.pb'))
+  fileio.rename(staging, os.path.join(base_directory, version))
+  return version
+
+
 class Executor(pusher_executor.Executor):
-  """Filesystem push that skips a model already served as newest version."""
+  """Filesystem push through a staging folder; skips a model already
+  served as the newest version."""
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
@@ -69,23 +101,25 @@ class Executor(pusher_executor.Executor):
     proto_utils.json_to_proto(
         exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
         destination)
-    if (destination.WhichOneof('destination') == 'filesystem' and
-        self.CheckBlessing(input_dict)):
-      base = destination.filesystem.base_directory
-      version = newest_version(base)
-      model_path = self.GetModelPath(input_dict)
-      if version and same_tree(
-          model_path, os.path.join(base, version)):
-        logging.info('Model already served as version %s; not pushing a '
-                     'copy.', version)
-        model_push = artifact_utils.get_single_instance(
-            output_dict[standard_component_specs.PUSHED_MODEL_KEY])
-        io_utils.copy_dir(model_path, model_push.uri)
-        self._MarkPushed(model_push,
-                         pushed_destination=os.path.join(base, version),
-                         pushed_version=version)
-        return
-    super().Do(input_dict, output_dict, exec_properties)
+    if (destination.WhichOneof('destination') != 'filesystem' or
+        not self.CheckBlessing(input_dict)):
+      super().Do(input_dict, output_dict, exec_properties)
+      return
+    base = destination.filesystem.base_directory
+    model_path = self.GetModelPath(input_dict)
+    version = newest_version(base)
+    if version and same_tree(model_path, os.path.join(base, version)):
+      logging.info('Model already served as version %s; not pushing a '
+                   'copy.', version)
+    else:
+      version = publish(model_path, base)
+      logging.info('Model pushed as version %s.', version)
+    model_push = artifact_utils.get_single_instance(
+        output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+    io_utils.copy_dir(model_path, model_push.uri)  # archived, as TFX does
+    self._MarkPushed(model_push,
+                     pushed_destination=os.path.join(base, version),
+                     pushed_version=version)
 
 
 class Pusher(tfx_v1.components.Pusher):

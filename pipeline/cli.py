@@ -17,6 +17,9 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
   source.add_argument('--ratings-csv', default=None,
                       help='your own ratings: user_id,movie_title,'
                       'user_rating[,timestamp,...] instead of --dataset')
+  parser.add_argument('--eval-ratings-csv', default=None,
+                      help='your own eval split (same columns); then '
+                      '--ratings-csv is the train split')
   parser.add_argument('--manual-dir',
                       default=os.environ.get(configs.MANUAL_DIR_ENV),
                       help='folder holding the original MovieLens zip, for '
@@ -56,6 +59,8 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
   for name in ('epochs', 'batch_size', 'embedding_dim'):
     if getattr(args, name) is not None and getattr(args, name) < 1:
       parser.error(f'--{name.replace("_", "-")} must be >= 1')
+  if args.eval_ratings_csv and not args.ratings_csv:
+    parser.error('--eval-ratings-csv needs --ratings-csv (the train split)')
   if args.schema != configs.SCHEMA_INFER and not (
       '://' in args.schema or os.path.isfile(args.schema)):
     parser.error(f'--schema {args.schema}: no such file')
@@ -105,6 +110,7 @@ def pipeline_kwargs(args: argparse.Namespace,
   return dict(
       dataset=None if args.ratings_csv else args.dataset,
       ratings_csv=local_path(args.ratings_csv),
+      eval_ratings_csv=local_path(args.eval_ratings_csv),
       manual_dir=local_path(args.manual_dir),
       tfds_data_dir=local_path(args.tfds_data_dir),
       schema_path=(None if args.schema == configs.SCHEMA_INFER

@@ -19,6 +19,11 @@ from typing import List, Optional
 from pipeline import cli
 from pipeline import configs
 from pipeline import logs
+from pipeline import run_lock
+
+
+EXIT_FAILED = 1  # the run failed; run_summary.json says where
+EXIT_BUSY = 3  # another run holds the output directory
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -69,15 +74,17 @@ def print_summary(summary: dict) -> None:
   print(f"wall seconds: {summary['wall_seconds']:.1f}")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-  args = parse_args(argv)
-  logs.before_tensorflow(args.verbose)
+def write_summary(paths: dict, summary: dict) -> None:
+  """Writes run_summary.json: what the latest run did, or where it failed."""
+  with open(paths['run_summary'], 'w') as f:
+    json.dump(summary, f, indent=2)
+
+
+def run(args: argparse.Namespace, paths: dict) -> int:
+  """Runs the pipeline, writes run_summary.json and the report."""
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   from pipeline import progress  # pylint: disable=g-import-not-at-top
   from pipeline import run_summary  # pylint: disable=g-import-not-at-top
-  logs.configure(args.verbose)
-  paths = configs.output_paths(args.output_dir)
-  os.makedirs(os.path.dirname(paths['metadata_path']), exist_ok=True)
   start = time.monotonic()
   try:
     with progress.watch(paths['metadata_path']):
@@ -88,19 +95,33 @@ def main(argv: Optional[List[str]] = None) -> int:
     failed = run_summary.failed_components(paths['metadata_path']) if (
         os.path.exists(paths['metadata_path'])) else {}
     where = ', '.join(failed) or 'pipeline construction'
-    print(f'error: the run failed in {where}: '
-          f'{type(error).__name__}: {error}', file=sys.stderr)
-    return 1
+    message = f'{type(error).__name__}: {error}'
+    print(f'error: the run failed in {where}: {message}', file=sys.stderr)
+    write_summary(paths, {'failed_in': where, 'error': message,
+                          'wall_seconds': round(time.monotonic() - start, 1)})
+    return EXIT_FAILED
   summary = run_summary.summarize(paths['metadata_path'])
   summary['wall_seconds'] = round(time.monotonic() - start, 1)
-  with open(paths['run_summary'], 'w') as f:
-    json.dump(summary, f, indent=2)
+  write_summary(paths, summary)
   print_summary(summary)
   print(f"run summary: {paths['run_summary']}")
   if not args.no_report:
     from pipeline import report  # pylint: disable=g-import-not-at-top
     print(f'report: {report.write_report(args.output_dir)}')
   return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = parse_args(argv)
+  logs.before_tensorflow(args.verbose)
+  logs.configure(args.verbose)
+  paths = configs.output_paths(args.output_dir)
+  try:
+    with run_lock.hold(args.output_dir):
+      return run(args, paths)
+  except run_lock.RunInProgressError as error:
+    print(f'error: {error}', file=sys.stderr)
+    return EXIT_BUSY
 
 
 if __name__ == '__main__':

@@ -101,6 +101,7 @@ def create_pipeline(
     serving_model_dir: str,
     dataset: Optional[str] = configs.DEFAULT_DATASET,
     ratings_csv: Optional[str] = None,
+    eval_ratings_csv: Optional[str] = None,
     manual_dir: Optional[str] = None,
     tfds_data_dir: Optional[str] = None,
     schema_path: Optional[str] = configs.SCHEMA_PATH,
@@ -130,6 +131,7 @@ def create_pipeline(
   example_gen = MovieLensExampleGen(
       dataset=None if ratings_csv else dataset,
       ratings_csv=ratings_csv,
+      eval_ratings_csv=eval_ratings_csv,
       manual_dir=manual_dir,
       data_dir=tfds_data_dir)
 
@@ -190,6 +192,7 @@ def create_pipeline(
       **{name: preset[name] for name in configs.HYPERPARAMETER_NAMES},
       **(hyperparameters or {}),
       'seed': configs.SEED,
+      'max_unseen_eval_user_share': configs.MAX_UNSEEN_EVAL_USER_SHARE,
       'code_fingerprint': source_fingerprint(user_code_dir, TRAINER_SOURCES),
   }
   if rmse_threshold is None:

@@ -328,6 +328,26 @@ def load_split(file_pattern: List[str],
           for key in batches[0]}
 
 
+class EvalSplitError(ValueError):
+  """The eval split cannot measure the model."""
+
+
+def check_eval_users(evaluation: Dict[str, tf.Tensor], num_users: int,
+                     max_unseen_share: float) -> float:
+  """Share of eval ratings by users the train split lacks (their id is the
+  out-of-vocabulary index `num_users`); raises EvalSplitError above
+  `max_unseen_share`: such an eval split measures only the OOV bucket."""
+  users = evaluation[USER_KEY]
+  unseen = float(tf.reduce_mean(tf.cast(users >= num_users, tf.float32)))
+  if unseen > max_unseen_share:
+    raise EvalSplitError(
+        f'{unseen:.0%} of the eval ratings are by users the train split does '
+        f'not have (at most {max_unseen_share:.0%} allowed): the model can '
+        'only score them as unknown users. Split by rating or by time, so '
+        'eval users also have ratings in train.')
+  return unseen
+
+
 def split_size(split: Dict[str, tf.Tensor]) -> int:
   """Number of examples in a loaded split."""
   return int(split[features.LABEL_KEY].shape[0])
@@ -483,6 +503,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                      tf_transform_output, keys)
   evaluation = load_split(fn_args.eval_files, fn_args.data_accessor,
                           tf_transform_output, keys)
+  unseen_eval_users = check_eval_users(
+      evaluation, tf_transform_output.vocabulary_size_by_name(
+          features.vocabulary_name(features.USER_ID_KEY)),
+      (fn_args.custom_config or {}).get('max_unseen_eval_user_share', 1.0))
   load_seconds = time.monotonic() - start
 
   model = build_model(tf_transform_output, hparams, train)
@@ -515,6 +539,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       'model': hparams.model,
       'train_examples': train_examples,
       'eval_examples': split_size(evaluation),
+      'unseen_eval_user_share': round(unseen_eval_users, 4),
       'epochs_run': clock.epochs,
       'best_epoch': int(np.argmin(val_rmse)) + 1 if val_rmse else None,
       'best_val_rmse': float(min(val_rmse)) if val_rmse else None,
