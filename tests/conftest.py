@@ -114,3 +114,15 @@ def transformed_data(ratings_csv, tmp_path_factory) -> TransformedData:
 def python() -> str:
   """The interpreter running the tests (the project's environment)."""
   return sys.executable
+
+
+def pytest_terminal_summary(terminalreporter):
+  """Prints the fault-injection totals (tests/faults.py), if any ran."""
+  from tests import faults  # pylint: disable=g-import-not-at-top
+  if faults.LEDGER:
+    terminalreporter.write_sep('=', 'fault injection')
+    for entry in faults.LEDGER:
+      terminalreporter.write_line(
+          f"{entry['fault']}: pushed {entry['pushed'] or 'nothing'}, "
+          f"changed {entry['changed'] or 'nothing'}")
+    terminalreporter.write_line(faults.summary_line())

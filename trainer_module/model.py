@@ -401,13 +401,27 @@ class ServingModule(tf.Module):
         for key in RAW_SERVING_FEATURE_KEYS}
 
   def model_ids(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-    """Raw user ids and titles ([batch] or [batch, 1]) -> the model's ids."""
-    return {features.transformed_name(key): table.lookup(
+    """Raw user ids and titles ([batch] or [batch, 1]) -> the model's ids.
+    Any bytes are a valid key: unknown, overlong or non-UTF-8 ones get the
+    out-of-vocabulary id."""
+    ids = {features.transformed_name(key): table.lookup(
         tf.reshape(raw[key], [-1])) for key, table in self._id_tables.items()}
+    sizes = [tf.size(i) for i in ids.values()]
+    with tf.control_dependencies([tf.debugging.assert_equal(
+        sizes[0], sizes[1], message='user_id and movie_title must hold the '
+        'same number of values (one pair per prediction)')]):
+      return {key: tf.identity(value) for key, value in ids.items()}
 
   def _predict_raw(self, raw: Dict[str, tf.Tensor]) -> tf.Tensor:
     """Raw string features, each [batch] or [batch, 1] -> ratings [batch, 1]."""
     return self.model(self.model_ids(raw))
+
+  def known(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """{'user_id_known', 'movie_title_known'}: [batch, 1] bools, False for
+    values scored through the out-of-vocabulary bucket."""
+    return {f'{key}_known': tf.reshape(
+        table.lookup(tf.reshape(raw[key], [-1])) < len(self._vocabularies[key]),
+        [-1, 1]) for key, table in self._id_tables.items()}
 
   @tf.function(input_signature=RAW_SIGNATURE, autograph=False)
   def __call__(self, raw: Dict[str, tf.Tensor]) -> tf.Tensor:
@@ -416,8 +430,10 @@ class ServingModule(tf.Module):
 
   @tf.function(input_signature=RAW_SIGNATURE, autograph=False)
   def serve_raw(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-    """`serving_default`: raw strings -> {'predicted_rating': [b, 1]}."""
-    return {features.PREDICTION_KEY: self._predict_raw(raw)}
+    """`serving_default`: raw strings -> {'predicted_rating': [b, 1],
+    'user_id_known': [b, 1], 'movie_title_known': [b, 1]}."""
+    return {features.PREDICTION_KEY: self._predict_raw(raw),
+            **self.known(raw)}
 
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name='examples')], autograph=False)

@@ -1,0 +1,217 @@
+"""SIGKILL during ExampleGen, Transform, Trainer and Pusher; then re-runs.
+
+One output directory goes through the sequence a crashing machine would
+give it: the first run is killed during ExampleGen, its re-run during
+Transform, the next during the Trainer; the fourth completes and pushes a
+model. A better model's run is then killed while Pusher copies it, and
+re-run. After every kill, the killed component's execution is unfinished in
+ML Metadata, nothing new is served, and every numbered version under
+serving_model/ is a complete model; each re-run reuses what completed.
+Each test builds on the one before it (pytest runs them in file order).
+"""
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from typing import List
+
+import pytest
+
+from pipeline import configs
+from pipeline import local_runner
+from pipeline import run_summary
+from tests import e2e
+from tests import faults
+
+FIRST = ['--batch-size', '64', '--epochs', '3', '--rmse-threshold', '2']
+BETTER = ['--batch-size', '64', '--epochs', '10', '--rmse-threshold', '2']
+PUSHING = 'PUSH IN PROGRESS'
+
+# Runs the local runner with Pusher's last copy into its staging folder made
+# slow, so a kill lands while the model is half copied.
+SLOW_PUSH_RUNNER = textwrap.dedent(f'''
+    import os, sys, time
+    from components import serving_pusher
+    real_copy = serving_pusher.io_utils.copy_file
+    def slow_copy(src, dst, *args, **kwargs):
+      if serving_pusher.STAGING_PREFIX in dst:
+        print({PUSHING!r}, flush=True)
+        time.sleep(600)
+      return real_copy(src, dst, *args, **kwargs)
+    serving_pusher.io_utils.copy_file = slow_copy
+    from pipeline import local_runner
+    sys.exit(local_runner.main(sys.argv[1:]))
+''')
+
+
+@pytest.fixture(scope='module')
+def output_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp('interrupted') / 'out')
+
+
+def serving_dir(output_dir: str) -> str:
+  return configs.output_paths(output_dir)['serving_model_dir']
+
+
+def start(command: List[str]) -> 'tuple[subprocess.Popen, queue.Queue]':
+  """Starts a runner in its own process group; its stdout lines arrive on
+  the returned queue."""
+  process = subprocess.Popen(
+      command, cwd=e2e.PROJECT_ROOT, env=dict(os.environ,
+                                              TF_USE_LEGACY_KERAS='1'),
+      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+      start_new_session=True)
+  lines: queue.Queue = queue.Queue()
+
+  def pump():
+    for line in process.stdout:
+      lines.put(line)
+    lines.put(None)
+  threading.Thread(target=pump, daemon=True).start()
+  return process, lines
+
+
+def kill_when(process: subprocess.Popen, lines: queue.Queue, marker: str,
+              timeout: float = 600) -> List[str]:
+  """SIGKILLs the runner's whole process group once a stdout line contains
+  `marker`; returns the lines seen."""
+  seen, deadline = [], time.monotonic() + timeout
+  while True:
+    line = lines.get(timeout=max(1.0, deadline - time.monotonic()))
+    if line is None:
+      raise AssertionError(f'runner ended before {marker!r}:\n'
+                           + ''.join(seen[-40:]))
+    seen.append(line)
+    if marker in line:
+      os.killpg(process.pid, signal.SIGKILL)
+      process.wait()
+      return seen
+
+
+def runner_command(output_dir: str, ratings_csv: str,
+                   training: List[str]) -> List[str]:
+  return ['--output-dir', output_dir, '--ratings-csv', ratings_csv,
+          '--no-report', *training]
+
+
+def latest_states(output_dir: str) -> dict:
+  store = run_summary.open_store(
+      configs.output_paths(output_dir)['metadata_path'])
+  return {node: run.state for node, run in run_summary.component_runs(
+      store, run_summary.latest_run_id(store)).items()}
+
+
+def assert_every_version_complete(output_dir: str) -> None:
+  """What a reader listing serving_model/ sees is only whole models."""
+  base = serving_dir(output_dir)
+  for name in (os.listdir(base) if os.path.isdir(base) else []):
+    if name.isdigit():
+      assert os.path.isfile(os.path.join(base, name, 'saved_model.pb'))
+      e2e.tutorial_call(os.path.join(base, name), '42', 'Movie 3 (1953)')
+
+
+def kill_during(output_dir: str, ratings_csv: str, node: str,
+                training: List[str] = FIRST) -> None:
+  """Runs until `node` starts, SIGKILLs the runner, checks the damage."""
+  before = faults.snapshot(serving_dir(output_dir))
+  process, lines = start([sys.executable, '-m', 'pipeline.local_runner',
+                          *runner_command(output_dir, ratings_csv, training)])
+  kill_when(process, lines, f'] {node} started')
+  entry = faults.record(f'SIGKILL during {node}', before,
+                        faults.snapshot(serving_dir(output_dir)))
+  assert entry['pushed'] == [] and entry['changed'] == [], entry
+  assert latest_states(output_dir)[node] == 'RUNNING'  # killed mid-way
+  assert_every_version_complete(output_dir)
+
+
+def rerun(output_dir: str, ratings_csv: str,
+          training: List[str] = FIRST) -> dict:
+  summary = e2e.run_pipeline(output_dir, runner_command(
+      output_dir, ratings_csv, training)[2:])
+  assert_every_version_complete(output_dir)
+  return summary
+
+
+def test_killed_during_example_gen(output_dir, ratings_csv):
+  kill_during(output_dir, ratings_csv, 'MovieLensExampleGen')
+
+
+def test_rerun_killed_during_transform_reuses_example_gen(output_dir,
+                                                          ratings_csv):
+  kill_during(output_dir, ratings_csv, 'Transform')
+  states = latest_states(output_dir)
+  assert states['MovieLensExampleGen'] == states['StatisticsGen'] == (
+      'COMPLETE')
+
+
+def test_rerun_killed_during_trainer_reuses_transform(output_dir,
+                                                      ratings_csv):
+  kill_during(output_dir, ratings_csv, 'Trainer')
+  states = latest_states(output_dir)
+  assert states['MovieLensExampleGen'] == 'CACHED'
+  assert states['Transform'] == 'COMPLETE'
+
+
+def test_rerun_after_the_kills_completes_and_pushes(output_dir, ratings_csv):
+  summary = rerun(output_dir, ratings_csv)
+  states = summary['component_states']
+  assert states['Transform'] == 'CACHED'
+  assert states['Trainer'] == 'COMPLETE'
+  assert summary['pushed_model'], summary
+  assert len(faults.snapshot(serving_dir(output_dir))) == 1
+
+
+def test_killed_mid_push_serves_no_partial_version(output_dir, ratings_csv):
+  before = faults.snapshot(serving_dir(output_dir))
+  assert len(before) == 1
+  process, lines = start([
+      sys.executable, '-c', SLOW_PUSH_RUNNER,
+      *runner_command(output_dir, ratings_csv, BETTER)])
+  kill_when(process, lines, PUSHING)
+  entry = faults.record('SIGKILL during Pusher', before,
+                        faults.snapshot(serving_dir(output_dir)))
+  assert entry['pushed'] == [] and entry['changed'] == [], entry
+  assert latest_states(output_dir)['Pusher'] == 'RUNNING'
+  staged = [n for n in os.listdir(serving_dir(output_dir)) if not n.isdigit()]
+  assert staged, 'the kill should leave a half-copied staging folder'
+  assert_every_version_complete(output_dir)
+
+  summary = rerun(output_dir, ratings_csv, BETTER)
+  assert summary['component_states']['Evaluator'] == 'CACHED'
+  assert summary['component_states']['Pusher'] == 'COMPLETE'
+  after = faults.snapshot(serving_dir(output_dir))
+  assert len(after) == 2 and set(before) < set(after)
+  assert sorted(os.listdir(serving_dir(output_dir))) == sorted(after)
+
+
+def test_second_run_on_the_same_output_dir_is_refused(output_dir,
+                                                      ratings_csv):
+  first, lines = start([sys.executable, '-m', 'pipeline.local_runner',
+                        *runner_command(output_dir, ratings_csv, FIRST),
+                        '--no-cache'])
+  try:
+    seen = []
+    while not any('] MovieLensExampleGen started' in l for l in seen):
+      line = lines.get(timeout=300)
+      assert line is not None, ''.join(seen)
+      seen.append(line)
+    before = faults.snapshot(serving_dir(output_dir))
+    second = e2e.run_module('pipeline.local_runner', runner_command(
+        output_dir, ratings_csv, FIRST))
+    faults.record('second run at once', before,
+                  faults.snapshot(serving_dir(output_dir)))
+    assert second.returncode == local_runner.EXIT_BUSY, second.stderr
+    assert 'another run is using' in second.stderr
+    assert f'pid {first.pid}' in second.stderr
+  finally:
+    assert first.wait(timeout=900) == 0, ''.join(
+        l for l in iter(lines.get, None))[-3000:]
+  # ML Metadata is intact: the first run's summary reads back whole.
+  summary = run_summary.summarize(
+      configs.output_paths(output_dir)['metadata_path'])
+  assert set(summary['component_states'].values()) == {'COMPLETE'}
