@@ -1,0 +1,63 @@
+"""The reviewed schema agrees with the feature module and with the data."""
+
+import pytest
+import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from components import movielens_example_gen
+from pipeline import configs
+from tests import synthetic_ratings
+from trainer_module import features
+
+KINDS = {'bytes': schema_pb2.BYTES, 'float': schema_pb2.FLOAT,
+         'int64': schema_pb2.INT}
+
+
+@pytest.fixture(scope='module')
+def schema():
+  return tfdv.load_schema_text(configs.SCHEMA_PATH)
+
+
+def test_every_feature_example_gen_writes_is_in_the_schema_with_its_type(schema):
+  types = {f.name: f.type for f in schema.feature}
+  assert types == {name: KINDS[kind]
+                   for name, kind in features.FEATURE_KINDS.items()}
+
+
+def test_model_features_are_required_with_one_value(schema):
+  by_name = {f.name: f for f in schema.feature}
+  for name in features.REQUIRED_FEATURE_KINDS:
+    feature = by_name[name]
+    assert feature.presence.min_fraction == 1.0
+    assert [d.size for d in feature.shape.dim] == [1]
+
+
+def _statistics(rows, columns, path):
+  """TFDV statistics of CSV rows parsed the way ExampleGen parses them."""
+  import csv  # pylint: disable=g-import-not-at-top
+  import io  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  with tf.io.TFRecordWriter(path) as writer:
+    for row in rows:
+      line = io.StringIO()
+      csv.writer(line).writerow(row)
+      writer.write(movielens_example_gen.csv_line_to_example(
+          line.getvalue(), columns).SerializeToString())
+  return tfdv.generate_statistics_from_tfrecord(path)
+
+
+def test_generated_ratings_match_and_out_of_range_ones_do_not(
+    schema, ratings_csv, tmp_path):
+  import csv  # pylint: disable=g-import-not-at-top
+  with open(ratings_csv, newline='') as f:
+    reader = csv.reader(f)
+    columns = next(reader)
+    rows = list(reader)
+  assert columns == synthetic_ratings.COLUMNS
+  clean = tfdv.validate_statistics(_statistics(rows, columns, str(tmp_path / 'clean')), schema)
+  assert not clean.anomaly_info
+  rows[0][columns.index('user_rating')] = '7.0'
+  rows[1][columns.index('user_occupation_text')] = 'astronaut'
+  bad = tfdv.validate_statistics(
+      _statistics(rows, columns, str(tmp_path / 'bad')), schema)
+  assert set(bad.anomaly_info) == {'user_rating', 'user_occupation_text'}
