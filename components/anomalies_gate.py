@@ -71,7 +71,8 @@ def AnomaliesGate(
   drift = artifact_anomalies(drift_anomalies) if drift_anomalies else []
   if drift:
     raise DataAnomaliesError(
-        'the data drifted from the data of the served model beyond '
-        'configs.DRIFT_COMPARATORS (split pairs are new_baseline); check the '
-        'data, or raise the thresholds if the change is expected:\n  '
+        'DriftValidator: the data drifted from the data of the served '
+        'model beyond configs.DRIFT_COMPARATORS (split pairs are '
+        'new_baseline); check the data, or raise the thresholds if the '
+        'change is expected:\n  '
         + '\n  '.join(drift))

@@ -54,7 +54,9 @@ def test_features_and_types(written):
       'user_rating': 'float_list', 'timestamp': 'int64_list',
       'movie_genres': 'bytes_list', 'user_gender': 'int64_list',
       'raw_user_age': 'float_list', 'user_occupation_text': 'bytes_list',
-      'user_zip_code': 'bytes_list'}
+      'user_zip_code': 'bytes_list', 'movie_id': 'bytes_list',
+      'bucketized_user_age': 'float_list',
+      'user_occupation_label': 'bytes_list'}
   assert example['user_id'].bytes_list.value[0].decode().isdigit()
   assert 1 <= len(example['movie_genres'].bytes_list.value) <= 2
 
