@@ -1,11 +1,15 @@
 """AnomaliesGate: stops the run when ExampleValidator or DriftValidator
-found anomalies.
+found anomalies, or when one user dominates a split.
 
 The validators record anomalies but do not fail; TFX leaves the decision to
 the pipeline. Ours: nothing trains on data that does not match the schema or
 has drifted from the data of the served model. Transform runs after this
 gate, so a failure here stops the run before training, with every anomaly
 named in the error.
+
+The one-user check reads the statistics here rather than through
+ExampleValidator's SQL custom validations: TFX 1.16 passes those as a proto
+placeholder that the Airflow and Kubeflow V2 runners cannot render.
 """
 
 import os
@@ -13,8 +17,10 @@ from typing import List
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import v1 as tfx
+from tfx.components.statistics_gen import stats_artifact_utils
 from tfx.dsl.io import fileio
 from tfx.types import artifact as artifact_lib
+from tfx.types import standard_artifact_utils
 from tfx.utils import io_utils
 
 ANOMALIES_FILE_NAME = 'SchemaDiff.pb'
@@ -56,14 +62,41 @@ def artifact_anomalies(artifact: artifact_lib.Artifact) -> List[str]:
   return lines
 
 
+def dominant_users(statistics: artifact_lib.Artifact, user_key: str,
+                   max_share: float) -> List[str]:
+  """One line per split whose most frequent `user_key` value has more than
+  `max_share` of the split's values."""
+  lines = []
+  for split in standard_artifact_utils.decode_split_names(
+      statistics.split_names):
+    view = stats_artifact_utils.load_statistics(statistics, split)
+    feature = view.get_default_slice_or_die().get_feature([user_key])
+    stats = feature.proto().string_stats if feature else None
+    if not stats or not stats.top_values or not (
+        stats.common_stats.num_non_missing):
+      continue
+    top = stats.top_values[0]
+    share = top.frequency / stats.common_stats.num_non_missing
+    if share > max_share:
+      lines.append(f'[{split}] {user_key}: one user has more than '
+                   f'{max_share:.0%} of the ratings ({top.value!r} has '
+                   f'{share:.0%})')
+  return lines
+
+
 @tfx.dsl.components.component
 def AnomaliesGate(
     anomalies: tfx.dsl.components.InputArtifact[
         tfx.types.standard_artifacts.ExampleAnomalies],
+    statistics: tfx.dsl.components.InputArtifact[
+        tfx.types.standard_artifacts.ExampleStatistics],
+    user_key: tfx.dsl.components.Parameter[str],
+    max_one_user_share: tfx.dsl.components.Parameter[float],
     drift_anomalies: tfx.dsl.components.InputArtifact[
         tfx.types.standard_artifacts.ExampleAnomalies] = None) -> None:
   """Raises DataAnomaliesError naming every anomaly of every split."""
-  problems = artifact_anomalies(anomalies)
+  problems = artifact_anomalies(anomalies) + dominant_users(
+      statistics, user_key, max_one_user_share)
   if problems:
     raise DataAnomaliesError(
         'ExampleValidator found anomalies; fix the data or update the '

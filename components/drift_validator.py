@@ -22,16 +22,19 @@ from typing import Dict, List, Optional, Tuple
 from ml_metadata.proto import metadata_store_pb2
 from tensorflow_metadata.proto.v0 import path_pb2
 from tfx import types
-from tfx.components.distribution_validator import component
+from tfx.components.distribution_validator import executor
 from tfx.components.evaluator import constants as evaluator_constants
 from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common import resolver
 from tfx.proto import distribution_validator_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.types.component_spec import ChannelParameter
+from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
+from tfx.utils import proto_utils
 
 import ml_metadata as mlmd
 
@@ -39,6 +42,7 @@ STATISTICS_KEY = standard_component_specs.STATISTICS_KEY
 MODEL_BLESSING_KEY = 'model_blessing'
 _BLESSED = evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY
 _Event = metadata_store_pb2.Event
+_CONFIG_KEY = standard_component_specs.DISTRIBUTION_VALIDATOR_CONFIG_KEY
 
 
 def _events(store: mlmd.MetadataStore, artifact_ids: List[int],
@@ -110,8 +114,15 @@ def drift_config(comparators: Dict[str, Tuple[str, float]]
 
 
 class DriftValidatorSpec(standard_component_specs.DistributionValidatorSpec):
-  """DistributionValidator's spec with an optional baseline."""
+  """DistributionValidator's spec with an optional baseline, and its config
+  kept as JSON: TFX 1.16 turns proto parameters into a placeholder that the
+  Airflow and Kubeflow V2 runners cannot render."""
 
+  PARAMETERS = {
+      **standard_component_specs.DistributionValidatorSpec.PARAMETERS,
+      _CONFIG_KEY: ExecutionParameter(
+          type=distribution_validator_pb2.DistributionValidatorConfig),
+  }
   INPUTS = {
       **standard_component_specs.DistributionValidatorSpec.INPUTS,
       standard_component_specs.BASELINE_STATISTICS_KEY: ChannelParameter(
@@ -120,11 +131,23 @@ class DriftValidatorSpec(standard_component_specs.DistributionValidatorSpec):
   }
 
 
+class Executor(executor.Executor):
+  """DistributionValidator's executor, given its config as JSON."""
+
+  def Do(self, input_dict, output_dict, exec_properties):
+    config = exec_properties.get(_CONFIG_KEY)
+    if isinstance(config, str):
+      exec_properties = {**exec_properties, _CONFIG_KEY: proto_utils
+                         .json_to_proto(config, distribution_validator_pb2
+                                        .DistributionValidatorConfig())}
+    return super().Do(input_dict, output_dict, exec_properties)
+
+
 class DriftValidator(base_component.BaseComponent):
-  """DistributionValidator (same executor) whose baseline may be absent."""
+  """DistributionValidator whose baseline may be absent."""
 
   SPEC_CLASS = DriftValidatorSpec
-  EXECUTOR_SPEC = component.DistributionValidator.EXECUTOR_SPEC
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
   def __init__(
       self, statistics: types.BaseChannel,

@@ -42,8 +42,8 @@ SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                            'schema', 'schema.pbtxt')
 SCHEMA_INFER = 'infer'  # --schema infer: SchemaGen infers one each run
 
-# Data checks beyond the schema (ExampleValidator's custom validations):
-# no split may be dominated by one user (MovieLens 100k's busiest user has
+# Data checks beyond the schema (components/anomalies_gate.py): no split may
+# be dominated by one user (MovieLens 100k's busiest user has
 # 0.7% of the ratings).
 MAX_ONE_USER_SHARE = 0.25
 # Drift against the data of the model being served (DistributionValidator):

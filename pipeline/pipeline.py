@@ -4,9 +4,6 @@ import hashlib
 import os
 from typing import Any, Dict, List, Optional, Sequence
 
-from google.protobuf import text_format
-from tensorflow_data_validation.anomalies.proto import (
-    custom_validation_config_pb2)
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.dsl.components.base import base_node
@@ -58,26 +55,6 @@ def eval_config(rmse_threshold: float) -> tfma.EvalConfig:
                       threshold=rmse_gate)]),
           ])
       ])
-
-
-def custom_validations(
-    max_one_user_share: float
-) -> custom_validation_config_pb2.CustomValidationConfig:
-  """ExampleValidator's checks beyond the schema: no split has one user
-  with more than `max_one_user_share` of its ratings."""
-  return text_format.Parse(f"""
-      feature_validations {{
-        feature_path {{ step: "{features.USER_ID_KEY}" }}
-        validations {{
-          sql_expression:
-            "feature.string_stats.top_values[OFFSET(0)].frequency <= "
-            "{max_one_user_share} * feature.string_stats.common_stats"
-            ".num_non_missing"
-          severity: ERROR
-          description: "one user has more than {max_one_user_share:.0%} of "
-            "the ratings"
-        }}
-      }}""", custom_validation_config_pb2.CustomValidationConfig())
 
 
 def source_fingerprint(package_dir: str, names: Sequence[str]) -> str:
@@ -147,9 +124,7 @@ def create_pipeline(
 
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs['statistics'],
-      schema=schema_gen.outputs['schema'],
-      custom_validation_config=custom_validations(
-          configs.MAX_ONE_USER_SHARE))
+      schema=schema_gen.outputs['schema'])
 
   blessings = tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)
   every_statistics = tfx.dsl.Channel(
@@ -173,6 +148,9 @@ def create_pipeline(
 
   anomalies_gate = AnomaliesGate(
       anomalies=example_validator.outputs['anomalies'],
+      statistics=statistics_gen.outputs['statistics'],
+      user_key=features.USER_ID_KEY,
+      max_one_user_share=configs.MAX_ONE_USER_SHARE,
       drift_anomalies=drift_validator.outputs['anomalies'])
 
   user_code_dir = os.path.dirname(trainer_module.__file__)

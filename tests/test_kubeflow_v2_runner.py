@@ -57,7 +57,7 @@ def executors(spec) -> dict:
 
 def test_every_container_runs_the_image_asked_for(spec):
   containers = executors(spec)
-  assert len(containers) == 9
+  assert len(containers) == 10
   assert {c['image'] for c in containers.values()} == {IMAGE}
 
 
@@ -91,6 +91,9 @@ def test_data_and_serving_locations(spec):
   push = json.loads(parameter(spec, 'Pusher', 'push_destination')[
       'stringValue'])
   assert push['filesystem']['base_directory'] == 'gs://bucket/root/serving_model'
+  # The reviewed schema, where the image holds it.
+  assert parameter(spec, 'ImportSchemaGen', 'schema_file') == {
+      'stringValue': kubeflow_v2_runner.IMAGE_SCHEMA_PATH}
 
 
 def test_pipeline_root_is_required():

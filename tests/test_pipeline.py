@@ -20,6 +20,7 @@ EXPECTED_EDGES = {
     ('StatisticsGen', 'ExampleValidator'),
     ('ImportSchemaGen', 'ExampleValidator'),
     ('ExampleValidator', 'AnomaliesGate'),
+    ('StatisticsGen', 'AnomaliesGate'),
     ('AnomaliesGate', 'Transform'),
     ('MovieLensExampleGen', 'Transform'),
     ('ImportSchemaGen', 'Transform'),
