@@ -43,6 +43,10 @@ MODEL_BLESSING_KEY = 'model_blessing'
 _BLESSED = evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY
 _Event = metadata_store_pb2.Event
 _CONFIG_KEY = standard_component_specs.DISTRIBUTION_VALIDATOR_CONFIG_KEY
+_ANOMALIES_KEY = standard_component_specs.ANOMALIES_KEY
+# Not 'anomalies': Airflow's launcher names artifacts '<output key>:<run>',
+# unique per type, and ExampleValidator already writes 'anomalies'.
+DRIFT_ANOMALIES_KEY = 'drift_anomalies'
 
 
 def _events(store: mlmd.MetadataStore, artifact_ids: List[int],
@@ -114,14 +118,18 @@ def drift_config(comparators: Dict[str, Tuple[str, float]]
 
 
 class DriftValidatorSpec(standard_component_specs.DistributionValidatorSpec):
-  """DistributionValidator's spec with an optional baseline, and its config
-  kept as JSON: TFX 1.16 turns proto parameters into a placeholder that the
-  Airflow and Kubeflow V2 runners cannot render."""
+  """DistributionValidator's spec with an optional baseline, its config
+  kept as JSON (TFX 1.16 turns proto parameters into a placeholder that the
+  Airflow and Kubeflow V2 runners cannot render), and its own output key."""
 
   PARAMETERS = {
       **standard_component_specs.DistributionValidatorSpec.PARAMETERS,
       _CONFIG_KEY: ExecutionParameter(
           type=distribution_validator_pb2.DistributionValidatorConfig),
+  }
+  OUTPUTS = {
+      DRIFT_ANOMALIES_KEY: ChannelParameter(
+          type=standard_artifacts.ExampleAnomalies),
   }
   INPUTS = {
       **standard_component_specs.DistributionValidatorSpec.INPUTS,
@@ -132,7 +140,8 @@ class DriftValidatorSpec(standard_component_specs.DistributionValidatorSpec):
 
 
 class Executor(executor.Executor):
-  """DistributionValidator's executor, given its config as JSON."""
+  """DistributionValidator's executor, given its config as JSON and writing
+  to DRIFT_ANOMALIES_KEY."""
 
   def Do(self, input_dict, output_dict, exec_properties):
     config = exec_properties.get(_CONFIG_KEY)
@@ -140,7 +149,14 @@ class Executor(executor.Executor):
       exec_properties = {**exec_properties, _CONFIG_KEY: proto_utils
                          .json_to_proto(config, distribution_validator_pb2
                                         .DistributionValidatorConfig())}
-    return super().Do(input_dict, output_dict, exec_properties)
+    result = super().Do(
+        input_dict, {_ANOMALIES_KEY: output_dict[DRIFT_ANOMALIES_KEY]},
+        exec_properties)
+    if result is not None and _ANOMALIES_KEY in result.output_artifacts:
+      result.output_artifacts[DRIFT_ANOMALIES_KEY].CopyFrom(
+          result.output_artifacts[_ANOMALIES_KEY])
+      del result.output_artifacts[_ANOMALIES_KEY]
+    return result
 
 
 class DriftValidator(base_component.BaseComponent):
@@ -159,4 +175,5 @@ class DriftValidator(base_component.BaseComponent):
         baseline_statistics=baseline_statistics,
         distribution_validator_config=config,
         include_split_pairs=json_utils.dumps(None),
-        anomalies=types.Channel(type=standard_artifacts.ExampleAnomalies)))
+        drift_anomalies=types.Channel(
+            type=standard_artifacts.ExampleAnomalies)))

@@ -151,7 +151,7 @@ def create_pipeline(
       statistics=statistics_gen.outputs['statistics'],
       user_key=features.USER_ID_KEY,
       max_one_user_share=configs.MAX_ONE_USER_SHARE,
-      drift_anomalies=drift_validator.outputs['anomalies'])
+      drift_anomalies=drift_validator.outputs['drift_anomalies'])
 
   user_code_dir = os.path.dirname(trainer_module.__file__)
   transform = tfx.components.Transform(

@@ -111,7 +111,8 @@ def test_airflow_dags_test_runs_the_pipeline_and_pushes(airflow_home,
   # Airflow's legacy launcher records resolvers as CACHED executions.
   assert {n for n, s in states.items()
           if s != metadata_store_pb2.Execution.COMPLETE} == {
-              'latest_blessed_model_resolver'}
+              'latest_blessed_model_resolver',
+              'drift_baseline_statistics_resolver'}
   versions = os.listdir(paths['serving_model_dir'])
   assert len(versions) == 1
   rating = e2e.tutorial_call(
