@@ -8,9 +8,10 @@ no baseline) passes, as TFX's executor already does when given none.
 
 The baseline (BlessedDataStatisticsStrategy) is not simply the latest
 statistics: after a run stopped for drift, re-running on the same drifted
-data would compare it with itself and pass. The strategy follows ML Metadata from the latest blessed model's blessing
-to the Evaluator run that produced it, to the examples it evaluated, to the
-statistics StatisticsGen computed over them. With no blessed model yet there
+data would compare it with itself and pass. The strategy follows ML Metadata
+from the latest blessed model's blessing to the Evaluator run that produced
+it, to the examples it evaluated, to the statistics StatisticsGen computed
+over them. With no blessed model yet there
 is no baseline, and DistributionValidator passes (TFX's cold start).
 
 Kubeflow V2 / Vertex compile only TFX's own strategies; the Kubeflow runner

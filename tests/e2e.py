@@ -8,6 +8,8 @@ from typing import List
 
 import numpy as np
 
+from pipeline import configs
+
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -34,6 +36,11 @@ def run_pipeline_with_output(output_dir: str, args: List[str]):
       f'{result.stderr[-4000:]}')
   with open(os.path.join(output_dir, 'run_summary.json')) as f:
     return json.load(f), result
+
+
+def serving_dir(output_dir: str) -> str:
+  """Where the Pusher of a run in output_dir writes its versions."""
+  return configs.output_paths(output_dir)['serving_model_dir']
 
 
 def tutorial_call(model_path: str, user_id: str, title: str):

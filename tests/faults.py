@@ -6,37 +6,25 @@ and records both here; conftest.py prints the totals at the end of the run:
 fault: 0".
 """
 
-import hashlib
 import os
 from typing import Dict, List
+
+from tests import e2e
 
 LEDGER: List[dict] = []
 
 
-def tree_digest(path: str) -> str:
-  """sha256 over every file's relative path and bytes under path."""
-  digest = hashlib.sha256()
-  for root, dirs, names in os.walk(path):
-    dirs.sort()
-    for name in sorted(names):
-      full = os.path.join(root, name)
-      digest.update(os.path.relpath(full, path).encode() + b'\0')
-      with open(full, 'rb') as f:
-        digest.update(f.read())
-  return digest.hexdigest()
-
-
-def snapshot(serving_dir: str) -> Dict[str, str]:
-  """{version: digest} of every numbered version folder a model server
-  would list under the serving directory."""
+def snapshot(serving_dir: str) -> Dict[str, Dict[str, bytes]]:
+  """{version: {file: bytes}} of every numbered version folder a model
+  server would list under the serving directory."""
   if not os.path.isdir(serving_dir):
     return {}
-  return {name: tree_digest(os.path.join(serving_dir, name))
+  return {name: e2e.tree_bytes(os.path.join(serving_dir, name))
           for name in sorted(os.listdir(serving_dir)) if name.isdigit()}
 
 
-def record(fault: str, before: Dict[str, str],
-           after: Dict[str, str]) -> dict:
+def record(fault: str, before: Dict[str, dict],
+           after: Dict[str, dict]) -> dict:
   """Adds one fault's outcome to the ledger and returns it."""
   entry = {
       'fault': fault,

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from pipeline import configs
 from pipeline import local_runner
+from pipeline import predict
 from tests import e2e
 from tests import faults
 from tests import synthetic_ratings
@@ -54,17 +55,13 @@ def write_rows(path: str, rows: Rows, columns: List[str]) -> str:
   return path
 
 
-def serving_dir(output_dir: str) -> str:
-  return configs.output_paths(output_dir)['serving_model_dir']
-
-
 def run_with_fault(fault: str, output_dir: str, args: List[str]):
   """Runs the local runner with a fault; records what it did to serving.
   Returns (finished process, run_summary.json)."""
-  before = faults.snapshot(serving_dir(output_dir))
+  before = faults.snapshot(e2e.serving_dir(output_dir))
   result = e2e.run_module('pipeline.local_runner',
                           ['--output-dir', output_dir, '--no-report', *args])
-  after = faults.snapshot(serving_dir(output_dir))
+  after = faults.snapshot(e2e.serving_dir(output_dir))
   entry = faults.record(fault, before, after)
   assert entry['pushed'] == [] and entry['changed'] == [], entry
   summary_path = configs.output_paths(output_dir)['run_summary']
@@ -78,6 +75,15 @@ def assert_stopped(result, summary, *phrases: str) -> None:
   for phrase in phrases:
     assert phrase in result.stderr, (phrase, result.stderr[-3000:])
   assert summary['error'] and summary['failed_in'] != 'Pusher'
+
+
+def assert_not_blessed(result, summary, *phrases: str) -> None:
+  """The run completed, blessed and pushed nothing, and one reason in
+  run_summary.json says each phrase."""
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert summary['blessed'] is False and summary['pushed_model'] is None
+  assert any(all(p in reason for p in phrases)
+             for reason in summary['not_blessed_because']), summary
 
 
 # ------------------------------------------------------------- bad CSV data
@@ -228,10 +234,8 @@ def test_model_trained_on_shuffled_labels_is_not_pushed(
                     synthetic_ratings.COLUMNS)
   result, summary = run_with_fault(
       'shuffled labels', served, ['--ratings-csv', path, *TRAINING])
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert summary['blessed'] is False and summary['pushed_model'] is None
-  assert any('root_mean_squared_error' in reason and 'required <= 0.9'
-             in reason for reason in summary['not_blessed_because']), summary
+  assert_not_blessed(result, summary, 'root_mean_squared_error',
+                     'required <= 0.9')
 
 
 def test_model_worse_than_the_served_one_is_not_pushed(served, ratings_csv):
@@ -241,10 +245,7 @@ def test_model_worse_than_the_served_one_is_not_pushed(served, ratings_csv):
       'worse than the served model', served,
       ['--ratings-csv', ratings_csv, '--batch-size', '64', '--epochs', '1',
        '--rmse-threshold', '5'])
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert summary['blessed'] is False and summary['pushed_model'] is None
-  assert any('against the baseline model' in reason
-             for reason in summary['not_blessed_because']), summary
+  assert_not_blessed(result, summary, 'against the baseline model')
 
 
 def test_first_model_must_pass_the_absolute_gate(ratings_csv, tmp_path):
@@ -253,18 +254,15 @@ def test_first_model_must_pass_the_absolute_gate(ratings_csv, tmp_path):
       'first model above the RMSE gate', output_dir,
       ['--ratings-csv', ratings_csv, '--batch-size', '64', '--epochs', '10',
        '--rmse-threshold', '0.1'])
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert summary['blessed'] is False and summary['pushed_model'] is None
-  assert any('required <= 0.1' in reason
-             for reason in summary['not_blessed_because']), summary
-  assert faults.snapshot(serving_dir(output_dir)) == {}
+  assert_not_blessed(result, summary, 'required <= 0.1')
+  assert faults.snapshot(e2e.serving_dir(output_dir)) == {}
 
 
 # -------------------------------------------------------------- bad requests
 
 def newest_model(output_dir: str):
-  version = max(v for v in os.listdir(serving_dir(output_dir)) if v.isdigit())
-  return tf.saved_model.load(os.path.join(serving_dir(output_dir), version))
+  return tf.saved_model.load(
+      predict.newest_version_dir(e2e.serving_dir(output_dir)))
 
 
 KNOWN_USER, KNOWN_TITLE = '42', synthetic_ratings.movie_titles(150)[3]
@@ -289,7 +287,7 @@ def _request_errors(loaded) -> Dict[str, Callable[[], object]]:
 
 
 def test_bad_requests_get_an_error_and_the_loader_survives(served):
-  before = faults.snapshot(serving_dir(served))
+  before = faults.snapshot(e2e.serving_dir(served))
   loaded = newest_model(served)
   for name, request in _request_errors(loaded).items():
     with pytest.raises((ValueError, TypeError,
@@ -301,14 +299,14 @@ def test_bad_requests_get_an_error_and_the_loader_survives(served):
                      'movie_title': [KNOWN_TITLE]})
     assert rating.shape == (1, 1) and np.isfinite(rating.numpy()).all()
     faults.record(f'request: {name}', before,
-                  faults.snapshot(serving_dir(served)))
+                  faults.snapshot(e2e.serving_dir(served)))
   lengths = _request_errors(loaded)['lengths differ']
   with pytest.raises(tf.errors.InvalidArgumentError, match='same number'):
     lengths()
 
 
 def test_odd_values_get_a_defined_answer_flagged_unknown(served):
-  before = faults.snapshot(serving_dir(served))
+  before = faults.snapshot(e2e.serving_dir(served))
   loaded = newest_model(served)
   serve = loaded.signatures['serving_default']
   odd_users = {
@@ -324,7 +322,7 @@ def test_odd_values_get_a_defined_answer_flagged_unknown(served):
     assert out['user_id_known'].numpy().ravel().tolist() == [False, True]
     assert out['movie_title_known'].numpy().ravel().tolist() == [True, True]
     faults.record(f'request: {name}', before,
-                  faults.snapshot(serving_dir(served)))
+                  faults.snapshot(e2e.serving_dir(served)))
   out = serve(user_id=tf.constant([KNOWN_USER]),
               movie_title=tf.constant(['Not A Movie (2099)']))
   assert out['movie_title_known'].numpy().ravel().tolist() == [False]
@@ -332,14 +330,14 @@ def test_odd_values_get_a_defined_answer_flagged_unknown(served):
                   'movie_title': np.array([], dtype=str)})
   assert empty.shape == (0, 1)
   faults.record('request: empty batch', before,
-                faults.snapshot(serving_dir(served)))
+                faults.snapshot(e2e.serving_dir(served)))
 
 
 def test_the_served_model_survived_every_fault(served):
   """Runs last in this module: after every fault above, the first run's
   model is still the only version served, and still answers."""
-  versions = [v for v in os.listdir(serving_dir(served)) if v.isdigit()]
+  versions = [v for v in os.listdir(e2e.serving_dir(served)) if v.isdigit()]
   assert len(versions) == 1
-  e2e.tutorial_call(os.path.join(serving_dir(served), versions[0]),
+  e2e.tutorial_call(os.path.join(e2e.serving_dir(served), versions[0]),
                     KNOWN_USER, KNOWN_TITLE)
   assert not [e for e in faults.LEDGER if e['pushed'] or e['changed']]

@@ -54,10 +54,6 @@ def output_dir(tmp_path_factory):
   return str(tmp_path_factory.mktemp('interrupted') / 'out')
 
 
-def serving_dir(output_dir: str) -> str:
-  return configs.output_paths(output_dir)['serving_model_dir']
-
-
 def start(command: List[str]) -> 'tuple[subprocess.Popen, queue.Queue]':
   """Starts a runner in its own process group; its stdout lines arrive on
   the returned queue."""
@@ -76,21 +72,27 @@ def start(command: List[str]) -> 'tuple[subprocess.Popen, queue.Queue]':
   return process, lines
 
 
-def kill_when(process: subprocess.Popen, lines: queue.Queue, marker: str,
-              timeout: float = 600) -> List[str]:
-  """SIGKILLs the runner's whole process group once a stdout line contains
-  `marker`; returns the lines seen."""
+def wait_for(lines: queue.Queue, marker: str,
+             timeout: float = 600) -> List[str]:
+  """Reads a runner's stdout lines until one contains `marker`; returns the
+  lines seen. Fails if the runner ends first."""
   seen, deadline = [], time.monotonic() + timeout
-  while True:
+  while not seen or marker not in seen[-1]:
     line = lines.get(timeout=max(1.0, deadline - time.monotonic()))
     if line is None:
       raise AssertionError(f'runner ended before {marker!r}:\n'
                            + ''.join(seen[-40:]))
     seen.append(line)
-    if marker in line:
-      os.killpg(process.pid, signal.SIGKILL)
-      process.wait()
-      return seen
+  return seen
+
+
+def kill_when(process: subprocess.Popen, lines: queue.Queue,
+              marker: str) -> None:
+  """SIGKILLs the runner's whole process group once a stdout line contains
+  `marker`."""
+  wait_for(lines, marker)
+  os.killpg(process.pid, signal.SIGKILL)
+  process.wait()
 
 
 def runner_command(output_dir: str, ratings_csv: str,
@@ -108,7 +110,7 @@ def latest_states(output_dir: str) -> dict:
 
 def assert_every_version_complete(output_dir: str) -> None:
   """What a reader listing serving_model/ sees is only whole models."""
-  base = serving_dir(output_dir)
+  base = e2e.serving_dir(output_dir)
   for name in (os.listdir(base) if os.path.isdir(base) else []):
     if name.isdigit():
       assert os.path.isfile(os.path.join(base, name, 'saved_model.pb'))
@@ -118,12 +120,12 @@ def assert_every_version_complete(output_dir: str) -> None:
 def kill_during(output_dir: str, ratings_csv: str, node: str,
                 training: List[str] = FIRST) -> None:
   """Runs until `node` starts, SIGKILLs the runner, checks the damage."""
-  before = faults.snapshot(serving_dir(output_dir))
+  before = faults.snapshot(e2e.serving_dir(output_dir))
   process, lines = start([sys.executable, '-m', 'pipeline.local_runner',
                           *runner_command(output_dir, ratings_csv, training)])
   kill_when(process, lines, f'] {node} started')
   entry = faults.record(f'SIGKILL during {node}', before,
-                        faults.snapshot(serving_dir(output_dir)))
+                        faults.snapshot(e2e.serving_dir(output_dir)))
   assert entry['pushed'] == [] and entry['changed'] == [], entry
   assert latest_states(output_dir)[node] == 'RUNNING'  # killed mid-way
   assert_every_version_complete(output_dir)
@@ -163,30 +165,31 @@ def test_rerun_after_the_kills_completes_and_pushes(output_dir, ratings_csv):
   assert states['Transform'] == 'CACHED'
   assert states['Trainer'] == 'COMPLETE'
   assert summary['pushed_model'], summary
-  assert len(faults.snapshot(serving_dir(output_dir))) == 1
+  assert len(faults.snapshot(e2e.serving_dir(output_dir))) == 1
 
 
 def test_killed_mid_push_serves_no_partial_version(output_dir, ratings_csv):
-  before = faults.snapshot(serving_dir(output_dir))
+  before = faults.snapshot(e2e.serving_dir(output_dir))
   assert len(before) == 1
   process, lines = start([
       sys.executable, '-c', SLOW_PUSH_RUNNER,
       *runner_command(output_dir, ratings_csv, BETTER)])
   kill_when(process, lines, PUSHING)
   entry = faults.record('SIGKILL during Pusher', before,
-                        faults.snapshot(serving_dir(output_dir)))
+                        faults.snapshot(e2e.serving_dir(output_dir)))
   assert entry['pushed'] == [] and entry['changed'] == [], entry
   assert latest_states(output_dir)['Pusher'] == 'RUNNING'
-  staged = [n for n in os.listdir(serving_dir(output_dir)) if not n.isdigit()]
+  staged = [n for n in os.listdir(e2e.serving_dir(output_dir))
+            if not n.isdigit()]
   assert staged, 'the kill should leave a half-copied staging folder'
   assert_every_version_complete(output_dir)
 
   summary = rerun(output_dir, ratings_csv, BETTER)
   assert summary['component_states']['Evaluator'] == 'CACHED'
   assert summary['component_states']['Pusher'] == 'COMPLETE'
-  after = faults.snapshot(serving_dir(output_dir))
+  after = faults.snapshot(e2e.serving_dir(output_dir))
   assert len(after) == 2 and set(before) < set(after)
-  assert sorted(os.listdir(serving_dir(output_dir))) == sorted(after)
+  assert sorted(os.listdir(e2e.serving_dir(output_dir))) == sorted(after)
 
 
 def test_second_run_on_the_same_output_dir_is_refused(output_dir,
@@ -195,16 +198,12 @@ def test_second_run_on_the_same_output_dir_is_refused(output_dir,
                         *runner_command(output_dir, ratings_csv, FIRST),
                         '--no-cache'])
   try:
-    seen = []
-    while not any('] MovieLensExampleGen started' in l for l in seen):
-      line = lines.get(timeout=300)
-      assert line is not None, ''.join(seen)
-      seen.append(line)
-    before = faults.snapshot(serving_dir(output_dir))
+    wait_for(lines, '] MovieLensExampleGen started')
+    before = faults.snapshot(e2e.serving_dir(output_dir))
     second = e2e.run_module('pipeline.local_runner', runner_command(
         output_dir, ratings_csv, FIRST))
     faults.record('second run at once', before,
-                  faults.snapshot(serving_dir(output_dir)))
+                  faults.snapshot(e2e.serving_dir(output_dir)))
     assert second.returncode == local_runner.EXIT_BUSY, second.stderr
     assert 'another run is using' in second.stderr
     assert f'pid {first.pid}' in second.stderr

@@ -416,12 +416,12 @@ class ServingModule(tf.Module):
     """Raw string features, each [batch] or [batch, 1] -> ratings [batch, 1]."""
     return self.model(self.model_ids(raw))
 
-  def known(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-    """{'user_id_known', 'movie_title_known'}: [batch, 1] bools, False for
-    values scored through the out-of-vocabulary bucket."""
+  def known(self, ids: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """{'user_id_known', 'movie_title_known'} from `model_ids`' output:
+    [batch, 1] bools, False for the out-of-vocabulary id."""
     return {f'{key}_known': tf.reshape(
-        table.lookup(tf.reshape(raw[key], [-1])) < len(self._vocabularies[key]),
-        [-1, 1]) for key, table in self._id_tables.items()}
+        ids[features.transformed_name(key)] < len(self._vocabularies[key]),
+        [-1, 1]) for key in self._id_tables}
 
   @tf.function(input_signature=RAW_SIGNATURE, autograph=False)
   def __call__(self, raw: Dict[str, tf.Tensor]) -> tf.Tensor:
@@ -432,8 +432,8 @@ class ServingModule(tf.Module):
   def serve_raw(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     """`serving_default`: raw strings -> {'predicted_rating': [b, 1],
     'user_id_known': [b, 1], 'movie_title_known': [b, 1]}."""
-    return {features.PREDICTION_KEY: self._predict_raw(raw),
-            **self.known(raw)}
+    ids = self.model_ids(raw)  # looked up once for both outputs
+    return {features.PREDICTION_KEY: self.model(ids), **self.known(ids)}
 
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name='examples')], autograph=False)
