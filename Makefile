@@ -2,6 +2,7 @@
 #   make run   [ARGS="--epochs 5 ..."]   creates .venv if needed, runs the pipeline
 #   make test  [PYTEST_ARGS="-k e2e"]    creates .venv if needed, runs the tests
 #   make bench                           the pipeline against the TFRS notebook
+#   make bench-scale [ARGS="--sizes 100k,1m,5m --with-25m"]  cost against data size
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.installed
 # TFRS 0.7.7, TFT and TFMA need Keras 2 (tf_keras) in every process.
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: setup browser run test bench clean
+.PHONY: setup browser run test bench bench-scale clean
 
 setup: $(STAMP)
 
@@ -33,6 +34,9 @@ test: setup browser
 
 bench: setup
 	$(PY) -m bench.compare $(ARGS)
+
+bench-scale: setup
+	$(PY) -m bench.scale $(ARGS)
 
 # Debian's Chromium and its driver, for the report's browser test.
 browser:

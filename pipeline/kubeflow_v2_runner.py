@@ -13,6 +13,7 @@ import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
 
 import argparse
 import os
+import posixpath
 import sys
 from typing import List, Optional
 
@@ -68,8 +69,11 @@ def compile_pipeline(args: argparse.Namespace) -> str:
       output_filename=os.path.basename(args.output))
   kwargs = cli.pipeline_kwargs(
       args, beam_defaults=configs.CLUSTER_BEAM_PIPELINE_ARGS)
-  if kwargs['schema_path'] == configs.SCHEMA_PATH:
-    kwargs['schema_path'] = IMAGE_SCHEMA_PATH  # the repo's, in the image
+  if kwargs['schema_path'] and os.path.dirname(
+      kwargs['schema_path']) == configs.SCHEMA_DIR:  # the repo's, in the image
+    kwargs['schema_path'] = posixpath.join(
+        posixpath.dirname(IMAGE_SCHEMA_PATH),
+        os.path.basename(kwargs['schema_path']))
   runner.run(create_pipeline(
       pipeline_name=args.pipeline_name,
       pipeline_root=args.pipeline_root,

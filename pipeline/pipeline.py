@@ -79,6 +79,7 @@ def create_pipeline(
     dataset: Optional[str] = configs.DEFAULT_DATASET,
     ratings_csv: Optional[str] = None,
     eval_ratings_csv: Optional[str] = None,
+    ratings_parquet: Optional[str] = None,
     manual_dir: Optional[str] = None,
     tfds_data_dir: Optional[str] = None,
     schema_path: Optional[str] = configs.SCHEMA_PATH,
@@ -106,11 +107,13 @@ def create_pipeline(
   only ones Kubeflow V2 compiles.
   """
   example_gen = MovieLensExampleGen(
-      dataset=None if ratings_csv else dataset,
+      dataset=None if ratings_csv or ratings_parquet else dataset,
       ratings_csv=ratings_csv,
       eval_ratings_csv=eval_ratings_csv,
+      ratings_parquet=ratings_parquet,
       manual_dir=manual_dir,
-      data_dir=tfds_data_dir)
+      data_dir=tfds_data_dir,
+      eval_max_ratings=configs.EVAL_MAX_RATINGS)
 
   statistics_gen = tfx.components.StatisticsGen(
       examples=example_gen.outputs['examples'])

@@ -27,6 +27,7 @@ class ComponentRun:
   outputs: ArtifactsByKey
   inputs: ArtifactsByKey
   error: Optional[str] = None
+  started: float = 0.0  # seconds since the epoch
 
 
 def open_store(metadata_path: str) -> mlmd.MetadataStore:
@@ -100,7 +101,8 @@ def component_runs(store: mlmd.MetadataStore,
                        execution.create_time_since_epoch) / 1000.0, 2),
         outputs=outputs,
         inputs=inputs,
-        error=error.string_value if error else None)
+        error=error.string_value if error else None,
+        started=execution.create_time_since_epoch / 1000.0)
   return runs
 
 

@@ -63,11 +63,32 @@ def test_ratings_csv_replaces_the_dataset_and_paths_become_absolute():
   assert kwargs['manual_dir'] == 'gs://b/data'
 
 
+def test_ratings_parquet_replaces_the_dataset():
+  kwargs = cli.pipeline_kwargs(parse(['--ratings-parquet', 'r/*.parquet']))
+  assert kwargs['dataset'] is None and kwargs['ratings_csv'] is None
+  assert kwargs['ratings_parquet'] == os.path.abspath('r/*.parquet')
+
+
+@pytest.mark.parametrize('argv, schema', [
+    ([], 'schema.pbtxt'),
+    (['--dataset', 'movielens/1m-ratings'], 'movielens_1m.pbtxt'),
+    (['--dataset', 'movielens/25m-ratings'], 'movielens_20m.pbtxt'),
+    (['--ratings-parquet', 'r.parquet'], 'schema.pbtxt'),
+    (['--dataset', 'movielens/25m-ratings', '--schema', 'infer'], None),
+])
+def test_each_source_gets_its_reviewed_schema(argv, schema):
+  path = cli.pipeline_kwargs(parse(argv))['schema_path']
+  assert (path and os.path.basename(path)) == schema
+
+
 @pytest.mark.parametrize('argv', [['--epochs', '0'], ['--batch-size', '-1'],
                                   ['--learning-rate', '0'],
                                   ['--rmse-threshold', '-1'],
                                   ['--preset', 'best'],
-                                  ['--dataset', 'x', '--ratings-csv', 'y']])
+                                  ['--dataset', 'x', '--ratings-csv', 'y'],
+                                  ['--ratings-csv', 'x', '--ratings-parquet',
+                                   'y'],
+                                  ['--schema', 'no/such/schema.pbtxt']])
 def test_unusable_values_are_refused(argv):
   with pytest.raises(SystemExit):
     parse(argv)

@@ -181,3 +181,130 @@ def test_changed_csv_changes_the_fingerprint(tmp_path):
   after = example_gen.MovieLensExampleGen(ratings_csv=path).exec_properties[
       example_gen.SOURCE_FINGERPRINT_KEY]
   assert before != after
+
+
+# ------------------------------------------------------------------- Parquet
+
+
+def write_parquet(path, columns):
+  import pyarrow as pa  # pylint: disable=g-import-not-at-top
+  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
+  pq.write_table(pa.table(columns), str(path))
+  return str(path)
+
+
+def test_parquet_becomes_the_same_examples_as_csv(tmp_path):
+  from bench import synthetic  # pylint: disable=g-import-not-at-top
+  sizes = synthetic.Sizes.for_ratings(2000)
+  csv_path = synthetic.write(sizes, str(tmp_path / 'c'), seed=3)['path']
+  parquet_path = synthetic.write(sizes, str(tmp_path / 'p'), seed=3,
+                                 file_format='parquet')['path']
+  from_csv = run_executor(example_gen.MovieLensExampleGen(
+      ratings_csv=csv_path), str(tmp_path / 'out_csv'))
+  from_parquet = run_executor(example_gen.MovieLensExampleGen(
+      ratings_parquet=parquet_path), str(tmp_path / 'out_parquet'))
+  def every_example(uri):  # (splits differ: the hash is of other bytes)
+    return sorted(e.SerializeToString(deterministic=True)
+                  for split in ('train', 'eval')
+                  for e in read_split(uri, split))
+  assert every_example(from_csv) == every_example(from_parquet)
+  assert 0.75 < len(read_split(from_parquet, 'train')) / 2000 < 0.85
+
+
+def test_parquet_nulls_in_optional_columns_are_absent_features(tmp_path):
+  path = write_parquet(tmp_path / 'r.parquet', {
+      'user_id': ['1', '2'], 'movie_title': ['A (1990)', 'B (1991)'],
+      'user_rating': [4, 5], 'timestamp': [None, 881250949]})
+  [table] = [__import__('pyarrow.parquet').parquet.read_table(path)]
+  serialized = example_gen.parquet_table_to_examples(table)
+  examples = [tf.train.Example.FromString(b) for b in serialized]
+  # tfx_bsl writes a null as a feature without values; TFX reads it as
+  # missing, as it would an absent feature.
+  assert examples[0].features.feature['timestamp'].WhichOneof('kind') is None
+  from tfx_bsl.coders import example_coder  # pylint: disable=g-import-not-at-top
+  decoded = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(
+      serialized)
+  assert decoded.column(decoded.schema.get_field_index(
+      'timestamp')).to_pylist() == [None, [881250949]]
+  assert examples[1].features.feature['timestamp'].int64_list.value == [
+      881250949]
+  assert examples[0].features.feature['user_rating'].float_list.value == [4.0]
+
+
+@pytest.mark.parametrize('columns, problem', [
+    ({'user_id': ['1'], 'movie_title': ['A']}, 'lacks required column'),
+    ({'user_id': ['1'], 'movie_title': ['A'], 'user_rating': [4.0],
+      'colour': ['red']}, 'unknown column'),
+    ({'user_id': ['1'], 'movie_title': ['A'], 'user_rating': ['four']},
+     'column user_rating is string'),
+    ({'user_id': [1], 'movie_title': ['A'], 'user_rating': [4.0]},
+     'column user_id is int64'),
+    ({'user_id': [], 'movie_title': [], 'user_rating': []}, 'no ratings'),
+])
+def test_bad_parquet_is_refused_when_the_pipeline_is_built(tmp_path, columns,
+                                                           problem):
+  import pyarrow as pa  # pylint: disable=g-import-not-at-top
+  if not columns['user_id']:
+    columns = {k: pa.array([], pa.string() if k != 'user_rating'
+                           else pa.float64()) for k in columns}
+  path = write_parquet(tmp_path / 'bad.parquet', columns)
+  with pytest.raises(example_gen.RatingsSourceError, match=problem):
+    example_gen.MovieLensExampleGen(ratings_parquet=path)
+
+
+def test_parquet_rows_without_a_rating_fail_with_the_count(tmp_path):
+  path = write_parquet(tmp_path / 'r.parquet', {
+      'user_id': ['1', '2'], 'movie_title': ['A', 'B'],
+      'user_rating': [4.0, None]})
+  table = __import__('pyarrow.parquet').parquet.read_table(path)
+  with pytest.raises(example_gen.RatingsSourceError,
+                     match='1 row.* have no user_rating'):
+    example_gen.parquet_table_to_examples(table, path)
+
+
+def test_missing_parquet_is_named(tmp_path):
+  with pytest.raises(example_gen.RatingsSourceError, match='no such file'):
+    example_gen.MovieLensExampleGen(
+        ratings_parquet=str(tmp_path / 'none-*.parquet'))
+
+
+# -------------------------------------------------------------------- splits
+
+
+def split_buckets(output_config):
+  return {s.name: s.hash_buckets
+          for s in output_config.split_config.splits}
+
+
+@pytest.mark.parametrize('ratings, train_share', [
+    (None, 0.8), (100_000, 0.8), (500_000, 0.8), (1_000_000, 0.9),
+    (5_000_000, 0.98), (25_000_095, 0.996)])
+def test_eval_split_is_20_percent_up_to_its_cap(ratings, train_share):
+  buckets = split_buckets(example_gen.split_config(ratings, 100_000))
+  assert set(buckets) == {'train', 'eval'}
+  total = sum(buckets.values())
+  assert buckets['train'] / total == pytest.approx(train_share)
+  if ratings:
+    assert ratings * buckets['eval'] / total == pytest.approx(
+        min(0.2 * ratings, 100_000), rel=0.15)
+
+
+def test_the_cap_follows_the_source_size(tmp_path):
+  from bench import synthetic  # pylint: disable=g-import-not-at-top
+  sizes = synthetic.Sizes.for_ratings(3000)
+  for file_format in synthetic.FORMATS:
+    path = synthetic.write(sizes, str(tmp_path / file_format),
+                           file_format=file_format)['path']
+    flag = {'csv': 'ratings_csv', 'parquet': 'ratings_parquet'}[file_format]
+    component = example_gen.MovieLensExampleGen(**{flag: path},
+                                                eval_max_ratings=300)
+    config = example_gen.example_gen_pb2.Output()
+    proto_utils.json_to_proto(component.exec_properties['output_config'],
+                              config) if isinstance(
+        component.exec_properties['output_config'], str) else config.CopyFrom(
+            component.exec_properties['output_config'])
+    assert split_buckets(config) == {'train': 900, 'eval': 100}
+  tfds = example_gen.MovieLensExampleGen(dataset='movielens/25m-ratings',
+                                         eval_max_ratings=100_000)
+  assert split_buckets(tfds.exec_properties['output_config']) == {
+      'train': 996, 'eval': 4}

@@ -61,3 +61,43 @@ def test_generated_ratings_match_and_out_of_range_ones_do_not(
   bad = tfdv.validate_statistics(
       _statistics(rows, columns, str(tmp_path / 'bad')), schema)
   assert set(bad.anomaly_info) == {'user_rating', 'user_occupation_text'}
+
+
+@pytest.mark.parametrize('dataset', sorted(
+    movielens_example_gen.TFDS_RATINGS))
+def test_each_tfds_config_gets_a_schema_of_exactly_its_features(dataset):
+  """TFDS declares each config's features in code (no download needed);
+  ExampleGen keeps those the pipeline knows."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  declared = set(tfds.builder(dataset).info.features) & set(
+      features.FEATURE_KINDS)
+  schema = tfdv.load_schema_text(configs.default_schema(dataset))
+  assert {f.name for f in schema.feature} == declared
+  assert set(features.REQUIRED_FEATURE_KINDS) <= declared
+
+
+def test_derived_schemas_keep_the_reviewed_definitions(schema):
+  """The 1M and 20M schemas are the 100k one minus absent features, with
+  only the documented changes."""
+  reviewed = {f.name: f for f in schema.feature}
+  changed = {'movielens_1m.pbtxt': set(),
+             'movielens_20m.pbtxt': {'user_rating'}}
+  for name, allowed in changed.items():
+    derived = tfdv.load_schema_text(f'{configs.SCHEMA_DIR}/{name}')
+    for feature in derived.feature:
+      if feature.name not in allowed:
+        assert feature == reviewed[feature.name], (name, feature.name)
+    assert derived.dataset_constraints == schema.dataset_constraints
+  big = tfdv.load_schema_text(configs.default_schema('movielens/25m-ratings'))
+  rating = next(f for f in big.feature if f.name == 'user_rating')
+  assert (rating.float_domain.min, rating.float_domain.max) == (0.5, 5.0)
+  one_m = tfdv.load_schema_text(configs.default_schema('movielens/1m-ratings'))
+  texts = next(d for d in one_m.string_domain
+               if d.name == 'user_occupation_text').value
+  assert 'K-12 student' in texts and len(texts) == 21
+
+
+def test_csv_parquet_and_synthetic_data_use_the_100k_schema():
+  assert configs.default_schema(None) == configs.SCHEMA_PATH
+  assert configs.default_schema('movielens/100k-ratings') == (
+      configs.SCHEMA_PATH)

@@ -1,0 +1,77 @@
+"""bench.scale's arithmetic, size parsing and memory sampling (no timings)."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bench import scale
+
+
+def result(label, ratings, wall, peak, components=None):
+  return {'label': label, 'ratings': ratings, 'users': ratings // 150,
+          'movies': 100, 'data_format': 'parquet', 'data_bytes': 2**20,
+          'wall_seconds': wall, 'seconds_per_million': wall / ratings * 1e6,
+          'examples_per_second': ratings / wall, 'peak_rss_mib': peak,
+          'components': components or {
+              'Trainer': {'seconds': wall / 2, 'peak_rss_mib': peak}},
+          'vocabulary_sizes': {'user_id': 6, 'movie_title': 7},
+          'rmse': 0.95, 'blessed': True}
+
+
+def test_linear_cost_and_flat_memory_meet_the_goals():
+  summary = scale.growth([result('1m', 10**6, 100.0, 3000.0),
+                          result('5m', 5 * 10**6, 500.0, 3300.0)])
+  [step] = summary['steps']
+  assert step['cost_per_rating_ratio'] == pytest.approx(1.0)
+  assert 0 < step['peak_rss_exponent'] < 0.1
+  assert all(summary['goals'].values())
+
+
+def test_superlinear_cost_and_linear_memory_miss_them():
+  summary = scale.growth([result('1m', 10**6, 100.0, 1000.0),
+                          result('5m', 5 * 10**6, 800.0, 5000.0),
+                          result('25m', 25 * 10**6, 4000.0, 25000.0)])
+  assert summary['steps'][0]['cost_per_rating_ratio'] == pytest.approx(1.6)
+  assert summary['steps'][1]['peak_rss_exponent'] == pytest.approx(1.0)
+  assert not any(summary['goals'].values())
+  assert len(summary['goals']) == 3
+
+
+def test_table_names_every_component_and_the_goals():
+  text = scale.size_table(result('1m', 10**6, 100.0, 3000.0))
+  assert 'Trainer' in text and '1,000,000 ratings' in text
+  assert '0.9500' in text
+  summary = scale.growth([result('1m', 10**6, 100.0, 3000.0),
+                          result('5m', 5 * 10**6, 900.0, 3000.0)])
+  assert 'NOT met' in scale.growth_table(summary)
+
+
+def test_sizes_are_parsed_and_25m_needs_asking():
+  assert scale.parse_sizes('1m,100k', False) == [('100k', 100_000),
+                                                 ('1m', 1_000_000)]
+  assert scale.parse_sizes(scale.DEFAULT_SIZES, True)[-1] == (
+      '25m', 25_000_000)
+  with pytest.raises(ValueError, match='unknown size'):
+    scale.parse_sizes('2m', False)
+
+
+def test_plot_is_written(tmp_path):
+  path = str(tmp_path / 'scale.png')
+  scale.plot([result('100k', 10**5, 60.0, 2000.0),
+              result('1m', 10**6, 200.0, 2500.0)], path)
+  with open(path, 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_memory_sampler_counts_child_processes():
+  code = ('import subprocess, sys; subprocess.run([sys.executable, "-c", '
+          '"x = bytearray(200 * 2**20); import time; time.sleep(2)"])')
+  process = subprocess.Popen([sys.executable, '-c', code])
+  sampler = scale.MemorySampler(process.pid)
+  sampler.start()
+  process.wait()
+  sampler.stop()
+  assert max(mib for _, mib in sampler.samples) > 200
+  assert all(t <= time.time() for t, _ in sampler.samples)
