@@ -272,6 +272,9 @@ def test_missing_parquet_is_named(tmp_path):
 
 
 def split_buckets(output_config):
+  if isinstance(output_config, str):  # as a component holds it
+    output_config = proto_utils.json_to_proto(
+        output_config, example_gen.example_gen_pb2.Output())
   return {s.name: s.hash_buckets
           for s in output_config.split_config.splits}
 
@@ -298,13 +301,17 @@ def test_the_cap_follows_the_source_size(tmp_path):
     flag = {'csv': 'ratings_csv', 'parquet': 'ratings_parquet'}[file_format]
     component = example_gen.MovieLensExampleGen(**{flag: path},
                                                 eval_max_ratings=300)
-    config = example_gen.example_gen_pb2.Output()
-    proto_utils.json_to_proto(component.exec_properties['output_config'],
-                              config) if isinstance(
-        component.exec_properties['output_config'], str) else config.CopyFrom(
-            component.exec_properties['output_config'])
-    assert split_buckets(config) == {'train': 900, 'eval': 100}
+    assert split_buckets(component.exec_properties['output_config']) == {
+        'train': 900, 'eval': 100}
   tfds = example_gen.MovieLensExampleGen(dataset='movielens/25m-ratings',
                                          eval_max_ratings=100_000)
   assert split_buckets(tfds.exec_properties['output_config']) == {
       'train': 996, 'eval': 4}
+
+
+@pytest.mark.parametrize('args, direct', [
+    ([], True), (['--direct_num_workers=2'], True),
+    (['--runner=DirectRunner'], True),
+    (['--runner=DataflowRunner', '--project=p'], False)])
+def test_only_the_direct_runner_skips_the_shuffle(args, direct):
+  assert example_gen.is_direct_runner(args) == direct
