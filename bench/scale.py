@@ -258,6 +258,17 @@ def plot(results: List[Dict[str, Any]], path: str) -> None:
   plt.close(fig)
 
 
+def merged(path: str, results: List[Dict[str, Any]]
+           ) -> List[Dict[str, Any]]:
+  """`results` plus the sizes of an earlier results file they lack."""
+  kept = []
+  if os.path.exists(path):
+    with open(path) as f:
+      measured = {r['label'] for r in results}
+      kept = [r for r in json.load(f)['sizes'] if r['label'] not in measured]
+  return sorted(kept + results, key=lambda r: r['ratings'])
+
+
 def parse_sizes(text: str, with_25m: bool) -> List[Tuple[str, int]]:
   """'100k,1m' -> [('100k', 100000), ('1m', 1000000)], smallest first."""
   labels = [s.strip().lower() for s in text.split(',') if s.strip()]
@@ -291,6 +302,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                                                         'scale'),
                       help='writes RESULTS.json and RESULTS.png '
                       '(default: %(default)s)')
+  parser.add_argument('--merge', action='store_true',
+                      help='keep the sizes RESULTS.json already has and are '
+                      'not measured again (e.g. add --sizes 25m later)')
   args = parser.parse_args(argv)
   try:
     args.sizes = parse_sizes(args.sizes, args.with_25m)
@@ -309,6 +323,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   for label, ratings in args.sizes:
     results.append(measure_size(label, ratings, args.work_dir, args.format,
                                 args.workers, args.seed))
+  if args.merge:
+    results = merged(args.results + '.json', results)
   summary = growth(results)
   print(growth_table(summary))
   os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)

@@ -75,3 +75,17 @@ def test_memory_sampler_counts_child_processes():
   sampler.stop()
   assert max(mib for _, mib in sampler.samples) > 200
   assert all(t <= time.time() for t, _ in sampler.samples)
+
+
+def test_merge_keeps_earlier_sizes_not_measured_again(tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path / 'scale.json')
+  with open(path, 'w') as f:
+    json.dump({'sizes': [result('1m', 10**6, 100.0, 3000.0),
+                         result('5m', 5 * 10**6, 500.0, 3300.0)]}, f)
+  new = [result('5m', 5 * 10**6, 450.0, 3200.0),
+         result('25m', 25 * 10**6, 2500.0, 3500.0)]
+  sizes = scale.merged(path, new)
+  assert [r['label'] for r in sizes] == ['1m', '5m', '25m']
+  assert sizes[1]['wall_seconds'] == 450.0
+  assert scale.merged(str(tmp_path / 'none.json'), new) == new
