@@ -18,6 +18,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -26,6 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import psutil
 
+from bench import compare
 from bench import synthetic
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -122,22 +124,20 @@ def measure_size(label: str, ratings: int, work_dir: str, file_format: str,
   data_dir = os.path.join(work_dir, 'data', f'{label}-{file_format}-{seed}')
   manifest_path = os.path.join(data_dir, synthetic.MANIFEST)
   if os.path.exists(manifest_path):
-    with open(manifest_path) as f:
-      manifest = json.load(f)
+    manifest = compare.read_json(manifest_path)
   else:
     print(f'[{label}] generating {ratings:,} ratings ({file_format})',
           flush=True)
     manifest = synthetic.write(synthetic.Sizes.for_ratings(ratings),
                                data_dir, seed, file_format)
   output_dir = os.path.join(work_dir, 'runs', label)
-  subprocess.run(['rm', '-rf', output_dir], check=True)  # a cold run
+  shutil.rmtree(output_dir, ignore_errors=True)  # a cold run
   os.makedirs(output_dir)
   print(f'[{label}] running the pipeline ({workers} Beam workers); log: '
         f'{output_dir}/runner.log', flush=True)
   run = run_pipeline(manifest['path'], output_dir, workers,
                      os.path.join(output_dir, 'runner.log'))
-  with open(os.path.join(output_dir, 'run_summary.json')) as f:
-    summary = json.load(f)
+  summary = compare.read_json(os.path.join(output_dir, 'run_summary.json'))
   components = component_figures(
       os.path.join(output_dir, 'metadata.db'), run['samples'])
   peak = max((mib for _, mib in run['samples']), default=None)
@@ -263,9 +263,9 @@ def merged(path: str, results: List[Dict[str, Any]]
   """`results` plus the sizes of an earlier results file they lack."""
   kept = []
   if os.path.exists(path):
-    with open(path) as f:
-      measured = {r['label'] for r in results}
-      kept = [r for r in json.load(f)['sizes'] if r['label'] not in measured]
+    measured = {r['label'] for r in results}
+    kept = [r for r in compare.read_json(path)['sizes']
+            if r['label'] not in measured]
   return sorted(kept + results, key=lambda r: r['ratings'])
 
 

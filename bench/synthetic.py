@@ -249,8 +249,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
   sizes = Sizes.for_ratings(args.ratings)
-  sizes = Sizes(sizes.ratings, args.users or sizes.users,
-                args.movies or sizes.movies)
+  sizes = dataclasses.replace(sizes, users=args.users or sizes.users,
+                              movies=args.movies or sizes.movies)
   manifest = write(sizes, args.out, args.seed, args.format)
   print(json.dumps(manifest))
   return 0

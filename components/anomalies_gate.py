@@ -46,7 +46,6 @@ def _text(info: anomalies_pb2.AnomalyInfo) -> str:
   return f'{short} ({long})'
 
 
-
 def artifact_anomalies(artifact: artifact_lib.Artifact) -> List[str]:
   """Anomaly lines of every split (or split pair) of an ExampleAnomalies
   artifact, each prefixed with its split folder's name."""

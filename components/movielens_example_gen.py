@@ -380,14 +380,9 @@ def scan_file(path: str) -> Tuple[str, int]:
   return digest.hexdigest(), lines
 
 
-def fingerprint_file(path: str) -> str:
-  """Content hash of a file."""
-  return scan_file(path)[0]
-
-
 def fingerprint_files(paths: List[str]) -> str:
   """Content hash of several files, in the given order."""
-  return ','.join(fingerprint_file(path) for path in paths)
+  return ','.join(scan_file(path)[0] for path in paths)
 
 
 # -------------------------------------------------------------------- splits

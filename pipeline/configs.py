@@ -1,6 +1,7 @@
 """Every tunable value of the pipeline, in one place."""
 
 import os
+from typing import Optional
 
 PIPELINE_NAME = 'movielens-ranking'
 DEFAULT_DATASET = 'movielens/100k-ratings'
@@ -51,7 +52,7 @@ DATASET_SCHEMAS = {
 }
 
 
-def default_schema(dataset: str = None) -> str:
+def default_schema(dataset: Optional[str] = None) -> str:
   """The reviewed schema of a TFDS config; schema.pbtxt for any other data."""
   return DATASET_SCHEMAS.get(dataset, SCHEMA_PATH)
 

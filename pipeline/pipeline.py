@@ -214,7 +214,8 @@ def create_pipeline(
 
   components: List[base_node.BaseNode] = [
       example_gen, statistics_resolver, statistics_gen, schema_gen,
-      example_validator, drift_validator, anomalies_gate, transform, trainer, model_resolver, evaluator, pusher,
+      example_validator, drift_validator, anomalies_gate, transform, trainer,
+      model_resolver, evaluator, pusher,
   ]
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
