@@ -74,8 +74,8 @@ def training_curves(model_run_uri: str) -> Dict[str, Dict[str, List[float]]]:
 
 def training_stats(model_run_uri: str) -> Dict:
   """What run_fn wrote about training (examples/s, epochs, best epoch)."""
-  from trainer_module import model  # pylint: disable=g-import-not-at-top
-  path = os.path.join(model_run_uri, model.TRAINING_STATS_FILE)
+  from trainer_module import trainer  # pylint: disable=g-import-not-at-top
+  path = os.path.join(model_run_uri, trainer.TRAINING_STATS_FILE)
   if not os.path.exists(path):
     return {}
   with open(path) as f:
@@ -178,6 +178,18 @@ def validation_failures(evaluation_uri: str) -> List[str]:
   if not result.validation_ok and not reasons:
     reasons.append('validation failed: ' + ' '.join(str(result).split()))
   return reasons
+
+
+def top_n_metrics(evaluation_uri: str) -> Optional[Dict]:
+  """The recommender's top-N metrics and failed gates the Evaluator wrote
+  (components/recommender_evaluator.py), or None for an evaluation
+  without them."""
+  from components import recommender_evaluator  # pylint: disable=g-import-not-at-top
+  path = os.path.join(evaluation_uri, recommender_evaluator.TOP_N_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
 
 
 def _int_property(artifact: Mlmd, name: str) -> int:

@@ -49,6 +49,21 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       '<= this (default: from --preset: '
                       + ', '.join(f"{name} {p['rmse_threshold']}" for name, p
                                   in configs.PRESETS.items()) + ')')
+  parser.add_argument('--recall-tolerance', type=float, default=None,
+                      help='top-N change gate: bless only if Recall@'
+                      f'{configs.TOP_N_K} is at most this far below the last '
+                      'blessed bundle\'s (default: '
+                      f'{configs.RECALL_CHANGE_TOLERANCE})')
+  retrieval = parser.add_argument_group(
+      'retrieval stage (default: trainer_module/hyperparameters.py)')
+  retrieval.add_argument('--retrieval-epochs', type=int, default=None)
+  retrieval.add_argument('--retrieval-learning-rate', type=float,
+                         default=None)
+  retrieval.add_argument('--retrieval-candidates', type=int, default=None,
+                         help='N: movies retrieved for re-scoring')
+  retrieval.add_argument('--rerank-weight', type=float, default=None,
+                         help="recommend's score: retrieval score + this * "
+                         'predicted rating')
   parser.add_argument('--beam-pipeline-args', action='append', default=[],
                       help='Beam options for every Beam component, '
                       'repeatable or one quoted string (default: '
@@ -60,7 +75,8 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
 def check_pipeline_flags(parser: argparse.ArgumentParser,
                          args: argparse.Namespace) -> None:
   """Rejects values no run could use, before anything starts."""
-  for name in ('epochs', 'batch_size', 'embedding_dim'):
+  for name in ('epochs', 'batch_size', 'embedding_dim', 'retrieval_epochs',
+               'retrieval_candidates'):
     if getattr(args, name) is not None and getattr(args, name) < 1:
       parser.error(f'--{name.replace("_", "-")} must be >= 1')
   if args.eval_ratings_csv and not args.ratings_csv:
@@ -71,7 +87,7 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
   if args.schema != configs.SCHEMA_INFER and not (
       '://' in args.schema or os.path.isfile(args.schema)):
     parser.error(f'--schema {args.schema}: no such file')
-  for name in ('learning_rate', 'rmse_threshold'):
+  for name in ('learning_rate', 'rmse_threshold', 'retrieval_learning_rate'):
     if getattr(args, name) is not None and not getattr(args, name) > 0:
       parser.error(f'--{name.replace("_", "-")} must be > 0')
 
@@ -124,8 +140,12 @@ def pipeline_kwargs(args: argparse.Namespace,
       tfds_data_dir=local_path(args.tfds_data_dir),
       schema_path=(None if args.schema == configs.SCHEMA_INFER
                    else local_path(args.schema)),
-      hyperparameters={name: values[name]
-                       for name in configs.HYPERPARAMETER_NAMES},
+      hyperparameters={
+          **{name: values[name] for name in configs.HYPERPARAMETER_NAMES},
+          **{name: getattr(args, name) for name in
+             configs.RETRIEVAL_FLAG_NAMES
+             if getattr(args, name) is not None}},
       rmse_threshold=values['rmse_threshold'],
+      recall_change_tolerance=args.recall_tolerance,
       beam_pipeline_args=beam_args(args.beam_pipeline_args, beam_defaults),
       enable_cache=not args.no_cache)

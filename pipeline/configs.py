@@ -10,12 +10,13 @@ MANUAL_DIR_ENV = 'MOVIELENS_MANUAL_DIR'
 
 # Module paths of user code (installed with this package).
 PREPROCESSING_FN = 'trainer_module.preprocessing.preprocessing_fn'
-RUN_FN = 'trainer_module.model.run_fn'
+RUN_FN = 'trainer_module.trainer.run_fn'
 
 SEED = 42
 
-# Model presets: the Trainer's hyperparameters (trainer_module.model.
-# Hyperparameters) and the Evaluator's value gate (eval RMSE <= threshold).
+# Model presets: the Trainer's hyperparameters (trainer_module.
+# hyperparameters.Hyperparameters) and the Evaluator's value gate (eval
+# RMSE <= threshold).
 PRESETS = {
     # The TFRS tutorial, unchanged: eval RMSE ~1.11 on MovieLens 100k.
     'tutorial': {
@@ -24,7 +25,7 @@ PRESETS = {
         'l2': 0.0, 'early_stopping_patience': 0, 'rmse_threshold': 1.2,
     },
     # Biased MF + side features + SVD++ implicit feedback (see
-    # trainer_module/model.py), early stopping on the eval split.
+    # trainer_module/ranking_models.py), early stopping on the eval split.
     'tuned': {
         'model': 'tuned', 'epochs': 40, 'batch_size': 512,
         'learning_rate': 0.002, 'embedding_dim': 32, 'optimizer': 'adam',
@@ -35,8 +36,21 @@ DEFAULT_PRESET = 'tutorial'
 HYPERPARAMETER_NAMES = ('model', 'epochs', 'batch_size', 'learning_rate',
                         'embedding_dim', 'optimizer', 'l2',
                         'early_stopping_patience')
+# The retrieval stage's settings come from Hyperparameters' defaults; these
+# flags change them (pipeline/cli.py).
+RETRIEVAL_FLAG_NAMES = ('retrieval_epochs', 'retrieval_learning_rate',
+                        'retrieval_candidates', 'rerank_weight')
 
 RMSE_CHANGE_TOLERANCE = 1e-10  # change gate: no worse than the baseline
+
+# The recommender's top-N evaluation and gates
+# (components/recommender_evaluator.py): Recall@K of each eval user's top K
+# unrated movies, relevant = eval ratings >= TOP_N_MIN_RATING. A bundle is
+# blessed only if its Recall@K is at least the most popular list's and at
+# most RECALL_CHANGE_TOLERANCE below the last blessed bundle's.
+TOP_N_K = 10
+TOP_N_MIN_RATING = 4.0
+RECALL_CHANGE_TOLERANCE = 0.005
 
 # The reviewed schemas ImportSchemaGen imports (README: "The schema"):
 # MovieLens 100k's columns (also for --ratings-csv / --ratings-parquet and

@@ -64,6 +64,9 @@ def print_summary(summary: dict) -> None:
   rmse = summary['rmse']
   print(f"examples: {summary['examples']}")
   print(f"eval RMSE: {rmse:.4f}" if rmse is not None else 'eval RMSE: n/a')
+  top_n = summary.get('top_n')
+  if top_n:
+    print(top_n_line(top_n))
   print(f"blessed: {summary['blessed']}")
   for reason in summary['not_blessed_because']:
     print(f'  not blessed: {reason}')
@@ -72,6 +75,16 @@ def print_summary(summary: dict) -> None:
                       summary['component_seconds'].items())
   print(f'component seconds: {seconds}')
   print(f"wall seconds: {summary['wall_seconds']:.1f}")
+
+
+def top_n_line(top_n: dict) -> str:
+  """'eval Recall@10: bundle 0.31, retrieval alone 0.30, ...'."""
+  metric = f"recall@{top_n['k']}"
+  names = {'bundle': 'bundle', 'retrieval': 'retrieval alone',
+           'most_popular': 'most popular', 'baseline': 'last blessed'}
+  return f'eval Recall@{top_n["k"]}: ' + ', '.join(
+      f'{label} {top_n[key][metric]:.4f}' for key, label in names.items()
+      if top_n.get(key))
 
 
 def write_summary(paths: dict, summary: dict) -> None:

@@ -14,6 +14,7 @@ from components.drift_validator import BlessedDataStatisticsStrategy
 from components.drift_validator import drift_config
 from components.drift_validator import DriftValidator
 from components.movielens_example_gen import MovieLensExampleGen
+from components.recommender_evaluator import RecommenderEvaluator
 from components.serving_pusher import Pusher
 from pipeline import configs
 import trainer_module
@@ -68,8 +69,16 @@ def source_fingerprint(package_dir: str, names: Sequence[str]) -> str:
   return digest.hexdigest()
 
 
+def package_sources(package_dir: str) -> List[str]:
+  """Every .py file of a package (as TFX's udf_utils packages user code):
+  a module added to the trainer is fingerprinted without a list to edit."""
+  return sorted(name for name in os.listdir(package_dir)
+                if name.endswith('.py'))
+
+
+# preprocessing_fn imports only these; the Trainer's code is all of
+# trainer_module (package_sources).
 TRANSFORM_SOURCES = ('features.py', 'preprocessing.py')
-TRAINER_SOURCES = ('features.py', 'preprocessing.py', 'model.py')
 
 
 def create_pipeline(
@@ -85,6 +94,7 @@ def create_pipeline(
     schema_path: Optional[str] = configs.SCHEMA_PATH,
     hyperparameters: Optional[Dict[str, Any]] = None,
     rmse_threshold: Optional[float] = None,
+    recall_change_tolerance: Optional[float] = None,
     metadata_connection_config: Optional[Any] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
@@ -93,8 +103,12 @@ def create_pipeline(
   """Builds ExampleGen -> stats/schema/validation -> Transform -> Trainer
   -> Evaluator (with the latest blessed model as baseline) -> Pusher.
 
-  `hyperparameters` (trainer_module.model.Hyperparameters fields) and
+  `hyperparameters` (trainer_module.hyperparameters.Hyperparameters
+  fields) and
   `rmse_threshold` default to the tutorial preset's (configs.PRESETS).
+
+  `recall_change_tolerance`: how far the bundle's Recall@10 may fall below
+  the last blessed bundle's (default configs.RECALL_CHANGE_TOLERANCE).
 
   `schema_path`: the reviewed schema ImportSchemaGen imports; None infers
   one with SchemaGen on every run.
@@ -174,7 +188,8 @@ def create_pipeline(
       **(hyperparameters or {}),
       'seed': configs.SEED,
       'max_unseen_eval_user_share': configs.MAX_UNSEEN_EVAL_USER_SHARE,
-      'code_fingerprint': source_fingerprint(user_code_dir, TRAINER_SOURCES),
+      'code_fingerprint': source_fingerprint(
+          user_code_dir, package_sources(user_code_dir)),
   }
   if rmse_threshold is None:
     rmse_threshold = preset['rmse_threshold']
@@ -199,11 +214,16 @@ def create_pipeline(
         model_blessing=blessings)
   model_resolver = model_resolver.with_id('latest_blessed_model_resolver')
 
-  evaluator = tfx.components.Evaluator(
+  evaluator = RecommenderEvaluator(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
       baseline_model=model_resolver.outputs['model'],
-      eval_config=eval_config(rmse_threshold))
+      eval_config=eval_config(rmse_threshold),
+      top_n_config={
+          'k': configs.TOP_N_K, 'min_rating': configs.TOP_N_MIN_RATING,
+          'recall_change_tolerance': (
+              configs.RECALL_CHANGE_TOLERANCE if recall_change_tolerance is None
+              else recall_change_tolerance)}).with_id('Evaluator')
 
   pusher = Pusher(
       model=trainer.outputs['model'],

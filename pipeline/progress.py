@@ -62,10 +62,16 @@ def _evaluator(run):
       artifacts.slice_metrics(evaluation.uri)) if evaluation else None
   blessed = blessing is not None and artifacts.is_blessed(blessing)
   baseline = _first(run, 'baseline_model', inputs=True)
+  top_n = artifacts.top_n_metrics(evaluation.uri) if evaluation else None
+  recall = ''
+  if top_n:
+    metric = f"recall@{top_n['k']}"
+    recall = (f"; {metric} {top_n['bundle'][metric]:.4f} (most popular "
+              f"{top_n['most_popular'][metric]:.4f})")
   return (f'eval RMSE {rmse:.4f}, ' if rmse is not None else '') + (
       'blessed' if blessed else 'NOT blessed') + (
           f' (against baseline model #{baseline.id})' if baseline else
-          ' (no baseline yet)')
+          ' (no baseline yet)') + recall
 
 
 def _pusher(run):

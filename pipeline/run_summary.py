@@ -132,6 +132,7 @@ def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
       'vocabulary_sizes': {},
       'training': {},
       'slices': [],
+      'top_n': None,
   }
   if output(runs, 'StatisticsGen', 'statistics'):
     summary['examples'] = artifacts.split_example_counts(
@@ -146,11 +147,12 @@ def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
     evaluation = output(runs, 'Evaluator', 'evaluation').uri
     summary['slices'] = artifacts.slice_metrics(evaluation)
     summary['rmse'] = artifacts.overall_rmse(summary['slices'])
+    summary['top_n'] = artifacts.top_n_metrics(evaluation)
     summary['blessed'] = artifacts.is_blessed(
         output(runs, 'Evaluator', 'blessing'))
     if not summary['blessed']:
       summary['not_blessed_because'] = artifacts.validation_failures(
-          evaluation)
+          evaluation) + (summary['top_n'] or {}).get('failures', [])
   pushed = output(runs, 'Pusher', 'pushed_model')
   if pushed and artifacts.pushed_version(pushed):
     summary['pushed_model'] = artifacts.pushed_version(pushed)[1]

@@ -13,7 +13,11 @@ from tfx.types import standard_artifacts
 from tfx.utils import json_utils
 
 from trainer_module import features
-from trainer_module import model as model_lib
+from trainer_module import hyperparameters
+from trainer_module import ranking_models
+from trainer_module import serving
+from trainer_module import splits
+from trainer_module import trainer
 
 HPARAMS = {'epochs': 20, 'batch_size': 64, 'learning_rate': 0.1,
            'embedding_dim': 8, 'seed': 1}
@@ -65,18 +69,18 @@ def trained(transformed_data, tmp_path_factory):
   work_dir = str(tmp_path_factory.mktemp('trainer'))
   fn_args = make_fn_args(transformed_data, work_dir, HPARAMS)
   histories = []
-  original_fit = model_lib.MovieLensModel.fit
+  original_fit = ranking_models.MovieLensModel.fit
 
   def recording_fit(self, *args, **kwargs):
     history = original_fit(self, *args, **kwargs)
     histories.append(history.history)
     return history
 
-  model_lib.MovieLensModel.fit = recording_fit
+  ranking_models.MovieLensModel.fit = recording_fit
   try:
-    model_lib.run_fn(fn_args)
+    trainer.run_fn(fn_args)
   finally:
-    model_lib.MovieLensModel.fit = original_fit
+    ranking_models.MovieLensModel.fit = original_fit
   return fn_args, histories[0]
 
 
@@ -94,8 +98,9 @@ def test_model_learns_more_than_the_mean_rating(trained, transformed_data):
 def test_export_has_every_signature(trained):
   fn_args, _ = trained
   loaded = tf.saved_model.load(fn_args.serving_model_dir)
-  assert {'serving_default', 'serving_tf_example',
-          'transform_features'} <= set(loaded.signatures)
+  assert {'serving_default', 'serving_tf_example', 'transform_features',
+          'recommend', 'recommend_including_rated',
+          'retrieve'} <= set(loaded.signatures)
   inputs = loaded.signatures['serving_default'].structured_input_signature[1]
   assert {k: (v.dtype, v.shape.as_list()) for k, v in inputs.items()} == {
       'user_id': (tf.string, [None]), 'movie_title': (tf.string, [None])}
@@ -168,7 +173,7 @@ def test_tensorboard_logs_are_written(trained):
 
 
 def test_hyperparameters_default_to_the_tutorial():
-  hparams = model_lib.Hyperparameters.from_custom_config(None)
+  hparams = hyperparameters.Hyperparameters.from_custom_config(None)
   assert (hparams.model, hparams.epochs, hparams.batch_size,
           hparams.learning_rate, hparams.embedding_dim,
           hparams.optimizer) == ('tutorial', 3, 8192, 0.1, 32, 'adagrad')
@@ -180,11 +185,11 @@ def test_hyperparameters_default_to_the_tutorial():
 ])
 def test_unknown_model_or_optimizer_is_refused(config, message):
   with pytest.raises(ValueError, match=message):
-    model_lib.Hyperparameters.from_custom_config(config)
+    hyperparameters.Hyperparameters.from_custom_config(config)
 
 
 def test_model_architecture_is_the_tutorials():
-  model = model_lib.MovieLensModel(model_lib.RankingModel(10, 20, 32))
+  model = ranking_models.MovieLensModel(ranking_models.RankingModel(10, 20, 32))
   out = model({features.transformed_name('user_id'): tf.constant([1, 2]),
                features.transformed_name('movie_title'): tf.constant([3, 4])})
   assert out.shape == (2, 1)
@@ -206,16 +211,16 @@ def tuned(transformed_data, tmp_path_factory):
   """run_fn with the tuned model: its fn_args and training stats."""
   work_dir = str(tmp_path_factory.mktemp('tuned'))
   fn_args = make_fn_args(transformed_data, work_dir, TUNED_HPARAMS)
-  model_lib.run_fn(fn_args)
+  trainer.run_fn(fn_args)
   with open(os.path.join(fn_args.model_run_dir,
-                         model_lib.TRAINING_STATS_FILE)) as f:
+                         trainer.TRAINING_STATS_FILE)) as f:
     return fn_args, json.load(f)
 
 
 def test_training_stats_are_written(trained, transformed_data):
   fn_args, _ = trained
   with open(os.path.join(fn_args.model_run_dir,
-                         model_lib.TRAINING_STATS_FILE)) as f:
+                         trainer.TRAINING_STATS_FILE)) as f:
     stats = json.load(f)
   assert stats['train_examples'] == len(transformed_data.raw_train)
   assert stats['epochs_run'] == HPARAMS['epochs']
@@ -259,13 +264,13 @@ def test_tuned_model_serves_the_tutorial_call_and_unknown_users(
 
 def test_side_tables_map_each_user_and_movie_to_its_features():
   train = {
-      model_lib.USER_KEY: tf.constant([0, 2, 0], tf.int64),
-      model_lib.MOVIE_KEY: tf.constant([1, 1, 0], tf.int64),
+      splits.USER_KEY: tf.constant([0, 2, 0], tf.int64),
+      splits.MOVIE_KEY: tf.constant([1, 1, 0], tf.int64),
       features.USER_OCCUPATION_KEY: tf.constant([4, 0, 4], tf.int64),
       features.MOVIE_GENRE_IDS_KEY: tf.constant(
           [[2, 0], [2, 0], [1, 3]], tf.int64),
   }
-  tables = model_lib.side_tables(
+  tables = ranking_models.side_tables(
       train, [features.USER_OCCUPATION_KEY, features.MOVIE_GENRE_IDS_KEY],
       num_users=4, num_movies=3)
   # + 1 so that 0 means unknown (users 1 and 3 are not in train).
@@ -279,9 +284,9 @@ def test_serving_ids_equal_transforms_for_every_value_and_unknowns(
     transformed_data):
   tf_transform_output = tft.TFTransformOutput(
       transformed_data.transform_output)
-  model = model_lib.build_model(tf_transform_output,
-                                model_lib.Hyperparameters())
-  module = model_lib.ServingModule(model, tf_transform_output)
+  model = ranking_models.build_model(tf_transform_output,
+                                     hyperparameters.Hyperparameters())
+  module = serving.ServingModule(model, tf_transform_output, recommender=None)
   users = list(tf_transform_output.vocabulary_by_name(
       features.vocabulary_name(features.USER_ID_KEY)))
   titles = list(tf_transform_output.vocabulary_by_name(
@@ -296,3 +301,96 @@ def test_serving_ids_equal_transforms_for_every_value_and_unknowns(
   for key in from_tables:
     np.testing.assert_array_equal(from_tables[key].numpy(),
                                   from_transform[key].numpy())
+
+
+def recommend(loaded, users, k, signature='recommend'):
+  """A bundle's recommend-like signature on string user ids."""
+  return loaded.signatures[signature](user_id=tf.constant(users),
+                                      k=tf.constant(k, tf.int32))
+
+
+def test_recommend_signature_shapes_dtypes_and_order(trained,
+                                                     transformed_data):
+  fn_args, _ = trained
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  users = [transformed_data.raw_train[0]['user_id'], 'nobody']
+  out = recommend(loaded, users, 7)
+  assert {key: (value.dtype, value.shape.as_list())
+          for key, value in out.items()} == {
+              'movie_title': (tf.string, [2, 7]),
+              'score': (tf.float32, [2, 7]),
+              'predicted_rating': (tf.float32, [2, 7]),
+              'user_known': (tf.bool, [2])}
+  assert out['user_known'].numpy().tolist() == [True, False]
+  scores = out['score'].numpy()
+  assert np.all(np.diff(scores, axis=1) <= 0)  # best first
+  assert np.all(np.isfinite(scores))
+  spec = loaded.signatures['recommend'].structured_input_signature[1]
+  assert {k: (v.dtype, v.shape.as_list()) for k, v in spec.items()} == {
+      'user_id': (tf.string, [None]), 'k': (tf.int32, [])}
+
+
+def test_recommend_leaves_out_what_each_user_rated_in_train(
+    trained, transformed_data):
+  fn_args, _ = trained
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  rated = {}
+  for row in transformed_data.raw_train:
+    rated.setdefault(row['user_id'], set()).add(row['movie_title'])
+  users = sorted(rated)
+  titles = recommend(loaded, users, 20)['movie_title'].numpy()
+  including = recommend(loaded, users, 20,
+                        'recommend_including_rated')['movie_title'].numpy()
+  kept_rated = 0
+  for user, top, top_all in zip(users, titles, including):
+    top = {t.decode() for t in top}
+    assert len(top) == 20 and not top & rated[user], user
+    kept_rated += len({t.decode() for t in top_all} & rated[user])
+  assert kept_rated > 0  # --include-rated brings rated movies back
+
+
+def test_recommend_rescores_the_retrieved_candidates(trained,
+                                                     transformed_data):
+  fn_args, _ = trained
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  user = transformed_data.raw_train[0]['user_id']
+  out = recommend(loaded, [user], 10)
+  # The score is retrieval score + weight * rating; the rating is the
+  # ranking model's, as the tutorial's call gives it.
+  titles = [t.decode() for t in out['movie_title'].numpy()[0]]
+  ratings = loaded({'user_id': np.array([user] * 10),
+                    'movie_title': np.array(titles)}).numpy()[:, 0]
+  np.testing.assert_allclose(out['predicted_rating'].numpy()[0], ratings,
+                             rtol=1e-5)
+  retrieved = recommend(loaded, [user], 100, 'retrieve')
+  retrieved_titles = [t.decode() for t in retrieved['movie_title'].numpy()[0]]
+  assert set(titles) <= set(retrieved_titles)
+
+
+def test_unknown_users_get_one_list_of_real_titles(trained):
+  fn_args, _ = trained
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  out = recommend(loaded, ['nobody', 'no one either', '\xff'], 10)
+  assert not out['user_known'].numpy().any()
+  titles = out['movie_title'].numpy()
+  known_titles = set(loaded.vocabularies()['movie_title'].numpy().tolist())
+  assert set(titles.reshape(-1).tolist()) <= known_titles
+  assert (titles == titles[0]).all()  # the out-of-vocabulary user's list
+
+
+@pytest.mark.parametrize('k', [0, -1, 101])
+def test_recommend_refuses_k_out_of_range(trained, k):
+  fn_args, _ = trained
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match='k must be between 1 and 100'):
+    recommend(loaded, ['1'], k)
+  # The same loaded model still answers afterwards.
+  assert recommend(loaded, ['1'], 100)['movie_title'].shape == (1, 100)
+
+
+def test_recommend_answers_an_empty_batch(trained):
+  fn_args, _ = trained
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  out = recommend(loaded, tf.constant([], tf.string), 5)
+  assert out['movie_title'].shape == (0, 5)

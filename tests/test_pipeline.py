@@ -114,7 +114,17 @@ def test_user_code_fingerprint_reaches_transform_and_trainer(built):
       pipeline_lib.source_fingerprint(code_dir,
                                       pipeline_lib.TRANSFORM_SOURCES))
   assert trainer_config['code_fingerprint'] == (
-      pipeline_lib.source_fingerprint(code_dir, pipeline_lib.TRAINER_SOURCES))
+      pipeline_lib.source_fingerprint(
+          code_dir, pipeline_lib.package_sources(code_dir)))
+
+
+def test_trainer_fingerprint_covers_every_module_of_the_package(tmp_path):
+  (tmp_path / 'a.py').write_text('x = 1\n')
+  (tmp_path / 'notes.txt').write_text('not code\n')
+  assert pipeline_lib.package_sources(str(tmp_path)) == ['a.py']
+  (tmp_path / 'new_model.py').write_text('y = 2\n')
+  assert pipeline_lib.package_sources(str(tmp_path)) == ['a.py',
+                                                          'new_model.py']
 
 
 def test_fingerprint_changes_with_the_code(tmp_path):

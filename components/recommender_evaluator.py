@@ -1,0 +1,205 @@
+"""Evaluator: TFMA's RMSE gates and the recommender's top-N gates, one
+blessing.
+
+TFMA evaluates example by example (and by query, over the examples a query
+has): it fits the rating gates, not a top-N list over a whole catalog, where
+the movies a user did not rate matter as much as those they did. So this
+component runs TFX's Evaluator executor unchanged (RMSE, slices, value and
+change gates against the baseline model), then asks the candidate bundle,
+the baseline bundle and a "most popular" list for each eval user's top k
+(components/top_n_metrics.py) and writes the metrics next to TFMA's, in
+`top_n_metrics.json` of the evaluation artifact.
+
+The model is blessed only if TFMA blessed it and its Recall@k is at least
+the most popular list's and no more than `recall_change_tolerance` below
+the baseline bundle's. Being one component with one blessing, every
+consumer of blessings (the Pusher, the baseline resolver, the drift
+baseline) sees the whole verdict.
+"""
+
+import glob
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+from absl import logging
+import numpy as np
+from tfx import types
+from tfx.components.evaluator import constants
+from tfx.components.evaluator import executor as evaluator_executor
+from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
+from tfx.utils import io_utils
+from tfx.utils import json_utils
+from tfx.utils import path_utils
+
+from components import top_n_metrics
+from trainer_module import features
+
+TOP_N_CONFIG_KEY = 'top_n_config'
+TOP_N_FILE = 'top_n_metrics.json'
+RECOMMEND_SIGNATURE = 'recommend'
+RETRIEVE_SIGNATURE = 'retrieve'
+_BLESSED = constants.ARTIFACT_PROPERTY_BLESSED_KEY
+
+
+class RecommenderEvaluatorSpec(standard_component_specs.EvaluatorSpec):
+  """TFX's Evaluator spec and the top-N gate's config (JSON)."""
+  PARAMETERS = {
+      **standard_component_specs.EvaluatorSpec.PARAMETERS,
+      TOP_N_CONFIG_KEY: ExecutionParameter(type=str),
+  }
+
+
+def read_ratings(examples: types.Artifact, split: str
+                 ) -> top_n_metrics.Ratings:
+  """(user, title, rating) of every raw example of a split, as bytes and
+  floats."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  files = sorted(glob.glob(os.path.join(
+      artifact_utils.get_split_uri([examples], split), '*')))
+  if not files:
+    raise ValueError(f'no {split} examples under {examples.uri}')
+  compression = 'GZIP' if all(f.endswith('.gz') for f in files) else ''
+  spec = {features.USER_ID_KEY: tf.io.FixedLenFeature([], tf.string),
+          features.MOVIE_TITLE_KEY: tf.io.FixedLenFeature([], tf.string),
+          features.LABEL_KEY: tf.io.FixedLenFeature([], tf.float32)}
+  batches = list(tf.data.TFRecordDataset(files, compression_type=compression)
+                 .batch(65_536).map(lambda x: tf.io.parse_example(x, spec)))
+  column = {key: [b[key].numpy() for b in batches] for key in spec}
+  return top_n_metrics.Ratings(*(
+      np.concatenate(column[key]) if column[key] else np.array([])
+      for key in spec))
+
+
+def signature_recommender(model: types.Artifact, signature: str
+                          ) -> Optional[top_n_metrics.Recommend]:
+  """users, k -> top-k titles (bytes) per user through a bundle's
+  signature; None if the bundle has no such signature."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  loaded = tf.saved_model.load(path_utils.serving_model_path(
+      model.uri, path_utils.is_old_model_artifact(model)))
+  if signature not in loaded.signatures:
+    return None
+  function = loaded.signatures[signature]
+
+  def recommend(users: List[bytes], k: int) -> List[list]:
+    titles = function(user_id=tf.constant(users, tf.string),
+                      k=tf.constant(k, tf.int32))['movie_title'].numpy()
+    return [[t for t in row if t] for row in titles]
+  recommend.loaded = loaded  # keeps the functions' variables alive
+  return recommend
+
+
+def evaluate(train: top_n_metrics.Ratings, evals: top_n_metrics.Ratings,
+             candidate: top_n_metrics.Recommend,
+             retrieval: Optional[top_n_metrics.Recommend],
+             baseline: Optional[top_n_metrics.Recommend],
+             config: Dict[str, Any]) -> Dict[str, Any]:
+  """Top-N metrics of every list, and which gates failed."""
+  k = config['k']
+  evaluated = top_n_metrics.protocol(train, evals, config['min_rating'])
+  users = evaluated.users
+  results: Dict[str, Any] = {
+      'k': k, 'min_rating': config['min_rating'],
+      'bundle': top_n_metrics.summarize(
+          top_n_metrics.lists_from(candidate, users, k), evaluated, k),
+      'most_popular': top_n_metrics.summarize(
+          top_n_metrics.most_popular(train, evaluated, k), evaluated, k),
+  }
+  for name, recommend in (('retrieval', retrieval), ('baseline', baseline)):
+    results[name] = top_n_metrics.summarize(
+        top_n_metrics.lists_from(recommend, users, k), evaluated,
+        k) if recommend else None
+  metric = f'recall@{k}'
+  recall = results['bundle'][metric]
+  failures = []
+  popular = results['most_popular'][metric]
+  if recall < popular:
+    failures.append(f'{metric} {recall:.4f} is below the most popular '
+                    f"list's {popular:.4f}")
+  if results['baseline']:
+    allowed = results['baseline'][metric] - config['recall_change_tolerance']
+    if recall < allowed:
+      failures.append(
+          f'{metric} {recall:.4f} against the baseline model\'s '
+          f"{results['baseline'][metric]:.4f}; allowed at least "
+          f'{allowed:.4f}')
+  results['failures'] = failures
+  return results
+
+
+def withdraw_blessing(blessing: types.Artifact) -> None:
+  """Turns a TFMA blessing into a refusal, file and property alike."""
+  blessed_file = os.path.join(blessing.uri, constants.BLESSED_FILE_NAME)
+  if fileio.exists(blessed_file):
+    fileio.remove(blessed_file)
+  io_utils.write_string_file(
+      os.path.join(blessing.uri, constants.NOT_BLESSED_FILE_NAME), '')
+  blessing.set_int_custom_property(_BLESSED, constants.NOT_BLESSED_VALUE)
+
+
+class Executor(evaluator_executor.Executor):
+  """TFX's Evaluator, then the top-N metrics and gates."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    super().Do(input_dict, output_dict, exec_properties)
+    config = json.loads(exec_properties[TOP_N_CONFIG_KEY])
+    examples = artifact_utils.get_single_instance(
+        input_dict[standard_component_specs.EXAMPLES_KEY])
+    model = artifact_utils.get_single_instance(
+        input_dict[standard_component_specs.MODEL_KEY])
+    baseline = input_dict.get(standard_component_specs.BASELINE_MODEL_KEY)
+    candidate = signature_recommender(model, RECOMMEND_SIGNATURE)
+    if candidate is None:
+      raise ValueError(f'the model at {model.uri} has no '
+                       f'{RECOMMEND_SIGNATURE!r} signature')
+    results = evaluate(
+        read_ratings(examples, 'train'), read_ratings(examples, 'eval'),
+        candidate, signature_recommender(model, RETRIEVE_SIGNATURE),
+        signature_recommender(baseline[0], RECOMMEND_SIGNATURE)
+        if baseline else None, config)
+    evaluation = artifact_utils.get_single_instance(
+        output_dict[standard_component_specs.EVALUATION_KEY])
+    io_utils.write_string_file(os.path.join(evaluation.uri, TOP_N_FILE),
+                               json.dumps(results, indent=2))
+    logging.info('top-N metrics: %s', results)
+    blessing = artifact_utils.get_single_instance(
+        output_dict[standard_component_specs.BLESSING_KEY])
+    if results['failures'] and blessing.get_int_custom_property(
+        _BLESSED) == constants.BLESSED_VALUE:
+      withdraw_blessing(blessing)
+
+
+class RecommenderEvaluator(base_component.BaseComponent):
+  """TFX's Evaluator with the recommender's top-N metrics and gates; same
+  inputs and outputs (`evaluation`, `blessing`)."""
+
+  SPEC_CLASS = RecommenderEvaluatorSpec
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+  def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
+               baseline_model: types.BaseChannel, eval_config: Any,
+               top_n_config: Dict[str, Any]):
+    """Args:
+      examples: ExampleGen's raw examples (train and eval splits).
+      model: the Trainer's bundle (with the `recommend` signature).
+      baseline_model: the latest blessed bundle, if any.
+      eval_config: TFMA's EvalConfig (the rating metrics and gates).
+      top_n_config: {'k', 'min_rating', 'recall_change_tolerance'}.
+    """
+    super().__init__(spec=RecommenderEvaluatorSpec(
+        examples=examples, model=model, baseline_model=baseline_model,
+        eval_config=eval_config,
+        fairness_indicator_thresholds=json_utils.dumps(None),
+        example_splits=json_utils.dumps(None),
+        top_n_config=json.dumps(top_n_config, sort_keys=True),
+        evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+        blessing=types.Channel(type=standard_artifacts.ModelBlessing)))

@@ -1,0 +1,122 @@
+"""Top-N metrics of a recommender over a catalog, and the lists they rank.
+
+The protocol: for each eval user, the whole catalog known to the model is
+ranked, the movies the user rated in the train split left out; relevant
+movies are the user's eval ratings >= `min_rating`. Users with no relevant
+movie are not counted. With R = min(k, number of relevant movies):
+
+  Recall@k = hits in the top k / R
+  NDCG@k   = DCG of the top k / DCG of R hits at the top
+  MAP@k    = sum of precision@i at each hit i <= k / R
+
+Pure NumPy: no TensorFlow, so it is tested and reused (bench) cheaply.
+"""
+
+import dataclasses
+from typing import Callable, Dict, List, Sequence
+
+import numpy as np
+
+from trainer_module import features
+
+
+@dataclasses.dataclass
+class Ratings:
+  """One split's ratings as parallel arrays (user and title as str)."""
+  users: np.ndarray
+  titles: np.ndarray
+  ratings: np.ndarray
+
+
+@dataclasses.dataclass
+class Protocol:
+  """Who is evaluated on what: the eval users with a relevant movie, their
+  relevant titles, the titles they rated in train and how active they are
+  (their number of train ratings)."""
+  users: List[str]
+  relevant: List[set]
+  rated: Dict[str, set]
+  activity: np.ndarray  # train ratings per evaluated user
+
+
+def protocol(train: Ratings, evals: Ratings, min_rating: float) -> Protocol:
+  """The evaluated users and what counts as a hit for each."""
+  relevant: Dict[str, set] = {}
+  for user, title, rating in zip(evals.users, evals.titles, evals.ratings):
+    if rating >= min_rating:
+      relevant.setdefault(user, set()).add(title)
+  users = sorted(relevant)
+  wanted = set(users)
+  rated: Dict[str, set] = {user: set() for user in users}
+  for user, title in zip(train.users, train.titles):
+    if user in wanted:
+      rated[user].add(title)
+  return Protocol(users, [relevant[u] for u in users], rated,
+                  np.array([len(rated[u]) for u in users]))
+
+
+def most_popular(train: Ratings, evaluated: Protocol, k: int) -> List[list]:
+  """The k titles rated most often in train, each user's own left out."""
+  titles, counts = np.unique(train.titles, return_counts=True)
+  ranked = titles[np.argsort(-counts, kind='stable')]
+  lists = []
+  for user in evaluated.users:
+    seen = evaluated.rated[user]
+    top = []
+    for title in ranked:
+      if title not in seen:
+        top.append(title)
+        if len(top) == k:
+          break
+    lists.append(top)
+  return lists
+
+
+def per_user(lists: Sequence[Sequence[str]], relevant: Sequence[set],
+             k: int) -> Dict[str, np.ndarray]:
+  """Recall, NDCG and AP at k of each user's list (module doc)."""
+  discounts = 1.0 / np.log2(np.arange(2, k + 2))
+  recall, ndcg, ap = [], [], []
+  for top, hits_wanted in zip(lists, relevant):
+    hits = np.array([title in hits_wanted for title in list(top)[:k]],
+                    dtype=float)
+    hits = np.pad(hits, (0, k - len(hits)))
+    best = min(k, len(hits_wanted))
+    recall.append(hits.sum() / best)
+    ndcg.append((hits * discounts).sum() / discounts[:best].sum())
+    precision = np.cumsum(hits) / np.arange(1, k + 1)
+    ap.append((precision * hits).sum() / best)
+  return {'recall': np.array(recall), 'ndcg': np.array(ndcg),
+          'map': np.array(ap)}
+
+
+def summarize(lists: Sequence[Sequence[str]], evaluated: Protocol,
+              k: int) -> Dict:
+  """{'recall@k', 'ndcg@k', 'map@k', 'users', 'by_activity': {bucket:
+  {...}}}; buckets as the Evaluator's user_activity_bucket slices."""
+  scores = per_user(lists, evaluated.relevant, k)
+  thresholds = np.array(features.USER_ACTIVITY_THRESHOLDS)
+  labels = features.bucket_labels(features.USER_ACTIVITY_THRESHOLDS)
+  bucket = np.searchsorted(thresholds, evaluated.activity, side='right')
+
+  def means(mask: np.ndarray) -> Dict:
+    return {**{f'{name}@{k}': round(float(values[mask].mean()), 4)
+               for name, values in scores.items()},
+            'users': int(mask.sum())}
+
+  overall = means(np.ones(len(evaluated.users), dtype=bool))
+  overall['by_activity'] = {labels[b]: means(bucket == b)
+                            for b in range(len(labels)) if (bucket == b).any()}
+  return overall
+
+
+Recommend = Callable[[List[str], int], List[list]]
+
+
+def lists_from(recommend: Recommend, users: List[str], k: int,
+               batch_size: int = 256) -> List[list]:
+  """A model's top-k titles for every user, asked in batches."""
+  lists: List[list] = []
+  for start in range(0, len(users), batch_size):
+    lists.extend(recommend(users[start:start + batch_size], k))
+  return lists

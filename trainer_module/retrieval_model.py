@@ -1,0 +1,105 @@
+"""The retrieval stage: a TFRS two-tower model over the movie vocabulary.
+
+Implicit feedback: every rating in the train split is a positive (the user
+chose to watch that movie), whatever its value. The user tower and the movie
+tower are embeddings of Transform's ids; `tfrs.tasks.Retrieval` scores each
+user against the other movies of the batch (in-batch softmax).
+
+In-batch negatives are drawn as often as movies are rated, so without a
+correction the model learns to push popular movies down (it learns
+log p(movie | user) - log p(movie)). The task is given each movie's sampling
+probability (its share of the train ratings: TFRS's logQ correction), so the
+scores estimate log p(movie | user), popularity included.
+
+Users the train split does not have share the vocabulary's out-of-vocabulary
+id. A small share of each batch's users is replaced by that id in training,
+so the OOV embedding learns the average user: an unknown user is
+recommended what most users watch.
+"""
+
+from typing import Dict, Tuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from trainer_module.hyperparameters import Hyperparameters
+from trainer_module.splits import MOVIE_KEY
+from trainer_module.splits import USER_KEY
+
+# TFRS's Retrieval.call uses len() on tensors, which needs AutoGraph; the
+# rest of the training step is traced without it (see ranking_models.py),
+# so only this call is converted.
+_retrieval_call = tf.autograph.to_graph(tfrs.tasks.Retrieval.call)
+_no_autograph = tf.autograph.experimental.do_not_convert
+# Movie ids per batch when the FactorizedTopK metric scores the catalog.
+CANDIDATE_BATCH = 4096
+
+
+class RetrievalModel(tfrs.models.Model):
+  """User tower and movie tower trained with TFRS's Retrieval task.
+
+  Ids are Transform's: users 0..num_users-1 (the last one is the OOV id),
+  movies likewise. `movie_probability` [num_movies] is each movie's share of
+  the train ratings.
+  """
+
+  train_step = _no_autograph(tfrs.models.Model.train_step)
+
+  def __init__(self, num_users: int, num_movies: int, embedding_dim: int,
+               movie_probability: np.ndarray, oov_user_rate: float):
+    super().__init__()
+    self.num_users = num_users
+    self.user_tower = tf.keras.layers.Embedding(
+        num_users, embedding_dim, name='retrieval_user_embedding')
+    self.movie_tower = tf.keras.layers.Embedding(
+        num_movies, embedding_dim, name='retrieval_movie_embedding')
+    self.movie_probability = tf.constant(movie_probability, tf.float32)
+    self.oov_user_rate = oov_user_rate
+    candidates = tf.data.Dataset.range(num_movies).batch(
+        CANDIDATE_BATCH).map(lambda ids: (ids, self.movie_tower(ids)))
+    self.task = tfrs.tasks.Retrieval(
+        metrics=tfrs.metrics.FactorizedTopK(candidates=candidates,
+                                            ks=(10, 100)),
+        remove_accidental_hits=True)
+
+  def call(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
+    """User embeddings [batch, dim] for transformed user ids [batch]."""
+    return self.user_tower(inputs[USER_KEY])
+
+  @_no_autograph
+  def compute_loss(self, inputs: Tuple[Dict[str, tf.Tensor], tf.Tensor],
+                   training: bool = False) -> tf.Tensor:
+    """`inputs`: (transformed features, label); the label is not used."""
+    features_dict, _ = inputs
+    users, movies = features_dict[USER_KEY], features_dict[MOVIE_KEY]
+    if training and self.oov_user_rate:
+      as_oov = tf.random.uniform(tf.shape(users)) < self.oov_user_rate
+      users = tf.where(as_oov, tf.cast(self.num_users - 1, users.dtype),
+                       users)
+    return _retrieval_call(
+        self.task, self.user_tower(users), self.movie_tower(movies),
+        candidate_sampling_probability=tf.gather(self.movie_probability,
+                                                 movies),
+        candidate_ids=movies, compute_metrics=not training)
+
+
+def movie_probability(movies: np.ndarray, num_movies: int) -> np.ndarray:
+  """Each movie id's share of `movies` (the train split's rated movies);
+  movies never rated get half a rating, so their log is finite."""
+  counts = np.bincount(movies, minlength=num_movies).astype(np.float64)
+  return np.maximum(counts, 0.5) / max(len(movies), 1)
+
+
+def build_retrieval_model(num_users: int, num_movies: int,
+                          train_movies: np.ndarray,
+                          hparams: Hyperparameters) -> RetrievalModel:
+  """The compiled retrieval model; `num_users` / `num_movies` count the OOV
+  id, `train_movies` are the movie ids of every train rating."""
+  model = RetrievalModel(
+      num_users, num_movies, hparams.retrieval_embedding_dim,
+      movie_probability(train_movies, num_movies),
+      hparams.retrieval_oov_user_rate)
+  model.compile(optimizer=tf.keras.optimizers.Adagrad(
+      learning_rate=hparams.retrieval_learning_rate))
+  return model

@@ -1,0 +1,234 @@
+"""`run_fn`, the Trainer's entry point: trains the rating model
+(ranking_models.py) and the retrieval model (retrieval_model.py) on
+Transform's output and exports both as one served bundle (serving.py).
+"""
+
+import dataclasses
+import json
+import os
+import time
+from typing import Any, Dict, List, Tuple
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+
+from trainer_module import features
+from trainer_module import ranking_models
+from trainer_module import retrieval_model
+from trainer_module import serving
+from trainer_module import splits
+from trainer_module.hyperparameters import Hyperparameters
+
+
+class TrainingClock(tf.keras.callbacks.Callback):
+  """Seconds spent training (each epoch up to its validation pass)."""
+
+  def __init__(self):
+    super().__init__()
+    self.train_seconds = 0.0
+    self.epochs = 0
+    self._epoch_start = None
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._epoch_start = time.monotonic()
+
+  def _stop(self):
+    if self._epoch_start is not None:
+      self.train_seconds += time.monotonic() - self._epoch_start
+      self.epochs += 1
+      self._epoch_start = None
+
+  def on_test_begin(self, logs=None):
+    self._stop()
+
+  def on_epoch_end(self, epoch, logs=None):
+    self._stop()
+
+
+TRAINING_STATS_FILE = 'training_stats.json'
+
+
+def write_training_stats(model_run_dir: str, stats: Dict[str, Any]) -> None:
+  """Writes TRAINING_STATS_FILE next to the TensorBoard logs."""
+  tf.io.gfile.makedirs(model_run_dir)
+  with tf.io.gfile.GFile(
+      os.path.join(model_run_dir, TRAINING_STATS_FILE), 'w') as f:
+    json.dump(stats, f, indent=2)
+
+
+@dataclasses.dataclass
+class Splits:
+  """What training reads: the split files, their sizes and parsing spec."""
+  spec: Dict[str, Any]
+  train_files: List[str]
+  eval_files: List[str]
+  train_examples: int
+  eval_examples: int
+  unseen_eval_user_share: float
+
+
+def read_splits(fn_args: tfx.components.FnArgs,
+                tf_transform_output: tft.TFTransformOutput,
+                hparams: Hyperparameters) -> Splits:
+  """Finds and counts the splits; refuses an eval split of unseen users."""
+  keys = ranking_models.model_feature_keys(tf_transform_output, hparams)
+  spec = splits.parsing_spec(tf_transform_output, keys)
+  train_files = splits.split_files(fn_args.train_files)
+  eval_files = splits.split_files(fn_args.eval_files)
+  num_users = tf_transform_output.vocabulary_size_by_name(
+      features.vocabulary_name(features.USER_ID_KEY))
+  eval_examples, unseen = splits.count_users(
+      splits.read_split(eval_files, spec, splits.LOAD_BATCH_SIZE), num_users)
+  share = splits.check_eval_users(
+      eval_examples, unseen,
+      (fn_args.custom_config or {}).get('max_unseen_eval_user_share', 1.0))
+  train_examples, _ = splits.count_users(splits.read_split(
+      train_files, splits.parsing_spec(tf_transform_output, [splits.USER_KEY]),
+      splits.LOAD_BATCH_SIZE), num_users)
+  return Splits(spec, train_files, eval_files, train_examples, eval_examples,
+                share)
+
+
+def epoch_logger(name: str, epochs: int) -> tf.keras.callbacks.Callback:
+  """Logs each epoch's metrics."""
+  return tf.keras.callbacks.LambdaCallback(
+      on_epoch_end=lambda epoch, logs: logging.info(
+          '%s epoch %d/%d: %s', name, epoch + 1, epochs,
+          ', '.join(f'{k} {v:.4f}' for k, v in logs.items())))
+
+
+def train_ranking(fn_args: tfx.components.FnArgs,
+                  tf_transform_output: tft.TFTransformOutput,
+                  hparams: Hyperparameters, data: Splits
+                  ) -> Tuple[ranking_models.MovieLensModel, Dict[str, Any]]:
+  """The rating model, trained; and its stats."""
+  # Only the tuned model needs the train split in memory (its tables).
+  train = (splits.load_split(data.train_files, data.spec)
+           if hparams.model == 'tuned' else None)
+  model = ranking_models.build_model(tf_transform_output, hparams, train)
+  del train
+  clock = TrainingClock()
+  callbacks = [
+      tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
+                                     update_freq='epoch'),
+      epoch_logger('ranking', hparams.epochs), clock,
+  ]
+  if hparams.early_stopping_patience:
+    callbacks.append(tf.keras.callbacks.EarlyStopping(
+        monitor='val_rmse', mode='min',
+        patience=hparams.early_stopping_patience, restore_best_weights=True))
+  history = model.fit(
+      splits.read_split(data.train_files, data.spec, hparams.batch_size,
+                        shuffle=True, seed=hparams.seed,
+                        examples=data.train_examples),
+      epochs=hparams.epochs, steps_per_epoch=fn_args.train_steps,
+      validation_data=splits.read_split(
+          data.eval_files, data.spec, hparams.batch_size,
+          examples=data.eval_examples),
+      validation_steps=fn_args.eval_steps, callbacks=callbacks, verbose=0)
+  val_rmse = history.history.get('val_rmse', [])
+  return model, {
+      'epochs_run': clock.epochs,
+      'best_epoch': int(np.argmin(val_rmse)) + 1 if val_rmse else None,
+      'best_val_rmse': float(min(val_rmse)) if val_rmse else None,
+      'train_seconds': round(clock.train_seconds, 3),
+      'train_examples_per_second': round(
+          clock.epochs * data.train_examples / clock.train_seconds, 1)
+                                   if clock.train_seconds else None,
+  }
+
+
+def rated_movies(tf_transform_output: tft.TFTransformOutput,
+                 data: Splits) -> tf.RaggedTensor:
+  """Row u: the movie ids user u rated in the train split; one row per
+  user id, the out-of-vocabulary id's (unknown users) empty."""
+  pairs = splits.load_split(data.train_files, splits.parsing_spec(
+      tf_transform_output, [splits.USER_KEY, splits.MOVIE_KEY]))
+  num_users = ranking_models.vocabulary_size(tf_transform_output,
+                                             features.USER_ID_KEY)
+  return ranking_models.rated_movies_per_user(pairs, num_users)
+
+
+def train_retrieval(tf_transform_output: tft.TFTransformOutput,
+                    hparams: Hyperparameters, data: Splits,
+                    rated: tf.RaggedTensor
+                    ) -> Tuple[retrieval_model.RetrievalModel, Dict[str, Any]]:
+  """The retrieval model, trained on every train rating as a positive; its
+  stats include TFRS's FactorizedTopK accuracy on the eval split (reported,
+  never used to choose anything)."""
+  model = retrieval_model.build_retrieval_model(
+      ranking_models.vocabulary_size(tf_transform_output,
+                                     features.USER_ID_KEY),
+      ranking_models.vocabulary_size(tf_transform_output,
+                                     features.MOVIE_TITLE_KEY),
+      rated.values.numpy(), hparams)
+  spec = splits.parsing_spec(tf_transform_output,
+                             [splits.USER_KEY, splits.MOVIE_KEY])
+  clock = TrainingClock()
+  model.fit(
+      splits.read_split(data.train_files, spec, hparams.retrieval_batch_size,
+                        shuffle=True, seed=hparams.seed,
+                        examples=data.train_examples),
+      epochs=hparams.retrieval_epochs,
+      callbacks=[epoch_logger('retrieval', hparams.retrieval_epochs), clock],
+      verbose=0)
+  start = time.monotonic()
+  # Batches as in training: the task's in-batch loss is quadratic in them.
+  metrics = model.evaluate(
+      splits.read_split(data.eval_files, spec, hparams.retrieval_batch_size),
+      return_dict=True, verbose=0)
+  return model, {
+      'retrieval_epochs_run': clock.epochs,
+      'retrieval_train_seconds': round(clock.train_seconds, 3),
+      'retrieval_eval_seconds': round(time.monotonic() - start, 3),
+      **{f'retrieval_eval_{name.split("/")[-1]}': round(float(value), 4)
+         for name, value in metrics.items() if 'top_' in name},
+  }
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+  """Trains the rating and retrieval models and exports the served bundle
+  to `fn_args.serving_model_dir` (the Trainer's entry point).
+
+  Args:
+    fn_args: the Trainer's arguments: split files, Transform output, and
+      `custom_config` holding Hyperparameters fields (and
+      `max_unseen_eval_user_share`).
+  """
+  hparams = Hyperparameters.from_custom_config(fn_args.custom_config)
+  logging.info('Training with %s', hparams)
+  if hparams.seed is not None:
+    tf.keras.utils.set_random_seed(hparams.seed)
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+
+  start = time.monotonic()
+  data = read_splits(fn_args, tf_transform_output, hparams)
+  rated = rated_movies(tf_transform_output, data)
+  load_seconds = time.monotonic() - start
+  ranking, ranking_stats = train_ranking(fn_args, tf_transform_output,
+                                         hparams, data)
+  retrieval, retrieval_stats = train_retrieval(tf_transform_output, hparams,
+                                               data, rated)
+
+  start = time.monotonic()
+  recommender = serving.Recommender(
+      retrieval, ranking, tf_transform_output.vocabulary_size_by_name(
+          features.vocabulary_name(features.MOVIE_TITLE_KEY)),
+      rated, hparams.retrieval_candidates, hparams.rerank_weight)
+  serving.export_serving_model(ranking, tf_transform_output, recommender,
+                               fn_args.serving_model_dir)
+  stats = {
+      'model': hparams.model,
+      'train_examples': data.train_examples,
+      'eval_examples': data.eval_examples,
+      'unseen_eval_user_share': round(data.unseen_eval_user_share, 4),
+      'load_seconds': round(load_seconds, 3),
+      **ranking_stats,
+      **retrieval_stats,
+      'export_seconds': round(time.monotonic() - start, 3),
+  }
+  logging.info('training stats: %s', stats)
+  write_training_stats(fn_args.model_run_dir, stats)
