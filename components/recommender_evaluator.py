@@ -77,13 +77,18 @@ def read_ratings(examples: types.Artifact, split: str
       for key in spec))
 
 
-def signature_recommender(model: types.Artifact, signature: str
+def load_bundle(model: types.Artifact) -> Any:
+  """The SavedModel a Model artifact holds."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.saved_model.load(path_utils.serving_model_path(
+      model.uri, path_utils.is_old_model_artifact(model)))
+
+
+def signature_recommender(loaded: Any, signature: str
                           ) -> Optional[top_n_metrics.Recommend]:
-  """users, k -> top-k titles (bytes) per user through a bundle's
+  """users, k -> top-k titles (bytes) per user through a loaded bundle's
   signature; None if the bundle has no such signature."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  loaded = tf.saved_model.load(path_utils.serving_model_path(
-      model.uri, path_utils.is_old_model_artifact(model)))
   if signature not in loaded.signatures:
     return None
   function = loaded.signatures[signature]
@@ -92,7 +97,6 @@ def signature_recommender(model: types.Artifact, signature: str
     titles = function(user_id=tf.constant(users, tf.string),
                       k=tf.constant(k, tf.int32))['movie_title'].numpy()
     return [[t for t in row if t] for row in titles]
-  recommend.loaded = loaded  # keeps the functions' variables alive
   return recommend
 
 
@@ -157,14 +161,15 @@ class Executor(evaluator_executor.Executor):
     model = artifact_utils.get_single_instance(
         input_dict[standard_component_specs.MODEL_KEY])
     baseline = input_dict.get(standard_component_specs.BASELINE_MODEL_KEY)
-    candidate = signature_recommender(model, RECOMMEND_SIGNATURE)
+    bundle = load_bundle(model)
+    candidate = signature_recommender(bundle, RECOMMEND_SIGNATURE)
     if candidate is None:
       raise ValueError(f'the model at {model.uri} has no '
                        f'{RECOMMEND_SIGNATURE!r} signature')
     results = evaluate(
         read_ratings(examples, 'train'), read_ratings(examples, 'eval'),
-        candidate, signature_recommender(model, RETRIEVE_SIGNATURE),
-        signature_recommender(baseline[0], RECOMMEND_SIGNATURE)
+        candidate, signature_recommender(bundle, RETRIEVE_SIGNATURE),
+        signature_recommender(load_bundle(baseline[0]), RECOMMEND_SIGNATURE)
         if baseline else None, config)
     evaluation = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.EVALUATION_KEY])

@@ -57,6 +57,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
   retrieval = parser.add_argument_group(
       'retrieval stage (default: trainer_module/hyperparameters.py)')
   retrieval.add_argument('--retrieval-epochs', type=int, default=None)
+  retrieval.add_argument('--retrieval-batch-size', type=int, default=None)
   retrieval.add_argument('--retrieval-learning-rate', type=float,
                          default=None)
   retrieval.add_argument('--retrieval-candidates', type=int, default=None,
@@ -76,7 +77,7 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
                          args: argparse.Namespace) -> None:
   """Rejects values no run could use, before anything starts."""
   for name in ('epochs', 'batch_size', 'embedding_dim', 'retrieval_epochs',
-               'retrieval_candidates'):
+               'retrieval_batch_size', 'retrieval_candidates'):
     if getattr(args, name) is not None and getattr(args, name) < 1:
       parser.error(f'--{name.replace("_", "-")} must be >= 1')
   if args.eval_ratings_csv and not args.ratings_csv:

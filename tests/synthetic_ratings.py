@@ -1,8 +1,13 @@
 """Small MovieLens-shaped ratings the tests generate themselves.
 
 Ratings come from latent user and movie factors plus noise, so a model can
-learn them; user ids are numeric-looking strings ("1", "2", ...) as in
-MovieLens, which catches any step that would infer them as integers.
+learn them. Who rates what has a planted structure too, as in real data:
+users and movies belong to taste groups, and a user picks a movie of their
+own group TASTE_AFFINITY times as often as another, and low-numbered movies
+more often than high-numbered ones (a long tail), so the most popular list
+is a fair reference and a retrieval model can learn to beat it. User ids are numeric-looking
+strings ("1", "2", ...) as in MovieLens, which catches any step that would
+infer them as integers.
 """
 
 import csv
@@ -15,6 +20,8 @@ GENRES = ['Action', 'Comedy', 'Drama', 'Romance', 'Thriller']
 OCCUPATIONS = [('engineer', 'technician/engineer'), ('student', 'student'),
                ('writer', 'writer'), ('doctor', 'doctor/health care')]
 AGE_GROUPS = (1, 18, 25, 35, 45, 50, 56)
+TASTE_GROUPS = 6  # user u and movie m are in group u % 6 and m % 6
+TASTE_AFFINITY = 20.0
 # Every column of MovieLens 100k, so the data matches the repo's schema.
 COLUMNS = ['user_id', 'movie_title', 'user_rating', 'timestamp', 'movie_id',
            'movie_genres', 'user_gender', 'bucketized_user_age',
@@ -38,12 +45,19 @@ def write_ratings_csv(path: str, num_ratings: int = 3000,
   user_bias = rng.normal(0, 0.6, size=num_users)
   movie_bias = rng.normal(0, 0.6, size=num_movies)
   titles = movie_titles(num_movies)
-  # Every user and movie rates/gets rated at least once, the rest at random.
+  # Every user and movie rates/gets rated at least once, the rest at random
+  # by taste group.
   users = np.concatenate([np.arange(num_users), rng.integers(
       0, num_users, size=num_ratings - num_users)])
-  movies = np.concatenate([np.arange(num_movies), rng.integers(
-      0, num_movies, size=num_ratings - num_movies)])
-  rng.shuffle(movies)
+  rng.shuffle(users)
+  affinity = np.where(
+      np.arange(num_users)[:, None] % TASTE_GROUPS ==
+      np.arange(num_movies)[None, :] % TASTE_GROUPS, TASTE_AFFINITY, 1.0
+  ) / (1.0 + np.arange(num_movies) / 15.0)
+  choice = affinity / affinity.sum(axis=1, keepdims=True)
+  movies = np.array([rng.choice(num_movies, p=choice[u]) for u in users])
+  movies[rng.choice(num_ratings, size=num_movies, replace=False)] = (
+      np.arange(num_movies))
   with open(path, 'w', newline='') as f:
     writer = csv.writer(f)
     writer.writerow(COLUMNS)

@@ -47,6 +47,7 @@ def airflow_env(home, output_dir, ratings_csv: str,
       MOVIELENS_OUTPUT_DIR=str(output_dir),
       MOVIELENS_PIPELINE_ARGS=(f'--ratings-csv {ratings_csv} --batch-size 64 '
                                f'--epochs 10 --rmse-threshold 0.9 '
+                               f'{" ".join(e2e.SMALL_DATA_RETRIEVAL)} '
                                f'{extra_args}'),
   )
 

@@ -27,7 +27,8 @@ from tests import synthetic_ratings
 from trainer_module import features
 
 # Small data: more, smaller steps than the tutorial so the model learns.
-TRAINING = ['--batch-size', '64', '--epochs', '10', '--rmse-threshold', '0.9']
+TRAINING = [*e2e.SMALL_DATA_RETRIEVAL, '--batch-size', '64', '--epochs', '10',
+            '--rmse-threshold', '0.9']
 
 Rows = List[Dict[str, str]]
 
@@ -246,6 +247,19 @@ def test_model_worse_than_the_served_one_is_not_pushed(served, ratings_csv):
       ['--ratings-csv', ratings_csv, '--batch-size', '64', '--epochs', '1',
        '--rmse-threshold', '5'])
   assert_not_blessed(result, summary, 'against the baseline model')
+
+
+def test_retrieval_worse_than_most_popular_is_not_pushed(served, ratings_csv):
+  # A retrieval stage that does not learn (its learning rate ~0) ranks
+  # movies at random; the rating model is as good as the served one's.
+  result, summary = run_with_fault(
+      'retrieval worse than most popular', served,
+      ['--ratings-csv', ratings_csv, *TRAINING,
+       '--retrieval-learning-rate', '1e-9', '--recall-tolerance', '1'])
+  assert_not_blessed(result, summary, 'recall@10',
+                     "below the most popular list's")
+  top_n = summary['top_n']
+  assert top_n['bundle']['recall@10'] < top_n['most_popular']['recall@10']
 
 
 def test_first_model_must_pass_the_absolute_gate(ratings_csv, tmp_path):

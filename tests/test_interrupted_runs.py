@@ -28,8 +28,10 @@ from pipeline import run_summary
 from tests import e2e
 from tests import faults
 
-FIRST = ['--batch-size', '64', '--epochs', '3', '--rmse-threshold', '2']
-BETTER = ['--batch-size', '64', '--epochs', '10', '--rmse-threshold', '2']
+FIRST = [*e2e.SMALL_DATA_RETRIEVAL, '--batch-size', '64', '--epochs', '3',
+         '--rmse-threshold', '2']
+BETTER = [*e2e.SMALL_DATA_RETRIEVAL, '--batch-size', '64', '--epochs', '10',
+          '--rmse-threshold', '2']
 PUSHING = 'PUSH IN PROGRESS'
 
 # Runs the local runner with Pusher's last copy into its staging folder made

@@ -11,7 +11,7 @@ from tests import e2e
 from tests import synthetic_ratings
 
 # Small data: more, smaller steps than the tutorial so the model learns.
-TRAINING = ['--batch-size', '64', '--epochs', '10']
+TRAINING = [*e2e.SMALL_DATA_RETRIEVAL, '--batch-size', '64', '--epochs', '10']
 from tests.test_pipeline import COMPONENTS
 
 

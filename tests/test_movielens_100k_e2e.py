@@ -68,3 +68,47 @@ def test_predict_ranks_the_tutorial_titles(run):
   assert all(r['known'] for r in out['ranking'])
   ratings = [r['predicted_rating'] for r in out['ranking']]
   assert ratings == sorted(ratings, reverse=True)
+
+
+def test_top_n_metrics_are_reported_and_beat_most_popular(run):
+  _, summary = run
+  top_n = summary['top_n']
+  assert top_n['k'] == 10 and top_n['failures'] == []
+  for name in ('bundle', 'retrieval', 'most_popular'):
+    assert set(top_n[name]) >= {'recall@10', 'ndcg@10', 'map@10', 'users',
+                                'by_activity'}
+    assert top_n[name]['users'] > 900  # eval users with a rating >= 4
+  assert top_n['bundle']['recall@10'] >= 1.5 * top_n['most_popular'][
+      'recall@10']
+  assert top_n['bundle']['by_activity']  # per user-activity bucket
+
+
+def test_predict_top_k_recommends_10_unrated_titles(run):
+  output_dir, _ = run
+  result = e2e.run_module('pipeline.predict', [
+      '--model-dir', configs.output_paths(output_dir)['serving_model_dir'],
+      '--user-id', '42', '--top-k', '10', '--json'])
+  assert result.returncode == 0, result.stderr[-2000:]
+  out = json.loads(result.stdout)
+  assert out['user_known'] is True
+  titles = [r['movie_title'] for r in out['ranking']]
+  assert len(titles) == len(set(titles)) == 10
+  rated = rated_in_train(output_dir, '42')
+  assert rated and not set(titles) & rated
+  scores = [r['score'] for r in out['ranking']]
+  assert scores == sorted(scores, reverse=True)
+
+
+def rated_in_train(output_dir: str, user_id: str) -> set:
+  """Titles user_id rated in the run's train split (ExampleGen's output)."""
+  import glob  # pylint: disable=g-import-not-at-top
+  from components import recommender_evaluator  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  (uri,) = glob.glob(os.path.join(configs.output_paths(output_dir)[
+      'pipeline_root'], 'MovieLensExampleGen', 'examples', '*'))
+  examples = standard_artifacts.Examples()
+  examples.uri = uri
+  examples.split_names = '["train", "eval"]'
+  train = recommender_evaluator.read_ratings(examples, 'train')
+  return {t.decode() for u, t in zip(train.users, train.titles)
+          if u == user_id.encode()}

@@ -26,7 +26,7 @@ def two_runs(ratings_csv, tmp_path_factory):
   """A first run, then one with more epochs: the first is its baseline."""
   output_dir = str(tmp_path_factory.mktemp('report') / 'out')
   common = ['--ratings-csv', ratings_csv, '--rmse-threshold', '0.95',
-            '--batch-size', '64']
+            '--batch-size', '64', *e2e.SMALL_DATA_RETRIEVAL]
   _, first = e2e.run_pipeline_with_output(output_dir, [*common, '--epochs', '3'])
   summary, second = e2e.run_pipeline_with_output(
       output_dir, [*common, '--epochs', '8'])

@@ -159,6 +159,8 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   """The retrieval model, trained on every train rating as a positive; its
   stats include TFRS's FactorizedTopK accuracy on the eval split (reported,
   never used to choose anything)."""
+  if hparams.seed is not None:  # the same whatever the rating model did
+    tf.keras.utils.set_random_seed(hparams.seed)
   model = retrieval_model.build_retrieval_model(
       ranking_models.vocabulary_size(tf_transform_output,
                                      features.USER_ID_KEY),
