@@ -8,12 +8,20 @@ Runs, each in its own process, on MovieLens 100k:
   3. the pipeline again, warm: nothing changed;
   4. the pipeline with --preset tuned, in the same output dir (data, stats
      and Transform come from cache);
-  5. serving speed of the notebook's export and of each pushed model.
+  5. serving speed of the notebook's export and of each pushed model;
+  6. the recommender: Recall@10, NDCG@10 and MAP@10 of the tutorial and
+     tuned bundles, of their retrieval stage alone and of the most popular
+     list (all from the Evaluator), and of EASE (bench/top_n.py) on the
+     same split; `recommend` latency on MovieLens 100k's catalog and on a
+     ~50k-movie synthetic catalog (its own cold run; --no-large-catalog
+     skips it).
 Prints a table, writes bench/results/latest.json and latest.png. Ratios are
 pipeline / notebook from this run's measurements.
 """
 
 import argparse
+import dataclasses
+import glob
 import json
 import os
 import subprocess
@@ -31,6 +39,13 @@ WARM_SECONDS_GOAL = 20.0
 FIT_RATIO_GOAL = 5.0  # Trainer fit examples/s >= 5x the notebook's
 SERVING_GOAL = 1_000_000  # predictions/s at batch 4096
 TUNED_RMSE_GOAL = 0.90
+RECALL_VS_POPULAR_GOAL = 2.0  # default bundle's Recall@10 / most popular's
+TUNED_RECALL_GOAL = 0.37
+RECOMMEND_P99_MS_GOAL = {'100k': 5.0, 'large': 20.0}
+# The large catalog: synthetic ratings whose train split knows ~50k movies,
+# as the 25M synthetic data's does.
+LARGE_CATALOG_RATINGS = 1_000_000
+LARGE_CATALOG_MOVIES = 50_000
 
 
 def run_process(args: List[str]) -> Dict[str, float]:
@@ -82,6 +97,8 @@ def run_pipeline(work_dir: str, manual_dir: Optional[str],
   process = run_process(args)
   summary = read_json(os.path.join(output_dir, 'run_summary.json'))
   return {**process, 'rmse': summary['rmse'], 'blessed': summary['blessed'],
+          'not_blessed_because': summary['not_blessed_because'],
+          'top_n': summary['top_n'],
           'pushed_model': summary['pushed_model'],
           'component_seconds': summary['component_seconds'],
           'component_states': summary['component_states'],
@@ -96,6 +113,119 @@ def measure_serving(work_dir: str, model_dir: str, vocab_model: str,
   run_process(['bench.serving', '--model', model_dir, '--vocab-model',
                vocab_model, '--output', output])
   return read_json(output)
+
+
+def examples_dir(output_dir: str) -> str:
+  """The newest ExampleGen output of a pipeline run's output dir."""
+  found = sorted(glob.glob(os.path.join(
+      output_dir, 'pipeline_root', 'MovieLensExampleGen', 'examples', '*')),
+                 key=lambda path: int(os.path.basename(path)))
+  if not found:
+    raise FileNotFoundError(f'no ExampleGen output under {output_dir}')
+  return found[-1]
+
+
+def reference_lists(work_dir: str) -> Dict[str, Any]:
+  """Most popular and EASE on the cold run's split (bench.top_n)."""
+  output = os.path.join(work_dir, 'top_n_references.json')
+  run_process(['bench.top_n', '--examples',
+               examples_dir(os.path.join(work_dir, 'pipeline')),
+               '--output', output])
+  return read_json(output)
+
+
+def measure_recommend(work_dir: str, model_dir: str,
+                      name: str) -> Dict[str, Any]:
+  """bench.serving --recommend on one bundle, in its own process."""
+  output = os.path.join(work_dir, f'recommend_{name}.json')
+  run_process(['bench.serving', '--recommend', '--model', model_dir,
+               '--output', output])
+  return read_json(output)
+
+
+def run_large_catalog(work_dir: str) -> Dict[str, Any]:
+  """A cold run on synthetic ratings with a ~50k-movie catalog, and the
+  `recommend` latency of its bundle."""
+  from bench import synthetic  # pylint: disable=g-import-not-at-top
+  data_dir = os.path.join(work_dir, 'large_catalog_data')
+  sizes = dataclasses.replace(
+      synthetic.Sizes.for_ratings(LARGE_CATALOG_RATINGS),
+      movies=LARGE_CATALOG_MOVIES)
+  manifest = synthetic.write(sizes, data_dir, file_format='parquet')
+  output_dir = os.path.join(work_dir, 'large_catalog')
+  args = ['pipeline.local_runner', '--output-dir', output_dir, '--no-report',
+          '--ratings-parquet', manifest['path']]
+  process = run_process(args)
+  summary = read_json(os.path.join(output_dir, 'run_summary.json'))
+  model = summary['pushed_model'] or trained_model_dir(output_dir)
+  return {**process, 'pushed_model': summary['pushed_model'],
+          'top_n': summary['top_n'],
+          'component_seconds': summary['component_seconds'],
+          'recommend': measure_recommend(work_dir, model, 'large')}
+
+
+def trained_model_dir(output_dir: str) -> str:
+  """The newest Trainer export of a run (when nothing was pushed)."""
+  found = sorted(glob.glob(os.path.join(
+      output_dir, 'pipeline_root', 'Trainer', 'model', '*', 'Format-Serving')),
+                 key=lambda path: int(path.split(os.sep)[-2]))
+  if not found:
+    raise FileNotFoundError(f'no Trainer export under {output_dir}')
+  return found[-1]
+
+
+def compare_top_n(cold: Dict, tuned: Dict, references: Dict,
+                  recommend: Dict[str, Dict]) -> Dict[str, Any]:
+  """The recommender's ratios and goals, from this run's figures."""
+  popular = references['most_popular']['recall@10']
+  ratios = {
+      'tutorial_vs_popular': cold['top_n']['bundle']['recall@10'] / popular,
+      'tuned_vs_popular': tuned['top_n']['bundle']['recall@10'] / popular,
+      'tutorial_vs_ease': (cold['top_n']['bundle']['recall@10'] /
+                           references['ease']['recall@10']),
+      'tuned_vs_ease': (tuned['top_n']['bundle']['recall@10'] /
+                        references['ease']['recall@10']),
+  }
+  goals = {
+      'tutorial_recall_vs_popular >= 2':
+          ratios['tutorial_vs_popular'] >= RECALL_VS_POPULAR_GOAL,
+      'tuned_recall >= 0.37':
+          tuned['top_n']['bundle']['recall@10'] >= TUNED_RECALL_GOAL,
+  }
+  for name, latency in recommend.items():
+    goal = RECOMMEND_P99_MS_GOAL['large' if name == 'large' else '100k']
+    goals[f'recommend_p99_ms {name} <= {goal:g}'] = (
+        latency['latency_p99_ms'] <= goal)
+  return {'recall_ratios': ratios, 'recall_goals': goals}
+
+
+def top_n_table(results: Dict[str, Any]) -> str:
+  """Recall@10, NDCG@10, MAP@10 of every list, and recommend latency."""
+  cold, tuned = results['pipeline_cold'], results['tuned']
+  references = results['top_n_references']
+  rows = [('tutorial bundle', cold['top_n']['bundle']),
+          ('tutorial retrieval alone', cold['top_n']['retrieval']),
+          ('tuned bundle' + ('' if tuned['blessed'] else ' (not blessed)'),
+           tuned['top_n']['bundle']),
+          ('tuned retrieval alone', tuned['top_n']['retrieval']),
+          ('most popular', references['most_popular']),
+          ('EASE', references['ease'])]
+  lines = [f"{'top-N on the eval split':28s} Recall@10  NDCG@10  MAP@10  "
+           'vs popular']
+  popular = references['most_popular']['recall@10']
+  for name, metrics in rows:
+    lines.append(f"{name:28s} {metrics['recall@10']:9.4f} "
+                 f"{metrics['ndcg@10']:8.4f} {metrics['map@10']:7.4f} "
+                 f"{metrics['recall@10'] / popular:9.2f}x")
+  lines.append('recommend (k=10): ' + '; '.join(
+      f"{name} catalog {r['catalog']:,}: p50 {r['latency_p50_ms']:.2f} ms, "
+      f"p99 {r['latency_p99_ms']:.2f} ms, {r['users_per_second']:,.0f} "
+      f"users/s at batch {r['batch_size']}"
+      for name, r in results['recommend'].items()))
+  lines.append('recall goals: ' + ', '.join(
+      f"{k}: {'met' if v else 'NOT met'}"
+      for k, v in results['recall_goals'].items()))
+  return '\n'.join(lines)
 
 
 def compare(notebook: Dict, cold: Dict, warm: Dict, tuned: Dict,
@@ -230,6 +360,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser.add_argument('--work-dir', default=None,
                       help='scratch space (default: a new temporary dir)')
   parser.add_argument('--results-dir', default=RESULTS_DIR)
+  parser.add_argument('--no-large-catalog', action='store_true',
+                      help='skip the ~50k-movie catalog run (about 5 min)')
   args = parser.parse_args(argv)
   manual_dir = os.path.abspath(args.manual_dir) if args.manual_dir else None
   work_dir = args.work_dir or tempfile.mkdtemp(prefix='movielens-bench-')
@@ -247,23 +379,42 @@ def main(argv: Optional[List[str]] = None) -> int:
   tuned = run_pipeline(work_dir, manual_dir, ['--preset', 'tuned'])
   print('serving ...', flush=True)
   vocab_model = cold['pushed_model']
+  tuned_model = tuned['pushed_model'] or trained_model_dir(
+      os.path.join(work_dir, 'pipeline'))
   serving = {
       'notebook': measure_serving(work_dir, notebook['export_dir'],
                                   vocab_model, 'notebook'),
       'pipeline': measure_serving(work_dir, cold['pushed_model'],
                                   vocab_model, 'pipeline'),
-      'tuned': measure_serving(work_dir, tuned['pushed_model'] or
-                               cold['pushed_model'], vocab_model, 'tuned'),
+      # The tuned run's own export even when it was not pushed.
+      'tuned': measure_serving(work_dir, tuned_model, vocab_model, 'tuned'),
   }
+  print('recommender ...', flush=True)
+  references = reference_lists(work_dir)
+  recommend = {
+      'tutorial 100k': measure_recommend(work_dir, cold['pushed_model'],
+                                         'tutorial'),
+      'tuned 100k': measure_recommend(work_dir, tuned_model, 'tuned'),
+  }
+  large = None
+  if not args.no_large_catalog:
+    print('large catalog ...', flush=True)
+    large = run_large_catalog(work_dir)
+    recommend['large'] = large['recommend']
   results = {'notebook': notebook, 'pipeline_cold': cold,
              'pipeline_warm': warm, 'tuned': tuned, 'serving': serving,
+             'top_n_references': references, 'recommend': recommend,
+             'large_catalog': large,
              'work_dir': work_dir, 'cpu_count': os.cpu_count()}
   results.update(compare(notebook, cold, warm, tuned, serving))
+  results.update(compare_top_n(cold, tuned, references, recommend))
   os.makedirs(args.results_dir, exist_ok=True)
   with open(os.path.join(args.results_dir, 'latest.json'), 'w') as f:
     json.dump(results, f, indent=2)
   chart(results, os.path.join(args.results_dir, 'latest.png'))
   print(table(results))
+  print()
+  print(top_n_table(results))
   print(f"results: {os.path.join(args.results_dir, 'latest.json')} and "
         'latest.png')
   return 0

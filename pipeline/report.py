@@ -5,8 +5,8 @@
 The local runner writes it at the end of every run. It shows the numbers of
 run_summary.json, training and validation curves (from the Trainer's
 TensorBoard logs), RMSE by slice for the new and the baseline model,
-predicted against actual ratings, top-k lists for sample users, and the
-lineage of the model (read from ML Metadata).
+predicted against actual ratings, the recommender's top-N metrics, the
+`recommend` lists of sample users, and the lineage of the model (read from ML Metadata).
 """
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
@@ -77,23 +77,47 @@ def predictions_and_labels(model, examples_uri: str,
 
 def top_k_for_sample_users(model, k: int = TOP_K,
                            users: int = SAMPLE_USERS) -> List[dict]:
-  """Top-k titles for the most, a median and the least active users, from a
-  loaded serving model."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  vocabularies = model.vocabularies()
-  user_ids = [u.decode() for u in vocabularies['user_id'].numpy()]
-  titles = vocabularies['movie_title'].numpy()
+  """What the bundle's `recommend` gives the most, a median and the least
+  active users: [{'user_id', 'activity_rank', 'top': [(title, score,
+  predicted rating)]}]."""
+  from pipeline import predict  # pylint: disable=g-import-not-at-top
+  user_ids = [u.decode() for u in model.vocabularies()['user_id'].numpy()]
   picks = sorted({0, len(user_ids) // 2, len(user_ids) - 1})[:users]
   lists = []
   for index in picks:
-    scores = model({'user_id': np.array([user_ids[index]] * len(titles)),
-                    'movie_title': titles}).numpy().reshape(-1)
-    best = np.argsort(-scores)[:k]
+    ranking, _ = predict.recommend(model, user_ids[index], k,
+                                   include_rated=False)
     lists.append({'user_id': user_ids[index],
                   'activity_rank': index + 1,
-                  'top': [(titles[i].decode(), float(scores[i]))
-                          for i in best]})
+                  'top': [(r['movie_title'], r['score'],
+                           r['predicted_rating']) for r in ranking]})
   return lists
+
+
+TOP_N_LISTS = (('bundle', 'bundle (recommend)'),
+               ('retrieval', 'retrieval alone'),
+               ('most_popular', 'most popular in train'),
+               ('baseline', 'last blessed bundle'))
+
+
+def top_n_tables(top_n: Optional[dict]) -> str:
+  """The Evaluator's top-N metrics: every list, then the bundle's by user
+  activity."""
+  if not top_n:
+    return '<p>No top-N metrics in this evaluation.</p>'
+  k = top_n['k']
+  names = [f'recall@{k}', f'ndcg@{k}', f'map@{k}']
+  lists = _table(['list', *names, 'users'], [
+      [label, *(_fmt(top_n[key][n]) for n in names), top_n[key]['users']]
+      for key, label in TOP_N_LISTS if top_n.get(key)], 'top-n')
+  by_activity = _table(['train ratings', *names, 'users'], [
+      [bucket, *(_fmt(m[n]) for n in names), m['users']]
+      for bucket, m in top_n['bundle']['by_activity'].items()],
+                       'top-n-by-activity')
+  return (f'<p>Each eval user\'s top {k} over the catalog, their train '
+          f'movies left out; relevant: eval ratings &gt;= '
+          f"{top_n['min_rating']:g}.</p>{lists}"
+          f'<h3>The bundle by user activity</h3>{by_activity}')
 
 
 def lineage(metadata_path: str, runs) -> List[dict]:
@@ -241,9 +265,12 @@ def render(summary: dict, images: Dict[str, str], top_k: List[dict],
   top = ''.join(
       f'<h3>User {html.escape(u["user_id"])} (activity rank '
       f'{u["activity_rank"]})</h3>' + _table(
-          ['title', 'predicted rating'],
-          [[t, f'{s:.3f}'] for t, s in u['top']], f'top-k-{u["user_id"]}')
+          ['title', 'score', 'predicted rating'],
+          [[t, f'{s:.3f}', f'{r:.3f}'] for t, s, r in u['top']],
+          f'top-k-{u["user_id"]}')
       for u in top_k)
+  reasons = ''.join(f'<li>{html.escape(r)}</li>'
+                    for r in summary.get('not_blessed_because', []))
   lineage_table = _table(['artifact', 'id', 'produced by', 'uri'], [
       [r['type'], r['id'], r['producer'], r['uri']] for r in lineage_rows],
                          'lineage')
@@ -262,10 +289,12 @@ img {{ max-width: 100%; }}
 </style></head><body>
 <h1>MovieLens ranking run <span id="run-id">{html.escape(summary['run_id'])}</span></h1>
 <h2>Summary</h2><table id="summary">{number_rows}</table>
+{f'<h3>Not blessed because</h3><ul id="not-blessed-because">{reasons}</ul>' if reasons else ''}
 <h2>Components</h2>{seconds}
 <h2>Charts</h2>{figures}
 <h2>RMSE by slice</h2>{slices}
-<h2>Top {TOP_K} for sample users</h2>{top}
+<h2>Recommending: top-N metrics</h2>{top_n_tables(summary.get('top_n'))}
+<h2>Recommendations for sample users</h2>{top}
 <h2>Lineage of the model</h2>{lineage_table}
 </body></html>
 """

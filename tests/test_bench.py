@@ -55,3 +55,41 @@ def test_run_process_measures_wall_and_peak_rss():
 def test_a_failing_process_raises_with_its_output():
   with pytest.raises(RuntimeError, match='No module named'):
     compare.run_process(['no_such_module_here'])
+
+
+def top_n_figures(tutorial=0.36, tuned=0.38, popular=0.18, ease=0.36,
+                  p99=(2.0, 10.0)):
+  def lists(recall):
+    return {'recall@10': recall, 'ndcg@10': recall, 'map@10': recall / 2}
+  cold = {'top_n': {'bundle': lists(tutorial), 'retrieval': lists(0.3)},
+          'blessed': True}
+  tuned_run = {'top_n': {'bundle': lists(tuned), 'retrieval': lists(0.3)},
+               'blessed': False}
+  references = {'most_popular': lists(popular), 'ease': lists(ease)}
+  recommend = {name: {'catalog': 1000, 'latency_p50_ms': 1.0,
+                      'latency_p99_ms': ms, 'users_per_second': 5000.0,
+                      'batch_size': 256}
+               for name, ms in zip(('tutorial 100k', 'large'), p99)}
+  return cold, tuned_run, references, recommend
+
+
+def test_recall_ratios_and_goals():
+  result = compare.compare_top_n(*top_n_figures())
+  assert result['recall_ratios']['tutorial_vs_popular'] == pytest.approx(2.0)
+  assert result['recall_ratios']['tuned_vs_ease'] == pytest.approx(0.38 / 0.36)
+  assert all(result['recall_goals'].values()), result
+  result = compare.compare_top_n(*top_n_figures(tutorial=0.35, tuned=0.36,
+                                                p99=(6.0, 21.0)))
+  assert not any(result['recall_goals'].values()), result
+
+
+def test_top_n_table_names_every_list_and_an_unblessed_tuned_bundle():
+  cold, tuned, references, recommend = top_n_figures()
+  results = {'pipeline_cold': cold, 'tuned': tuned,
+             'top_n_references': references, 'recommend': recommend,
+             **compare.compare_top_n(cold, tuned, references, recommend)}
+  text = compare.top_n_table(results)
+  for name in ('tutorial bundle', 'tuned bundle (not blessed)',
+               'retrieval alone', 'most popular', 'EASE', 'p99 10.00 ms'):
+    assert name in text, text
+  assert '2.00x' in text

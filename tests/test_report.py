@@ -163,3 +163,17 @@ def test_page_shows_top_k_and_lineage(page):
   for producer in ('Trainer', 'Transform', 'ImportSchemaGen',
                    'MovieLensExampleGen'):
     assert producer in lineage
+
+
+def test_page_shows_the_top_n_metrics_of_every_list(page):
+  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+  driver, summary = page
+  top_n = summary['top_n']
+  rows = driver.find_elements(By.CSS_SELECTOR, '#top-n tr')[1:]
+  listed = [key for key, _ in report.TOP_N_LISTS if top_n.get(key)]
+  assert len(rows) == len(listed) == 4  # the second run has a baseline
+  for row, key in zip(rows, listed):
+    recall = row.find_elements(By.TAG_NAME, 'td')[1].text
+    assert float(recall) == pytest.approx(top_n[key]['recall@10'], abs=5e-5)
+  buckets = driver.find_elements(By.CSS_SELECTOR, '#top-n-by-activity tr')
+  assert len(buckets) == len(top_n['bundle']['by_activity']) + 1

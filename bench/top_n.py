@@ -1,0 +1,92 @@
+"""Reference top-N lists for `make bench`, on the pipeline's own split.
+
+  python -m bench.top_n --examples DIR --output result.json
+
+DIR is a MovieLensExampleGen output (Split-train, Split-eval). The lists
+are scored with the Evaluator's protocol and code
+(components/top_n_metrics.py), so their figures compare with the bundle's:
+- most popular in train (the Evaluator's own reference, computed again);
+- EASE (Steck, 2019, "Embarrassingly Shallow Autoencoders for Sparse Data"):
+  a closed-form item-item linear model, B = I - P diagMat(1 / diag(P)) with
+  P = (X^T X + lambda I)^-1 over the train split's user x movie matrix.
+"""
+
+import os
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import argparse  # pylint: disable=g-import-not-at-top,wrong-import-position
+import json
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+from tfx.types import standard_artifacts
+
+from components import recommender_evaluator
+from components import top_n_metrics
+
+# EASE's L2 weight, chosen among 100 / 300 / 500 on a fifth of MovieLens
+# 100k's train split held out (never the eval split).
+EASE_LAMBDA = 500.0
+K = 10
+
+
+def ease_lists(train: top_n_metrics.Ratings,
+               evaluated: top_n_metrics.Protocol, k: int,
+               l2: float = EASE_LAMBDA) -> List[list]:
+  """Each evaluated user's top k titles by EASE, train titles left out."""
+  titles, movie_ids = np.unique(train.titles, return_inverse=True)
+  users, user_ids = np.unique(train.users, return_inverse=True)
+  matrix = np.zeros((len(users), len(titles)), np.float64)
+  matrix[user_ids, movie_ids] = 1.0
+  gram = matrix.T @ matrix
+  gram[np.diag_indices_from(gram)] += l2
+  inverse = np.linalg.inv(gram)
+  weights = inverse / -np.diag(inverse)
+  weights[np.diag_indices_from(weights)] = 0.0
+  row_of = {user: row for row, user in enumerate(users)}
+  lists = []
+  for user in evaluated.users:
+    history = matrix[row_of[user]] if user in row_of else np.zeros(
+        len(titles))
+    scores = history @ weights
+    scores[history > 0] = -np.inf
+    lists.append(list(titles[np.argsort(-scores, kind='stable')[:k]]))
+  return lists
+
+
+def reference_lists(examples_uri: str, k: int = K) -> Dict[str, Dict]:
+  """{'most_popular': metrics, 'ease': metrics} on an ExampleGen output."""
+  examples = standard_artifacts.Examples()
+  examples.uri = examples_uri
+  examples.split_names = '["train", "eval"]'
+  train = recommender_evaluator.read_ratings(examples, 'train')
+  evals = recommender_evaluator.read_ratings(examples, 'eval')
+  evaluated = top_n_metrics.protocol(train, evals, min_rating=4.0)
+  start = time.monotonic()
+  ease = top_n_metrics.summarize(ease_lists(train, evaluated, k), evaluated,
+                                 k)
+  ease['seconds'] = round(time.monotonic() - start, 2)
+  return {
+      'most_popular': top_n_metrics.summarize(
+          top_n_metrics.most_popular(train, evaluated, k), evaluated, k),
+      'ease': ease,
+  }
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__)
+  parser.add_argument('--examples', required=True,
+                      help='a MovieLensExampleGen examples folder')
+  parser.add_argument('--output', required=True)
+  args = parser.parse_args(argv)
+  result = reference_lists(args.examples)
+  with open(args.output, 'w') as f:
+    json.dump(result, f, indent=2)
+  print(json.dumps({name: m[f'recall@{K}'] for name, m in result.items()}))
+
+
+if __name__ == '__main__':
+  main()
