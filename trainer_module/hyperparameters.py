@@ -29,6 +29,10 @@ class Hyperparameters:
   retrieval_learning_rate: float = 0.05  # Adagrad
   retrieval_embedding_dim: int = 64
   retrieval_oov_user_rate: float = 0.02  # train users seen as unknown
+  # Every train rating is a positive; one below retrieval_liked_rating
+  # (the user watched the movie and did not like it) weighs this much.
+  retrieval_liked_rating: float = 4.0
+  retrieval_disliked_weight: float = 0.3
   retrieval_candidates: int = 100  # N: retrieved, then re-scored
   # recommend's score: retrieval score + rerank_weight * predicted rating.
   rerank_weight: float = 1.0
@@ -49,4 +53,8 @@ class Hyperparameters:
       raise ValueError(
           f'retrieval_candidates must be 1..{MAX_RETRIEVAL_CANDIDATES}, got '
           f'{hparams.retrieval_candidates}')
+    if not 0.0 <= hparams.retrieval_disliked_weight <= 1.0:
+      raise ValueError(
+          'retrieval_disliked_weight must be 0..1, got '
+          f'{hparams.retrieval_disliked_weight}')
     return hparams

@@ -1,7 +1,8 @@
 """The retrieval stage: a TFRS two-tower model over the movie vocabulary.
 
 Implicit feedback: every rating in the train split is a positive (the user
-chose to watch that movie), whatever its value. The user tower and the movie
+chose to watch that movie), whatever its value; a rating below the "liked"
+rating weighs less in the loss (watched, but not liked). The user tower and the movie
 tower are embeddings of Transform's ids; `tfrs.tasks.Retrieval` scores each
 user against the other movies of the batch (in-batch softmax).
 
@@ -47,7 +48,8 @@ class RetrievalModel(tfrs.models.Model):
   train_step = _no_autograph(tfrs.models.Model.train_step)
 
   def __init__(self, num_users: int, num_movies: int, embedding_dim: int,
-               movie_probability: np.ndarray, oov_user_rate: float):
+               movie_probability: np.ndarray, oov_user_rate: float,
+               liked_rating: float = 4.0, disliked_weight: float = 1.0):
     super().__init__()
     self.num_users = num_users
     self.user_tower = tf.keras.layers.Embedding(
@@ -56,6 +58,8 @@ class RetrievalModel(tfrs.models.Model):
         num_movies, embedding_dim, name='retrieval_movie_embedding')
     self.movie_probability = tf.constant(movie_probability, tf.float32)
     self.oov_user_rate = oov_user_rate
+    self.liked_rating = liked_rating
+    self.disliked_weight = disliked_weight
     candidates = tf.data.Dataset.range(num_movies).batch(
         CANDIDATE_BATCH).map(lambda ids: (ids, self.movie_tower(ids)))
     self.task = tfrs.tasks.Retrieval(
@@ -70,8 +74,9 @@ class RetrievalModel(tfrs.models.Model):
   @_no_autograph
   def compute_loss(self, inputs: Tuple[Dict[str, tf.Tensor], tf.Tensor],
                    training: bool = False) -> tf.Tensor:
-    """`inputs`: (transformed features, label); the label is not used."""
-    features_dict, _ = inputs
+    """`inputs`: (transformed features, rating): each rating a positive,
+    weighted by whether the user liked the movie."""
+    features_dict, ratings = inputs
     users, movies = features_dict[USER_KEY], features_dict[MOVIE_KEY]
     if training and self.oov_user_rate:
       as_oov = tf.random.uniform(tf.shape(users)) < self.oov_user_rate
@@ -81,7 +86,10 @@ class RetrievalModel(tfrs.models.Model):
         self.task, self.user_tower(users), self.movie_tower(movies),
         candidate_sampling_probability=tf.gather(self.movie_probability,
                                                  movies),
-        candidate_ids=movies, compute_metrics=not training)
+        candidate_ids=movies, compute_metrics=not training,
+        # Metrics (evaluation) count every rating alike.
+        sample_weight=tf.where(ratings >= self.liked_rating, 1.0,
+                               self.disliked_weight) if training else None)
 
 
 def movie_probability(movies: np.ndarray, num_movies: int) -> np.ndarray:
@@ -99,7 +107,8 @@ def build_retrieval_model(num_users: int, num_movies: int,
   model = RetrievalModel(
       num_users, num_movies, hparams.retrieval_embedding_dim,
       movie_probability(train_movies, num_movies),
-      hparams.retrieval_oov_user_rate)
+      hparams.retrieval_oov_user_rate, hparams.retrieval_liked_rating,
+      hparams.retrieval_disliked_weight)
   model.compile(optimizer=tf.keras.optimizers.Adagrad(
       learning_rate=hparams.retrieval_learning_rate))
   return model
