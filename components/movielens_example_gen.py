@@ -1,4 +1,5 @@
-"""MovieLensExampleGen: MovieLens ratings (TFDS or a CSV file) -> tf.Examples.
+"""MovieLensExampleGen: MovieLens ratings (TFDS, CSV, Parquet or GroupLens's
+own files) -> tf.Examples.
 
 A query-based ExampleGen (like BigQueryExampleGen): the standard executor
 splits the records by hash (80/20 by default) and writes gzipped TFRecords;
@@ -9,12 +10,16 @@ this module only says how one source becomes tf.Examples.
   GroupLens zip, checksum-verified by TFDS), then read through Beam.
 - CSV source (`ratings_csv=...`): columns `user_id,movie_title,user_rating`
   plus any of the optional columns in `trainer_module.features`; every value
-  keeps the type the model expects (ids stay strings).
+  keeps the type the model expects (ids stay strings). UTF-8 by default (a
+  byte-order mark is dropped), or `csv_encoding`.
 - Parquet source (`ratings_parquet=...`, a path or glob): the same columns,
   typed. Row groups become tf.Examples in tfx_bsl's C++ encoder, with no
   per-row Python: the fast way in for large data (README: "Scale").
+- GroupLens folder (`movielens_dir=...`): an unpacked MovieLens zip read as
+  it comes, joined as TFDS joins it (components/grouplens_files.py).
 """
 
+import codecs
 import csv
 import hashlib
 import io
@@ -49,41 +54,22 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
+from components import grouplens_files
+from components import tf_examples
+from components.tf_examples import RatingsSourceError
+from components.tf_examples import to_example
 from trainer_module import features
 
 TFDS_SCHEME = 'tfds:'
 CSV_SCHEME = 'csv:'
 PARQUET_SCHEME = 'parquet:'
+GROUPLENS_SCHEME = 'grouplens:'  # a ratings file of an unpacked GroupLens zip
 MULTI_VALUE_SEPARATOR = '|'  # between genres in a CSV cell, as MovieLens does
 
 MANUAL_DIR_KEY = 'manual_dir'
 DATA_DIR_KEY = 'data_dir'
 SOURCE_FINGERPRINT_KEY = 'source_fingerprint'
-
-
-class RatingsSourceError(ValueError):
-  """The ratings source cannot be turned into examples; says what and where."""
-
-
-# ----------------------------------------------------------------- tf.Example
-
-
-def _feature(kind: str, values: List[Any]) -> tf.train.Feature:
-  """One tf.train.Feature of `kind` ('bytes', 'float' or 'int64')."""
-  if kind == 'bytes':
-    return tf.train.Feature(bytes_list=tf.train.BytesList(
-        value=[v if isinstance(v, bytes) else str(v).encode() for v in values]))
-  if kind == 'float':
-    return tf.train.Feature(float_list=tf.train.FloatList(value=values))
-  return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-
-
-def to_example(record: Mapping[str, List[Any]]) -> tf.train.Example:
-  """Builds a tf.Example from {feature name: list of values}."""
-  return tf.train.Example(features=tf.train.Features(feature={
-      name: _feature(features.FEATURE_KINDS[name], values)
-      for name, values in record.items()
-  }))
+CSV_ENCODING_KEY = 'csv_encoding'
 
 
 # ---------------------------------------------------------------------- TFDS
@@ -131,7 +117,7 @@ class _RenameTfdsExample(beam.DoFn):
       del feature_map[name]
     for name, names in self._class_names.items():
       if name in feature_map:
-        feature_map[name].CopyFrom(_feature('bytes', [
+        feature_map[name].CopyFrom(tf_examples.feature('bytes', [
             names[i] for i in feature_map[name].int64_list.value]))
     yield example
 
@@ -198,21 +184,24 @@ def check_columns(path: str, columns: List[str]) -> List[str]:
   return columns
 
 
-def read_csv_header(path: str) -> List[str]:
-  """Checks the header of a ratings CSV and returns its column names."""
+def read_csv_header(path: str,
+                    encoding: str = tf_examples.DEFAULT_ENCODING) -> List[str]:
+  """Checks the header of a ratings CSV and returns its column names (a
+  UTF-8 byte-order mark dropped)."""
   if not tf.io.gfile.exists(path):
     raise RatingsSourceError(f'ratings CSV {path} does not exist')
-  with tf.io.gfile.GFile(path, 'r') as f:
-    header_line = f.readline()
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    header_line = tf_examples.decode_line(f.readline(), path, 1, encoding)
   columns = next(csv.reader([header_line]), [])
   return check_columns(path, [c.strip() for c in columns])
 
 
-def check_csv(path: str) -> List[str]:
+def check_csv(path: str,
+              encoding: str = tf_examples.DEFAULT_ENCODING) -> List[str]:
   """Checks the header and that at least one rating follows; returns the
   column names. Reads only up to the first data line."""
-  columns = read_csv_header(path)
-  with tf.io.gfile.GFile(path, 'r') as f:
+  columns = read_csv_header(path, encoding)
+  with tf.io.gfile.GFile(path, 'rb') as f:
     f.readline()
     if not any(line.strip() for line in f):
       raise RatingsSourceError(f'{path}: no ratings after the header')
@@ -257,11 +246,15 @@ def csv_line_to_example(line: str, columns: List[str],
 
 
 @beam.ptransform_fn
-def _ReadCsv(pipeline: beam.Pipeline, path: str) -> beam.PCollection:
+def _ReadCsv(pipeline: beam.Pipeline, path: str,
+             encoding: str) -> beam.PCollection:
   """Every data line of a ratings CSV, as tf.Examples."""
-  columns = check_csv(path)
+  columns = check_csv(path, encoding)
   return (pipeline
-          | 'ReadLines' >> beam.io.ReadFromText(path, skip_header_lines=1)
+          | 'ReadLines' >> beam.io.ReadFromText(
+              path, skip_header_lines=1, coder=beam.coders.BytesCoder())
+          | 'Decode' >> beam.Map(tf_examples.decode_line, path, None,
+                                 encoding)
           | 'DropBlank' >> beam.Filter(lambda line: line.strip() != '')
           | 'ToExample' >> beam.Map(csv_line_to_example, columns, path))
 
@@ -368,21 +361,49 @@ def _ReadParquet(pipeline: beam.Pipeline, pattern: str) -> beam.PCollection:
           | 'ToExamples' >> beam.FlatMap(parquet_table_to_examples, pattern))
 
 
-def scan_file(path: str) -> Tuple[str, int]:
+def _raise_decode_error(path: str, lines_before: int,
+                        error: UnicodeDecodeError, encoding: str) -> None:
+  """Raises decode_line's error for the line of `error.object` (a chunk of
+  the file after `lines_before` lines) that does not decode."""
+  data = error.object
+  start = data.rfind(b'\n', 0, error.start) + 1
+  end = data.find(b'\n', error.start)
+  tf_examples.decode_line(data[start:end if end >= 0 else len(data)], path,
+                          lines_before + data.count(b'\n', 0, start) + 1,
+                          encoding)
+  raise RatingsSourceError(f'{path}: not {encoding} text: {error}')
+
+
+def scan_file(path: str, encoding: Optional[str] = None) -> Tuple[str, int]:
   """Content hash of a file (so a changed file is not served from cache)
-  and its number of lines, in one read."""
+  and its number of lines, in one read; given an `encoding`, also checks
+  that the file is such text and raises naming the first line that is
+  not."""
   digest = hashlib.sha256()
   lines = 0
+  decoder = codecs.getincrementaldecoder(encoding)() if encoding else None
   with tf.io.gfile.GFile(path, 'rb') as f:
     for chunk in iter(lambda: f.read(1 << 20), b''):
       digest.update(chunk)
+      if decoder:
+        try:
+          decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+          _raise_decode_error(path, lines, error, encoding)
       lines += chunk.count(b'\n')
+  if decoder:
+    try:
+      decoder.decode(b'', final=True)
+    except UnicodeDecodeError as error:
+      _raise_decode_error(path, lines, error, encoding)
   return digest.hexdigest(), lines
 
 
-def fingerprint_files(paths: List[str]) -> str:
-  """Content hash of several files, in the given order."""
-  return ','.join(scan_file(path)[0] for path in paths)
+def fingerprint_files(paths: List[str],
+                      encoding: Optional[str] = None) -> str:
+  """Content hash of several files, in the given order (each checked to be
+  `encoding` text when given)."""
+  return ','.join(scan_file(path, encoding)[0] for path in paths)
 
 
 # -------------------------------------------------------------------- splits
@@ -430,21 +451,27 @@ def split_config(ratings: Optional[int],
 @beam.typehints.with_output_types(Union[tf.train.Example, bytes])
 def _RatingsToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
                       split_pattern: str) -> beam.PCollection:
-  """Reads the source named by `split_pattern` ('tfds:NAME', 'csv:PATH' or
-  'parquet:PATTERN')."""
+  """Reads the source named by `split_pattern` ('tfds:NAME', 'csv:PATH',
+  'parquet:PATTERN' or 'grouplens:RATINGS_FILE')."""
   if split_pattern.startswith(TFDS_SCHEME):
     return pipeline | 'ReadTfds' >> _ReadTfds(  # pylint: disable=no-value-for-parameter
         split_pattern[len(TFDS_SCHEME):],
         exec_properties.get(DATA_DIR_KEY),
         exec_properties.get(MANUAL_DIR_KEY))
   if split_pattern.startswith(CSV_SCHEME):
-    return pipeline | 'ReadCsv' >> _ReadCsv(split_pattern[len(CSV_SCHEME):])  # pylint: disable=no-value-for-parameter
+    return pipeline | 'ReadCsv' >> _ReadCsv(  # pylint: disable=no-value-for-parameter
+        split_pattern[len(CSV_SCHEME):],
+        exec_properties.get(CSV_ENCODING_KEY) or tf_examples.DEFAULT_ENCODING)
+  if split_pattern.startswith(GROUPLENS_SCHEME):
+    return pipeline | 'ReadGroupLens' >> grouplens_files.ReadGroupLens(  # pylint: disable=no-value-for-parameter
+        split_pattern[len(GROUPLENS_SCHEME):])
   if split_pattern.startswith(PARQUET_SCHEME):
     return pipeline | 'ReadParquet' >> _ReadParquet(  # pylint: disable=no-value-for-parameter
         split_pattern[len(PARQUET_SCHEME):])
   raise RatingsSourceError(
       f'unknown ratings source {split_pattern!r}: expected {TFDS_SCHEME}NAME, '
-      f'{CSV_SCHEME}PATH or {PARQUET_SCHEME}PATTERN')
+      f'{CSV_SCHEME}PATH, {PARQUET_SCHEME}PATTERN or '
+      f'{GROUPLENS_SCHEME}RATINGS_FILE')
 
 
 def is_direct_runner(beam_pipeline_args: Optional[List[str]]) -> bool:
@@ -522,6 +549,7 @@ class MovieLensExampleGenSpec(ComponentSpec):
       MANUAL_DIR_KEY: ExecutionParameter(type=str, optional=True),
       DATA_DIR_KEY: ExecutionParameter(type=str, optional=True),
       SOURCE_FINGERPRINT_KEY: ExecutionParameter(type=str, optional=True),
+      CSV_ENCODING_KEY: ExecutionParameter(type=str, optional=True),
   }
   INPUTS = {}
   OUTPUTS = {
@@ -531,7 +559,8 @@ class MovieLensExampleGenSpec(ComponentSpec):
 
 
 class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
-  """ExampleGen over MovieLens ratings from TFDS, a CSV file or Parquet."""
+  """ExampleGen over MovieLens ratings from TFDS, a CSV file, Parquet or an
+  unpacked GroupLens folder."""
 
   SPEC_CLASS = MovieLensExampleGenSpec
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
@@ -542,12 +571,15 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
                ratings_csv: Optional[str] = None,
                eval_ratings_csv: Optional[str] = None,
                ratings_parquet: Optional[str] = None,
+               movielens_dir: Optional[str] = None,
+               movielens_split: Optional[str] = None,
                manual_dir: Optional[str] = None,
                data_dir: Optional[str] = None,
                output_config: Optional[example_gen_pb2.Output] = None,
-               eval_max_ratings: Optional[int] = None):
-    """Reads `dataset` (a TFDS MovieLens ratings config), `ratings_csv` or
-    `ratings_parquet`.
+               eval_max_ratings: Optional[int] = None,
+               csv_encoding: str = tf_examples.DEFAULT_ENCODING):
+    """Reads `dataset` (a TFDS MovieLens ratings config), `ratings_csv`,
+    `ratings_parquet` or `movielens_dir`.
 
     Args:
       dataset: TFDS name, e.g. 'movielens/100k-ratings'.
@@ -556,39 +588,67 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
         `ratings_csv` is the train split (no hash split).
       ratings_parquet: path or glob of Parquet files with the CSV's columns
         (typed; genres a list of strings), instead of `dataset`.
+      movielens_dir: an unpacked GroupLens MovieLens folder (ml-100k,
+        ml-1m, ml-20m, ml-25m, ml-latest-small), instead of `dataset`.
+      movielens_split: with a 100k `movielens_dir`, one of its shipped
+        train/test pairs ('u1'..'u5', 'ua', 'ub') as train/eval.
       manual_dir: folder holding the original zip, for offline TFDS use.
       data_dir: where TFDS keeps prepared datasets (TFDS default if unset).
       output_config: the splits; default train/eval 80/20 by hash (see
         `split_config`), or the two files' splits.
       eval_max_ratings: caps the default eval split near this many ratings.
+      csv_encoding: text encoding of the ratings CSVs (a UTF-8 byte-order
+        mark is accepted either way).
+
+    Raises:
+      RatingsSourceError: the source is missing, or its header, columns or
+        text encoding are wrong (checked here, before anything runs).
     """
-    if sum(bool(s) for s in (dataset, ratings_csv, ratings_parquet)) != 1:
-      raise ValueError(
-          'give exactly one of dataset, ratings_csv or ratings_parquet')
+    if sum(bool(s) for s in (dataset, ratings_csv, ratings_parquet,
+                             movielens_dir)) != 1:
+      raise ValueError('give exactly one of dataset, ratings_csv, '
+                       'ratings_parquet or movielens_dir')
     if eval_ratings_csv and not ratings_csv:
       raise ValueError('eval_ratings_csv needs ratings_csv (the train split)')
+    if movielens_split and not movielens_dir:
+      raise ValueError('movielens_split needs movielens_dir')
+    csv_encoding = tf_examples.check_encoding(csv_encoding)
     fingerprint = None
-    if eval_ratings_csv:  # the user's own split
-      check_csv(ratings_csv)  # fail at pipeline build, not mid-run
-      check_csv(eval_ratings_csv)
+    ratings = None
+    if eval_ratings_csv or movielens_split:  # given train and eval files
+      if movielens_split:
+        _, (train, evals) = grouplens_files.ratings_files(movielens_dir,
+                                                          movielens_split)
+        scheme = GROUPLENS_SCHEME
+        fingerprint = fingerprint_files(
+            grouplens_files.source_files([train, evals]))
+      else:
+        train, evals, scheme = ratings_csv, eval_ratings_csv, CSV_SCHEME
+        check_csv(train, csv_encoding)  # fail at pipeline build, not mid-run
+        check_csv(evals, csv_encoding)
+        fingerprint = fingerprint_files([train, evals], csv_encoding)
       input_config = example_gen_pb2.Input(splits=[
-          example_gen_pb2.Input.Split(name='train',
-                                      pattern=CSV_SCHEME + ratings_csv),
-          example_gen_pb2.Input.Split(name='eval',
-                                      pattern=CSV_SCHEME + eval_ratings_csv),
+          example_gen_pb2.Input.Split(name='train', pattern=scheme + train),
+          example_gen_pb2.Input.Split(name='eval', pattern=scheme + evals),
       ])
       output_config = output_config or example_gen_pb2.Output()
-      fingerprint = fingerprint_files([ratings_csv, eval_ratings_csv])
     else:
       if ratings_csv:
-        check_csv(ratings_csv)
-        fingerprint, lines = scan_file(ratings_csv)
+        check_csv(ratings_csv, csv_encoding)
+        fingerprint, lines = scan_file(ratings_csv, csv_encoding)
         ratings = lines - 1  # the header
         source = CSV_SCHEME + ratings_csv
       elif ratings_parquet:
         _, ratings = check_parquet(ratings_parquet)
         fingerprint = fingerprint_files(parquet_files(ratings_parquet))
         source = PARQUET_SCHEME + ratings_parquet
+      elif movielens_dir:
+        fmt, (path,) = grouplens_files.ratings_files(movielens_dir)
+        fingerprint, lines = scan_file(path)
+        fingerprint += ',' + fingerprint_files(
+            grouplens_files.source_files([path])[1:])
+        ratings = lines - int(fmt.header)
+        source = GROUPLENS_SCHEME + path
       else:
         ratings = TFDS_RATINGS.get(dataset)
         source = TFDS_SCHEME + dataset
@@ -603,5 +663,6 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
         manual_dir=manual_dir,
         data_dir=data_dir,
         source_fingerprint=fingerprint,
+        csv_encoding=(csv_encoding if csv_encoding != 'utf-8' else None),
         examples=types.Channel(type=standard_artifacts.Examples))
     super().__init__(spec=spec)

@@ -20,9 +20,20 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
   source.add_argument('--ratings-parquet', default=None,
                       help='your own ratings as Parquet (a path or glob; '
                       'the CSV\'s columns, typed): the fastest to ingest')
+  source.add_argument('--movielens-dir', default=None,
+                      help='an unpacked GroupLens MovieLens zip (ml-100k, '
+                      'ml-1m, ml-20m, ml-25m, ml-latest-small), read as it '
+                      'comes instead of --dataset')
+  parser.add_argument('--movielens-split', default=None,
+                      help='with a 100k --movielens-dir: its shipped '
+                      'train/test pair (u1..u5, ua, ub) as train/eval')
   parser.add_argument('--eval-ratings-csv', default=None,
                       help='your own eval split (same columns); then '
                       '--ratings-csv is the train split')
+  parser.add_argument('--csv-encoding', default='utf-8',
+                      help='text encoding of --ratings-csv and '
+                      '--eval-ratings-csv, e.g. latin-1 (default: '
+                      '%(default)s; a byte-order mark is accepted)')
   parser.add_argument('--manual-dir',
                       default=os.environ.get(configs.MANUAL_DIR_ENV),
                       help='folder holding the original MovieLens zip, for '
@@ -82,15 +93,29 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
       parser.error(f'--{name.replace("_", "-")} must be >= 1')
   if args.eval_ratings_csv and not args.ratings_csv:
     parser.error('--eval-ratings-csv needs --ratings-csv (the train split)')
+  if args.movielens_split and not args.movielens_dir:
+    parser.error('--movielens-split needs --movielens-dir')
   if args.schema is None:
-    args.schema = configs.default_schema(
-        None if args.ratings_csv or args.ratings_parquet else args.dataset)
+    try:
+      args.schema = configs.default_schema(data_config(args))
+    except ValueError as error:  # no MovieLens files in --movielens-dir
+      parser.error(str(error))
   if args.schema != configs.SCHEMA_INFER and not (
       '://' in args.schema or os.path.isfile(args.schema)):
     parser.error(f'--schema {args.schema}: no such file')
   for name in ('learning_rate', 'rmse_threshold', 'retrieval_learning_rate'):
     if getattr(args, name) is not None and not getattr(args, name) > 0:
       parser.error(f'--{name.replace("_", "-")} must be > 0')
+
+
+def data_config(args: argparse.Namespace) -> Optional[str]:
+  """The TFDS config whose features the data has (None: our own files)."""
+  if args.movielens_dir:
+    from components import grouplens_files  # pylint: disable=g-import-not-at-top
+    return grouplens_files.find_format(args.movielens_dir).tfds_config
+  if args.ratings_csv or args.ratings_parquet:
+    return None
+  return args.dataset
 
 
 def preset_values(args: argparse.Namespace) -> Dict[str, Any]:
@@ -133,10 +158,13 @@ def pipeline_kwargs(args: argparse.Namespace,
   values = preset_values(args)
   return dict(
       dataset=(None if args.ratings_csv or args.ratings_parquet
-               else args.dataset),
+               or args.movielens_dir else args.dataset),
       ratings_csv=local_path(args.ratings_csv),
       ratings_parquet=local_path(args.ratings_parquet),
       eval_ratings_csv=local_path(args.eval_ratings_csv),
+      movielens_dir=local_path(args.movielens_dir),
+      movielens_split=args.movielens_split,
+      csv_encoding=args.csv_encoding,
       manual_dir=local_path(args.manual_dir),
       tfds_data_dir=local_path(args.tfds_data_dir),
       schema_path=(None if args.schema == configs.SCHEMA_INFER

@@ -89,6 +89,9 @@ def create_pipeline(
     ratings_csv: Optional[str] = None,
     eval_ratings_csv: Optional[str] = None,
     ratings_parquet: Optional[str] = None,
+    movielens_dir: Optional[str] = None,
+    movielens_split: Optional[str] = None,
+    csv_encoding: str = 'utf-8',
     manual_dir: Optional[str] = None,
     tfds_data_dir: Optional[str] = None,
     schema_path: Optional[str] = configs.SCHEMA_PATH,
@@ -110,6 +113,10 @@ def create_pipeline(
   `recall_change_tolerance`: how far the bundle's Recall@10 may fall below
   the last blessed bundle's (default configs.RECALL_CHANGE_TOLERANCE).
 
+  The data: `dataset` (TFDS), or `ratings_csv` (with `eval_ratings_csv`,
+  `csv_encoding`), `ratings_parquet` or `movielens_dir` (with
+  `movielens_split`); see MovieLensExampleGen.
+
   `schema_path`: the reviewed schema ImportSchemaGen imports; None infers
   one with SchemaGen on every run.
 
@@ -121,10 +128,14 @@ def create_pipeline(
   only ones Kubeflow V2 compiles.
   """
   example_gen = MovieLensExampleGen(
-      dataset=None if ratings_csv or ratings_parquet else dataset,
+      dataset=(None if ratings_csv or ratings_parquet or movielens_dir
+               else dataset),
       ratings_csv=ratings_csv,
       eval_ratings_csv=eval_ratings_csv,
       ratings_parquet=ratings_parquet,
+      movielens_dir=movielens_dir,
+      movielens_split=movielens_split,
+      csv_encoding=csv_encoding,
       manual_dir=manual_dir,
       data_dir=tfds_data_dir,
       eval_max_ratings=configs.EVAL_MAX_RATINGS)

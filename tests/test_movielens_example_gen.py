@@ -1,35 +1,17 @@
 """MovieLensExampleGen's executor on generated data, and its bad-input errors."""
 
 import csv
-import glob
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from components import movielens_example_gen as example_gen
 from tests import synthetic_ratings
-
-
-def run_executor(component: example_gen.MovieLensExampleGen,
-                 output_dir: str) -> str:
-  """Runs the component's executor as the orchestrator would; returns uri."""
-  exec_properties = {
-      k: proto_utils.proto_to_json(v) if hasattr(v, 'DESCRIPTOR') else v
-      for k, v in component.exec_properties.items() if v is not None}
-  examples = standard_artifacts.Examples()
-  examples.uri = output_dir
-  example_gen.Executor().Do({}, {'examples': [examples]}, exec_properties)
-  return output_dir
-
-
-def read_split(uri: str, split: str):
-  files = glob.glob(os.path.join(uri, f'Split-{split}', '*.gz'))
-  return [tf.train.Example.FromString(r.numpy()) for r in
-          tf.data.TFRecordDataset(files, compression_type='GZIP')]
+from tests.example_gen_run import read_split
+from tests.example_gen_run import run_executor
 
 
 @pytest.fixture(scope='module')
@@ -315,3 +297,81 @@ def test_the_cap_follows_the_source_size(tmp_path):
     (['--runner=DataflowRunner', '--project=p'], False)])
 def test_only_the_direct_runner_skips_the_shuffle(args, direct):
   assert example_gen.is_direct_runner(args) == direct
+
+
+# ------------------------------------------------------------ text encodings
+
+
+RATINGS_HEADER = 'user_id,movie_title,user_rating\n'
+LATIN1_ROWS = '1,"Misérables, Les (1995)",4\n2,Speed (1994),3\n'
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+  path = tmp_path / 'bom.csv'
+  path.write_bytes(b'\xef\xbb\xbf' + (RATINGS_HEADER + LATIN1_ROWS).encode())
+  component = example_gen.MovieLensExampleGen(ratings_csv=str(path))
+  uri = run_executor(component, str(tmp_path / 'out'))
+  titles = sorted(e.features.feature['movie_title'].bytes_list.value[0]
+                  .decode() for split in ('train', 'eval')
+                  for e in read_split(uri, split))
+  assert titles == ['Misérables, Les (1995)', 'Speed (1994)']
+
+
+def test_a_latin1_csv_is_named_with_its_line_and_the_flag(tmp_path):
+  path = tmp_path / 'latin1.csv'
+  path.write_bytes((RATINGS_HEADER + LATIN1_ROWS).encode('latin-1'))
+  with pytest.raises(example_gen.RatingsSourceError) as error:
+    example_gen.MovieLensExampleGen(ratings_csv=str(path))
+  message = str(error.value)
+  assert f'{path} line 2' in message
+  assert 'byte 0xe9' in message and '--csv-encoding' in message
+
+
+def test_a_latin1_eval_csv_is_named_too(tmp_path):
+  train = tmp_path / 'train.csv'
+  train.write_text(RATINGS_HEADER + '1,Speed (1994),3\n')
+  evals = tmp_path / 'eval.csv'
+  evals.write_bytes((RATINGS_HEADER + '2,x,1\n' * 3 + LATIN1_ROWS).encode(
+      'latin-1'))
+  with pytest.raises(example_gen.RatingsSourceError,
+                     match=f'{evals} line 5'):
+    example_gen.MovieLensExampleGen(ratings_csv=str(train),
+                                    eval_ratings_csv=str(evals))
+
+
+def test_csv_encoding_reads_latin1(tmp_path):
+  path = tmp_path / 'latin1.csv'
+  path.write_bytes((RATINGS_HEADER + LATIN1_ROWS).encode('latin-1'))
+  component = example_gen.MovieLensExampleGen(ratings_csv=str(path),
+                                              csv_encoding='latin-1')
+  uri = run_executor(component, str(tmp_path / 'out'))
+  titles = {e.features.feature['movie_title'].bytes_list.value[0].decode()
+            for split in ('train', 'eval') for e in read_split(uri, split)}
+  assert titles == {'Misérables, Les (1995)', 'Speed (1994)'}
+
+
+def test_a_file_that_changes_encoding_after_the_build_fails_clearly():
+  with pytest.raises(example_gen.RatingsSourceError,
+                     match=r'r\.csv a line: byte 0xe9 .*--csv-encoding'):
+    example_gen.tf_examples.decode_line('Misérables'.encode('latin-1'),
+                                        'r.csv', None, 'utf-8')
+
+
+def test_a_bad_byte_past_the_first_chunk_names_its_line(tmp_path):
+  path = tmp_path / 'big.csv'
+  rows = ''.join(f'{i},Movie {i} (1990),4\n' for i in range(60_000))
+  path.write_bytes((RATINGS_HEADER + rows).encode() +
+                   '7,Café (1990),4\n'.encode('latin-1'))
+  with pytest.raises(example_gen.RatingsSourceError,
+                     match='line 60002: byte 0xe9 at column 6'):
+    example_gen.scan_file(str(path), 'utf-8')
+
+
+@pytest.mark.parametrize('encoding, problem', [
+    ('klingon', 'unknown encoding'), ('utf-16', 'not supported')])
+def test_unusable_encodings_are_refused(tmp_path, encoding, problem):
+  path = tmp_path / 'r.csv'
+  path.write_text(RATINGS_HEADER + '1,Speed (1994),3\n')
+  with pytest.raises(example_gen.RatingsSourceError, match=problem):
+    example_gen.MovieLensExampleGen(ratings_csv=str(path),
+                                    csv_encoding=encoding)
