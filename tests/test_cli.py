@@ -92,3 +92,24 @@ def test_each_source_gets_its_reviewed_schema(argv, schema):
 def test_unusable_values_are_refused(argv):
   with pytest.raises(SystemExit):
     parse(argv)
+
+
+def test_csv_encoding_reaches_example_gen(tmp_path):
+  path = tmp_path / 'r.csv'
+  path.write_bytes('user_id,movie_title,user_rating\n1,Café (1990),4\n'
+                   .encode('latin-1'))
+  kwargs = cli.pipeline_kwargs(parse(['--ratings-csv', str(path),
+                                      '--csv-encoding', 'latin-1']))
+  assert kwargs['csv_encoding'] == 'latin-1'
+  from pipeline import pipeline  # pylint: disable=g-import-not-at-top
+  built = pipeline.create_pipeline('p', str(tmp_path / 'root'),
+                                   str(tmp_path / 'serving'), **kwargs)
+  example_gen = next(c for c in built.components
+                     if c.id == 'MovieLensExampleGen')
+  assert example_gen.exec_properties['csv_encoding'] == 'iso8859-1'
+
+
+def test_movielens_split_needs_movielens_dir(capsys):
+  with pytest.raises(SystemExit):
+    parse(['--movielens-split', 'u1'])
+  assert '--movielens-split needs --movielens-dir' in capsys.readouterr().err
