@@ -55,6 +55,7 @@ from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
 from components import grouplens_files
+from components.beam_runner import is_direct_runner
 from components import tf_examples
 from components.tf_examples import RatingsSourceError
 from components.tf_examples import to_example
@@ -472,15 +473,6 @@ def _RatingsToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
       f'unknown ratings source {split_pattern!r}: expected {TFDS_SCHEME}NAME, '
       f'{CSV_SCHEME}PATH, {PARQUET_SCHEME}PATTERN or '
       f'{GROUPLENS_SCHEME}RATINGS_FILE')
-
-
-def is_direct_runner(beam_pipeline_args: Optional[List[str]]) -> bool:
-  """Whether Beam runs in this machine's DirectRunner (no --runner given)."""
-  runner = 'DirectRunner'
-  for arg in beam_pipeline_args or []:
-    if arg.startswith('--runner='):
-      runner = arg.split('=', 1)[1]
-  return runner in ('DirectRunner', 'direct', 'BundleBasedDirectRunner')
 
 
 @beam.ptransform_fn

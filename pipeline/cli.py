@@ -5,6 +5,7 @@ import os
 import shlex
 from typing import Any, Dict, List, Optional
 
+from components import beam_runner
 from pipeline import configs
 
 
@@ -134,14 +135,12 @@ def beam_args(values: List[str],
   """Flattens --beam-pipeline-args; adds each DirectRunner default the
   user did not set, unless another runner was asked for."""
   flat = [arg for value in values for arg in shlex.split(value)]
-  options = dict(arg.split('=', 1) if '=' in arg else (arg, '')
-                 for arg in flat)
-  if options.get('--runner', 'DirectRunner') not in ('DirectRunner',
-                                                     'direct'):
+  if not beam_runner.is_direct_runner(flat):
     return flat
   if defaults is None:
     defaults = configs.LOCAL_BEAM_PIPELINE_ARGS
-  return flat + [d for d in defaults if d.split('=', 1)[0] not in options]
+  given = {arg.split('=', 1)[0] for arg in flat}
+  return flat + [d for d in defaults if d.split('=', 1)[0] not in given]
 
 
 def local_path(path: Optional[str]) -> Optional[str]:

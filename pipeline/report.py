@@ -281,12 +281,7 @@ def render(summary: dict, images: Dict[str, str], top_k: List[dict],
   return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>MovieLens ranking run {html.escape(summary['run_id'])}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; max-width: 70em; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
-td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }}
-img {{ max-width: 100%; }}
-</style></head><body>
+{_PAGE_STYLE}</head><body>
 <h1>MovieLens ranking run <span id="run-id">{html.escape(summary['run_id'])}</span></h1>
 <h2>Summary</h2><table id="summary">{number_rows}</table>
 {f'<h3>Not blessed because</h3><ul id="not-blessed-because">{reasons}</ul>' if reasons else ''}
@@ -300,6 +295,40 @@ img {{ max-width: 100%; }}
 """
 
 
+_PAGE_STYLE = """<style>
+body { font-family: sans-serif; margin: 2em; max-width: 70em; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+td, th { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }
+img { max-width: 100%; }
+</style>"""
+
+
+def render_failure(summary: dict,
+                   runs: Dict[str, run_summary.ComponentRun]) -> str:
+  """The page of a failed run: where it failed, the error, and each
+  component's state (run_summary.json of a failed run has nothing else)."""
+  rows = ''.join(
+      f'<tr><th>{html.escape(label)}</th><td id="{key}">'
+      f'{html.escape(str(value))}</td></tr>' for key, label, value in (
+          ('failed-in', 'Failed in', summary['failed_in']),
+          ('error', 'Error', summary['error']),
+          ('wall-seconds', 'Wall seconds',
+           _fmt(summary.get('wall_seconds'), 1))))
+  components = _table(['component', 'state', 'seconds', 'error'], [
+      [r.node_id, r.state, f'{r.seconds:.2f}', r.error or '']
+      for r in runs.values()], 'component-seconds')
+  return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>MovieLens ranking run failed</title>
+{_PAGE_STYLE}</head><body>
+<h1>The run failed</h1>
+<table id="summary">{rows}</table>
+<p>Nothing was pushed: the served model, if any, is the last blessed one.</p>
+<h2>Components</h2>{components}
+</body></html>
+"""
+
+
 def write_report(output_dir: str) -> str:
   """Writes DIR/report/index.html and its charts; returns the page path."""
   paths = configs.output_paths(output_dir)
@@ -308,9 +337,16 @@ def write_report(output_dir: str) -> str:
       summary = json.load(f)
   else:
     summary = run_summary.summarize(paths['metadata_path'])
-  runs = _latest_runs(paths['metadata_path'])
   report_dir = os.path.join(os.path.abspath(output_dir), 'report')
   os.makedirs(report_dir, exist_ok=True)
+  index = os.path.join(report_dir, 'index.html')
+  if 'failed_in' in summary:
+    runs = (_latest_runs(paths['metadata_path'])
+            if os.path.exists(paths['metadata_path']) else {})
+    with open(index, 'w') as f:
+      f.write(render_failure(summary, runs))
+    return index
+  runs = _latest_runs(paths['metadata_path'])
 
   images = {}
   model_run = _uri(runs, 'Trainer', 'model_run')
@@ -334,7 +370,6 @@ def write_report(output_dir: str) -> str:
     images['Predicted vs actual ratings'] = 'ratings.png'
     top_k = top_k_for_sample_users(model)
   page = render(summary, images, top_k, lineage(paths['metadata_path'], runs))
-  index = os.path.join(report_dir, 'index.html')
   with open(index, 'w') as f:
     f.write(page)
   return index
@@ -346,8 +381,9 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser.add_argument('--output-dir', default=configs.DEFAULT_OUTPUT_DIR,
                       help='the run folder (default: %(default)s)')
   args = parser.parse_args(argv)
-  if not os.path.exists(configs.output_paths(args.output_dir)[
-      'metadata_path']):
+  paths = configs.output_paths(args.output_dir)
+  if not any(os.path.exists(paths[key])
+             for key in ('metadata_path', 'run_summary')):
     parser.error(f'{args.output_dir} holds no run (no metadata.db)')
   print(write_report(args.output_dir))
   return 0

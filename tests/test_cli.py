@@ -53,6 +53,12 @@ def test_other_runners_get_no_direct_runner_defaults():
   flags = ['--runner=DataflowRunner --project=p --region=europe-west4']
   assert cli.beam_args(flags) == ['--runner=DataflowRunner', '--project=p',
                                   '--region=europe-west4']
+  # Space-separated, as Beam also accepts it: the same answer as the
+  # ExampleGen's (issue 18, defect 4).
+  flags = ['--runner DataflowRunner --project=p']
+  assert cli.beam_args(flags) == ['--runner', 'DataflowRunner', '--project=p']
+  from components import movielens_example_gen  # pylint: disable=g-import-not-at-top
+  assert not movielens_example_gen.is_direct_runner(cli.beam_args(flags))
 
 
 def test_ratings_csv_replaces_the_dataset_and_paths_become_absolute():

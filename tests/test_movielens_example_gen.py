@@ -294,7 +294,8 @@ def test_the_cap_follows_the_source_size(tmp_path):
 @pytest.mark.parametrize('args, direct', [
     ([], True), (['--direct_num_workers=2'], True),
     (['--runner=DirectRunner'], True),
-    (['--runner=DataflowRunner', '--project=p'], False)])
+    (['--runner=DataflowRunner', '--project=p'], False),
+    (['--runner', 'DataflowRunner', '--project=p'], False)])
 def test_only_the_direct_runner_skips_the_shuffle(args, direct):
   assert example_gen.is_direct_runner(args) == direct
 
