@@ -93,13 +93,22 @@ def AnomaliesGate(
     max_one_user_share: tfx.dsl.components.Parameter[float],
     drift_anomalies: tfx.dsl.components.InputArtifact[
         tfx.types.standard_artifacts.ExampleAnomalies] = None) -> None:
-  """Raises DataAnomaliesError naming every anomaly of every split."""
-  problems = artifact_anomalies(anomalies) + dominant_users(
-      statistics, user_key, max_one_user_share)
-  if problems:
-    raise DataAnomaliesError(
+  """Raises DataAnomaliesError naming every anomaly of every split, each
+  under the check that found it."""
+  sections = []
+  schema_anomalies = artifact_anomalies(anomalies)
+  if schema_anomalies:
+    sections.append(
         'ExampleValidator found anomalies; fix the data or update the '
-        'schema (README: "The schema"):\n  ' + '\n  '.join(problems))
+        'schema (README: "The schema"):\n  ' + '\n  '.join(schema_anomalies))
+  dominated = dominant_users(statistics, user_key, max_one_user_share)
+  if dominated:
+    sections.append(
+        'AnomaliesGate: one user dominates a split (more than '
+        'configs.MAX_ONE_USER_SHARE of its ratings); check the data for a '
+        'bot or a bad join:\n  ' + '\n  '.join(dominated))
+  if sections:
+    raise DataAnomaliesError('\n'.join(sections))
   drift = artifact_anomalies(drift_anomalies) if drift_anomalies else []
   if drift:
     raise DataAnomaliesError(

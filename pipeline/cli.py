@@ -96,12 +96,7 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
     parser.error('--eval-ratings-csv needs --ratings-csv (the train split)')
   if args.movielens_split and not args.movielens_dir:
     parser.error('--movielens-split needs --movielens-dir')
-  if args.schema is None:
-    try:
-      args.schema = configs.default_schema(data_config(args))
-    except ValueError as error:  # no MovieLens files in --movielens-dir
-      parser.error(str(error))
-  if args.schema != configs.SCHEMA_INFER and not (
+  if args.schema not in (None, configs.SCHEMA_INFER) and not (
       '://' in args.schema or os.path.isfile(args.schema)):
     parser.error(f'--schema {args.schema}: no such file')
   for name in ('learning_rate', 'rmse_threshold', 'retrieval_learning_rate'):
@@ -109,14 +104,29 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
       parser.error(f'--{name.replace("_", "-")} must be > 0')
 
 
-def data_config(args: argparse.Namespace) -> Optional[str]:
-  """The TFDS config whose features the data has (None: our own files)."""
-  if args.movielens_dir:
-    from components import grouplens_files  # pylint: disable=g-import-not-at-top
-    return grouplens_files.find_format(args.movielens_dir).tfds_config
-  if args.ratings_csv or args.ratings_parquet:
+def schema_path(args: argparse.Namespace) -> Optional[str]:
+  """--schema, or the reviewed schema of the data the flags name: the TFDS
+  config's (or the matching release's for --movielens-dir), or by your own
+  file's columns; None infers one. Raises ValueError (RatingsSourceError,
+  configs.NoReviewedSchemaError) when the source or its columns are wrong:
+  called while the pipeline is built, so the run reports it."""
+  if args.schema == configs.SCHEMA_INFER:
     return None
-  return args.dataset
+  if args.schema:
+    return local_path(args.schema)
+  from components import movielens_example_gen as example_gen  # pylint: disable=g-import-not-at-top
+  if args.movielens_dir:
+    return configs.default_schema(example_gen.grouplens_files.find_format(
+        args.movielens_dir).tfds_config)
+  if args.ratings_csv:
+    columns = example_gen.read_csv_header(args.ratings_csv,
+                                          args.csv_encoding)
+  elif args.ratings_parquet:
+    columns, _ = example_gen.check_parquet(args.ratings_parquet)
+  else:
+    return configs.default_schema(args.dataset)
+  return configs.schema_for_columns(columns,
+                                    list(example_gen.features.FEATURE_KINDS))
 
 
 def preset_values(args: argparse.Namespace) -> Dict[str, Any]:
@@ -166,8 +176,7 @@ def pipeline_kwargs(args: argparse.Namespace,
       csv_encoding=args.csv_encoding,
       manual_dir=local_path(args.manual_dir),
       tfds_data_dir=local_path(args.tfds_data_dir),
-      schema_path=(None if args.schema == configs.SCHEMA_INFER
-                   else local_path(args.schema)),
+      schema_path=schema_path(args),
       hyperparameters={
           **{name: values[name] for name in configs.HYPERPARAMETER_NAMES},
           **{name: getattr(args, name) for name in

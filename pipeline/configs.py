@@ -1,7 +1,7 @@
 """Every tunable value of the pipeline, in one place."""
 
 import os
-from typing import Optional
+from typing import Optional, Sequence
 
 PIPELINE_NAME = 'movielens-ranking'
 DEFAULT_DATASET = 'movielens/100k-ratings'
@@ -67,9 +67,38 @@ DATASET_SCHEMAS = {
 }
 
 
+RATINGS_ONLY_SCHEMA_PATH = os.path.join(SCHEMA_DIR, 'ratings_only.pbtxt')
+RATINGS_ONLY_COLUMNS = ('user_id', 'movie_title', 'user_rating', 'timestamp')
+
+
 def default_schema(dataset: Optional[str] = None) -> str:
   """The reviewed schema of a TFDS config; schema.pbtxt for any other data."""
   return DATASET_SCHEMAS.get(dataset, SCHEMA_PATH)
+
+
+class NoReviewedSchemaError(ValueError):
+  """Your own ratings file has columns no reviewed schema describes."""
+
+
+def schema_for_columns(columns: Sequence[str], all_columns: Sequence[str]
+                       ) -> str:
+  """The reviewed schema of your own ratings file, by its columns: ratings
+  only (3 or 4 columns), MovieLens 100k's (`all_columns`, every column
+  ExampleGen knows) or 20M's; raises saying what to do for any other set."""
+  given = set(columns)
+  if given <= set(RATINGS_ONLY_COLUMNS):
+    return RATINGS_ONLY_SCHEMA_PATH
+  if given == set(all_columns):
+    return SCHEMA_PATH
+  if given == set(RATINGS_ONLY_COLUMNS) | {'movie_id', 'movie_genres'}:
+    return DATASET_SCHEMAS['movielens/20m-ratings']
+  raise NoReviewedSchemaError(
+      f'no reviewed schema has exactly the columns {list(columns)}: the '
+      f'reviewed ones are {list(RATINGS_ONLY_COLUMNS[:3])} (+ timestamp), '
+      "20M's (+ movie_id, movie_genres) and MovieLens 100k's (all of "
+      f'{list(all_columns)}). Drop or add columns to match one, or pass '
+      '--schema infer (SchemaGen infers one on every run) or --schema FILE '
+      '(README: "The schema").')
 
 
 SCHEMA_INFER = 'infer'  # --schema infer: SchemaGen infers one each run

@@ -7,6 +7,14 @@ import warnings
 _NOISY_LOGGERS = ('tensorflow', 'apache_beam', 'absl', 'tfx', 'ml_metadata',
                   'tensorflow_transform', 'tensorflow_model_analysis',
                   'tensorflow_data_validation', 'tfx_bsl')
+# Packages whose import-time and deprecation warnings are hidden unless
+# --verbose; warnings raised from any other module (ours included) show.
+_NOISY_WARNING_MODULES = (*_NOISY_LOGGERS, 'keras', 'tf_keras',
+                          'tensorflow_datasets', 'tensorflow_recommenders',
+                          'google', 'pyarrow', 'numpy', 'pandas', 'h5py',
+                          'jax', 'flatbuffers', 'proto', 'sqlalchemy',
+                          'pkg_resources', 'setuptools', 'attr', 'etils')
+_NOISY_WARNING_PATTERN = (r'(%s)(\.|$)' % '|'.join(_NOISY_WARNING_MODULES))
 
 
 def before_tensorflow(verbose: bool) -> None:
@@ -14,7 +22,7 @@ def before_tensorflow(verbose: bool) -> None:
   reads this once, and the imports themselves warn."""
   os.environ['TF_CPP_MIN_LOG_LEVEL'] = '0' if verbose else '3'
   if not verbose:
-    warnings.filterwarnings('ignore')
+    warnings.filterwarnings('ignore', module=_NOISY_WARNING_PATTERN)
 
 
 def configure(verbose: bool) -> None:

@@ -88,6 +88,9 @@ def test_one_user_with_most_ratings_stops_the_run(tmp_path):
   assert ("[eval] user_id: one user has more than 25% of the ratings ('7' "
           'has 75%)') in str(error.value)
   assert '[train]' not in str(error.value)
+  # Issue 18, defect 8: the gate's own check, not ExampleValidator's.
+  assert str(error.value).startswith('AnomaliesGate: one user dominates')
+  assert 'ExampleValidator' not in str(error.value)
 
 
 def test_drift_anomalies_stop_the_run_after_the_schema_ones(tmp_path):

@@ -1,12 +1,14 @@
 """The runners' shared flags: Beam options and create_pipeline arguments."""
 
 import argparse
+import csv
 import os
 
 import pytest
 
 from pipeline import cli
 from pipeline import configs
+from tests import synthetic_ratings
 
 
 def parse(argv):
@@ -61,7 +63,37 @@ def test_other_runners_get_no_direct_runner_defaults():
   assert not movielens_example_gen.is_direct_runner(cli.beam_args(flags))
 
 
-def test_ratings_csv_replaces_the_dataset_and_paths_become_absolute():
+# One MovieLens 100k rating with every column ExampleGen knows.
+ROW_100K = dict(
+    user_id='42', movie_title='Speed (1994)', user_rating='4',
+    timestamp='881250949', movie_id='385', movie_genres='Action|Thriller',
+    user_gender='1', raw_user_age='24', bucketized_user_age='18',
+    user_occupation_text='technician',
+    user_occupation_label='technician/engineer', user_zip_code='85711')
+
+
+def write_csv(path, columns) -> str:
+  """A one-rating CSV with `columns` (values from a MovieLens 100k row)."""
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(columns)
+    writer.writerow([ROW_100K[c] for c in columns])
+  return str(path)
+
+
+def write_parquet(path, columns) -> str:
+  """A one-rating Parquet file with `columns` (strings; a float rating)."""
+  import pyarrow as pa  # pylint: disable=g-import-not-at-top
+  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
+  pq.write_table(pa.table({c: [float(ROW_100K[c])] if c == 'user_rating'
+                           else [ROW_100K[c]] for c in columns}), str(path))
+  return str(path)
+
+
+def test_ratings_csv_replaces_the_dataset_and_paths_become_absolute(
+    tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  write_csv('r.csv', ['user_id', 'movie_title', 'user_rating'])
   kwargs = cli.pipeline_kwargs(parse(['--ratings-csv', 'r.csv',
                                       '--manual-dir', 'gs://b/data']))
   assert kwargs['dataset'] is None
@@ -69,7 +101,10 @@ def test_ratings_csv_replaces_the_dataset_and_paths_become_absolute():
   assert kwargs['manual_dir'] == 'gs://b/data'
 
 
-def test_ratings_parquet_replaces_the_dataset():
+def test_ratings_parquet_replaces_the_dataset(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  os.mkdir('r')
+  write_parquet('r/part-0.parquet', ['user_id', 'movie_title', 'user_rating'])
   kwargs = cli.pipeline_kwargs(parse(['--ratings-parquet', 'r/*.parquet']))
   assert kwargs['dataset'] is None and kwargs['ratings_csv'] is None
   assert kwargs['ratings_parquet'] == os.path.abspath('r/*.parquet')
@@ -79,12 +114,42 @@ def test_ratings_parquet_replaces_the_dataset():
     ([], 'schema.pbtxt'),
     (['--dataset', 'movielens/1m-ratings'], 'movielens_1m.pbtxt'),
     (['--dataset', 'movielens/25m-ratings'], 'movielens_20m.pbtxt'),
-    (['--ratings-parquet', 'r.parquet'], 'schema.pbtxt'),
     (['--dataset', 'movielens/25m-ratings', '--schema', 'infer'], None),
 ])
 def test_each_source_gets_its_reviewed_schema(argv, schema):
   path = cli.pipeline_kwargs(parse(argv))['schema_path']
   assert (path and os.path.basename(path)) == schema
+
+
+RATINGS_ONLY = ['user_id', 'movie_title', 'user_rating']
+MOVIELENS_20M = [*RATINGS_ONLY, 'timestamp', 'movie_id', 'movie_genres']
+
+
+@pytest.mark.parametrize('flag, write, columns, schema', [
+    ('--ratings-csv', write_csv, RATINGS_ONLY, 'ratings_only.pbtxt'),
+    ('--ratings-csv', write_csv, [*RATINGS_ONLY, 'timestamp'],
+     'ratings_only.pbtxt'),
+    ('--ratings-csv', write_csv, synthetic_ratings.COLUMNS, 'schema.pbtxt'),
+    ('--ratings-csv', write_csv, MOVIELENS_20M, 'movielens_20m.pbtxt'),
+    ('--ratings-parquet', write_parquet, RATINGS_ONLY, 'ratings_only.pbtxt'),
+])
+def test_your_own_file_gets_the_schema_of_its_columns(tmp_path, flag, write,
+                                                      columns, schema):
+  """Issue 18, defect 7: a 3-column CSV used to get MovieLens 100k's schema,
+  which requires all 12 columns."""
+  path = write(tmp_path / 'ratings', columns)
+  assert os.path.basename(
+      cli.pipeline_kwargs(parse([flag, path]))['schema_path']) == schema
+
+
+def test_columns_no_schema_has_say_what_to_do(tmp_path):
+  path = write_csv(tmp_path / 'r.csv', [*RATINGS_ONLY, 'raw_user_age'])
+  with pytest.raises(configs.NoReviewedSchemaError,
+                     match='no reviewed schema has exactly the columns .*'
+                     '--schema infer'):
+    cli.pipeline_kwargs(parse(['--ratings-csv', path]))
+  assert cli.pipeline_kwargs(parse(['--ratings-csv', path, '--schema',
+                                    'infer']))['schema_path'] is None
 
 
 @pytest.mark.parametrize('argv', [['--epochs', '0'], ['--batch-size', '-1'],

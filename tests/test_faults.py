@@ -129,9 +129,11 @@ BAD_DATA = [
     ('required column missing', None, {'movie_title': None},
      ['lacks required column', 'movie_title']),
     ('optional column missing', None, {'user_zip_code': None},
-     ['ExampleValidator', 'user_zip_code', 'Column dropped']),
+     ['pipeline construction', 'NoReviewedSchemaError',
+      'no reviewed schema has exactly the columns', '--schema infer']),
     ('train split 90% one user', _one_user, {},
-     ['ExampleValidator', 'user_id', 'one user has more than 25%']),
+     ['AnomaliesGate: one user dominates', 'user_id',
+      'one user has more than 25%']),
     ('no rows', lambda rows: [], {},
      ['no ratings after the header']),
 ]

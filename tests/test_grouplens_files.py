@@ -11,6 +11,7 @@ from components import grouplens_files
 from components import movielens_example_gen as example_gen
 from pipeline import cli
 from pipeline import configs
+from tests import e2e
 from tests.example_gen_run import read_split
 from tests.example_gen_run import run_executor
 
@@ -142,8 +143,8 @@ def test_each_release_gets_its_reviewed_schema(tmp_path, write_folder,
   cli.add_pipeline_flags(parser)
   args = parser.parse_args(['--movielens-dir', folder])
   cli.check_pipeline_flags(parser, args)
-  assert args.schema == schema
   kwargs = cli.pipeline_kwargs(args)
+  assert kwargs['schema_path'] == schema
   assert kwargs['movielens_dir'] == folder and kwargs['dataset'] is None
 
 
@@ -219,13 +220,15 @@ def test_a_bad_users_line_names_file_and_line(tmp_path):
     grouplens_files.read_users(folder, grouplens_files.FORMATS[0])
 
 
-def test_the_cli_says_when_a_folder_has_no_ratings(tmp_path, capsys):
-  parser = cli.argparse.ArgumentParser()
-  cli.add_pipeline_flags(parser)
-  args = parser.parse_args(['--movielens-dir', str(tmp_path)])
-  with pytest.raises(SystemExit):
-    cli.check_pipeline_flags(parser, args)
-  assert 'no MovieLens ratings file' in capsys.readouterr().err
+def test_the_runner_says_when_a_folder_has_no_ratings(tmp_path):
+  result = e2e.run_module('pipeline.local_runner', [
+      '--output-dir', str(tmp_path / 'out'), '--movielens-dir', str(tmp_path)])
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      'error: the run failed in pipeline construction: RatingsSourceError: '
+      f'--movielens-dir {tmp_path}: no MovieLens ratings file; expected one '
+      'of u.data, ratings.dat, ratings.csv (an unpacked GroupLens zip: '
+      'ml-100k, ml-1m, ml-20m, ml-25m, ml-latest-small)')
 
 
 # ---------------------------------------------------- the real MovieLens 100k

@@ -1,5 +1,6 @@
 """The whole pipeline under LocalDagRunner on small generated data."""
 
+import csv
 import os
 import re
 
@@ -107,10 +108,19 @@ def test_rerun_with_nothing_changed_is_all_cache_and_a_retrain_is_compared(
 
 
 def test_failing_value_gate_blesses_and_pushes_nothing(ratings_csv, tmp_path):
+  """On a 3-column CSV, which the ratings-only schema validates (issue 18,
+  defect 7: MovieLens 100k's schema stopped it at AnomaliesGate)."""
+  three_columns = str(tmp_path / 'ratings.csv')
+  with open(ratings_csv, newline='') as f, open(three_columns, 'w',
+                                                 newline='') as out:
+    writer = csv.writer(out)
+    for row in csv.reader(f):
+      writer.writerow(row[:3])
   output_dir = str(tmp_path / 'out')
   summary = e2e.run_pipeline(
-      output_dir, ['--ratings-csv', ratings_csv, '--rmse-threshold', '0.05',
+      output_dir, ['--ratings-csv', three_columns, '--rmse-threshold', '0.05',
                    '--epochs', '1'])
+  assert set(summary['component_states'].values()) == {'COMPLETE'}
   assert summary['rmse'] > 0.05
   assert summary['blessed'] is False
   assert summary['pushed_model'] is None
@@ -128,6 +138,15 @@ def test_failed_component_fails_the_command_and_names_it(tmp_path):
   last_line = result.stderr.strip().splitlines()[-1]
   assert 'MovieLensExampleGen' in last_line
   assert 'bad user_rating' in last_line
+  # Issue 18, defect 5: the report of a failed run shows the failure.
+  report = e2e.run_module('pipeline.report',
+                          ['--output-dir', str(tmp_path / 'out')])
+  assert report.returncode == 0, report.stderr[-2000:]
+  with open(report.stdout.strip()) as f:
+    page = f.read()
+  assert '<h1>The run failed</h1>' in page
+  assert 'id="failed-in">MovieLensExampleGen<' in page
+  assert 'bad user_rating' in page
 
 
 def test_beam_multi_processing_run_pushes_a_model(ratings_csv, tmp_path):

@@ -101,3 +101,28 @@ def test_csv_parquet_and_synthetic_data_use_the_100k_schema():
   assert configs.default_schema(None) == configs.SCHEMA_PATH
   assert configs.default_schema('movielens/100k-ratings') == (
       configs.SCHEMA_PATH)
+
+
+@pytest.mark.parametrize('columns', [3, 4])
+def test_ratings_only_schema_validates_3_and_4_columns(
+    ratings_csv, tmp_path, columns):
+  """Issue 18, defect 7: the minimal schema of `user_id,movie_title,
+  user_rating[,timestamp]` files; an out-of-range rating is still caught."""
+  import csv  # pylint: disable=g-import-not-at-top
+  with open(ratings_csv, newline='') as f:
+    reader = csv.reader(f)
+    header = next(reader)[:columns]
+    rows = [row[:columns] for row in reader]
+  schema = tfdv.load_schema_text(configs.RATINGS_ONLY_SCHEMA_PATH)
+  clean = tfdv.validate_statistics(
+      _statistics(rows, header, str(tmp_path / 'clean')), schema)
+  assert not clean.anomaly_info
+  rows[0][2] = '7.0'
+  bad = tfdv.validate_statistics(
+      _statistics(rows, header, str(tmp_path / 'bad')), schema)
+  assert set(bad.anomaly_info) == {'user_rating'}
+  reviewed = {f.name: f for f in tfdv.load_schema_text(
+      configs.DATASET_SCHEMAS['movielens/20m-ratings']).feature}
+  for feature in schema.feature:
+    if feature.name != 'timestamp':
+      assert feature == reviewed[feature.name]
