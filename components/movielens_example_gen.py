@@ -482,7 +482,8 @@ def _WriteSplitInOrder(examples: beam.PCollection,
   return (examples
           | 'MaybeSerialize' >> beam.ParDo(write_split.MaybeSerialize())
           | 'Write' >> beam.io.WriteToTFRecord(
-              os.path.join(output_split_path, write_split.DEFAULT_FILE_NAME),
+              os.path.join(output_split_path,
+                           write_split.DEFAULT_TF_RECORD_FILE_NAME),
               file_name_suffix='.gz'))
 
 
@@ -504,7 +505,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
          exec_properties: Dict[str, Any]) -> None:
     if not is_direct_runner(self._beam_pipeline_args):
       return super().Do(input_dict, output_dict, exec_properties)
-    # BaseExampleGenExecutor.Do, with _WriteSplitInOrder.
+    # TFX 1.16's BaseExampleGenExecutor.Do, line for line, but writing with
+    # _WriteSplitInOrder (tests/test_movielens_example_gen.py checks that
+    # both paths give the artifact the same properties).
+    self._log_startup(input_dict, output_dict, exec_properties)
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(
         exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
@@ -518,6 +522,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         artifact_utils.encode_split_names(
             example_gen_utils.generate_output_split_names(input_config,
                                                           output_config)))
+    output_file_format = exec_properties.get(
+        standard_component_specs.OUTPUT_FILE_FORMAT_KEY,
+        example_gen_pb2.FILE_FORMAT_UNSPECIFIED)
     with self._make_beam_pipeline() as pipeline:
       splits = self.GenerateExamplesByBeam(pipeline, exec_properties)
       for split_name, split in splits.items():
@@ -525,9 +532,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             artifact_utils.get_split_uri(examples, split_name))
     payload_format = exec_properties.get(
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
-    if payload_format:
-      for artifact in examples:
+    for artifact in examples:
+      if payload_format:
         examples_utils.set_payload_format(artifact, payload_format)
+      if output_file_format:
+        examples_utils.set_file_format(
+            artifact, write_split.to_file_format_str(output_file_format))
 
 
 # ----------------------------------------------------------------- component

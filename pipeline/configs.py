@@ -3,6 +3,8 @@
 import os
 from typing import Optional, Sequence
 
+from trainer_module import hyperparameters
+
 PIPELINE_NAME = 'movielens-ranking'
 DEFAULT_DATASET = 'movielens/100k-ratings'
 DEFAULT_OUTPUT_DIR = os.path.join('runs', 'local')
@@ -118,8 +120,9 @@ DRIFT_COMPARATORS = {
 }
 # The Trainer refuses an eval split in which more than this share of the
 # ratings are by users the train split does not have: the model could only
-# score them through the out-of-vocabulary bucket.
-MAX_UNSEEN_EVAL_USER_SHARE = 0.5
+# score them through the out-of-vocabulary bucket. (Defined with the
+# Trainer's code, which runs without this module.)
+MAX_UNSEEN_EVAL_USER_SHARE = hyperparameters.MAX_UNSEEN_EVAL_USER_SHARE
 
 
 # The eval split is 20% of the ratings (as in the tutorial) up to this many;

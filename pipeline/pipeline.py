@@ -107,8 +107,8 @@ def create_pipeline(
   -> Evaluator (with the latest blessed model as baseline) -> Pusher.
 
   `hyperparameters` (trainer_module.hyperparameters.Hyperparameters
-  fields) and
-  `rmse_threshold` default to the tutorial preset's (configs.PRESETS).
+  fields) and `rmse_threshold` default to the preset of
+  `hyperparameters['model']` (configs.PRESETS; the tutorial's if unset).
 
   `recall_change_tolerance`: how far the bundle's Recall@10 may fall below
   the last blessed bundle's (default configs.RECALL_CHANGE_TOLERANCE).
@@ -193,7 +193,9 @@ def create_pipeline(
           user_code_dir, TRANSFORM_SOURCES)})
   transform.add_upstream_node(anomalies_gate)
 
-  preset = configs.PRESETS[configs.DEFAULT_PRESET]
+  # The preset of the model asked for: its defaults and its RMSE gate.
+  preset = configs.PRESETS[(hyperparameters or {}).get(
+      'model', configs.DEFAULT_PRESET)]
   trainer_config: Dict[str, Any] = {
       **{name: preset[name] for name in configs.HYPERPARAMETER_NAMES},
       **(hyperparameters or {}),

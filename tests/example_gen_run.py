@@ -3,7 +3,7 @@ reading what it wrote."""
 
 import glob
 import os
-from typing import List
+from typing import Callable, List
 
 import tensorflow as tf
 from tfx.types import standard_artifacts
@@ -12,16 +12,24 @@ from tfx.utils import proto_utils
 from components import movielens_example_gen as example_gen
 
 
-def run_executor(component: example_gen.MovieLensExampleGen,
-                 output_dir: str) -> str:
-  """Runs the component's executor; returns the Examples uri."""
+def execute(component: example_gen.MovieLensExampleGen, output_dir: str,
+            do: Callable[..., None] = example_gen.Executor.Do
+            ) -> standard_artifacts.Examples:
+  """Runs the component's executor (or `do` on it); returns the Examples
+  artifact it wrote."""
   exec_properties = {
       k: proto_utils.proto_to_json(v) if hasattr(v, 'DESCRIPTOR') else v
       for k, v in component.exec_properties.items() if v is not None}
   examples = standard_artifacts.Examples()
   examples.uri = output_dir
-  example_gen.Executor().Do({}, {'examples': [examples]}, exec_properties)
-  return output_dir
+  do(example_gen.Executor(), {}, {'examples': [examples]}, exec_properties)
+  return examples
+
+
+def run_executor(component: example_gen.MovieLensExampleGen,
+                 output_dir: str) -> str:
+  """Runs the component's executor; returns the Examples uri."""
+  return execute(component, output_dir).uri
 
 
 def read_split(uri: str, split: str) -> List[tf.train.Example]:

@@ -10,6 +10,7 @@ from tfx.utils import proto_utils
 
 from components import movielens_example_gen as example_gen
 from tests import synthetic_ratings
+from tests.example_gen_run import execute
 from tests.example_gen_run import read_split
 from tests.example_gen_run import run_executor
 
@@ -376,3 +377,24 @@ def test_unusable_encodings_are_refused(tmp_path, encoding, problem):
   with pytest.raises(example_gen.RatingsSourceError, match=problem):
     example_gen.MovieLensExampleGen(ratings_csv=str(path),
                                     csv_encoding=encoding)
+
+
+def test_the_direct_runner_path_writes_what_tfxs_executor_writes(
+    ratings_csv, tmp_path):
+  """Issue 18, defect 8: the DirectRunner path (no Reshuffle) had drifted
+  from TFX's BaseExampleGenExecutor.Do (no file_format property)."""
+  from tfx.components.example_gen import base_example_gen_executor  # pylint: disable=g-import-not-at-top
+  component = example_gen.MovieLensExampleGen(ratings_csv=ratings_csv)
+  ours = execute(component, str(tmp_path / 'ours'))
+  tfxs = execute(component, str(tmp_path / 'tfx'),
+                 base_example_gen_executor.BaseExampleGenExecutor.Do)
+  assert ours.split_names == tfxs.split_names
+  assert dict(ours.mlmd_artifact.custom_properties) == dict(
+      tfxs.mlmd_artifact.custom_properties)
+  assert ours.get_string_custom_property('file_format') == 'tfrecords_gzip'
+  for split in ('train', 'eval'):
+    assert sorted(os.listdir(os.path.join(ours.uri, f'Split-{split}'))) == (
+        sorted(os.listdir(os.path.join(tfxs.uri, f'Split-{split}'))))
+    assert sorted(e.SerializeToString() for e in read_split(
+        ours.uri, split)) == sorted(e.SerializeToString()
+                                    for e in read_split(tfxs.uri, split))

@@ -3,6 +3,7 @@
 import json
 import os
 
+from google.protobuf import json_format
 import pytest
 import tensorflow_model_analysis as tfma
 
@@ -136,3 +137,39 @@ def test_fingerprint_changes_with_the_code(tmp_path):
   (tmp_path / 'b.py').write_text('y = 3\n')
   assert pipeline_lib.source_fingerprint(str(tmp_path),
                                          ['a.py', 'b.py']) != before
+
+
+def _rmse_gate(pipeline) -> float:
+  """The Evaluator's RMSE value gate."""
+  evaluator = next(c for c in pipeline.components if c.id == 'Evaluator')
+  config = json_format.Parse(evaluator.exec_properties['eval_config'],
+                             tfma.EvalConfig())
+  (metric,) = [m for m in config.metrics_specs[0].metrics
+               if m.class_name == 'RootMeanSquaredError']
+  return metric.per_slice_thresholds[0].threshold.value_threshold.upper_bound \
+      .value
+
+
+def test_the_tuned_model_gets_the_tuned_presets_gate_and_defaults(tmp_path):
+  """Issue 18, defect 8: {'model': 'tuned'} kept the tutorial's 1.2 gate."""
+  tuned = pipeline_lib.create_pipeline(
+      pipeline_name='test', pipeline_root=str(tmp_path / 'root'),
+      serving_model_dir=str(tmp_path / 'serving'),
+      hyperparameters={'model': 'tuned', 'epochs': 7})
+  assert _rmse_gate(tuned) == configs.PRESETS['tuned']['rmse_threshold']
+  trainer = next(c for c in tuned.components if c.id == 'Trainer')
+  config = json.loads(trainer.exec_properties['custom_config'])
+  assert (config['model'], config['optimizer'], config['epochs']) == (
+      'tuned', 'adam', 7)
+
+
+def test_the_trainers_unseen_user_limit_is_the_pipelines(built):
+  """Issue 18, defect 8: run_fn defaulted to 1.0, the pipeline to 0.5."""
+  from trainer_module import trainer  # pylint: disable=g-import-not-at-top
+  assert trainer.unseen_share_limit({}) == configs.MAX_UNSEEN_EVAL_USER_SHARE
+  assert trainer.unseen_share_limit(None) == 0.5
+  assert trainer.unseen_share_limit(
+      {'max_unseen_eval_user_share': 0.1}) == 0.1
+  by_id = {c.id: c for c in built.components}
+  assert json.loads(by_id['Trainer'].exec_properties['custom_config'])[
+      'max_unseen_eval_user_share'] == configs.MAX_UNSEEN_EVAL_USER_SHARE

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from absl import logging
 import numpy as np
@@ -21,6 +21,7 @@ from trainer_module import retrieval_model
 from trainer_module import serving
 from trainer_module import splits
 from trainer_module.hyperparameters import Hyperparameters
+from trainer_module.hyperparameters import MAX_UNSEEN_EVAL_USER_SHARE
 
 
 class TrainingClock(tf.keras.callbacks.Callback):
@@ -70,6 +71,13 @@ class Splits:
   unseen_eval_user_share: float
 
 
+def unseen_share_limit(custom_config: Optional[Dict[str, Any]]) -> float:
+  """The largest share of eval ratings by users train lacks that the
+  Trainer accepts: custom_config's, else the pipeline's default."""
+  return (custom_config or {}).get('max_unseen_eval_user_share',
+                                   MAX_UNSEEN_EVAL_USER_SHARE)
+
+
 def read_splits(fn_args: tfx.components.FnArgs,
                 tf_transform_output: tft.TFTransformOutput,
                 hparams: Hyperparameters) -> Splits:
@@ -83,8 +91,7 @@ def read_splits(fn_args: tfx.components.FnArgs,
   eval_examples, unseen = splits.count_users(
       splits.read_split(eval_files, spec, splits.LOAD_BATCH_SIZE), num_users)
   share = splits.check_eval_users(
-      eval_examples, unseen,
-      (fn_args.custom_config or {}).get('max_unseen_eval_user_share', 1.0))
+      eval_examples, unseen, unseen_share_limit(fn_args.custom_config))
   train_examples, _ = splits.count_users(splits.read_split(
       train_files, splits.parsing_spec(tf_transform_output, [splits.USER_KEY]),
       splits.LOAD_BATCH_SIZE), num_users)
