@@ -1,5 +1,6 @@
 """`create_pipeline`: the one component graph every runner runs."""
 
+import ast
 import hashlib
 import os
 from typing import Any, Dict, List, Optional, Sequence
@@ -76,9 +77,38 @@ def package_sources(package_dir: str) -> List[str]:
                 if name.endswith('.py'))
 
 
-# preprocessing_fn imports only these; the Trainer's code is all of
-# trainer_module (package_sources).
-TRANSFORM_SOURCES = ('features.py', 'preprocessing.py')
+def imported_sources(package_dir: str, module_file: str) -> List[str]:
+  """`module_file` and every module of its package it imports, directly or
+  through another (read from the code, not a list to keep up to date), and
+  the package's __init__.py: Transform's code is preprocessing.py and what it
+  imports, so a change to the Trainer's modules does not re-run it."""
+  package = os.path.basename(os.path.normpath(package_dir))
+  found, todo = set(), [module_file]
+  while todo:
+    name = todo.pop()
+    if name in found or not os.path.exists(os.path.join(package_dir, name)):
+      continue
+    found.add(name)
+    with open(os.path.join(package_dir, name)) as f:
+      tree = ast.parse(f.read(), name)
+    for node in ast.walk(tree):
+      if isinstance(node, ast.ImportFrom) and node.module == package:
+        todo += [f'{alias.name}.py' for alias in node.names]
+      elif isinstance(node, ast.ImportFrom) and node.level == 1:
+        todo += ([f'{node.module}.py'] if node.module else
+                 [f'{alias.name}.py' for alias in node.names])
+      elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        modules = ([alias.name for alias in node.names]
+                   if isinstance(node, ast.Import) else [node.module or ''])
+        todo += [f'{m.split(".")[1]}.py' for m in modules
+                 if m.startswith(package + '.')]
+  init = '__init__.py'
+  return sorted(found | ({init} if os.path.exists(
+      os.path.join(package_dir, init)) else set()))
+
+
+# The module that holds preprocessing_fn (configs.PREPROCESSING_FN).
+TRANSFORM_MODULE_FILE = 'preprocessing.py'
 
 
 def create_pipeline(
@@ -190,7 +220,8 @@ def create_pipeline(
       # passes over the raw and the transformed data are used by nothing.
       disable_statistics=True,
       custom_config={'code_fingerprint': source_fingerprint(
-          user_code_dir, TRANSFORM_SOURCES)})
+          user_code_dir,
+          imported_sources(user_code_dir, TRANSFORM_MODULE_FILE))})
   transform.add_upstream_node(anomalies_gate)
 
   # The preset of the model asked for: its defaults and its RMSE gate.
