@@ -2,6 +2,7 @@
 with the KFP pipeline-spec protobuf."""
 
 import json
+import os
 
 import pytest
 from google.protobuf import json_format
@@ -9,6 +10,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from pipeline import configs
 from pipeline import kubeflow_v2_runner
+from tests import e2e
 from tests.test_pipeline import KUBEFLOW_V2_EDGES
 
 IMAGE = 'europe-docker.pkg.dev/my-project/tfx/movielens-ranking:1'
@@ -99,3 +101,18 @@ def test_data_and_serving_locations(spec):
 def test_pipeline_root_is_required():
   with pytest.raises(SystemExit):
     kubeflow_v2_runner.parse_args(['--output', 'x.json'])
+
+
+def test_drift_baseline_is_the_latest_statistics_as_the_readme_says(spec):
+  """Issue 18, defect 3: on Kubeflow V2 the drift baseline is the latest
+  statistics, not the blessed model's data (README: "Reliability" says a
+  second run on the same drifted data passes there). If this changes, so
+  must the README."""
+  deployment = json_format.MessageToDict(spec.deployment_spec)
+  (resolver,) = [executor['resolver'] for name, executor in
+                 deployment['executors'].items()
+                 if name.startswith('drift_baseline_statistics_resolver')]
+  assert resolver['outputArtifactQueries']['statistics']['filter'] == (
+      'schema_title="tfx.ExampleStatistics" AND state=LIVE')
+  with open(os.path.join(e2e.PROJECT_ROOT, 'README.md')) as f:
+    assert '**On Kubeflow V2 / Vertex this does\nnot hold**' in f.read()
