@@ -134,28 +134,47 @@ def create_pipeline(
     baseline_excludes_candidate: bool = True,
 ) -> tfx.dsl.Pipeline:
   """Builds ExampleGen -> stats/schema/validation -> Transform -> Trainer
-  -> Evaluator (with the latest blessed model as baseline) -> Pusher.
+  -> Evaluator (with the latest blessed model as baseline) -> Pusher: the
+  one graph every runner (local, Kubeflow V2, Airflow) runs.
 
-  `hyperparameters` (trainer_module.hyperparameters.Hyperparameters
-  fields) and `rmse_threshold` default to the preset of
-  `hyperparameters['model']` (configs.PRESETS; the tutorial's if unset).
+  Args:
+    pipeline_name: the pipeline's name in ML Metadata.
+    pipeline_root: where components write their artifacts.
+    serving_model_dir: where the Pusher writes numbered model versions.
+    dataset: a TFDS MovieLens ratings config, used when no file is given.
+    ratings_csv: your own ratings CSV instead (see MovieLensExampleGen).
+    eval_ratings_csv: your own eval split; `ratings_csv` is then train.
+    ratings_parquet: your own ratings as Parquet (a path or glob).
+    movielens_dir: an unpacked GroupLens MovieLens folder.
+    movielens_split: with a 100k `movielens_dir`, its shipped train/test
+      pair ('u1'..'u5', 'ua', 'ub') as train/eval.
+    csv_encoding: the text encoding of the ratings CSVs.
+    manual_dir: the folder holding the GroupLens zip for offline TFDS use.
+    tfds_data_dir: where TFDS keeps prepared datasets.
+    schema_path: the reviewed schema ImportSchemaGen imports; None infers
+      one with SchemaGen on every run.
+    hyperparameters: trainer_module.hyperparameters.Hyperparameters fields;
+      the rest, and `rmse_threshold`, default to the preset of
+      `hyperparameters['model']` (configs.PRESETS; the tutorial's if unset).
+    rmse_threshold: the Evaluator's value gate on eval RMSE.
+    recall_change_tolerance: how far the bundle's Recall@10 may fall below
+      the last blessed bundle's (default configs.RECALL_CHANGE_TOLERANCE).
+    metadata_connection_config: ML Metadata's connection (local runs).
+    beam_pipeline_args: Beam options for every Beam component.
+    enable_cache: whether unchanged components are served from cache.
+    baseline_excludes_candidate: the baseline is the latest blessed model
+      other than the candidate, so an unchanged re-run is fully cached (see
+      components/baseline_model_strategy.py), and the drift baseline is the
+      data of the latest blessed model (components/drift_validator.py);
+      False uses TFX's LatestBlessedModelStrategy and
+      LatestArtifactStrategy, the only ones Kubeflow V2 compiles.
 
-  `recall_change_tolerance`: how far the bundle's Recall@10 may fall below
-  the last blessed bundle's (default configs.RECALL_CHANGE_TOLERANCE).
+  Returns:
+    The tfx.dsl.Pipeline.
 
-  The data: `dataset` (TFDS), or `ratings_csv` (with `eval_ratings_csv`,
-  `csv_encoding`), `ratings_parquet` or `movielens_dir` (with
-  `movielens_split`); see MovieLensExampleGen.
-
-  `schema_path`: the reviewed schema ImportSchemaGen imports; None infers
-  one with SchemaGen on every run.
-
-  `baseline_excludes_candidate`: the baseline is the latest blessed model
-  other than the candidate, so an unchanged re-run is fully cached (see
-  components/baseline_model_strategy.py), and the drift baseline is the
-  data of the latest blessed model (components/drift_validator.py); False
-  uses TFX's LatestBlessedModelStrategy and LatestArtifactStrategy, the
-  only ones Kubeflow V2 compiles.
+  Raises:
+    RatingsSourceError: the data source is missing or malformed (checked
+      while the pipeline is built, before anything runs).
   """
   example_gen = MovieLensExampleGen(
       dataset=(None if ratings_csv or ratings_parquet or movielens_dir
