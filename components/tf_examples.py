@@ -2,7 +2,8 @@
 lines, and the error a bad source raises."""
 
 import codecs
-from typing import Any, List, Mapping, Optional
+import hashlib
+from typing import Any, List, Mapping, Optional, Tuple
 
 import tensorflow as tf
 
@@ -65,3 +66,66 @@ def decode_line(raw: bytes, path: str, line_number: Optional[int],
         f'{error.start + 1} is not {encoding} text ({raw[:80]!r}). Pass '
         '--csv-encoding with the file\'s encoding (MovieLens\'s own files '
         'are latin-1), or save the file as UTF-8.') from error
+
+
+def check_columns(path: str, columns: List[str]) -> List[str]:
+  """Checks a source's column names against the features ExampleGen knows."""
+  missing = [c for c in features.REQUIRED_FEATURE_KINDS if c not in columns]
+  if missing:
+    raise RatingsSourceError(
+        f'{path}: header {columns} lacks required column(s) {missing}; '
+        f'expected {list(features.REQUIRED_FEATURE_KINDS)} plus optional '
+        f'{list(features.OPTIONAL_FEATURE_KINDS)}')
+  unknown = [c for c in columns if c not in features.FEATURE_KINDS]
+  if unknown:
+    raise RatingsSourceError(
+        f'{path}: unknown column(s) {unknown}; allowed optional columns are '
+        f'{list(features.OPTIONAL_FEATURE_KINDS)}')
+  if len(set(columns)) != len(columns):
+    raise RatingsSourceError(f'{path}: duplicate column names in {columns}')
+  return columns
+
+
+def _raise_decode_error(path: str, lines_before: int,
+                        error: UnicodeDecodeError, encoding: str) -> None:
+  """Raises decode_line's error for the line of `error.object` (a chunk of
+  the file after `lines_before` lines) that does not decode."""
+  data = error.object
+  start = data.rfind(b'\n', 0, error.start) + 1
+  end = data.find(b'\n', error.start)
+  decode_line(data[start:end if end >= 0 else len(data)], path,
+                          lines_before + data.count(b'\n', 0, start) + 1,
+                          encoding)
+  raise RatingsSourceError(f'{path}: not {encoding} text: {error}')
+
+
+def scan_file(path: str, encoding: Optional[str] = None) -> Tuple[str, int]:
+  """Content hash of a file (so a changed file is not served from cache)
+  and its number of lines, in one read; given an `encoding`, also checks
+  that the file is such text and raises naming the first line that is
+  not."""
+  digest = hashlib.sha256()
+  lines = 0
+  decoder = codecs.getincrementaldecoder(encoding)() if encoding else None
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    for chunk in iter(lambda: f.read(1 << 20), b''):
+      digest.update(chunk)
+      if decoder:
+        try:
+          decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+          _raise_decode_error(path, lines, error, encoding)
+      lines += chunk.count(b'\n')
+  if decoder:
+    try:
+      decoder.decode(b'', final=True)
+    except UnicodeDecodeError as error:
+      _raise_decode_error(path, lines, error, encoding)
+  return digest.hexdigest(), lines
+
+
+def fingerprint_files(paths: List[str],
+                      encoding: Optional[str] = None) -> str:
+  """Content hash of several files, in the given order (each checked to be
+  `encoding` text when given)."""
+  return ','.join(scan_file(path, encoding)[0] for path in paths)

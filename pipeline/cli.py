@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional
 
 from components import beam_runner
 from pipeline import configs
+from trainer_module import features
 
 
 def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
@@ -114,19 +115,20 @@ def schema_path(args: argparse.Namespace) -> Optional[str]:
     return None
   if args.schema:
     return local_path(args.schema)
-  from components import movielens_example_gen as example_gen  # pylint: disable=g-import-not-at-top
+  from components import csv_source  # pylint: disable=g-import-not-at-top
+  from components import grouplens_files  # pylint: disable=g-import-not-at-top
+  from components import parquet_source  # pylint: disable=g-import-not-at-top
   if args.movielens_dir:
-    return configs.default_schema(example_gen.grouplens_files.find_format(
+    return configs.default_schema(grouplens_files.find_format(
         args.movielens_dir).tfds_config)
   if args.ratings_csv:
-    columns = example_gen.read_csv_header(args.ratings_csv,
-                                          args.csv_encoding)
+    columns = csv_source.read_csv_header(args.ratings_csv, args.csv_encoding)
   elif args.ratings_parquet:
-    columns, _ = example_gen.check_parquet(args.ratings_parquet)
+    columns, _ = parquet_source.check_parquet(args.ratings_parquet)
   else:
     return configs.default_schema(args.dataset)
   return configs.schema_for_columns(columns,
-                                    list(example_gen.features.FEATURE_KINDS))
+                                    list(features.FEATURE_KINDS))
 
 
 def preset_values(args: argparse.Namespace) -> Dict[str, Any]:

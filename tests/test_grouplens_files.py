@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from components import grouplens_files
 from components import movielens_example_gen as example_gen
+from components import tfds_source
 from pipeline import cli
 from pipeline import configs
 from tests import e2e
@@ -248,13 +249,13 @@ def test_real_100k_folder_gives_the_tfds_examples(tmp_path):
       movielens_dir=REAL_100K, movielens_split='u1'), str(tmp_path / 'out'))
   ours = sorted(e.SerializeToString(deterministic=True)
                 for split in ('train', 'eval') for e in read_split(uri, split))
-  builder = example_gen.prepare_tfds_builder(
+  builder = tfds_source.prepare_tfds_builder(
       'movielens/100k-ratings', str(tmp_path / 'tfds'), MANUAL_DIR)
-  rename = example_gen._RenameTfdsExample(example_gen._class_names(builder))  # pylint: disable=protected-access
+  rename = tfds_source.RenameTfdsExample(tfds_source.class_names(builder))
   theirs = sorted(
       e.SerializeToString(deterministic=True)
       for record in tf.data.TFRecordDataset(
-          example_gen.tfds_record_files(builder))
+          tfds_source.tfds_record_files(builder))
       for e in rename.process(tf.train.Example.FromString(record.numpy())))
   assert len(ours) == 100_000
   assert ours == theirs

@@ -3,12 +3,15 @@
 import csv
 import os
 
-import numpy as np
 import pytest
 import tensorflow as tf
 from tfx.utils import proto_utils
 
+from components import csv_source
 from components import movielens_example_gen as example_gen
+from components import parquet_source
+from components import tf_examples
+from components import tfds_source
 from tests import synthetic_ratings
 from tests.example_gen_run import execute
 from tests.example_gen_run import read_split
@@ -59,7 +62,7 @@ def test_split_is_deterministic(ratings_csv, written, tmp_path):
 
 
 def test_tfds_examples_get_class_names_and_lose_unknown_features():
-  rename = example_gen._RenameTfdsExample({  # pylint: disable=protected-access
+  rename = tfds_source.RenameTfdsExample({
       'movie_genres': ['Action', 'Comedy', 'Drama'],
       'user_occupation_label': ['doctor', 'writer']})
   tfds_example = tf.train.Example()
@@ -125,7 +128,7 @@ def test_missing_file_is_named(tmp_path):
 ])
 def test_bad_lines_are_named(line, problem):
   with pytest.raises(example_gen.RatingsSourceError, match=problem):
-    example_gen.csv_line_to_example(
+    csv_source.csv_line_to_example(
         line, ['user_id', 'movie_title', 'user_rating'])
 
 
@@ -140,7 +143,7 @@ def test_bad_line_fails_the_executor(tmp_path):
 
 def test_non_movielens_tfds_name_is_refused():
   with pytest.raises(example_gen.RatingsSourceError, match='not a MovieLens'):
-    example_gen.prepare_tfds_builder('mnist', None, None)
+    tfds_source.prepare_tfds_builder('mnist', None, None)
 
 
 def test_a_bad_manual_zip_fails_with_what_to_do(tmp_path):
@@ -150,7 +153,7 @@ def test_a_bad_manual_zip_fails_with_what_to_do(tmp_path):
   with pytest.raises(example_gen.RatingsSourceError,
                      match='(?s)could not prepare movielens/100k-ratings.*'
                      'pass --manual-dir'):
-    example_gen.prepare_tfds_builder('movielens/100k-ratings',
+    tfds_source.prepare_tfds_builder('movielens/100k-ratings',
                                      str(tmp_path / 'tfds'), str(manual))
 
 
@@ -199,7 +202,7 @@ def test_parquet_nulls_in_optional_columns_are_absent_features(tmp_path):
       'user_id': ['1', '2'], 'movie_title': ['A (1990)', 'B (1991)'],
       'user_rating': [4, 5], 'timestamp': [None, 881250949]})
   [table] = [__import__('pyarrow.parquet').parquet.read_table(path)]
-  serialized = example_gen.parquet_table_to_examples(table)
+  serialized = parquet_source.parquet_table_to_examples(table)
   examples = [tf.train.Example.FromString(b) for b in serialized]
   # tfx_bsl writes a null as a feature without values; TFX reads it as
   # missing, as it would an absent feature.
@@ -242,7 +245,7 @@ def test_parquet_rows_without_a_rating_fail_with_the_count(tmp_path):
   table = __import__('pyarrow.parquet').parquet.read_table(path)
   with pytest.raises(example_gen.RatingsSourceError,
                      match='1 row.* have no user_rating'):
-    example_gen.parquet_table_to_examples(table, path)
+    parquet_source.parquet_table_to_examples(table, path)
 
 
 def test_missing_parquet_is_named(tmp_path):
@@ -355,7 +358,7 @@ def test_csv_encoding_reads_latin1(tmp_path):
 def test_a_file_that_changes_encoding_after_the_build_fails_clearly():
   with pytest.raises(example_gen.RatingsSourceError,
                      match=r'r\.csv a line: byte 0xe9 .*--csv-encoding'):
-    example_gen.tf_examples.decode_line('Misérables'.encode('latin-1'),
+    tf_examples.decode_line('Misérables'.encode('latin-1'),
                                         'r.csv', None, 'utf-8')
 
 
@@ -366,7 +369,7 @@ def test_a_bad_byte_past_the_first_chunk_names_its_line(tmp_path):
                    '7,Café (1990),4\n'.encode('latin-1'))
   with pytest.raises(example_gen.RatingsSourceError,
                      match='line 60002: byte 0xe9 at column 6'):
-    example_gen.scan_file(str(path), 'utf-8')
+    tf_examples.scan_file(str(path), 'utf-8')
 
 
 @pytest.mark.parametrize('encoding, problem', [

@@ -4,7 +4,8 @@ import pytest
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from components import movielens_example_gen
+from components import csv_source
+from components import tfds_source
 from pipeline import configs
 from tests import synthetic_ratings
 from trainer_module import features
@@ -41,7 +42,7 @@ def _statistics(rows, columns, path):
     for row in rows:
       line = io.StringIO()
       csv.writer(line).writerow(row)
-      writer.write(movielens_example_gen.csv_line_to_example(
+      writer.write(csv_source.csv_line_to_example(
           line.getvalue(), columns).SerializeToString())
   return tfdv.generate_statistics_from_tfrecord(path)
 
@@ -64,7 +65,7 @@ def test_generated_ratings_match_and_out_of_range_ones_do_not(
 
 
 @pytest.mark.parametrize('dataset', sorted(
-    movielens_example_gen.TFDS_RATINGS))
+    tfds_source.TFDS_RATINGS))
 def test_each_tfds_config_gets_a_schema_of_exactly_its_features(dataset):
   """TFDS declares each config's features in code (no download needed);
   ExampleGen keeps those the pipeline knows."""

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench import synthetic
-from components import movielens_example_gen as example_gen
+from components import csv_source
 from trainer_module import features
 
 
@@ -84,10 +84,10 @@ def test_written_in_chunks_with_a_manifest(tmp_path, monkeypatch):
 
 def test_csv_is_what_example_gen_reads(tmp_path):
   manifest = synthetic.write(synthetic.Sizes.for_ratings(500), str(tmp_path))
-  columns = example_gen.check_csv(manifest['path'])
+  columns = csv_source.check_csv(manifest['path'])
   with open(manifest['path']) as f:
     f.readline()
-    example = example_gen.csv_line_to_example(f.readline(), columns)
+    example = csv_source.csv_line_to_example(f.readline(), columns)
   assert set(example.features.feature) == set(features.FEATURE_KINDS)
   assert len(example.features.feature['movie_genres'].bytes_list.value) >= 1
 

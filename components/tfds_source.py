@@ -1,0 +1,109 @@
+"""The TFDS source: a MovieLens ratings config prepared by TFDS (offline from
+the GroupLens zip in a manual folder), read as tf.Examples."""
+
+import os
+from typing import Dict, Iterable, List, Optional
+
+import apache_beam as beam
+import tensorflow as tf
+
+from components import tf_examples
+from components.tf_examples import RatingsSourceError
+from trainer_module import features
+
+# Ratings in each TFDS MovieLens config (TFDS's catalog).
+TFDS_RATINGS = {
+    'movielens/100k-ratings': 100_000,
+    'movielens/1m-ratings': 1_000_209,
+    'movielens/20m-ratings': 20_000_263,
+    'movielens/25m-ratings': 25_000_095,
+    'movielens/latest-small-ratings': 100_836,
+}
+
+_WHAT_TO_DO = (
+    'Offline, put the original GroupLens zip (e.g. ml-100k.zip for '
+    'movielens/100k-ratings) in a folder and pass --manual-dir FOLDER or set '
+    'MOVIELENS_MANUAL_DIR; TFDS checks it against its registered checksum, '
+    'so a truncated or modified zip is refused: download it again.')
+
+
+def prepare_tfds_builder(dataset: str, data_dir: Optional[str],
+                         manual_dir: Optional[str]):
+  """Returns the TFDS builder of `dataset`, prepared (downloaded once)."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  if not dataset.startswith('movielens/') or not dataset.endswith('-ratings'):
+    raise RatingsSourceError(
+        f'dataset {dataset!r} is not a MovieLens ratings config; use one of '
+        'movielens/100k-ratings, 1m-ratings, 20m-ratings, 25m-ratings, '
+        'latest-small-ratings')
+  builder = tfds.builder(dataset, data_dir=data_dir or None)
+  download_config = tfds.download.DownloadConfig(
+      manual_dir=manual_dir or None)
+  try:
+    builder.download_and_prepare(download_config=download_config)
+  except Exception as error:  # pylint: disable=broad-except
+    raise RatingsSourceError(
+        f'TFDS could not prepare {dataset}: {type(error).__name__}: {error}. '
+        + _WHAT_TO_DO) from error
+  return builder
+
+
+
+class RenameTfdsExample(beam.DoFn):
+  """A TFDS-encoded tf.Example -> ours: class labels written as their names,
+  features the pipeline does not know dropped."""
+
+  def __init__(self, class_names: Dict[str, List[str]]):
+    self._class_names = class_names
+
+  def process(self, example: tf.train.Example) -> Iterable[tf.train.Example]:
+    feature_map = example.features.feature
+    for name in [n for n in feature_map if n not in features.FEATURE_KINDS]:
+      del feature_map[name]
+    for name, names in self._class_names.items():
+      if name in feature_map:
+        feature_map[name].CopyFrom(tf_examples.feature('bytes', [
+            names[i] for i in feature_map[name].int64_list.value]))
+    yield example
+
+
+def class_names(builder) -> Dict[str, List[str]]:
+  """Names of the ClassLabel features (and sequences of them) of a dataset."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  names = {}
+  for name, feature in builder.info.features.items():
+    if isinstance(feature, tfds.features.Sequence):
+      feature = feature.feature
+    if isinstance(feature, tfds.features.ClassLabel):
+      names[name] = list(feature.names)
+  return names
+
+
+def tfds_record_files(builder) -> List[str]:
+  """The prepared TFRecord files of the builder's only split, 'train'."""
+  file_format = builder.info.file_format
+  if file_format is not None and file_format.value != 'tfrecord':
+    raise RatingsSourceError(
+        f'{builder.info.full_name} is prepared as {file_format.value}; '
+        'prepare it as tfrecord (the TFDS default) in --tfds-data-dir')
+  return [os.fspath(path) for path in builder.info.splits['train'].filepaths]
+
+
+@beam.ptransform_fn
+def ReadTfds(  # pylint: disable=invalid-name
+    pipeline: beam.Pipeline, dataset: str, data_dir: Optional[str],
+    manual_dir: Optional[str]) -> beam.PCollection:
+  """Every rating of a TFDS MovieLens config, as tf.Examples.
+
+  TFDS prepares tf.Example TFRecords whose features already carry the
+  MovieLens names and types; they are read as they are (no decoding to
+  numpy), with class-label ids rewritten as their names.
+  """
+  builder = prepare_tfds_builder(dataset, data_dir, manual_dir)
+  files = tfds_record_files(builder)
+  return (pipeline
+          | 'ListFiles' >> beam.Create(files)
+          | 'ReadTfRecords' >> beam.io.ReadAllFromTFRecord(
+              coder=beam.coders.ProtoCoder(tf.train.Example))
+          | 'ToExample' >> beam.ParDo(RenameTfdsExample(
+              class_names(builder))))
