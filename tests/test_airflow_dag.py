@@ -16,6 +16,8 @@ from pipeline import configs
 from tests import e2e
 from tests.test_pipeline import EXPECTED_EDGES
 
+pytestmark = pytest.mark.e2e
+
 DAG_FILE = os.path.join(e2e.PROJECT_ROOT, 'pipeline', 'airflow_dag.py')
 DAG_ID = configs.PIPELINE_NAME
 

@@ -26,6 +26,8 @@ from tests import faults
 from tests import synthetic_ratings
 from trainer_module import features
 
+pytestmark = pytest.mark.e2e
+
 # Small data: more, smaller steps than the tutorial so the model learns.
 TRAINING = [*e2e.SMALL_DATA_RETRIEVAL, '--batch-size', '64', '--epochs', '10',
             '--rmse-threshold', '0.9']

@@ -221,6 +221,7 @@ def test_a_bad_users_line_names_file_and_line(tmp_path):
     grouplens_files.read_users(folder, grouplens_files.FORMATS[0])
 
 
+@pytest.mark.e2e
 def test_the_runner_says_when_a_folder_has_no_ratings(tmp_path):
   result = e2e.run_module('pipeline.local_runner', [
       '--output-dir', str(tmp_path / 'out'), '--movielens-dir', str(tmp_path)])
@@ -239,6 +240,7 @@ MANUAL_DIR = os.environ.get('MOVIELENS_MANUAL_DIR')
 REAL_100K = os.path.join(MANUAL_DIR or '', 'ml-100k')
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not os.path.isfile(os.path.join(REAL_100K, 'u.data')),
                     reason='set MOVIELENS_MANUAL_DIR to a folder holding '
                     'ml-100k.zip and the unpacked ml-100k/')

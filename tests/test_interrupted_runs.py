@@ -28,6 +28,8 @@ from pipeline import run_summary
 from tests import e2e
 from tests import faults
 
+pytestmark = pytest.mark.e2e
+
 FIRST = [*e2e.SMALL_DATA_RETRIEVAL, '--batch-size', '64', '--epochs', '3',
          '--rmse-threshold', '2']
 BETTER = [*e2e.SMALL_DATA_RETRIEVAL, '--batch-size', '64', '--epochs', '10',

@@ -15,6 +15,8 @@ from tests import synthetic_ratings
 TRAINING = [*e2e.SMALL_DATA_RETRIEVAL, '--batch-size', '64', '--epochs', '10']
 from tests.test_pipeline import COMPONENTS
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope='module')
 def first_run(ratings_csv, tmp_path_factory):

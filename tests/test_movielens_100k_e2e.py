@@ -17,9 +17,9 @@ TUTORIAL_RMSE = 1.1108
 TUTORIAL_TITLES = ['M*A*S*H (1970)', 'Dances with Wolves (1990)',
                    'Speed (1994)']
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
     not MANUAL_DIR, reason='set MOVIELENS_MANUAL_DIR to the folder holding '
-    'ml-100k.zip to run on the real MovieLens 100k')
+    'ml-100k.zip to run on the real MovieLens 100k')]
 
 
 @pytest.fixture(scope='module')

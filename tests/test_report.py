@@ -10,6 +10,8 @@ import pytest
 from pipeline import report
 from tests import e2e
 
+pytestmark = pytest.mark.e2e
+
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 CHROMEDRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
 HAVE_BROWSER = os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
