@@ -184,3 +184,15 @@ def test_movielens_split_needs_movielens_dir(capsys):
   with pytest.raises(SystemExit):
     parse(['--movielens-split', 'u1'])
   assert '--movielens-split needs --movielens-dir' in capsys.readouterr().err
+
+
+def test_each_preset_has_its_rerank_weight_and_the_flag_overrides_it():
+  from trainer_module import hyperparameters  # pylint: disable=g-import-not-at-top
+  assert cli.pipeline_kwargs(parse([]))['hyperparameters'][
+      'rerank_weight'] == hyperparameters.Hyperparameters().rerank_weight == (
+          configs.PRESETS['tutorial']['rerank_weight'])
+  tuned = cli.pipeline_kwargs(parse(['--preset', 'tuned']))
+  assert tuned['hyperparameters']['rerank_weight'] == 0.25
+  given = cli.pipeline_kwargs(parse(['--preset', 'tuned', '--rerank-weight',
+                                     '2']))
+  assert given['hyperparameters']['rerank_weight'] == 2.0
