@@ -43,6 +43,8 @@ def check_encoding(encoding: str) -> str:
   except LookupError as error:
     raise RatingsSourceError(
         f'--csv-encoding {encoding}: unknown encoding') from error
+  if name == 'utf-8-sig':  # UTF-8 with a byte-order mark: read as UTF-8
+    return 'utf-8'
   if name.startswith(('utf-16', 'utf-32')) or '\n'.encode(name) != b'\n':
     raise RatingsSourceError(
         f'--csv-encoding {encoding}: not supported; save the file as UTF-8')

@@ -372,6 +372,11 @@ def test_a_bad_byte_past_the_first_chunk_names_its_line(tmp_path):
     tf_examples.scan_file(str(path), 'utf-8')
 
 
+def test_utf_8_sig_is_utf_8():
+  assert tf_examples.check_encoding('UTF-8-SIG') == 'utf-8'
+  assert tf_examples.check_encoding('Latin-1') == 'iso8859-1'
+
+
 @pytest.mark.parametrize('encoding, problem', [
     ('klingon', 'unknown encoding'), ('utf-16', 'not supported')])
 def test_unusable_encodings_are_refused(tmp_path, encoding, problem):
