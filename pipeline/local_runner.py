@@ -99,15 +99,19 @@ def run(args: argparse.Namespace, paths: dict) -> int:
   from pipeline import progress  # pylint: disable=g-import-not-at-top
   from pipeline import run_summary  # pylint: disable=g-import-not-at-top
   start = time.monotonic()
+  built = None
   try:
+    built = build(args)
     with progress.watch(paths['metadata_path']):
-      tfx.orchestration.LocalDagRunner().run(build(args))
+      tfx.orchestration.LocalDagRunner().run(built)
   except Exception as error:  # pylint: disable=broad-except
     if args.verbose:
       traceback.print_exc()
+    # Not built: ML Metadata's latest failures are an earlier run's.
     failed = run_summary.failed_components(paths['metadata_path']) if (
-        os.path.exists(paths['metadata_path'])) else {}
-    where = ', '.join(failed) or 'pipeline construction'
+        built and os.path.exists(paths['metadata_path'])) else {}
+    where = (', '.join(failed) or 'the orchestrator') if built else (
+        'pipeline construction')
     message = f'{type(error).__name__}: {error}'
     print(f'error: the run failed in {where}: {message}', file=sys.stderr)
     write_summary(paths, {'failed_in': where, 'error': message,

@@ -149,6 +149,15 @@ def test_failed_component_fails_the_command_and_names_it(tmp_path):
   assert '<h1>The run failed</h1>' in page
   assert 'id="failed-in">MovieLensExampleGen<' in page
   assert 'bad user_rating' in page
+  # A run that fails before it starts is not blamed on the earlier run's
+  # failed component.
+  path.write_text('user_id,movie_title,user_rating,raw_user_age\n'
+                  '1,A (1990),4,30\n')
+  result = e2e.run_module('pipeline.local_runner', [
+      '--output-dir', str(tmp_path / 'out'), '--ratings-csv', str(path)])
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      'error: the run failed in pipeline construction: NoReviewedSchemaError')
 
 
 def test_beam_multi_processing_run_pushes_a_model(ratings_csv, tmp_path):
