@@ -2,8 +2,9 @@
 
   python -m bench.top_n --examples DIR --output result.json
 
-DIR is a MovieLensExampleGen output (Split-train, Split-eval). The lists
-are scored with the Evaluator's protocol and code
+DIR is a MovieLensExampleGen output (Split-train, Split-validation,
+Split-eval); train and validation are the training data. The lists are
+scored with the Evaluator's protocol and code
 (components/top_n_metrics.py), so their figures compare with the bundle's:
 - most popular in train (the Evaluator's own reference, computed again);
 - EASE (Steck, 2019, "Embarrassingly Shallow Autoencoders for Sparse Data"):
@@ -22,6 +23,7 @@ import time
 from typing import Dict, List, Optional
 
 import numpy as np
+from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
 from components import recommender_evaluator
@@ -61,8 +63,11 @@ def reference_lists(examples_uri: str, k: int = K) -> Dict[str, Dict]:
   """{'most_popular': metrics, 'ease': metrics} on an ExampleGen output."""
   examples = standard_artifacts.Examples()
   examples.uri = examples_uri
-  examples.split_names = '["train", "eval"]'
-  train = recommender_evaluator.read_ratings(examples, 'train')
+  examples.split_names = artifact_utils.encode_split_names(sorted(
+      name.split('-', 1)[1] for name in os.listdir(examples_uri)
+      if name.startswith('Split-')))
+  # The pipeline's training data (train and validation), as the Evaluator.
+  train = recommender_evaluator.training_ratings(examples)
   evals = recommender_evaluator.read_ratings(examples, 'eval')
   evaluated = top_n_metrics.protocol(train, evals, min_rating=4.0)
   start = time.monotonic()

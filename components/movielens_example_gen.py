@@ -2,8 +2,12 @@
 own files) -> tf.Examples.
 
 A query-based ExampleGen (like BigQueryExampleGen): the standard executor
-splits the records by hash (80/20 by default) and writes gzipped TFRecords.
-This module holds the component, its executor and the split; each source
+splits the records by hash into train and eval (80/20 by default, or the
+two files given), then this executor carves `validation` out of train by
+a second hash (10% of it by default), and writes gzipped TFRecords. The
+Trainer fits on train and validates (early stopping, model selection) on
+validation; only the Evaluator reads eval.
+This module holds the component, its executor and the splits; each source
 has its own module:
 
 - TFDS (`dataset='movielens/100k-ratings'`, any `*-ratings` config):
@@ -18,6 +22,7 @@ What they share (tf.Example building, decoding, file fingerprints):
 components/tf_examples.py.
 """
 
+import hashlib
 import os
 from typing import Any, Dict, List, Optional, Union
 
@@ -58,6 +63,12 @@ MANUAL_DIR_KEY = 'manual_dir'
 DATA_DIR_KEY = 'data_dir'
 SOURCE_FINGERPRINT_KEY = 'source_fingerprint'
 CSV_ENCODING_KEY = 'csv_encoding'
+VALIDATION_PERCENT_KEY = 'validation_percent'
+
+TRAIN_SPLIT = 'train'
+VALIDATION_SPLIT = 'validation'
+EVAL_SPLIT = 'eval'
+DEFAULT_VALIDATION_PERCENT = 10  # of the train split
 
 
 # -------------------------------------------------------------------- splits
@@ -82,11 +93,38 @@ def split_config(ratings: Optional[int],
     train_buckets = SAMPLED_SPLIT_BUCKETS - eval_buckets
   return example_gen_pb2.Output(
       split_config=example_gen_pb2.SplitConfig(splits=[
-          example_gen_pb2.SplitConfig.Split(name='train',
+          example_gen_pb2.SplitConfig.Split(name=TRAIN_SPLIT,
                                             hash_buckets=train_buckets),
-          example_gen_pb2.SplitConfig.Split(name='eval',
+          example_gen_pb2.SplitConfig.Split(name=EVAL_SPLIT,
                                             hash_buckets=eval_buckets),
       ]))
+
+
+# Salt of the validation hash, so that it does not follow the train/eval
+# hash's buckets.
+_VALIDATION_SALT = b'validation:'
+
+
+def validation_partition(record: Union[tf.train.Example, bytes],
+                         num_partitions: int, percent: int) -> int:
+  """1 (validation) for about `percent`% of the train records, else 0:
+  by the sha256 of the serialized record, as TFX's hash split."""
+  del num_partitions  # always 2
+  key = (record if isinstance(record, bytes)
+         else record.SerializeToString(deterministic=True))
+  bucket = int(hashlib.sha256(_VALIDATION_SALT + key).hexdigest(), 16) % 100
+  return int(bucket < percent)
+
+
+def output_split_names(input_config: example_gen_pb2.Input,
+                       output_config: example_gen_pb2.Output,
+                       validation_percent: Optional[int]) -> List[str]:
+  """TFX's split names, with 'validation' after 'train' when carved."""
+  names = example_gen_utils.generate_output_split_names(input_config,
+                                                        output_config)
+  if validation_percent:
+    names.insert(names.index(TRAIN_SPLIT) + 1, VALIDATION_SPLIT)
+  return names
 
 
 # ------------------------------------------------------------------ executor
@@ -145,14 +183,25 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     return _RatingsToExample
 
+  def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
+                             exec_properties: Dict[str, Any]
+                             ) -> Dict[str, beam.PCollection]:
+    """TFX's splits, then `validation` carved out of train."""
+    splits = super().GenerateExamplesByBeam(pipeline, exec_properties)
+    percent = exec_properties.get(VALIDATION_PERCENT_KEY)
+    if not percent:
+      return splits
+    train, validation = splits[TRAIN_SPLIT] | 'CarveValidation' >> (
+        beam.Partition(validation_partition, 2, percent))
+    return {**splits, TRAIN_SPLIT: train, VALIDATION_SPLIT: validation}
+
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
-    if not is_direct_runner(self._beam_pipeline_args):
-      return super().Do(input_dict, output_dict, exec_properties)
-    # TFX 1.16's BaseExampleGenExecutor.Do, line for line, but writing with
+    # TFX 1.16's BaseExampleGenExecutor.Do, line for line, but naming the
+    # validation split and, on the DirectRunner, writing with
     # _WriteSplitInOrder (tests/test_movielens_example_gen.py checks that
-    # both paths give the artifact the same properties).
+    # it gives the artifact the properties TFX's Do gives).
     self._log_startup(input_dict, output_dict, exec_properties)
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(
@@ -164,17 +213,21 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         output_config)
     examples = output_dict[standard_component_specs.EXAMPLES_KEY]
     artifact_utils.get_single_instance(examples).split_names = (
-        artifact_utils.encode_split_names(
-            example_gen_utils.generate_output_split_names(input_config,
-                                                          output_config)))
+        artifact_utils.encode_split_names(output_split_names(
+            input_config, output_config,
+            exec_properties.get(VALIDATION_PERCENT_KEY))))
     output_file_format = exec_properties.get(
         standard_component_specs.OUTPUT_FILE_FORMAT_KEY,
         example_gen_pb2.FILE_FORMAT_UNSPECIFIED)
+    direct = is_direct_runner(self._beam_pipeline_args)
     with self._make_beam_pipeline() as pipeline:
       splits = self.GenerateExamplesByBeam(pipeline, exec_properties)
       for split_name, split in splits.items():
-        _ = split | f'WriteSplit[{split_name}]' >> _WriteSplitInOrder(  # pylint: disable=no-value-for-parameter
-            artifact_utils.get_split_uri(examples, split_name))
+        path = artifact_utils.get_split_uri(examples, split_name)
+        # pylint: disable=no-value-for-parameter
+        _ = split | f'WriteSplit[{split_name}]' >> (
+            _WriteSplitInOrder(path) if direct else write_split.WriteSplit(
+                path, output_file_format, exec_properties))
     payload_format = exec_properties.get(
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
     for artifact in examples:
@@ -197,6 +250,7 @@ class MovieLensExampleGenSpec(ComponentSpec):
       DATA_DIR_KEY: ExecutionParameter(type=str, optional=True),
       SOURCE_FINGERPRINT_KEY: ExecutionParameter(type=str, optional=True),
       CSV_ENCODING_KEY: ExecutionParameter(type=str, optional=True),
+      VALIDATION_PERCENT_KEY: ExecutionParameter(type=int, optional=True),
   }
   INPUTS = {}
   OUTPUTS = {
@@ -224,7 +278,8 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
                data_dir: Optional[str] = None,
                output_config: Optional[example_gen_pb2.Output] = None,
                eval_max_ratings: Optional[int] = None,
-               csv_encoding: str = tf_examples.DEFAULT_ENCODING):
+               csv_encoding: str = tf_examples.DEFAULT_ENCODING,
+               validation_percent: int = DEFAULT_VALIDATION_PERCENT):
     """Reads `dataset` (a TFDS MovieLens ratings config), `ratings_csv`,
     `ratings_parquet` or `movielens_dir`.
 
@@ -246,6 +301,9 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
       eval_max_ratings: caps the default eval split near this many ratings.
       csv_encoding: text encoding of the ratings CSVs (a UTF-8 byte-order
         mark is accepted either way).
+      validation_percent: the share of the train split (after the eval
+        split is set apart, or of `ratings_csv` / the base file when eval
+        is given) written as the `validation` split instead; 0 writes none.
 
     Raises:
       RatingsSourceError: the source is missing, or its header, columns or
@@ -259,6 +317,9 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
       raise ValueError('eval_ratings_csv needs ratings_csv (the train split)')
     if movielens_split and not movielens_dir:
       raise ValueError('movielens_split needs movielens_dir')
+    if not 0 <= validation_percent <= 50:
+      raise ValueError('validation_percent must be between 0 and 50, not '
+                       f'{validation_percent}')
     csv_encoding = tf_examples.check_encoding(csv_encoding)
     fingerprint = None
     ratings = None
@@ -275,8 +336,8 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
         csv_source.check_csv(evals, csv_encoding)
         fingerprint = tf_examples.fingerprint_files([train, evals], csv_encoding)
       input_config = example_gen_pb2.Input(splits=[
-          example_gen_pb2.Input.Split(name='train', pattern=scheme + train),
-          example_gen_pb2.Input.Split(name='eval', pattern=scheme + evals),
+          example_gen_pb2.Input.Split(name=TRAIN_SPLIT, pattern=scheme + train),
+          example_gen_pb2.Input.Split(name=EVAL_SPLIT, pattern=scheme + evals),
       ])
       output_config = output_config or example_gen_pb2.Output()
     else:
@@ -311,5 +372,6 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
         data_dir=data_dir,
         source_fingerprint=fingerprint,
         csv_encoding=(csv_encoding if csv_encoding != 'utf-8' else None),
+        validation_percent=validation_percent or None,
         examples=types.Channel(type=standard_artifacts.Examples))
     super().__init__(spec=spec)

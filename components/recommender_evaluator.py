@@ -10,6 +10,11 @@ the baseline bundle and a "most popular" list for each eval user's top k
 (components/top_n_metrics.py) and writes the metrics next to TFMA's, in
 `top_n_metrics.json` of the evaluation artifact.
 
+Before anything else it refuses an eval split mostly made of users the
+training data lacks (such a split measures only the out-of-vocabulary user).
+The training data is the train and validation splits: the Trainer fits and
+selects on them and never sees eval.
+
 The model is blessed only if TFMA blessed it and its Recall@k is at least
 the most popular list's and no more than `recall_change_tolerance` below
 the baseline bundle's. Being one component with one blessing, every
@@ -39,6 +44,9 @@ from tfx.utils import json_utils
 from tfx.utils import path_utils
 
 from components import top_n_metrics
+from components.movielens_example_gen import EVAL_SPLIT
+from components.movielens_example_gen import TRAIN_SPLIT
+from components.movielens_example_gen import VALIDATION_SPLIT
 from trainer_module import features
 
 TOP_N_CONFIG_KEY = 'top_n_config'
@@ -75,6 +83,36 @@ def read_ratings(examples: types.Artifact, split: str
   return top_n_metrics.Ratings(*(
       np.concatenate(column[key]) if column[key] else np.array([])
       for key in spec))
+
+
+def training_ratings(examples: types.Artifact) -> top_n_metrics.Ratings:
+  """The ratings the model was trained and selected on: the train split
+  and, when ExampleGen wrote one, the validation split."""
+  splits = artifact_utils.decode_split_names(examples.split_names)
+  return top_n_metrics.Ratings.concat(*(
+      read_ratings(examples, split) for split in (TRAIN_SPLIT, VALIDATION_SPLIT)
+      if split in splits))
+
+
+class EvalSplitError(ValueError):
+  """The eval split cannot measure the model."""
+
+
+def check_eval_users(training: top_n_metrics.Ratings,
+                     evals: top_n_metrics.Ratings,
+                     max_unseen_share: float) -> float:
+  """The share of eval ratings by users the training data lacks; raises
+  EvalSplitError above `max_unseen_share`."""
+  if not len(evals.users):
+    raise EvalSplitError('the eval split has no examples')
+  share = float(np.mean(~np.isin(evals.users, np.unique(training.users))))
+  if share > max_unseen_share:
+    raise EvalSplitError(
+        f'{share:.0%} of the eval ratings are by users the training data '
+        f'does not have (at most {max_unseen_share:.0%} allowed): the model '
+        'can only score them as unknown users. Split by rating or by time, '
+        'so eval users also have ratings in train.')
+  return share
 
 
 def load_bundle(model: types.Artifact) -> Any:
@@ -154,10 +192,14 @@ class Executor(evaluator_executor.Executor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
-    super().Do(input_dict, output_dict, exec_properties)
     config = json.loads(exec_properties[TOP_N_CONFIG_KEY])
     examples = artifact_utils.get_single_instance(
         input_dict[standard_component_specs.EXAMPLES_KEY])
+    training = training_ratings(examples)
+    evals = read_ratings(examples, EVAL_SPLIT)
+    unseen_share = check_eval_users(training, evals,
+                                    config['max_unseen_eval_user_share'])
+    super().Do(input_dict, output_dict, exec_properties)
     model = artifact_utils.get_single_instance(
         input_dict[standard_component_specs.MODEL_KEY])
     baseline = input_dict.get(standard_component_specs.BASELINE_MODEL_KEY)
@@ -167,10 +209,10 @@ class Executor(evaluator_executor.Executor):
       raise ValueError(f'the model at {model.uri} has no '
                        f'{RECOMMEND_SIGNATURE!r} signature')
     results = evaluate(
-        read_ratings(examples, 'train'), read_ratings(examples, 'eval'),
-        candidate, signature_recommender(bundle, RETRIEVE_SIGNATURE),
+        training, evals, candidate, signature_recommender(bundle, RETRIEVE_SIGNATURE),
         signature_recommender(load_bundle(baseline[0]), RECOMMEND_SIGNATURE)
         if baseline else None, config)
+    results['unseen_eval_user_share'] = round(unseen_share, 4)
     evaluation = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.EVALUATION_KEY])
     io_utils.write_string_file(os.path.join(evaluation.uri, TOP_N_FILE),
@@ -194,11 +236,12 @@ class RecommenderEvaluator(base_component.BaseComponent):
                baseline_model: types.BaseChannel, eval_config: Any,
                top_n_config: Dict[str, Any]):
     """Args:
-      examples: ExampleGen's raw examples (train and eval splits).
+      examples: ExampleGen's raw examples (train, validation, eval).
       model: the Trainer's bundle (with the `recommend` signature).
       baseline_model: the latest blessed bundle, if any.
       eval_config: TFMA's EvalConfig (the rating metrics and gates).
-      top_n_config: {'k', 'min_rating', 'recall_change_tolerance'}.
+      top_n_config: {'k', 'min_rating', 'recall_change_tolerance',
+        'max_unseen_eval_user_share'}.
     """
     super().__init__(spec=RecommenderEvaluatorSpec(
         examples=examples, model=model, baseline_model=baseline_model,

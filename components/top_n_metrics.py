@@ -1,7 +1,8 @@
 """Top-N metrics of a recommender over a catalog, and the lists they rank.
 
 The protocol: for each eval user, the whole catalog known to the model is
-ranked, the movies the user rated in the train split left out; relevant
+ranked, the movies the user rated in the training data (the train and
+validation splits) left out; relevant
 movies are the user's eval ratings >= `min_rating`. Users with no relevant
 movie are not counted. With R = min(k, number of relevant movies):
 
@@ -26,6 +27,12 @@ class Ratings:
   users: np.ndarray
   titles: np.ndarray
   ratings: np.ndarray
+
+  @classmethod
+  def concat(cls, *parts: 'Ratings') -> 'Ratings':
+    """The ratings of several splits as one."""
+    return cls(*(np.concatenate([getattr(p, field.name) for p in parts])
+                 for field in dataclasses.fields(cls)))
 
 
 @dataclasses.dataclass

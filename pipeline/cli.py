@@ -36,6 +36,12 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help='text encoding of --ratings-csv and '
                       '--eval-ratings-csv, e.g. latin-1 (default: '
                       '%(default)s; a byte-order mark is accepted)')
+  parser.add_argument('--validation-percent', type=int,
+                      default=configs.VALIDATION_PERCENT,
+                      help='share of the training data written as the '
+                      'validation split, on which the Trainer validates and '
+                      'early-stops (default: %(default)s; the Evaluator '
+                      'alone reads eval)')
   parser.add_argument('--manual-dir',
                       default=os.environ.get(configs.MANUAL_DIR_ENV),
                       help='folder holding the original MovieLens zip, for '
@@ -97,6 +103,9 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
     parser.error('--eval-ratings-csv needs --ratings-csv (the train split)')
   if args.movielens_split and not args.movielens_dir:
     parser.error('--movielens-split needs --movielens-dir')
+  if not 1 <= args.validation_percent <= 50:
+    parser.error('--validation-percent must be between 1 and 50 (the '
+                 'Trainer validates on that split)')
   if args.schema not in (None, configs.SCHEMA_INFER) and not (
       '://' in args.schema or os.path.isfile(args.schema)):
     parser.error(f'--schema {args.schema}: no such file')
@@ -176,6 +185,7 @@ def pipeline_kwargs(args: argparse.Namespace,
       movielens_dir=local_path(args.movielens_dir),
       movielens_split=args.movielens_split,
       csv_encoding=args.csv_encoding,
+      validation_percent=args.validation_percent,
       manual_dir=local_path(args.manual_dir),
       tfds_data_dir=local_path(args.tfds_data_dir),
       schema_path=schema_path(args),

@@ -28,7 +28,8 @@ PRESETS = {
         'rerank_weight': 0.5,
     },
     # Biased MF + side features + SVD++ implicit feedback (see
-    # trainer_module/ranking_models.py), early stopping on the eval split.
+    # trainer_module/ranking_models.py), early stopping on the validation
+    # split.
     'tuned': {
         'model': 'tuned', 'epochs': 40, 'batch_size': 512,
         'learning_rate': 0.002, 'embedding_dim': 32, 'optimizer': 'adam',
@@ -123,11 +124,15 @@ DRIFT_COMPARATORS = {
     'movie_title': ('infinity_norm', 0.05),
     'user_id': ('infinity_norm', 0.05),
 }
-# The Trainer refuses an eval split in which more than this share of the
-# ratings are by users the train split does not have: the model could only
-# score them through the out-of-vocabulary bucket. (Defined with the
-# Trainer's code, which runs without this module.)
-MAX_UNSEEN_EVAL_USER_SHARE = hyperparameters.MAX_UNSEEN_EVAL_USER_SHARE
+# The Evaluator refuses an eval split in which more than this share of the
+# ratings are by users the training data does not have: the model could
+# only score them through the out-of-vocabulary bucket.
+MAX_UNSEEN_EVAL_USER_SHARE = 0.5
+
+# The share of the training data ExampleGen writes as the `validation`
+# split: the Trainer validates, early-stops and selects on it; the
+# Evaluator alone reads `eval`.
+VALIDATION_PERCENT = 10
 
 
 # The eval split is 20% of the ratings (as in the tutorial) up to this many;

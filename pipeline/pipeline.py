@@ -15,6 +15,8 @@ from components.drift_validator import BlessedDataStatisticsStrategy
 from components.drift_validator import drift_config
 from components.drift_validator import DriftValidator
 from components.movielens_example_gen import MovieLensExampleGen
+from components.movielens_example_gen import TRAIN_SPLIT
+from components.movielens_example_gen import VALIDATION_SPLIT
 from components.recommender_evaluator import RecommenderEvaluator
 from components.serving_pusher import Pusher
 from pipeline import configs
@@ -122,6 +124,7 @@ def create_pipeline(
     movielens_dir: Optional[str] = None,
     movielens_split: Optional[str] = None,
     csv_encoding: str = 'utf-8',
+    validation_percent: int = configs.VALIDATION_PERCENT,
     manual_dir: Optional[str] = None,
     tfds_data_dir: Optional[str] = None,
     schema_path: Optional[str] = configs.SCHEMA_PATH,
@@ -149,6 +152,9 @@ def create_pipeline(
     movielens_split: with a 100k `movielens_dir`, its shipped train/test
       pair ('u1'..'u5', 'ua', 'ub') as train/eval.
     csv_encoding: the text encoding of the ratings CSVs.
+    validation_percent: the share of the training data ExampleGen writes as
+      the `validation` split, on which the Trainer validates and selects
+      (the Evaluator alone reads `eval`).
     manual_dir: the folder holding the GroupLens zip for offline TFDS use.
     tfds_data_dir: where TFDS keeps prepared datasets.
     schema_path: the reviewed schema ImportSchemaGen imports; None infers
@@ -175,7 +181,12 @@ def create_pipeline(
   Raises:
     RatingsSourceError: the data source is missing or malformed (checked
       while the pipeline is built, before anything runs).
+    ValueError: `validation_percent` is not 1..50.
   """
+  if not 1 <= validation_percent <= 50:
+    raise ValueError('validation_percent must be between 1 and 50 (the '
+                     f'Trainer validates on that split), not '
+                     f'{validation_percent}')
   example_gen = MovieLensExampleGen(
       dataset=(None if ratings_csv or ratings_parquet or movielens_dir
                else dataset),
@@ -187,7 +198,8 @@ def create_pipeline(
       csv_encoding=csv_encoding,
       manual_dir=manual_dir,
       data_dir=tfds_data_dir,
-      eval_max_ratings=configs.EVAL_MAX_RATINGS)
+      eval_max_ratings=configs.EVAL_MAX_RATINGS,
+      validation_percent=validation_percent)
 
   statistics_gen = tfx.components.StatisticsGen(
       examples=example_gen.outputs['examples'])
@@ -238,6 +250,10 @@ def create_pipeline(
       # StatisticsGen already describes the raw data; Transform's own TFDV
       # passes over the raw and the transformed data are used by nothing.
       disable_statistics=True,
+      # Vocabularies from train; the Evaluator reads eval raw, so only the
+      # Trainer's splits are transformed.
+      splits_config=tfx.proto.SplitsConfig(
+          analyze=[TRAIN_SPLIT], transform=[TRAIN_SPLIT, VALIDATION_SPLIT]),
       custom_config={'code_fingerprint': source_fingerprint(
           user_code_dir,
           imported_sources(user_code_dir, TRANSFORM_MODULE_FILE))})
@@ -250,7 +266,6 @@ def create_pipeline(
       **{name: preset[name] for name in configs.HYPERPARAMETER_NAMES},
       **(hyperparameters or {}),
       'seed': configs.SEED,
-      'max_unseen_eval_user_share': configs.MAX_UNSEEN_EVAL_USER_SHARE,
       'code_fingerprint': source_fingerprint(
           user_code_dir, package_sources(user_code_dir)),
   }
@@ -261,8 +276,9 @@ def create_pipeline(
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'],
-      train_args=tfx.proto.TrainArgs(splits=['train']),
-      eval_args=tfx.proto.EvalArgs(splits=['eval']),
+      train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
+      # Validation and model selection never see the Evaluator's split.
+      eval_args=tfx.proto.EvalArgs(splits=[VALIDATION_SPLIT]),
       custom_config=trainer_config)
 
   if baseline_excludes_candidate:
@@ -284,6 +300,7 @@ def create_pipeline(
       eval_config=eval_config(rmse_threshold),
       top_n_config={
           'k': configs.TOP_N_K, 'min_rating': configs.TOP_N_MIN_RATING,
+          'max_unseen_eval_user_share': configs.MAX_UNSEEN_EVAL_USER_SHARE,
           'recall_change_tolerance': (
               configs.RECALL_CHANGE_TOLERANCE if recall_change_tolerance is None
               else recall_change_tolerance)}).with_id('Evaluator')

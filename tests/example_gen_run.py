@@ -37,3 +37,9 @@ def read_split(uri: str, split: str) -> List[tf.train.Example]:
   files = glob.glob(os.path.join(uri, f'Split-{split}', '*.gz'))
   return [tf.train.Example.FromString(r.numpy()) for r in
           tf.data.TFRecordDataset(files, compression_type='GZIP')]
+
+
+def read_every_split(uri: str) -> List[tf.train.Example]:
+  """Every example ExampleGen wrote, whatever its split."""
+  return [e for path in sorted(glob.glob(os.path.join(uri, 'Split-*')))
+          for e in read_split(uri, os.path.basename(path)[len('Split-'):])]

@@ -13,6 +13,7 @@ from components import tfds_source
 from pipeline import cli
 from pipeline import configs
 from tests import e2e
+from tests.example_gen_run import read_every_split
 from tests.example_gen_run import read_split
 from tests.example_gen_run import run_executor
 
@@ -73,9 +74,8 @@ def values(example: tf.train.Example) -> dict:
 
 
 def all_examples(uri: str) -> dict:
-  """{user id: the example's values} over both splits."""
-  return {v['user_id'][0]: v for v in map(values, [
-      e for split in ('train', 'eval') for e in read_split(uri, split)])}
+  """{user id: the example's values} over every split."""
+  return {v['user_id'][0]: v for v in map(values, read_every_split(uri))}
 
 
 def test_100k_folder_joins_movies_and_users_as_tfds_does(tmp_path):
@@ -129,7 +129,8 @@ def test_shipped_split_is_train_and_eval(tmp_path):
   write(tmp_path / 'ml-100k' / 'u1.test', '2\t20\t2\t891717742\n', 'latin-1')
   uri = run_executor(example_gen.MovieLensExampleGen(
       movielens_dir=folder, movielens_split='u1'), str(tmp_path / 'out'))
-  assert [values(e)['user_id'] for e in read_split(uri, 'train')] == [['1']]
+  training = read_split(uri, 'train') + read_split(uri, 'validation')
+  assert [values(e)['user_id'] for e in training] == [['1']]
   assert [values(e)['user_id'] for e in read_split(uri, 'eval')] == [['2']]
 
 
@@ -250,7 +251,7 @@ def test_real_100k_folder_gives_the_tfds_examples(tmp_path):
   uri = run_executor(example_gen.MovieLensExampleGen(
       movielens_dir=REAL_100K, movielens_split='u1'), str(tmp_path / 'out'))
   ours = sorted(e.SerializeToString(deterministic=True)
-                for split in ('train', 'eval') for e in read_split(uri, split))
+                for e in read_every_split(uri))
   builder = tfds_source.prepare_tfds_builder(
       'movielens/100k-ratings', str(tmp_path / 'tfds'), MANUAL_DIR)
   rename = tfds_source.RenameTfdsExample(tfds_source.class_names(builder))

@@ -14,6 +14,7 @@ from components import tf_examples
 from components import tfds_source
 from tests import synthetic_ratings
 from tests.example_gen_run import execute
+from tests.example_gen_run import read_every_split
 from tests.example_gen_run import read_split
 from tests.example_gen_run import run_executor
 
@@ -27,9 +28,12 @@ def written(ratings_csv, tmp_path_factory):
 def test_splits_are_80_20_and_keep_every_rating(written, ratings_csv):
   with open(ratings_csv) as f:
     rows = sum(1 for _ in csv.DictReader(f))
-  train, evals = read_split(written, 'train'), read_split(written, 'eval')
-  assert len(train) + len(evals) == rows
-  assert 0.75 < len(train) / rows < 0.85
+  train, validation, evals = (read_split(written, split) for split in
+                              ('train', 'validation', 'eval'))
+  assert len(train) + len(validation) + len(evals) == rows
+  assert 0.75 < (len(train) + len(validation)) / rows < 0.85
+  # Issue 16: validation is 10% of the training data.
+  assert 0.07 < len(validation) / (len(train) + len(validation)) < 0.13
 
 
 def test_features_and_types(written):
@@ -191,10 +195,10 @@ def test_parquet_becomes_the_same_examples_as_csv(tmp_path):
       ratings_parquet=parquet_path), str(tmp_path / 'out_parquet'))
   def every_example(uri):  # (splits differ: the hash is of other bytes)
     return sorted(e.SerializeToString(deterministic=True)
-                  for split in ('train', 'eval')
-                  for e in read_split(uri, split))
+                  for e in read_every_split(uri))
   assert every_example(from_csv) == every_example(from_parquet)
-  assert 0.75 < len(read_split(from_parquet, 'train')) / 2000 < 0.85
+  assert 0.75 < len(read_split(from_parquet, 'train') + read_split(
+      from_parquet, 'validation')) / 2000 < 0.85
 
 
 def test_parquet_nulls_in_optional_columns_are_absent_features(tmp_path):
@@ -317,8 +321,7 @@ def test_a_byte_order_mark_is_accepted(tmp_path):
   component = example_gen.MovieLensExampleGen(ratings_csv=str(path))
   uri = run_executor(component, str(tmp_path / 'out'))
   titles = sorted(e.features.feature['movie_title'].bytes_list.value[0]
-                  .decode() for split in ('train', 'eval')
-                  for e in read_split(uri, split))
+                  .decode() for e in read_every_split(uri))
   assert titles == ['Misérables, Les (1995)', 'Speed (1994)']
 
 
@@ -351,7 +354,7 @@ def test_csv_encoding_reads_latin1(tmp_path):
                                               csv_encoding='latin-1')
   uri = run_executor(component, str(tmp_path / 'out'))
   titles = {e.features.feature['movie_title'].bytes_list.value[0].decode()
-            for split in ('train', 'eval') for e in read_split(uri, split)}
+            for e in read_every_split(uri)}
   assert titles == {'Misérables, Les (1995)', 'Speed (1994)'}
 
 
@@ -387,22 +390,64 @@ def test_unusable_encodings_are_refused(tmp_path, encoding, problem):
                                     csv_encoding=encoding)
 
 
+def serialized(uri, *splits):
+  return sorted(e.SerializeToString() for split in splits
+                for e in read_split(uri, split))
+
+
 def test_the_direct_runner_path_writes_what_tfxs_executor_writes(
     ratings_csv, tmp_path):
   """Issue 18, defect 8: the DirectRunner path (no Reshuffle) had drifted
   from TFX's BaseExampleGenExecutor.Do (no file_format property)."""
   from tfx.components.example_gen import base_example_gen_executor  # pylint: disable=g-import-not-at-top
-  component = example_gen.MovieLensExampleGen(ratings_csv=ratings_csv)
+  component = example_gen.MovieLensExampleGen(ratings_csv=ratings_csv,
+                                              validation_percent=0)
   ours = execute(component, str(tmp_path / 'ours'))
   tfxs = execute(component, str(tmp_path / 'tfx'),
                  base_example_gen_executor.BaseExampleGenExecutor.Do)
-  assert ours.split_names == tfxs.split_names
+  assert ours.split_names == tfxs.split_names == '["train", "eval"]'
   assert dict(ours.mlmd_artifact.custom_properties) == dict(
       tfxs.mlmd_artifact.custom_properties)
   assert ours.get_string_custom_property('file_format') == 'tfrecords_gzip'
   for split in ('train', 'eval'):
     assert sorted(os.listdir(os.path.join(ours.uri, f'Split-{split}'))) == (
         sorted(os.listdir(os.path.join(tfxs.uri, f'Split-{split}'))))
-    assert sorted(e.SerializeToString() for e in read_split(
-        ours.uri, split)) == sorted(e.SerializeToString()
-                                    for e in read_split(tfxs.uri, split))
+    assert serialized(ours.uri, split) == serialized(tfxs.uri, split)
+
+
+def test_validation_is_carved_from_train_and_eval_stays_tfxs(
+    ratings_csv, written, tmp_path):
+  """Issue 16: TFX's hash split gives train and eval; validation is a
+  second hash over train, so eval is the same with or without it."""
+  from tfx.components.example_gen import base_example_gen_executor  # pylint: disable=g-import-not-at-top
+  tfxs = execute(example_gen.MovieLensExampleGen(ratings_csv=ratings_csv,
+                                                 validation_percent=0),
+                 str(tmp_path / 'tfx'),
+                 base_example_gen_executor.BaseExampleGenExecutor.Do)
+  assert serialized(written, 'train', 'validation') == serialized(
+      tfxs.uri, 'train')
+  assert serialized(written, 'eval') == serialized(tfxs.uri, 'eval')
+  assert not set(serialized(written, 'train')) & set(
+      serialized(written, 'validation'))
+
+
+def test_a_given_eval_file_stays_whole_and_validation_comes_from_train(
+    tmp_path):
+  train = synthetic_ratings.write_ratings_csv(str(tmp_path / 'train.csv'),
+                                             num_ratings=2000)
+  evals = synthetic_ratings.write_ratings_csv(str(tmp_path / 'eval.csv'),
+                                             num_ratings=400)
+  uri = run_executor(example_gen.MovieLensExampleGen(
+      ratings_csv=train, eval_ratings_csv=evals, validation_percent=20),
+      str(tmp_path / 'out'))
+  assert len(read_split(uri, 'eval')) == 400
+  validation = len(read_split(uri, 'validation'))
+  assert validation + len(read_split(uri, 'train')) == 2000
+  assert 0.15 < validation / 2000 < 0.25
+
+
+@pytest.mark.parametrize('percent', [-1, 51])
+def test_a_validation_share_out_of_range_is_refused(ratings_csv, percent):
+  with pytest.raises(ValueError, match='validation_percent'):
+    example_gen.MovieLensExampleGen(ratings_csv=ratings_csv,
+                                    validation_percent=percent)

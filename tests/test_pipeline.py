@@ -187,13 +187,28 @@ def test_the_tuned_model_gets_the_tuned_presets_gate_and_defaults(tmp_path):
       'tuned', 'adam', 7)
 
 
-def test_the_trainers_unseen_user_limit_is_the_pipelines(built):
-  """Issue 18, defect 8: run_fn defaulted to 1.0, the pipeline to 0.5."""
-  from trainer_module import trainer  # pylint: disable=g-import-not-at-top
-  assert trainer.unseen_share_limit({}) == configs.MAX_UNSEEN_EVAL_USER_SHARE
-  assert trainer.unseen_share_limit(None) == 0.5
-  assert trainer.unseen_share_limit(
-      {'max_unseen_eval_user_share': 0.1}) == 0.1
+def test_only_the_evaluator_reads_the_eval_split(built):
+  """Issue 16: the Trainer validates and selects on `validation`; eval is
+  the Evaluator's alone (and it refuses eval splits of unseen users)."""
   by_id = {c.id: c for c in built.components}
-  assert json.loads(by_id['Trainer'].exec_properties['custom_config'])[
+  props = lambda cid, key: json.loads(by_id[cid].exec_properties[key])
+  assert by_id['MovieLensExampleGen'].exec_properties[
+      'validation_percent'] == configs.VALIDATION_PERCENT
+  assert props('Transform', 'splits_config') == {
+      'analyze': ['train'], 'transform': ['train', 'validation']}
+  assert props('Trainer', 'train_args') == {'splits': ['train']}
+  assert props('Trainer', 'eval_args') == {'splits': ['validation']}
+  assert 'max_unseen_eval_user_share' not in props('Trainer', 'custom_config')
+  assert props('Evaluator', 'top_n_config')[
       'max_unseen_eval_user_share'] == configs.MAX_UNSEEN_EVAL_USER_SHARE
+  # TFMA's default split: eval.
+  assert json.loads(by_id['Evaluator'].exec_properties['example_splits']) is None
+
+
+@pytest.mark.parametrize('percent', [0, 51])
+def test_a_validation_share_no_trainer_can_use_is_refused(tmp_path, percent):
+  with pytest.raises(ValueError, match='validation_percent must be between'):
+    pipeline_lib.create_pipeline(
+        pipeline_name='p', pipeline_root=str(tmp_path / 'root'),
+        serving_model_dir=str(tmp_path / 'serving'),
+        validation_percent=percent)

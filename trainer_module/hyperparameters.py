@@ -7,10 +7,6 @@ from typing import Any, Dict, Optional
 MODELS = ('tutorial', 'tuned')
 OPTIMIZERS = ('adagrad', 'adam')
 MAX_RETRIEVAL_CANDIDATES = 1000
-# The Trainer refuses an eval split in which more than this share of the
-# ratings are by users the train split lacks (custom_config
-# 'max_unseen_eval_user_share' overrides it).
-MAX_UNSEEN_EVAL_USER_SHARE = 0.5
 
 
 @dataclasses.dataclass(frozen=True)

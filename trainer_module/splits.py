@@ -1,7 +1,7 @@
-"""Reading the Trainer's splits: Transform's gzipped tf.Examples, parsed a
-batch at a time, streamed or loaded whole; and the eval split's check."""
+"""Reading the Trainer's splits (train and validation): Transform's gzipped
+tf.Examples, parsed a batch at a time, streamed or loaded whole."""
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -82,37 +82,3 @@ def load_split(files: List[str], spec: Dict[str, Any]
     raise ValueError(f'no examples in {files}')
   return {key: tf.concat([b[key] for b in batches], axis=0)
           for key in batches[0]}
-
-
-class EvalSplitError(ValueError):
-  """The eval split cannot measure the model."""
-
-
-def count_users(dataset: tf.data.Dataset, num_users: int) -> Tuple[int, int]:
-  """(examples, examples by users the vocabulary lacks: the out-of-
-  vocabulary id `num_users`), in one pass over a split."""
-  def add(counts, batch):
-    users = batch[0][USER_KEY]
-    return (counts[0] + tf.size(users, out_type=tf.int64),
-            counts[1] + tf.reduce_sum(tf.cast(users >= num_users, tf.int64)))
-  examples, unseen = dataset.reduce(
-      (tf.constant(0, tf.int64), tf.constant(0, tf.int64)), add)
-  return int(examples), int(unseen)
-
-
-def check_eval_users(examples: int, unseen: int,
-                     max_unseen_share: float) -> float:
-  """Share of eval ratings by users the train split lacks; raises
-  EvalSplitError above `max_unseen_share`: such an eval split measures
-  only the OOV bucket."""
-  if not examples:
-    raise EvalSplitError('the eval split has no examples')
-  share = unseen / examples
-  if share > max_unseen_share:
-    raise EvalSplitError(
-        f'{share:.0%} of the eval ratings are by users the train split does '
-        f'not have (at most {max_unseen_share:.0%} allowed): the model can '
-        'only score them as unknown users. Split by rating or by time, so '
-        'eval users also have ratings in train.')
-  return share
-

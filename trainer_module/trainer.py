@@ -21,7 +21,6 @@ from trainer_module import retrieval_model
 from trainer_module import serving
 from trainer_module import splits
 from trainer_module.hyperparameters import Hyperparameters
-from trainer_module.hyperparameters import MAX_UNSEEN_EVAL_USER_SHARE
 
 
 class TrainingClock(tf.keras.callbacks.Callback):
@@ -62,41 +61,37 @@ def write_training_stats(model_run_dir: str, stats: Dict[str, Any]) -> None:
 
 @dataclasses.dataclass
 class Splits:
-  """What training reads: the split files, their sizes and parsing spec."""
+  """What training reads: the train and validation split files, their
+  parsing spec, and each split's (user, movie, rating) in memory. The
+  Trainer never sees the eval split: it is the Evaluator's alone."""
   spec: Dict[str, Any]
   train_files: List[str]
-  eval_files: List[str]
-  train_examples: int
-  eval_examples: int
-  unseen_eval_user_share: float
+  validation_files: List[str]
+  train_pairs: Dict[str, tf.Tensor]
+  validation_pairs: Dict[str, tf.Tensor]
 
+  @property
+  def train_examples(self) -> int:
+    return int(tf.size(self.train_pairs[features.LABEL_KEY]))
 
-def unseen_share_limit(custom_config: Optional[Dict[str, Any]]) -> float:
-  """The largest share of eval ratings by users train lacks that the
-  Trainer accepts: custom_config's, else the pipeline's default."""
-  return (custom_config or {}).get('max_unseen_eval_user_share',
-                                   MAX_UNSEEN_EVAL_USER_SHARE)
+  @property
+  def validation_examples(self) -> int:
+    return int(tf.size(self.validation_pairs[features.LABEL_KEY]))
 
 
 def read_splits(fn_args: tfx.components.FnArgs,
                 tf_transform_output: tft.TFTransformOutput,
                 hparams: Hyperparameters) -> Splits:
-  """Finds and counts the splits; refuses an eval split of unseen users."""
+  """Finds the train and validation splits (FnArgs' train and eval files)
+  and loads their (user, movie, rating) triples."""
   keys = ranking_models.model_feature_keys(tf_transform_output, hparams)
-  spec = splits.parsing_spec(tf_transform_output, keys)
+  pairs = splits.parsing_spec(tf_transform_output,
+                              [splits.USER_KEY, splits.MOVIE_KEY])
   train_files = splits.split_files(fn_args.train_files)
-  eval_files = splits.split_files(fn_args.eval_files)
-  num_users = tf_transform_output.vocabulary_size_by_name(
-      features.vocabulary_name(features.USER_ID_KEY))
-  eval_examples, unseen = splits.count_users(
-      splits.read_split(eval_files, spec, splits.LOAD_BATCH_SIZE), num_users)
-  share = splits.check_eval_users(
-      eval_examples, unseen, unseen_share_limit(fn_args.custom_config))
-  train_examples, _ = splits.count_users(splits.read_split(
-      train_files, splits.parsing_spec(tf_transform_output, [splits.USER_KEY]),
-      splits.LOAD_BATCH_SIZE), num_users)
-  return Splits(spec, train_files, eval_files, train_examples, eval_examples,
-                share)
+  validation_files = splits.split_files(fn_args.eval_files)
+  return Splits(splits.parsing_spec(tf_transform_output, keys), train_files,
+                validation_files, splits.load_split(train_files, pairs),
+                splits.load_split(validation_files, pairs))
 
 
 def epoch_logger(name: str, epochs: int) -> tf.keras.callbacks.Callback:
@@ -133,8 +128,8 @@ def train_ranking(fn_args: tfx.components.FnArgs,
                         examples=data.train_examples),
       epochs=hparams.epochs, steps_per_epoch=fn_args.train_steps,
       validation_data=splits.read_split(
-          data.eval_files, data.spec, hparams.batch_size,
-          examples=data.eval_examples),
+          data.validation_files, data.spec, hparams.batch_size,
+          examples=data.validation_examples),
       validation_steps=fn_args.eval_steps, callbacks=callbacks, verbose=0)
   val_rmse = history.history.get('val_rmse', [])
   return model, {
@@ -149,23 +144,29 @@ def train_ranking(fn_args: tfx.components.FnArgs,
 
 
 def rated_movies(tf_transform_output: tft.TFTransformOutput,
-                 data: Splits) -> tf.RaggedTensor:
-  """Row u: the movie ids user u rated in the train split; one row per
-  user id, the out-of-vocabulary id's (unknown users) empty."""
-  pairs = splits.load_split(data.train_files, splits.parsing_spec(
-      tf_transform_output, [splits.USER_KEY, splits.MOVIE_KEY]))
+                 *pairs: Dict[str, tf.Tensor]) -> tf.RaggedTensor:
+  """Row u: the movie ids user u rated in `pairs` (splits' user and movie
+  ids), one row per user in the vocabulary; the out-of-vocabulary id's
+  (unknown users) empty, and out-of-vocabulary movies left out."""
   num_users = ranking_models.vocabulary_size(tf_transform_output,
                                              features.USER_ID_KEY)
-  return ranking_models.rated_movies_per_user(pairs, num_users)
+  num_movies = ranking_models.vocabulary_size(tf_transform_output,
+                                              features.MOVIE_TITLE_KEY)
+  users = tf.concat([p[splits.USER_KEY] for p in pairs], axis=0)
+  movies = tf.concat([p[splits.MOVIE_KEY] for p in pairs], axis=0)
+  known = (users < num_users) & (movies < num_movies)
+  return ranking_models.rated_movies_per_user(
+      {splits.USER_KEY: users[known], splits.MOVIE_KEY: movies[known]},
+      num_users)
 
 
 def train_retrieval(tf_transform_output: tft.TFTransformOutput,
                     hparams: Hyperparameters, data: Splits,
                     rated: tf.RaggedTensor
                     ) -> Tuple[retrieval_model.RetrievalModel, Dict[str, Any]]:
-  """The retrieval model, trained on every train rating as a positive; its
-  stats include TFRS's FactorizedTopK accuracy on the eval split (reported,
-  never used to choose anything)."""
+  """The retrieval model, trained on every train rating as a positive
+  (`rated`: the train split's); its stats include TFRS's FactorizedTopK
+  accuracy on the validation split."""
   if hparams.seed is not None:  # the same whatever the rating model did
     tf.keras.utils.set_random_seed(hparams.seed)
   model = retrieval_model.build_retrieval_model(
@@ -187,13 +188,14 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   start = time.monotonic()
   # Batches as in training: the task's in-batch loss is quadratic in them.
   metrics = model.evaluate(
-      splits.read_split(data.eval_files, spec, hparams.retrieval_batch_size),
+      splits.read_split(data.validation_files, spec,
+                        hparams.retrieval_batch_size),
       return_dict=True, verbose=0)
   return model, {
       'retrieval_epochs_run': clock.epochs,
       'retrieval_train_seconds': round(clock.train_seconds, 3),
-      'retrieval_eval_seconds': round(time.monotonic() - start, 3),
-      **{f'retrieval_eval_{name.split("/")[-1]}': round(float(value), 4)
+      'retrieval_validation_seconds': round(time.monotonic() - start, 3),
+      **{f'retrieval_validation_{name.split("/")[-1]}': round(float(value), 4)
          for name, value in metrics.items() if 'top_' in name},
   }
 
@@ -203,9 +205,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   to `fn_args.serving_model_dir` (the Trainer's entry point).
 
   Args:
-    fn_args: the Trainer's arguments: split files, Transform output, and
-      `custom_config` holding Hyperparameters fields (and
-      `max_unseen_eval_user_share`).
+    fn_args: the Trainer's arguments: split files (train; `eval_files` is
+      the validation split), Transform output, and `custom_config` holding
+      Hyperparameters fields.
   """
   hparams = Hyperparameters.from_custom_config(fn_args.custom_config)
   logging.info('Training with %s', hparams)
@@ -215,25 +217,27 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
   start = time.monotonic()
   data = read_splits(fn_args, tf_transform_output, hparams)
-  rated = rated_movies(tf_transform_output, data)
   load_seconds = time.monotonic() - start
   ranking, ranking_stats = train_ranking(fn_args, tf_transform_output,
                                          hparams, data)
-  retrieval, retrieval_stats = train_retrieval(tf_transform_output, hparams,
-                                               data, rated)
+  retrieval, retrieval_stats = train_retrieval(
+      tf_transform_output, hparams, data,
+      rated_movies(tf_transform_output, data.train_pairs))
 
   start = time.monotonic()
   recommender = serving.Recommender(
       retrieval, ranking, tf_transform_output.vocabulary_size_by_name(
           features.vocabulary_name(features.MOVIE_TITLE_KEY)),
-      rated, hparams.retrieval_candidates, hparams.rerank_weight)
+      # Left out of recommendations: what the user rated in either split.
+      rated_movies(tf_transform_output, data.train_pairs,
+                   data.validation_pairs),
+      hparams.retrieval_candidates, hparams.rerank_weight)
   serving.export_serving_model(ranking, tf_transform_output, recommender,
                                fn_args.serving_model_dir)
   stats = {
       'model': hparams.model,
       'train_examples': data.train_examples,
-      'eval_examples': data.eval_examples,
-      'unseen_eval_user_share': round(data.unseen_eval_user_share, 4),
+      'validation_examples': data.validation_examples,
       'load_seconds': round(load_seconds, 3),
       **ranking_stats,
       **retrieval_stats,
