@@ -174,8 +174,8 @@ def test_eval_split_of_unseen_users_stops_before_pusher(
   result, summary = run_with_fault(
       'eval split of unseen users', served,
       ['--ratings-csv', train, '--eval-ratings-csv', evaluation, *TRAINING])
-  assert_stopped(result, summary, 'Trainer', 'EvalSplitError',
-                 '100% of the eval ratings are by users the train split')
+  assert_stopped(result, summary, 'Evaluator', 'EvalSplitError',
+                 '100% of the eval ratings are by users the training data')
 
 
 # ---------------------------------------------------------- bad TFDS archive

@@ -42,7 +42,7 @@ def test_summary_reports_the_run(first_run, ratings_csv):
   with open(ratings_csv) as f:
     rows = sum(1 for _ in f) - 1
   assert sum(summary['examples'].values()) == rows
-  assert set(summary['examples']) == {'train', 'eval'}
+  assert set(summary['examples']) == {'train', 'validation', 'eval'}
   # The generated ratings have std ~1.0: a model at 0.9 learned something.
   assert 0.3 < summary['rmse'] <= 0.9
   assert summary['blessed'] is True

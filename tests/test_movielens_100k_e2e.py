@@ -100,7 +100,8 @@ def test_predict_top_k_recommends_10_unrated_titles(run):
 
 
 def rated_in_train(output_dir: str, user_id: str) -> set:
-  """Titles user_id rated in the run's train split (ExampleGen's output)."""
+  """Titles user_id rated in the run's training data (ExampleGen's train
+  and validation splits)."""
   import glob  # pylint: disable=g-import-not-at-top
   from components import recommender_evaluator  # pylint: disable=g-import-not-at-top
   from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
@@ -108,7 +109,7 @@ def rated_in_train(output_dir: str, user_id: str) -> set:
       'pipeline_root'], 'MovieLensExampleGen', 'examples', '*'))
   examples = standard_artifacts.Examples()
   examples.uri = uri
-  examples.split_names = '["train", "eval"]'
-  train = recommender_evaluator.read_ratings(examples, 'train')
+  examples.split_names = '["train", "validation", "eval"]'
+  train = recommender_evaluator.training_ratings(examples)
   return {t.decode() for u, t in zip(train.users, train.titles)
           if u == user_id.encode()}

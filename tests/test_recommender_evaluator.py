@@ -1,0 +1,48 @@
+"""The Evaluator's own checks before TFMA: which ratings count as the
+training data, and eval splits of users the training data lacks."""
+
+import numpy as np
+import pytest
+from tfx.types import standard_artifacts
+
+from components import movielens_example_gen as example_gen
+from components import recommender_evaluator
+from components.top_n_metrics import Ratings
+from tests.example_gen_run import execute
+
+
+def ratings(users, titles=None):
+  users = np.array([u.encode() for u in users])
+  titles = np.array(titles or [b'M'] * len(users))
+  return Ratings(users, titles, np.full(len(users), 4.0, np.float32))
+
+
+def test_eval_users_the_training_data_has_pass_with_their_share():
+  share = recommender_evaluator.check_eval_users(
+      ratings(['1', '2', '3']), ratings(['1', '2', '9', '9']), 0.5)
+  assert share == 0.5
+
+
+def test_an_eval_split_of_unseen_users_is_refused():
+  with pytest.raises(recommender_evaluator.EvalSplitError,
+                     match='75% of the eval ratings are by users the '
+                     'training data does not have'):
+    recommender_evaluator.check_eval_users(
+        ratings(['1']), ratings(['1', '7', '8', '9']), 0.5)
+  with pytest.raises(recommender_evaluator.EvalSplitError, match='no examples'):
+    recommender_evaluator.check_eval_users(ratings(['1']), ratings([]), 0.5)
+
+
+def test_training_data_is_train_and_validation(ratings_csv, tmp_path):
+  examples = execute(example_gen.MovieLensExampleGen(ratings_csv=ratings_csv),
+                     str(tmp_path / 'examples'))
+  training = recommender_evaluator.training_ratings(examples)
+  train = recommender_evaluator.read_ratings(examples, 'train')
+  validation = recommender_evaluator.read_ratings(examples, 'validation')
+  assert len(validation.users) > 0
+  assert len(training.users) == len(train.users) + len(validation.users)
+  # Without a validation split (an older ExampleGen output): train alone.
+  old = standard_artifacts.Examples()
+  old.uri, old.split_names = examples.uri, '["train", "eval"]'
+  assert len(recommender_evaluator.training_ratings(old).users) == len(
+      train.users)
