@@ -14,7 +14,10 @@ Runs, each in its own process, on MovieLens 100k:
      list (all from the Evaluator), and of EASE (bench/top_n.py) on the
      same split; `recommend` latency on MovieLens 100k's catalog and on a
      ~50k-movie synthetic catalog (its own cold run; --no-large-catalog
-     skips it).
+     skips it);
+  7. MovieLens 100k's canonical split u1.base / u1.test, on which papers
+     report RMSE, through --movielens-dir and --movielens-split u1, tutorial
+     and tuned presets (validation carved from u1.base; --no-u1 skips it).
 Prints a table, writes bench/results/latest.json and latest.png. Ratios are
 pipeline / notebook from this run's measurements.
 """
@@ -46,6 +49,10 @@ RECOMMEND_P99_MS_GOAL = {'100k': 5.0, 'large': 20.0}
 # as the 25M synthetic data's does.
 LARGE_CATALOG_RATINGS = 1_000_000
 LARGE_CATALOG_MOVIES = 50_000
+# Published u1.test RMSE (lower is better), for the u1 table.
+PUBLISHED_U1_RMSE = {'GC-MC': 0.910, 'GC-MC + side features': 0.905,
+                     'IGMC': 0.905, 'GLocal-K': 0.889}
+TUNED_U1_RMSE_GOAL = 0.890
 
 
 def run_process(args: List[str]) -> Dict[str, float]:
@@ -86,9 +93,9 @@ def run_notebook(work_dir: str, manual_dir: Optional[str]) -> Dict[str, Any]:
 
 
 def run_pipeline(work_dir: str, manual_dir: Optional[str],
-                 extra: List[str]) -> Dict[str, Any]:
-  """One local_runner run in WORK/pipeline; its run_summary and process."""
-  output_dir = os.path.join(work_dir, 'pipeline')
+                 extra: List[str], name: str = 'pipeline') -> Dict[str, Any]:
+  """One local_runner run in WORK/NAME; its run_summary and process."""
+  output_dir = os.path.join(work_dir, name)
   args = ['pipeline.local_runner', '--output-dir', output_dir,
           '--tfds-data-dir', os.path.join(work_dir, 'pipeline_tfds'),
           '--no-report', *extra]
@@ -162,6 +169,48 @@ def run_large_catalog(work_dir: str) -> Dict[str, Any]:
           'top_n': summary['top_n'],
           'component_seconds': summary['component_seconds'],
           'recommend': measure_recommend(work_dir, model, 'large')}
+
+
+def grouplens_100k_dir(work_dir: str, manual_dir: Optional[str]
+                       ) -> Optional[str]:
+  """An unpacked ml-100k folder: MANUAL_DIR/ml-100k, else MANUAL_DIR's zip
+  unpacked into the work dir; None without a manual dir."""
+  if not manual_dir:
+    return None
+  folder = os.path.join(manual_dir, 'ml-100k')
+  if os.path.isfile(os.path.join(folder, 'u1.base')):
+    return folder
+  import zipfile  # pylint: disable=g-import-not-at-top
+  with zipfile.ZipFile(os.path.join(manual_dir, 'ml-100k.zip')) as archive:
+    archive.extractall(work_dir)
+  return os.path.join(work_dir, 'ml-100k')
+
+
+def run_u1(work_dir: str, folder: str) -> Dict[str, Any]:
+  """Tutorial and tuned presets on u1.base / u1.test (one output dir, so
+  the tuned run reuses the data components)."""
+  split = ['--movielens-dir', folder, '--movielens-split', 'u1']
+  runs = {}
+  for preset in ('tutorial', 'tuned'):
+    run = run_pipeline(work_dir, None, [*split, '--preset', preset], 'u1')
+    runs[preset] = {key: run[key] for key in (
+        'rmse', 'blessed', 'not_blessed_because', 'top_n', 'training',
+        'examples', 'wall_seconds')}
+  return runs
+
+
+def u1_table(u1: Dict[str, Any]) -> str:
+  """u1.test RMSE of both presets beside the published figures."""
+  lines = ['MovieLens 100k u1.test RMSE (selected on validation only):']
+  for preset, run in u1.items():
+    training = run['training']
+    lines.append(
+        f"  {preset:<24} {run['rmse']:.4f}   Recall@10 "
+        f"{run['top_n']['bundle']['recall@10']:.4f}   best epoch "
+        f"{training.get('best_epoch')} of {training.get('epochs_run')}")
+  for name, rmse in PUBLISHED_U1_RMSE.items():
+    lines.append(f'  {name + " (published)":<24} {rmse:.3f}')
+  return '\n'.join(lines)
 
 
 def trained_model_dir(output_dir: str) -> str:
@@ -362,6 +411,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser.add_argument('--results-dir', default=RESULTS_DIR)
   parser.add_argument('--no-large-catalog', action='store_true',
                       help='skip the ~50k-movie catalog run (about 5 min)')
+  parser.add_argument('--no-u1', action='store_true',
+                      help='skip the u1.base/u1.test runs (about 7 min)')
   args = parser.parse_args(argv)
   manual_dir = os.path.abspath(args.manual_dir) if args.manual_dir else None
   work_dir = args.work_dir or tempfile.mkdtemp(prefix='movielens-bench-')
@@ -401,13 +452,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     print('large catalog ...', flush=True)
     large = run_large_catalog(work_dir)
     recommend['large'] = large['recommend']
+  u1 = None
+  folder = None if args.no_u1 else grouplens_100k_dir(work_dir, manual_dir)
+  if folder:
+    print('u1.base / u1.test ...', flush=True)
+    u1 = run_u1(work_dir, folder)
+  elif not args.no_u1:
+    print('u1 skipped: it needs the GroupLens zip (--manual-dir)')
   results = {'notebook': notebook, 'pipeline_cold': cold,
              'pipeline_warm': warm, 'tuned': tuned, 'serving': serving,
              'top_n_references': references, 'recommend': recommend,
-             'large_catalog': large,
+             'large_catalog': large, 'u1': u1,
              'work_dir': work_dir, 'cpu_count': os.cpu_count()}
   results.update(compare(notebook, cold, warm, tuned, serving))
   results.update(compare_top_n(cold, tuned, references, recommend))
+  if u1:
+    results['u1_goals'] = {
+        f'tuned_u1_rmse <= {TUNED_U1_RMSE_GOAL}':
+            u1['tuned']['rmse'] <= TUNED_U1_RMSE_GOAL}
   os.makedirs(args.results_dir, exist_ok=True)
   with open(os.path.join(args.results_dir, 'latest.json'), 'w') as f:
     json.dump(results, f, indent=2)
@@ -415,6 +477,10 @@ def main(argv: Optional[List[str]] = None) -> int:
   print(table(results))
   print()
   print(top_n_table(results))
+  if u1:
+    print()
+    print(u1_table(u1))
+    print(f"goals: {results['u1_goals']}")
   print(f"results: {os.path.join(args.results_dir, 'latest.json')} and "
         'latest.png')
   return 0

@@ -68,6 +68,14 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       '<= this (default: from --preset: '
                       + ', '.join(f"{name} {p['rmse_threshold']}" for name, p
                                   in configs.PRESETS.items()) + ')')
+  parser.add_argument('--tune', action='store_true',
+                      help="add a Tuner: a KerasTuner search over the rating "
+                      "model's learning rate, embedding size (and the tuned "
+                      "preset's L2) on the validation split; the Trainer "
+                      'trains with the best')
+  parser.add_argument('--tune-trials', type=int, default=None,
+                      help='hyperparameter sets the Tuner tries (default: '
+                      f'{configs.DEFAULT_TUNE_TRIALS})')
   parser.add_argument('--recall-tolerance', type=float, default=None,
                       help='top-N change gate: bless only if Recall@'
                       f'{configs.TOP_N_K} is at most this far below the last '
@@ -103,6 +111,10 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
     parser.error('--eval-ratings-csv needs --ratings-csv (the train split)')
   if args.movielens_split and not args.movielens_dir:
     parser.error('--movielens-split needs --movielens-dir')
+  if args.tune_trials is not None and not args.tune:
+    parser.error('--tune-trials needs --tune')
+  if args.tune_trials is not None and args.tune_trials < 1:
+    parser.error('--tune-trials must be >= 1')
   if not 1 <= args.validation_percent <= 50:
     parser.error('--validation-percent must be between 1 and 50 (the '
                  'Trainer validates on that split)')
@@ -196,5 +208,7 @@ def pipeline_kwargs(args: argparse.Namespace,
              if getattr(args, name) is not None}},
       rmse_threshold=values['rmse_threshold'],
       recall_change_tolerance=args.recall_tolerance,
+      tune_trials=((args.tune_trials or configs.DEFAULT_TUNE_TRIALS)
+                   if args.tune else None),
       beam_pipeline_args=beam_args(args.beam_pipeline_args, beam_defaults),
       enable_cache=not args.no_cache)

@@ -13,6 +13,8 @@ MANUAL_DIR_ENV = 'MOVIELENS_MANUAL_DIR'
 # Module paths of user code (installed with this package).
 PREPROCESSING_FN = 'trainer_module.preprocessing.preprocessing_fn'
 RUN_FN = 'trainer_module.trainer.run_fn'
+TUNER_FN = 'trainer_module.tuner.tuner_fn'
+DEFAULT_TUNE_TRIALS = hyperparameters.DEFAULT_TUNE_TRIALS  # --tune
 
 SEED = 42
 

@@ -22,6 +22,7 @@ from components.serving_pusher import Pusher
 from pipeline import configs
 import trainer_module
 from trainer_module import features
+from trainer_module.hyperparameters import TUNE_TRIALS_KEY
 
 
 def eval_config(rmse_threshold: float) -> tfma.EvalConfig:
@@ -131,6 +132,7 @@ def create_pipeline(
     hyperparameters: Optional[Dict[str, Any]] = None,
     rmse_threshold: Optional[float] = None,
     recall_change_tolerance: Optional[float] = None,
+    tune_trials: Optional[int] = None,
     metadata_connection_config: Optional[Any] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
@@ -165,6 +167,9 @@ def create_pipeline(
     rmse_threshold: the Evaluator's value gate on eval RMSE.
     recall_change_tolerance: how far the bundle's Recall@10 may fall below
       the last blessed bundle's (default configs.RECALL_CHANGE_TOLERANCE).
+    tune_trials: adds a Tuner (trainer_module/tuner.py) that tries this many
+      rating-model hyperparameter sets on the validation split and gives
+      the best to the Trainer; None trains with the preset's values.
     metadata_connection_config: ML Metadata's connection (local runs).
     beam_pipeline_args: Beam options for every Beam component.
     enable_cache: whether unchanged components are served from cache.
@@ -271,15 +276,25 @@ def create_pipeline(
   }
   if rmse_threshold is None:
     rmse_threshold = preset['rmse_threshold']
+  # Validation and model selection never see the Evaluator's split.
+  splits = dict(train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
+                eval_args=tfx.proto.EvalArgs(splits=[VALIDATION_SPLIT]))
+  tuner = None
+  if tune_trials:
+    tuner = tfx.components.Tuner(
+        tuner_fn=configs.TUNER_FN,
+        examples=transform.outputs['transformed_examples'],
+        transform_graph=transform.outputs['transform_graph'],
+        custom_config={**trainer_config, TUNE_TRIALS_KEY: tune_trials},
+        **splits)
   trainer = tfx.components.Trainer(
       run_fn=configs.RUN_FN,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'],
-      train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
-      # Validation and model selection never see the Evaluator's split.
-      eval_args=tfx.proto.EvalArgs(splits=[VALIDATION_SPLIT]),
-      custom_config=trainer_config)
+      hyperparameters=(tuner.outputs['best_hyperparameters'] if tuner
+                       else None),
+      custom_config=trainer_config, **splits)
 
   if baseline_excludes_candidate:
     model_resolver = tfx.dsl.Resolver(
@@ -314,8 +329,8 @@ def create_pipeline(
 
   components: List[base_node.BaseNode] = [
       example_gen, statistics_resolver, statistics_gen, schema_gen,
-      example_validator, drift_validator, anomalies_gate, transform, trainer,
-      model_resolver, evaluator, pusher,
+      example_validator, drift_validator, anomalies_gate, transform,
+      *([tuner] if tuner else []), trainer, model_resolver, evaluator, pusher,
   ]
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,

@@ -93,3 +93,30 @@ def test_top_n_table_names_every_list_and_an_unblessed_tuned_bundle():
                'retrieval alone', 'most popular', 'EASE', 'p99 10.00 ms'):
     assert name in text, text
   assert '2.00x' in text
+
+
+def test_u1_table_sets_both_presets_beside_the_published_figures():
+  run = lambda rmse: {'rmse': rmse, 'top_n': {'bundle': {'recall@10': 0.4}},
+                      'training': {'best_epoch': 5, 'epochs_run': 8}}
+  text = compare.u1_table({'tutorial': run(1.13), 'tuned': run(0.901)})
+  for expected in ('tutorial', '1.1300', 'tuned', '0.9010', 'GLocal-K',
+                   '0.889', 'best epoch 5 of 8', 'validation only'):
+    assert expected in text, text
+
+
+def test_u1_reads_the_unpacked_folder_or_unpacks_the_zip(tmp_path):
+  import zipfile  # pylint: disable=g-import-not-at-top
+  manual = tmp_path / 'manual'
+  (manual / 'ml-100k').mkdir(parents=True)
+  (manual / 'ml-100k' / 'u1.base').write_text('1\t1\t5\t0\n')
+  assert compare.grouplens_100k_dir(str(tmp_path), str(manual)) == str(
+      manual / 'ml-100k')
+  zipped = tmp_path / 'zipped'
+  zipped.mkdir()
+  with zipfile.ZipFile(zipped / 'ml-100k.zip', 'w') as archive:
+    archive.writestr('ml-100k/u1.base', '1\t1\t5\t0\n')
+  work = tmp_path / 'work'
+  assert compare.grouplens_100k_dir(str(work), str(zipped)) == str(
+      work / 'ml-100k')
+  assert (work / 'ml-100k' / 'u1.base').is_file()
+  assert compare.grouplens_100k_dir(str(work), None) is None

@@ -394,3 +394,21 @@ def test_recommend_answers_an_empty_batch(trained):
   loaded = tf.saved_model.load(fn_args.serving_model_dir)
   out = recommend(loaded, tf.constant([], tf.string), 5)
   assert out['movie_title'].shape == (0, 5)
+
+
+def test_rated_table_keeps_known_ids_of_every_split_given(transformed_data):
+  """The served table of rated movies holds train and validation ratings;
+  ids outside the vocabularies (users or titles the train split lacks) are
+  left out rather than breaking the graph."""
+  output = tft.TFTransformOutput(transformed_data.transform_output)
+  users, movies = (output.vocabulary_size_by_name(features.vocabulary_name(k))
+                   for k in (features.USER_ID_KEY, features.MOVIE_TITLE_KEY))
+  pairs = lambda u, m: {splits.USER_KEY: tf.constant(u, tf.int64),
+                        splits.MOVIE_KEY: tf.constant(m, tf.int64)}
+  rated = trainer.rated_movies(output, pairs([0, 1], [5, 6]),
+                               pairs([0, users, 1], [7, 1, movies]))
+  assert rated.nrows() == ranking_models.vocabulary_size(
+      output, features.USER_ID_KEY)
+  assert rated[0].numpy().tolist() == [5, 7]
+  assert rated[1].numpy().tolist() == [6]
+  assert rated[users].numpy().tolist() == []

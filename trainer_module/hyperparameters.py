@@ -7,6 +7,10 @@ from typing import Any, Dict, Optional
 MODELS = ('tutorial', 'tuned')
 OPTIMIZERS = ('adagrad', 'adam')
 MAX_RETRIEVAL_CANDIDATES = 1000
+# The Tuner's custom_config key: how many hyperparameter sets it tries
+# (trainer_module/tuner.py).
+TUNE_TRIALS_KEY = 'tune_trials'
+DEFAULT_TUNE_TRIALS = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,3 +63,13 @@ class Hyperparameters:
           'retrieval_disliked_weight must be 0..1, got '
           f'{hparams.retrieval_disliked_weight}')
     return hparams
+
+
+def tuned_values(best_hyperparameters: Optional[Dict[str, Any]]
+                 ) -> Dict[str, Any]:
+  """The Hyperparameters fields a Tuner chose ({} without a Tuner), from
+  the KerasTuner config (`{'space': [...], 'values': {...}}`) the Trainer
+  gets as `fn_args.hyperparameters`."""
+  names = {f.name for f in dataclasses.fields(Hyperparameters)}
+  values = (best_hyperparameters or {}).get('values', {})
+  return {k: v for k, v in values.items() if k in names}

@@ -1,16 +1,18 @@
 """The retrieval stage: a TFRS two-tower model over the movie vocabulary.
 
-Implicit feedback: every rating in the train split is a positive (the user
-chose to watch that movie), whatever its value; a rating below the "liked"
-rating weighs less in the loss (watched, but not liked). The user tower and the movie
-tower are embeddings of Transform's ids; `tfrs.tasks.Retrieval` scores each
-user against the other movies of the batch (in-batch softmax).
+Implicit feedback: every rating of the training data (the train and
+validation splits) is a positive (the user chose to watch that movie),
+whatever its value; a rating below the "liked" rating weighs less in the
+loss (watched, but not liked). The user tower and the movie tower are
+embeddings of Transform's ids; `tfrs.tasks.Retrieval` scores each user
+against the other movies of the batch (in-batch softmax).
 
 In-batch negatives are drawn as often as movies are rated, so without a
 correction the model learns to push popular movies down (it learns
-log p(movie | user) - log p(movie)). The task is given each movie's sampling
-probability (its share of the train ratings: TFRS's logQ correction), so the
-scores estimate log p(movie | user), popularity included.
+log p(movie | user) - log p(movie)). The task is given each movie's
+sampling probability (its share of the training ratings: TFRS's logQ
+correction), so the scores estimate log p(movie | user), popularity
+included.
 
 Users the train split does not have share the vocabulary's out-of-vocabulary
 id. A small share of each batch's users is replaced by that id in training,

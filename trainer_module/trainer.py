@@ -21,6 +21,7 @@ from trainer_module import retrieval_model
 from trainer_module import serving
 from trainer_module import splits
 from trainer_module.hyperparameters import Hyperparameters
+from trainer_module.hyperparameters import tuned_values
 
 
 class TrainingClock(tf.keras.callbacks.Callback):
@@ -102,35 +103,53 @@ def epoch_logger(name: str, epochs: int) -> tf.keras.callbacks.Callback:
           ', '.join(f'{k} {v:.4f}' for k, v in logs.items())))
 
 
+def ranking_fit_args(fn_args: tfx.components.FnArgs,
+                     hparams: Hyperparameters, data: Splits
+                     ) -> Dict[str, Any]:
+  """The rating model's `fit` arguments (the Trainer's and every Tuner
+  trial's): shuffled train batches, the validation split, and early
+  stopping on validation RMSE that keeps the best epoch's weights."""
+  callbacks = []
+  if hparams.early_stopping_patience:
+    callbacks.append(tf.keras.callbacks.EarlyStopping(
+        monitor='val_rmse', mode='min',
+        patience=hparams.early_stopping_patience, restore_best_weights=True))
+  return {
+      'x': splits.read_split(data.train_files, data.spec, hparams.batch_size,
+                             shuffle=True, seed=hparams.seed,
+                             examples=data.train_examples),
+      'epochs': hparams.epochs, 'steps_per_epoch': fn_args.train_steps,
+      'validation_data': splits.read_split(
+          data.validation_files, data.spec, hparams.batch_size,
+          examples=data.validation_examples),
+      'validation_steps': fn_args.eval_steps, 'callbacks': callbacks,
+      'verbose': 0,
+  }
+
+
+def load_train_split(hparams: Hyperparameters, data: Splits
+                     ) -> Optional[Dict[str, tf.Tensor]]:
+  """The train split in memory, for the tuned model's tables (None for a
+  model that needs none)."""
+  return (splits.load_split(data.train_files, data.spec)
+          if hparams.model == 'tuned' else None)
+
+
 def train_ranking(fn_args: tfx.components.FnArgs,
                   tf_transform_output: tft.TFTransformOutput,
                   hparams: Hyperparameters, data: Splits
                   ) -> Tuple[ranking_models.MovieLensModel, Dict[str, Any]]:
   """The rating model, trained; and its stats."""
-  # Only the tuned model needs the train split in memory (its tables).
-  train = (splits.load_split(data.train_files, data.spec)
-           if hparams.model == 'tuned' else None)
-  model = ranking_models.build_model(tf_transform_output, hparams, train)
-  del train
+  model = ranking_models.build_model(tf_transform_output, hparams,
+                                     load_train_split(hparams, data))
   clock = TrainingClock()
-  callbacks = [
+  fit_args = ranking_fit_args(fn_args, hparams, data)
+  fit_args['callbacks'] += [
       tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
                                      update_freq='epoch'),
       epoch_logger('ranking', hparams.epochs), clock,
   ]
-  if hparams.early_stopping_patience:
-    callbacks.append(tf.keras.callbacks.EarlyStopping(
-        monitor='val_rmse', mode='min',
-        patience=hparams.early_stopping_patience, restore_best_weights=True))
-  history = model.fit(
-      splits.read_split(data.train_files, data.spec, hparams.batch_size,
-                        shuffle=True, seed=hparams.seed,
-                        examples=data.train_examples),
-      epochs=hparams.epochs, steps_per_epoch=fn_args.train_steps,
-      validation_data=splits.read_split(
-          data.validation_files, data.spec, hparams.batch_size,
-          examples=data.validation_examples),
-      validation_steps=fn_args.eval_steps, callbacks=callbacks, verbose=0)
+  history = model.fit(**fit_args)
   val_rmse = history.history.get('val_rmse', [])
   return model, {
       'epochs_run': clock.epochs,
@@ -148,25 +167,30 @@ def rated_movies(tf_transform_output: tft.TFTransformOutput,
   """Row u: the movie ids user u rated in `pairs` (splits' user and movie
   ids), one row per user in the vocabulary; the out-of-vocabulary id's
   (unknown users) empty, and out-of-vocabulary movies left out."""
-  num_users = ranking_models.vocabulary_size(tf_transform_output,
-                                             features.USER_ID_KEY)
-  num_movies = ranking_models.vocabulary_size(tf_transform_output,
-                                              features.MOVIE_TITLE_KEY)
+  known_users, known_movies = (
+      tf_transform_output.vocabulary_size_by_name(features.vocabulary_name(key))
+      for key in (features.USER_ID_KEY, features.MOVIE_TITLE_KEY))
   users = tf.concat([p[splits.USER_KEY] for p in pairs], axis=0)
   movies = tf.concat([p[splits.MOVIE_KEY] for p in pairs], axis=0)
-  known = (users < num_users) & (movies < num_movies)
+  known = (users < known_users) & (movies < known_movies)
   return ranking_models.rated_movies_per_user(
       {splits.USER_KEY: users[known], splits.MOVIE_KEY: movies[known]},
-      num_users)
+      ranking_models.vocabulary_size(tf_transform_output,
+                                     features.USER_ID_KEY))
 
 
 def train_retrieval(tf_transform_output: tft.TFTransformOutput,
                     hparams: Hyperparameters, data: Splits,
                     rated: tf.RaggedTensor
                     ) -> Tuple[retrieval_model.RetrievalModel, Dict[str, Any]]:
-  """The retrieval model, trained on every train rating as a positive
-  (`rated`: the train split's); its stats include TFRS's FactorizedTopK
-  accuracy on the validation split."""
+  """The retrieval model, trained on every rating of the training data
+  (train and validation; `rated`: their movies per user) as a positive.
+
+  It selects nothing at run time (fixed epochs; its settings were chosen
+  by hand on a hold-out of train, README "Recommending"), so validation is
+  not held out from it: the user's whole known history is what retrieval
+  learns from, and what `recommend` leaves out.
+  """
   if hparams.seed is not None:  # the same whatever the rating model did
     tf.keras.utils.set_random_seed(hparams.seed)
   model = retrieval_model.build_retrieval_model(
@@ -177,26 +201,19 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
       rated.values.numpy(), hparams)
   spec = splits.parsing_spec(tf_transform_output,
                              [splits.USER_KEY, splits.MOVIE_KEY])
+  examples = data.train_examples + data.validation_examples
   clock = TrainingClock()
   model.fit(
-      splits.read_split(data.train_files, spec, hparams.retrieval_batch_size,
-                        shuffle=True, seed=hparams.seed,
-                        examples=data.train_examples),
+      splits.read_split(data.train_files + data.validation_files, spec,
+                        hparams.retrieval_batch_size, shuffle=True,
+                        seed=hparams.seed, examples=examples),
       epochs=hparams.retrieval_epochs,
       callbacks=[epoch_logger('retrieval', hparams.retrieval_epochs), clock],
       verbose=0)
-  start = time.monotonic()
-  # Batches as in training: the task's in-batch loss is quadratic in them.
-  metrics = model.evaluate(
-      splits.read_split(data.validation_files, spec,
-                        hparams.retrieval_batch_size),
-      return_dict=True, verbose=0)
   return model, {
+      'retrieval_train_examples': examples,
       'retrieval_epochs_run': clock.epochs,
       'retrieval_train_seconds': round(clock.train_seconds, 3),
-      'retrieval_validation_seconds': round(time.monotonic() - start, 3),
-      **{f'retrieval_validation_{name.split("/")[-1]}': round(float(value), 4)
-         for name, value in metrics.items() if 'top_' in name},
   }
 
 
@@ -206,10 +223,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
   Args:
     fn_args: the Trainer's arguments: split files (train; `eval_files` is
-      the validation split), Transform output, and `custom_config` holding
-      Hyperparameters fields.
+      the validation split), Transform output, `custom_config` holding
+      Hyperparameters fields, and the Tuner's `hyperparameters` if it ran.
   """
-  hparams = Hyperparameters.from_custom_config(fn_args.custom_config)
+  # The Tuner's best values, when it ran, over the preset's.
+  hparams = Hyperparameters.from_custom_config({
+      **(fn_args.custom_config or {}),
+      **tuned_values(fn_args.hyperparameters)})
   logging.info('Training with %s', hparams)
   if hparams.seed is not None:
     tf.keras.utils.set_random_seed(hparams.seed)
@@ -220,22 +240,23 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   load_seconds = time.monotonic() - start
   ranking, ranking_stats = train_ranking(fn_args, tf_transform_output,
                                          hparams, data)
-  retrieval, retrieval_stats = train_retrieval(
-      tf_transform_output, hparams, data,
-      rated_movies(tf_transform_output, data.train_pairs))
+  # What each user rated: retrieval's positives, and what `recommend`
+  # leaves out.
+  rated = rated_movies(tf_transform_output, data.train_pairs,
+                       data.validation_pairs)
+  retrieval, retrieval_stats = train_retrieval(tf_transform_output, hparams,
+                                               data, rated)
 
   start = time.monotonic()
   recommender = serving.Recommender(
       retrieval, ranking, tf_transform_output.vocabulary_size_by_name(
           features.vocabulary_name(features.MOVIE_TITLE_KEY)),
-      # Left out of recommendations: what the user rated in either split.
-      rated_movies(tf_transform_output, data.train_pairs,
-                   data.validation_pairs),
-      hparams.retrieval_candidates, hparams.rerank_weight)
+      rated, hparams.retrieval_candidates, hparams.rerank_weight)
   serving.export_serving_model(ranking, tf_transform_output, recommender,
                                fn_args.serving_model_dir)
   stats = {
       'model': hparams.model,
+      'from_tuner': tuned_values(fn_args.hyperparameters),
       'train_examples': data.train_examples,
       'validation_examples': data.validation_examples,
       'load_seconds': round(load_seconds, 3),
