@@ -192,6 +192,17 @@ def top_n_metrics(evaluation_uri: str) -> Optional[Dict]:
     return json.load(f)
 
 
+# What TFX's Tuner writes in its `tuner_results` artifact.
+TUNER_RESULTS_FILE = 'tuner_results.json'
+
+
+def tuner_trials(tuner_results_uri: str) -> List[Dict]:
+  """The Tuner's completed trials, best (lowest validation RMSE) first:
+  each {'trial_id', 'score', and the values tried}."""
+  with open(os.path.join(tuner_results_uri, TUNER_RESULTS_FILE)) as f:
+    return sorted(json.load(f), key=lambda trial: trial['score'])
+
+
 def _int_property(artifact: Mlmd, name: str) -> int:
   value = artifact.custom_properties.get(name)
   return value.int_value if value else 0

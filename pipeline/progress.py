@@ -42,6 +42,18 @@ def _transform(run):
   return 'vocabularies: ' + ', '.join(f'{k} {n:,}' for k, n in sizes.items())
 
 
+def _tuner(run):
+  results = _first(run, 'tuner_results')
+  trials = artifacts.tuner_trials(results.uri) if results else []
+  if not trials:
+    return ''
+  best = trials[0]
+  values = ', '.join(f'{k} {v:g}' for k, v in best.items()
+                     if k not in ('trial_id', 'score'))
+  return (f"best of {len(trials)} trials: val RMSE {best['score']:.4f} "
+          f'with {values}')
+
+
 def _trainer(run):
   model_run = _first(run, 'model_run')
   if not model_run:
@@ -85,6 +97,7 @@ DESCRIBERS: Dict[str, Callable[[run_summary.ComponentRun], str]] = {
     'MovieLensExampleGen': _example_gen,
     'StatisticsGen': _statistics,
     'Transform': _transform,
+    'Tuner': _tuner,
     'Trainer': _trainer,
     'Evaluator': _evaluator,
     'Pusher': _pusher,

@@ -133,6 +133,7 @@ def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
       'training': {},
       'slices': [],
       'top_n': None,
+      'tuner_trials': None,
   }
   if output(runs, 'StatisticsGen', 'statistics'):
     summary['examples'] = artifacts.split_example_counts(
@@ -140,6 +141,9 @@ def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
   if output(runs, 'Transform', 'transform_graph'):
     summary['vocabulary_sizes'] = artifacts.vocabulary_sizes(
         output(runs, 'Transform', 'transform_graph'))
+  if output(runs, 'Tuner', 'tuner_results'):
+    summary['tuner_trials'] = artifacts.tuner_trials(
+        output(runs, 'Tuner', 'tuner_results').uri)
   if output(runs, 'Trainer', 'model_run'):
     summary['training'] = artifacts.training_stats(
         output(runs, 'Trainer', 'model_run').uri)

@@ -159,7 +159,11 @@ def test_columns_no_schema_has_say_what_to_do(tmp_path):
                                   ['--dataset', 'x', '--ratings-csv', 'y'],
                                   ['--ratings-csv', 'x', '--ratings-parquet',
                                    'y'],
-                                  ['--schema', 'no/such/schema.pbtxt']])
+                                  ['--schema', 'no/such/schema.pbtxt'],
+                                  ['--tune-trials', '3'],
+                                  ['--tune', '--tune-trials', '0'],
+                                  ['--validation-percent', '0'],
+                                  ['--validation-percent', '60']])
 def test_unusable_values_are_refused(argv):
   with pytest.raises(SystemExit):
     parse(argv)
@@ -196,3 +200,17 @@ def test_each_preset_has_its_rerank_weight_and_the_flag_overrides_it():
   given = cli.pipeline_kwargs(parse(['--preset', 'tuned', '--rerank-weight',
                                      '2']))
   assert given['hyperparameters']['rerank_weight'] == 2.0
+
+
+def test_tune_adds_a_tuner_with_its_trials():
+  assert cli.pipeline_kwargs(parse([]))['tune_trials'] is None
+  assert cli.pipeline_kwargs(parse(['--tune']))['tune_trials'] == (
+      configs.DEFAULT_TUNE_TRIALS)
+  assert cli.pipeline_kwargs(parse(['--tune', '--tune-trials', '3']))[
+      'tune_trials'] == 3
+
+
+def test_validation_percent_reaches_the_pipeline():
+  assert cli.pipeline_kwargs(parse([]))['validation_percent'] == 10
+  assert cli.pipeline_kwargs(parse(['--validation-percent', '20']))[
+      'validation_percent'] == 20

@@ -116,3 +116,26 @@ def test_drift_baseline_is_the_latest_statistics_as_the_readme_says(spec):
       'schema_title="tfx.ExampleStatistics" AND state=LIVE')
   with open(os.path.join(e2e.PROJECT_ROOT, 'README.md')) as f:
     assert '**On Kubeflow V2 / Vertex this does\nnot hold**' in f.read()
+
+
+def test_the_tuner_compiles_between_transform_and_trainer(tmp_path):
+  """Issue 16: --tune adds TFX's Tuner; its best values feed the Trainer."""
+  output = tmp_path / 'pipeline.json'
+  assert kubeflow_v2_runner.main([
+      '--output', str(output), '--pipeline-root', 'gs://bucket/root',
+      '--image', IMAGE, '--manual-dir', 'gs://bucket/movielens',
+      '--preset', 'tuned', '--tune', '--tune-trials', '4']) == 0
+  job = json_format.Parse(output.read_text(), pipeline_spec_pb2.PipelineJob())
+  spec = pipeline_spec_pb2.PipelineSpec()
+  json_format.ParseDict(json_format.MessageToDict(job.pipeline_spec), spec)
+  tasks = spec.root.dag.tasks
+  assert 'Transform' in tasks['Tuner'].dependent_tasks
+  assert 'Tuner' in tasks['Trainer'].dependent_tasks
+  assert parameter(spec, 'Tuner', 'tuner_fn') == {
+      'stringValue': configs.TUNER_FN}
+  assert json.loads(parameter(spec, 'Tuner', 'eval_args')['stringValue']) == {
+      'splits': ['validation']}
+  assert json.loads(parameter(spec, 'Tuner', 'custom_config')['stringValue'])[
+      'tune_trials'] == 4
+  hyperparameters = tasks['Trainer'].inputs.artifacts['hyperparameters']
+  assert hyperparameters.task_output_artifact.producer_task == 'Tuner'

@@ -212,3 +212,20 @@ def test_a_validation_share_no_trainer_can_use_is_refused(tmp_path, percent):
         pipeline_name='p', pipeline_root=str(tmp_path / 'root'),
         serving_model_dir=str(tmp_path / 'serving'),
         validation_percent=percent)
+
+def test_a_tuner_searches_on_validation_and_feeds_the_trainer(tmp_path):
+  tuned = pipeline_lib.create_pipeline(
+      pipeline_name='p', pipeline_root=str(tmp_path / 'root'),
+      serving_model_dir=str(tmp_path / 'serving'),
+      hyperparameters={'model': 'tuned'}, tune_trials=3)
+  by_id = {c.id: c for c in tuned.components}
+  tuner = by_id['Tuner']
+  props = lambda key: json.loads(tuner.exec_properties[key])
+  assert tuner.exec_properties['tuner_fn'] == configs.TUNER_FN
+  assert props('train_args') == {'splits': ['train']}
+  assert props('eval_args') == {'splits': ['validation']}
+  assert props('custom_config')['tune_trials'] == 3
+  assert props('custom_config')['model'] == 'tuned'
+  assert by_id['Trainer'].inputs['hyperparameters'].producer_component_id == (
+      'Tuner')
+  assert tuner.inputs['examples'].producer_component_id == 'Transform'

@@ -3,12 +3,14 @@ values."""
 
 import json
 import os
+import re
 
 import pytest
 from tfx.components.tuner import executor as tuner_executor
 from tfx.types import standard_artifacts
 from tfx.utils import json_utils
 
+from tests import e2e
 from tests.test_model import make_fn_args
 from trainer_module import hyperparameters
 from trainer_module import trainer
@@ -81,3 +83,22 @@ def test_without_a_tuner_nothing_is_overridden():
   assert hyperparameters.tuned_values(None) == {} and hyperparameters.tuned_values({}) == {}
   assert set(tuner.search_space('tutorial').values) == {
       'learning_rate', 'embedding_dim'}
+
+
+@pytest.mark.e2e
+def test_a_run_with_tune_searches_trains_with_the_best_and_caches(
+    ratings_csv, tmp_path):
+  output_dir = str(tmp_path / 'out')
+  args = ['--ratings-csv', ratings_csv, '--preset', 'tuned', '--tune',
+          '--tune-trials', '2', '--epochs', '3', '--batch-size', '64',
+          *e2e.SMALL_DATA_RETRIEVAL]
+  summary, result = e2e.run_pipeline_with_output(output_dir, args)
+  trials = summary['tuner_trials']
+  assert len(trials) == 2 and trials[0]['score'] <= trials[1]['score']
+  best = {k: v for k, v in trials[0].items() if k not in ('trial_id', 'score')}
+  assert summary['training']['from_tuner'] == best
+  assert re.search(r'Tuner complete in .*best of 2 trials: val RMSE',
+                   result.stdout), result.stdout[-2000:]
+  again, _ = e2e.run_pipeline_with_output(output_dir, args)
+  assert again['component_states']['Tuner'] == 'CACHED'
+  assert again['component_states']['Trainer'] == 'CACHED'
