@@ -99,6 +99,7 @@ def test_a_run_with_tune_searches_trains_with_the_best_and_caches(
   assert summary['training']['from_tuner'] == best
   assert re.search(r'Tuner complete in .*best of 2 trials: val RMSE',
                    result.stdout), result.stdout[-2000:]
+  assert 'Search space summary' not in result.stdout  # quiet unless --verbose
   again, _ = e2e.run_pipeline_with_output(output_dir, args)
   assert again['component_states']['Tuner'] == 'CACHED'
   assert again['component_states']['Trainer'] == 'CACHED'

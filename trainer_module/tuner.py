@@ -9,6 +9,7 @@ reads them there).
 import dataclasses
 from typing import Dict, Optional
 
+from absl import logging
 import keras_tuner
 from keras_tuner.engine import base_tuner
 import tensorflow as tf
@@ -67,7 +68,20 @@ class RatingModelTuner(base_tuner.BaseTuner):
                 **fit_kwargs) -> Dict[str, float]:
     model = self.hypermodel.build(trial.hyperparameters)
     history = model.fit(**fit_kwargs)
-    return {OBJECTIVE: float(min(history.history[OBJECTIVE]))}
+    score = float(min(history.history[OBJECTIVE]))
+    logging.info('trial %s: %s -> %s %.4f', trial.trial_id,
+                 trial.hyperparameters.values, OBJECTIVE, score)
+    return {OBJECTIVE: score}
+
+  # TFX's Tuner executor calls these two; KerasTuner prints them to stdout,
+  # here they go to the log (shown with --verbose).
+  def search_space_summary(self, extended: bool = False) -> None:
+    logging.info('search space: %s', self.oracle.get_space().get_config())
+
+  def results_summary(self, num_trials: int = 10) -> None:
+    for trial in self.oracle.get_best_trials(num_trials):
+      logging.info('trial %s: %s %s', trial.trial_id,
+                   trial.hyperparameters.values, trial.score)
 
 
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
