@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 import sys
-from typing import List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -21,13 +21,24 @@ SMALL_DATA_RETRIEVAL = ['--retrieval-batch-size', '64', '--retrieval-epochs',
                         '--recall-tolerance', '0.05']
 
 
+def project_env(**extra: str) -> Dict[str, str]:
+  """The environment every process running our code gets: this one, Keras 2
+  for TFRS, and `extra`."""
+  return dict(os.environ, TF_USE_LEGACY_KERAS='1', **extra)
+
+
+def run_command(command: List[str], env: Optional[Dict[str, str]] = None,
+                timeout: int = 1800) -> subprocess.CompletedProcess:
+  """Runs `command` from the project root; its output captured as text."""
+  return subprocess.run(
+      command, cwd=PROJECT_ROOT, env=env or project_env(),
+      capture_output=True, text=True, timeout=timeout, check=False)
+
+
 def run_module(module: str, args: List[str],
                timeout: int = 1800) -> subprocess.CompletedProcess:
   """Runs `python -m module args` from the project root, as a user would."""
-  env = dict(os.environ, TF_USE_LEGACY_KERAS='1')
-  return subprocess.run(
-      [sys.executable, '-m', module, *args], cwd=PROJECT_ROOT, env=env,
-      capture_output=True, text=True, timeout=timeout, check=False)
+  return run_command([sys.executable, '-m', module, *args], timeout=timeout)
 
 
 def run_pipeline(output_dir: str, args: List[str]) -> dict:

@@ -37,9 +37,7 @@ print(json.dumps({
 
 def airflow_env(home, output_dir, ratings_csv: str,
                 extra_args: str = '') -> dict:
-  return dict(
-      os.environ,
-      TF_USE_LEGACY_KERAS='1',
+  return e2e.project_env(
       AIRFLOW_HOME=str(home),
       AIRFLOW__CORE__DAGS_FOLDER=DAG_FILE,
       AIRFLOW__CORE__LOAD_EXAMPLES='False',
@@ -54,14 +52,9 @@ def airflow_env(home, output_dir, ratings_csv: str,
   )
 
 
-def run(args, env, timeout=1800) -> subprocess.CompletedProcess:
-  return subprocess.run(args, env=env, cwd=e2e.PROJECT_ROOT, text=True,
-                        capture_output=True, timeout=timeout, check=False)
-
-
 def airflow(*args, env) -> subprocess.CompletedProcess:
-  return run([os.path.join(os.path.dirname(sys.executable), 'airflow'),
-              *args], env)
+  return e2e.run_command([os.path.join(os.path.dirname(sys.executable),
+                                       'airflow'), *args], env)
 
 
 @pytest.fixture(scope='module')
@@ -79,7 +72,8 @@ def loaded(airflow_home, ratings_csv, tmp_path_factory):
   env = airflow_env(airflow_home, tmp_path_factory.mktemp('dagbag'),
                     ratings_csv, '--beam-pipeline-args=--direct_num_workers=1')
   env['MOVIELENS_SCHEDULE'] = '@daily'
-  result = run([sys.executable, '-c', LOAD_DAG, DAG_FILE, DAG_ID], env)
+  result = e2e.run_command([sys.executable, '-c', LOAD_DAG, DAG_FILE, DAG_ID],
+                           env)
   assert result.returncode == 0, result.stderr[-3000:]
   return json.loads(result.stdout.strip().splitlines()[-1])
 

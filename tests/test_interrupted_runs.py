@@ -62,8 +62,7 @@ def start(command: List[str]) -> 'tuple[subprocess.Popen, queue.Queue]':
   """Starts a runner in its own process group; its stdout lines arrive on
   the returned queue."""
   process = subprocess.Popen(
-      command, cwd=e2e.PROJECT_ROOT, env=dict(os.environ,
-                                              TF_USE_LEGACY_KERAS='1'),
+      command, cwd=e2e.PROJECT_ROOT, env=e2e.project_env(),
       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
       start_new_session=True)
   lines: queue.Queue = queue.Queue()
