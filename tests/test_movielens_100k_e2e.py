@@ -33,8 +33,12 @@ def run(tmp_path_factory):
 
 def test_all_100k_ratings_are_split_80_20(run):
   _, summary = run
-  assert sum(summary['examples'].values()) == 100_000
-  assert 0.79 < summary['examples']['train'] / 100_000 < 0.81
+  examples = summary['examples']
+  assert sum(examples.values()) == 100_000
+  training = examples['train'] + examples['validation']
+  assert 0.79 < training / 100_000 < 0.81
+  # Issue 16: validation is 10% of the training data.
+  assert 0.09 < examples['validation'] / training < 0.11
 
 
 def test_rmse_matches_the_tutorial_and_the_model_is_pushed(run):

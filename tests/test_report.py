@@ -43,7 +43,8 @@ def test_one_progress_line_per_component_start_and_finish(two_runs):
         rf'\[\s*[\d.]+s\] {component} complete in [\d.]+s', l)]
     assert len(finished) == 1, (component, first.stdout)
   assert any(re.search(r'StatisticsGen complete .*train [\d,]+ examples, '
-                       r'eval [\d,]+ examples', l) for l in lines)
+                       r'validation [\d,]+ examples, eval [\d,]+ examples', l)
+             for l in lines)
   assert any(re.search(r'Transform complete .*vocabularies: user_id 120, '
                        r'movie_title 150', l) for l in lines)
   assert any(re.search(r'Trainer complete .*epochs 1: rmse [\d.]+ val '
