@@ -205,11 +205,11 @@ def u1_table(u1: Dict[str, Any]) -> str:
   for preset, run in u1.items():
     training = run['training']
     lines.append(
-        f"  {preset:<24} {run['rmse']:.4f}   Recall@10 "
+        f"  {preset:<34} {run['rmse']:.4f}   Recall@10 "
         f"{run['top_n']['bundle']['recall@10']:.4f}   best epoch "
         f"{training.get('best_epoch')} of {training.get('epochs_run')}")
   for name, rmse in PUBLISHED_U1_RMSE.items():
-    lines.append(f'  {name + " (published)":<24} {rmse:.3f}')
+    lines.append(f'  {name + " (published)":<34} {rmse:.3f}')
   return '\n'.join(lines)
 
 
