@@ -209,7 +209,8 @@ class Executor(evaluator_executor.Executor):
       raise ValueError(f'the model at {model.uri} has no '
                        f'{RECOMMEND_SIGNATURE!r} signature')
     results = evaluate(
-        training, evals, candidate, signature_recommender(bundle, RETRIEVE_SIGNATURE),
+        training, evals, candidate,
+        signature_recommender(bundle, RETRIEVE_SIGNATURE),
         signature_recommender(load_bundle(baseline[0]), RECOMMEND_SIGNATURE)
         if baseline else None, config)
     results['unseen_eval_user_share'] = round(unseen_share, 4)

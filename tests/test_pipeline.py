@@ -202,7 +202,8 @@ def test_only_the_evaluator_reads_the_eval_split(built):
   assert props('Evaluator', 'top_n_config')[
       'max_unseen_eval_user_share'] == configs.MAX_UNSEEN_EVAL_USER_SHARE
   # TFMA's default split: eval.
-  assert json.loads(by_id['Evaluator'].exec_properties['example_splits']) is None
+  assert json.loads(
+      by_id['Evaluator'].exec_properties['example_splits']) is None
 
 
 @pytest.mark.parametrize('percent', [0, 51])

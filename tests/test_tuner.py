@@ -80,7 +80,8 @@ def test_the_trainer_trains_with_the_tuners_best_values(
 
 
 def test_without_a_tuner_nothing_is_overridden():
-  assert hyperparameters.tuned_values(None) == {} and hyperparameters.tuned_values({}) == {}
+  assert hyperparameters.tuned_values(None) == {}
+  assert hyperparameters.tuned_values({}) == {}
   assert set(tuner.search_space('tutorial').values) == {
       'learning_rate', 'embedding_dim'}
 

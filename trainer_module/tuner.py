@@ -1,9 +1,10 @@
 """`tuner_fn`, the Tuner's entry point: a KerasTuner random search over the
 rating model's hyperparameters, each trial fitted on the train split and
 scored by its best epoch's validation RMSE (early stopping as in the
-Trainer, which also keeps its best epoch). The eval split is never read. The best values reach the Trainer through the
-Tuner's `best_hyperparameters` artifact (`hyperparameters.tuned_values`
-reads them there).
+Trainer, which also keeps its best epoch). The eval split is never read.
+The best values reach the Trainer through the Tuner's
+`best_hyperparameters` artifact (`hyperparameters.tuned_values` reads them
+there).
 """
 
 import dataclasses
