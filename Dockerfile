@@ -18,4 +18,4 @@ COPY pipeline/ pipeline/
 COPY components/ components/
 COPY trainer_module/ trainer_module/
 RUN pip install --no-cache-dir --no-deps . \
- && python -c "import pipeline.pipeline, trainer_module.model"
+ && python -c "import pipeline.pipeline, trainer_module.trainer, trainer_module.tuner"

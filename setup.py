@@ -20,6 +20,7 @@ setuptools.setup(
         'protobuf==4.25.5',
         'pyarrow==10.0.1',
         'numpy<2',
+        'keras-tuner==1.4.8',  # the Tuner (trainer_module/tuner.py)
     ],
     extras_require={'test': ['pytest']},
 )
