@@ -2,9 +2,9 @@
 
 The protocol: for each eval user, the whole catalog known to the model is
 ranked, the movies the user rated in the training data (the train and
-validation splits) left out; relevant
-movies are the user's eval ratings >= `min_rating`. Users with no relevant
-movie are not counted. With R = min(k, number of relevant movies):
+validation splits) left out; relevant movies are the user's eval ratings
+>= `min_rating`. Users with no relevant movie are not counted. With
+R = min(k, number of relevant movies):
 
   Recall@k = hits in the top k / R
   NDCG@k   = DCG of the top k / DCG of R hits at the top
