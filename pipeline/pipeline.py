@@ -1,9 +1,6 @@
 """`create_pipeline`: the one component graph every runner runs."""
 
-import ast
-import hashlib
-import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
@@ -20,7 +17,7 @@ from components.movielens_example_gen import VALIDATION_SPLIT
 from components.recommender_evaluator import RecommenderEvaluator
 from components.serving_pusher import Pusher
 from pipeline import configs
-import trainer_module
+from trainer_module import code_fingerprint
 from trainer_module import features
 from trainer_module.hyperparameters import TUNE_TRIALS_KEY
 
@@ -60,58 +57,6 @@ def eval_config(rmse_threshold: float) -> tfma.EvalConfig:
                       threshold=rmse_gate)]),
           ])
       ])
-
-
-def source_fingerprint(package_dir: str, names: Sequence[str]) -> str:
-  """Hash of user-code files. Components name user code by module path, which
-  TFX does not fingerprint, so this goes into their custom_config: an edit to
-  the code then reruns what depends on it instead of serving it from cache."""
-  digest = hashlib.sha256()
-  for name in sorted(names):
-    with open(os.path.join(package_dir, name), 'rb') as f:
-      digest.update(name.encode() + b'\0' + f.read() + b'\0')
-  return digest.hexdigest()
-
-
-def package_sources(package_dir: str) -> List[str]:
-  """Every .py file of a package (as TFX's udf_utils packages user code):
-  a module added to the trainer is fingerprinted without a list to edit."""
-  return sorted(name for name in os.listdir(package_dir)
-                if name.endswith('.py'))
-
-
-def imported_sources(package_dir: str, module_file: str) -> List[str]:
-  """`module_file` and every module of its package it imports, directly or
-  through another (read from the code, not a list to keep up to date), and
-  the package's __init__.py: Transform's code is preprocessing.py and what it
-  imports, so a change to the Trainer's modules does not re-run it."""
-  package = os.path.basename(os.path.normpath(package_dir))
-  found, todo = set(), [module_file]
-  while todo:
-    name = todo.pop()
-    if name in found or not os.path.exists(os.path.join(package_dir, name)):
-      continue
-    found.add(name)
-    with open(os.path.join(package_dir, name)) as f:
-      tree = ast.parse(f.read(), name)
-    for node in ast.walk(tree):
-      if isinstance(node, ast.ImportFrom) and node.module == package:
-        todo += [f'{alias.name}.py' for alias in node.names]
-      elif isinstance(node, ast.ImportFrom) and node.level == 1:
-        todo += ([f'{node.module}.py'] if node.module else
-                 [f'{alias.name}.py' for alias in node.names])
-      elif isinstance(node, (ast.Import, ast.ImportFrom)):
-        modules = ([alias.name for alias in node.names]
-                   if isinstance(node, ast.Import) else [node.module or ''])
-        todo += [f'{m.split(".")[1]}.py' for m in modules
-                 if m.startswith(package + '.')]
-  init = '__init__.py'
-  return sorted(found | ({init} if os.path.exists(
-      os.path.join(package_dir, init)) else set()))
-
-
-# The module that holds preprocessing_fn (configs.PREPROCESSING_FN).
-TRANSFORM_MODULE_FILE = 'preprocessing.py'
 
 
 def create_pipeline(
@@ -247,7 +192,6 @@ def create_pipeline(
       max_one_user_share=configs.MAX_ONE_USER_SHARE,
       drift_anomalies=drift_validator.outputs['drift_anomalies'])
 
-  user_code_dir = os.path.dirname(trainer_module.__file__)
   transform = tfx.components.Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
@@ -259,9 +203,8 @@ def create_pipeline(
       # Trainer's splits are transformed.
       splits_config=tfx.proto.SplitsConfig(
           analyze=[TRAIN_SPLIT], transform=[TRAIN_SPLIT, VALIDATION_SPLIT]),
-      custom_config={'code_fingerprint': source_fingerprint(
-          user_code_dir,
-          imported_sources(user_code_dir, TRANSFORM_MODULE_FILE))})
+      custom_config={code_fingerprint.CODE_FINGERPRINT_KEY:
+                     code_fingerprint.transform_fingerprint()})
   transform.add_upstream_node(anomalies_gate)
 
   # The preset of the model asked for: its defaults and its RMSE gate.
@@ -271,8 +214,8 @@ def create_pipeline(
       **{name: preset[name] for name in configs.HYPERPARAMETER_NAMES},
       **(hyperparameters or {}),
       'seed': configs.SEED,
-      'code_fingerprint': source_fingerprint(
-          user_code_dir, package_sources(user_code_dir)),
+      code_fingerprint.CODE_FINGERPRINT_KEY:
+          code_fingerprint.trainer_fingerprint(),
   }
   if rmse_threshold is None:
     rmse_threshold = preset['rmse_threshold']

@@ -9,7 +9,7 @@ import tensorflow_model_analysis as tfma
 
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
-import trainer_module
+from trainer_module import code_fingerprint
 
 EXPECTED_EDGES = {
     ('MovieLensExampleGen', 'StatisticsGen'),
@@ -106,61 +106,14 @@ def test_evaluator_gates_rmse_by_value_and_by_change():
 
 def test_user_code_fingerprint_reaches_transform_and_trainer(built):
   by_id = {c.id: c for c in built.components}
-  code_dir = os.path.dirname(trainer_module.__file__)
   transform_config = json.loads(by_id['Transform'].exec_properties[
       'custom_config'])
   trainer_config = json.loads(by_id['Trainer'].exec_properties[
       'custom_config'])
-  assert pipeline_lib.imported_sources(code_dir, 'preprocessing.py') == [
-      '__init__.py', 'features.py', 'preprocessing.py']
   assert transform_config['code_fingerprint'] == (
-      pipeline_lib.source_fingerprint(
-          code_dir, ['__init__.py', 'features.py', 'preprocessing.py']))
+      code_fingerprint.transform_fingerprint())
   assert trainer_config['code_fingerprint'] == (
-      pipeline_lib.source_fingerprint(
-          code_dir, pipeline_lib.package_sources(code_dir)))
-
-
-def test_trainer_fingerprint_covers_every_module_of_the_package(tmp_path):
-  (tmp_path / 'a.py').write_text('x = 1\n')
-  (tmp_path / 'notes.txt').write_text('not code\n')
-  assert pipeline_lib.package_sources(str(tmp_path)) == ['a.py']
-  (tmp_path / 'new_model.py').write_text('y = 2\n')
-  assert pipeline_lib.package_sources(str(tmp_path)) == ['a.py',
-                                                          'new_model.py']
-
-
-def test_transform_fingerprint_follows_what_preprocessing_imports(tmp_path):
-  """Issue 18, defect 2: a module preprocessing.py starts to import was not
-  in the hand-written list, so Transform stayed cached."""
-  package = tmp_path / 'trainer_module'
-  package.mkdir()
-  (package / '__init__.py').write_text('')
-  (package / 'features.py').write_text('A = 1\n')
-  (package / 'trainer.py').write_text('from trainer_module import features\n')
-  (package / 'preprocessing.py').write_text(
-      'from trainer_module import features\n')
-  assert pipeline_lib.imported_sources(str(package), 'preprocessing.py') == [
-      '__init__.py', 'features.py', 'preprocessing.py']
-  (package / 'vocabularies.py').write_text('import trainer_module.text\n')
-  (package / 'text.py').write_text('from . import features\n')
-  (package / 'preprocessing.py').write_text(
-      'import os\nfrom trainer_module import features\n'
-      'from trainer_module.vocabularies import x\n')
-  assert pipeline_lib.imported_sources(str(package), 'preprocessing.py') == [
-      '__init__.py', 'features.py', 'preprocessing.py', 'text.py',
-      'vocabularies.py']
-
-
-def test_fingerprint_changes_with_the_code(tmp_path):
-  (tmp_path / 'a.py').write_text('x = 1\n')
-  (tmp_path / 'b.py').write_text('y = 2\n')
-  before = pipeline_lib.source_fingerprint(str(tmp_path), ['a.py', 'b.py'])
-  assert before == pipeline_lib.source_fingerprint(str(tmp_path),
-                                                   ['b.py', 'a.py'])
-  (tmp_path / 'b.py').write_text('y = 3\n')
-  assert pipeline_lib.source_fingerprint(str(tmp_path),
-                                         ['a.py', 'b.py']) != before
+      code_fingerprint.trainer_fingerprint())
 
 
 def _rmse_gate(pipeline) -> float:

@@ -7,11 +7,12 @@ label passes through unchanged. Raw features arrive as `[batch, 1]` (the
 schema gives them shape [1]); outputs are `[batch]`.
 """
 
-from typing import Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from trainer_module import code_fingerprint
 from trainer_module import features
 
 
@@ -47,8 +48,21 @@ def count_bucket(index: tf.Tensor, values: tf.Tensor,
   return _labelled(tf.add_n(reached), thresholds)
 
 
-def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-  """Maps raw features to the model's integer ids, the label and slices."""
+def preprocessing_fn(inputs: Dict[str, tf.Tensor],
+                     custom_config: Optional[Dict[str, Any]] = None
+                     ) -> Dict[str, tf.Tensor]:
+  """Maps raw features to the model's integer ids, the label and slices.
+
+  Args:
+    inputs: the raw features, as the schema describes them.
+    custom_config: Transform's custom_config (TFX passes it): holds the
+      fingerprint of the code the pipeline was built from, checked first.
+
+  Returns:
+    The transformed features.
+  """
+  code_fingerprint.check(custom_config,
+                         code_fingerprint.transform_fingerprint())
   outputs = {}
   for key in features.VOCABULARY_FEATURE_KEYS:
     outputs[features.transformed_name(key)] = tft.compute_and_apply_vocabulary(

@@ -15,6 +15,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
+from trainer_module import code_fingerprint
 from trainer_module import features
 from trainer_module import ranking_models
 from trainer_module import retrieval_model
@@ -226,6 +227,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       the validation split), Transform output, `custom_config` holding
       Hyperparameters fields, and the Tuner's `hyperparameters` if it ran.
   """
+  code_fingerprint.check(fn_args.custom_config,
+                         code_fingerprint.trainer_fingerprint())
   # The Tuner's best values, when it ran, over the preset's.
   hparams = Hyperparameters.from_custom_config({
       **(fn_args.custom_config or {}),

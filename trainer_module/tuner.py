@@ -17,6 +17,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
+from trainer_module import code_fingerprint
 from trainer_module import ranking_models
 from trainer_module import trainer
 from trainer_module.hyperparameters import DEFAULT_TUNE_TRIALS
@@ -98,6 +99,7 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     The tuner and the arguments its `search` is called with.
   """
   config = fn_args.custom_config or {}
+  code_fingerprint.check(config, code_fingerprint.trainer_fingerprint())
   hparams = Hyperparameters.from_custom_config(config)
   if hparams.seed is not None:
     tf.keras.utils.set_random_seed(hparams.seed)
