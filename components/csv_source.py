@@ -41,6 +41,13 @@ def check_csv(path: str,
   return columns
 
 
+def count_ratings(path: str,
+                  encoding: str = tf_examples.DEFAULT_ENCODING) -> int:
+  """The data lines of a ratings CSV (blank lines too, as a bound), after
+  checking that the whole file is `encoding` text."""
+  return tf_examples.count_lines(path, encoding) - 1
+
+
 def _parse_cell(kind: str, name: str, text: str) -> List[Any]:
   """Values of one CSV cell; raises ValueError naming the column."""
   parts = text.split(MULTI_VALUE_SEPARATOR) if name == 'movie_genres' else [

@@ -293,10 +293,14 @@ def ReadGroupLens(pipeline: beam.Pipeline,  # pylint: disable=invalid-name
                                                            fmt)))
 
 
-def source_files(ratings_paths: List[str]) -> List[str]:
-  """Every file the examples are made of: the ratings files, then the
-  movies and users files (for the content fingerprint)."""
-  fmt = format_of(ratings_paths[0])
-  directory = os.path.dirname(ratings_paths[0])
-  return ratings_paths + [os.path.join(directory, name) for name in
-                          (fmt.movies_file, fmt.users_file) if name]
+def side_files(directory: str) -> List[str]:
+  """The names of the movies and users files the ratings are joined with
+  (fingerprinted with the ratings files)."""
+  fmt = find_format(directory)
+  return [name for name in (fmt.movies_file, fmt.users_file) if name]
+
+
+def count_ratings(ratings_path: str) -> int:
+  """The ratings in a GroupLens ratings file (its lines, less a header)."""
+  return tf_examples.count_lines(ratings_path) - int(
+      format_of(ratings_path).header)

@@ -1,10 +1,15 @@
 """MovieLensExampleGen: MovieLens ratings (TFDS, CSV, Parquet or GroupLens's
 own files) -> tf.Examples.
 
-A query-based ExampleGen (like BigQueryExampleGen): the standard executor
-splits the records by hash into train and eval (80/20 by default, or the
-two files given), then this executor carves `validation` out of train by
-a second hash (10% of it by default), and writes gzipped TFRecords. The
+A file-based ExampleGen (like CsvExampleGen): `input_base` is the folder
+of the source files and each input split's pattern a file (or glob) in it,
+so TFX's file-based driver fingerprints the files when the component runs,
+on every orchestrator (on Kubeflow V2 / Vertex too, where it runs before
+the cache check); a changed file is never served from cache. The standard
+executor splits the records by hash into train and eval (80/20 by default,
+or the two files given), then this executor carves `validation` out of
+train by a second hash (10% of it by default), and writes gzipped
+TFRecords. The
 Trainer fits on train and validates (early stopping, model selection) on
 validation; only the Evaluator reads eval.
 This module holds the component, its executor and the splits; each source
@@ -24,13 +29,14 @@ components/tf_examples.py.
 
 import hashlib
 import os
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import apache_beam as beam
 import tensorflow as tf
 
 from tfx import types
 from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen import component
 from tfx.components.example_gen import driver
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen import write_split
@@ -44,6 +50,7 @@ from tfx.types import standard_component_specs
 from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
+from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
 from components import csv_source
@@ -54,16 +61,23 @@ from components import tfds_source
 from components.beam_runner import is_direct_runner
 from components.tf_examples import RatingsSourceError
 
-TFDS_SCHEME = 'tfds:'
-CSV_SCHEME = 'csv:'
-PARQUET_SCHEME = 'parquet:'
-GROUPLENS_SCHEME = 'grouplens:'  # a ratings file of an unpacked GroupLens zip
+# What the input splits' patterns name (`source_format`).
+TFDS = 'tfds'  # a TFDS config name
+CSV = 'csv'  # a ratings CSV
+PARQUET = 'parquet'  # Parquet files (a glob)
+GROUPLENS = 'grouplens'  # a ratings file of an unpacked GroupLens zip
+SOURCE_FORMATS = (TFDS, CSV, PARQUET, GROUPLENS)
+# TFDS datasets are versioned and prepared by the executor: there are no
+# files to fingerprint before it runs. This base matches no file, so TFX's
+# file-based driver (on Kubeflow V2) gives a constant fingerprint too.
+TFDS_INPUT_BASE = 'tfds:'
 
+SOURCE_FORMAT_KEY = 'source_format'
 MANUAL_DIR_KEY = 'manual_dir'
 DATA_DIR_KEY = 'data_dir'
-SOURCE_FINGERPRINT_KEY = 'source_fingerprint'
 CSV_ENCODING_KEY = 'csv_encoding'
 VALIDATION_PERCENT_KEY = 'validation_percent'
+EVAL_MAX_RATINGS_KEY = 'eval_max_ratings'
 
 TRAIN_SPLIT = 'train'
 VALIDATION_SPLIT = 'validation'
@@ -130,32 +144,72 @@ def output_split_names(input_config: example_gen_pb2.Input,
 # ------------------------------------------------------------------ executor
 
 
+def source_path(exec_properties: Dict[str, Any], split_pattern: str) -> str:
+  """The file (or glob) an input split names, as the driver fingerprints it
+  (TFX joins input_base and the pattern the same way)."""
+  return os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY],
+                      split_pattern)
+
+
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(Union[tf.train.Example, bytes])
 def _RatingsToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
                       split_pattern: str) -> beam.PCollection:
-  """Reads the source named by `split_pattern` ('tfds:NAME', 'csv:PATH',
-  'parquet:PATTERN' or 'grouplens:RATINGS_FILE')."""
-  if split_pattern.startswith(TFDS_SCHEME):
+  """Reads the ratings one input split names, in the `source_format`."""
+  source_format = exec_properties[SOURCE_FORMAT_KEY]
+  if source_format == TFDS:
     return pipeline | 'ReadTfds' >> tfds_source.ReadTfds(  # pylint: disable=no-value-for-parameter
-        split_pattern[len(TFDS_SCHEME):],
-        exec_properties.get(DATA_DIR_KEY),
+        split_pattern, exec_properties.get(DATA_DIR_KEY),
         exec_properties.get(MANUAL_DIR_KEY))
-  if split_pattern.startswith(CSV_SCHEME):
+  path = source_path(exec_properties, split_pattern)
+  if source_format == CSV:
     return pipeline | 'ReadCsv' >> csv_source.ReadCsv(  # pylint: disable=no-value-for-parameter
-        split_pattern[len(CSV_SCHEME):],
-        exec_properties.get(CSV_ENCODING_KEY) or tf_examples.DEFAULT_ENCODING)
-  if split_pattern.startswith(GROUPLENS_SCHEME):
+        path, exec_properties.get(CSV_ENCODING_KEY) or
+        tf_examples.DEFAULT_ENCODING)
+  if source_format == GROUPLENS:
     return pipeline | 'ReadGroupLens' >> grouplens_files.ReadGroupLens(  # pylint: disable=no-value-for-parameter
-        split_pattern[len(GROUPLENS_SCHEME):])
-  if split_pattern.startswith(PARQUET_SCHEME):
+        path)
+  if source_format == PARQUET:
     return pipeline | 'ReadParquet' >> parquet_source.ReadParquet(  # pylint: disable=no-value-for-parameter
-        split_pattern[len(PARQUET_SCHEME):])
-  raise RatingsSourceError(
-      f'unknown ratings source {split_pattern!r}: expected {TFDS_SCHEME}NAME, '
-      f'{CSV_SCHEME}PATH, {PARQUET_SCHEME}PATTERN or '
-      f'{GROUPLENS_SCHEME}RATINGS_FILE')
+        path)
+  raise RatingsSourceError(f'unknown source_format {source_format!r}: one '
+                           f'of {SOURCE_FORMATS}')
+
+
+def count_ratings(exec_properties: Dict[str, Any], split_pattern: str) -> int:
+  """The ratings an input split holds, read before Beam runs; a CSV is
+  checked on the way to be text in its encoding, so a bad byte is named by
+  its exact line before anything is written."""
+  source_format = exec_properties[SOURCE_FORMAT_KEY]
+  if source_format == TFDS:
+    return tfds_source.TFDS_RATINGS.get(split_pattern, 0)
+  path = source_path(exec_properties, split_pattern)
+  if source_format == PARQUET:
+    return parquet_source.check_parquet(path)[1]
+  if source_format == CSV:
+    return csv_source.count_ratings(
+        path, exec_properties.get(CSV_ENCODING_KEY) or
+        tf_examples.DEFAULT_ENCODING)
+  return grouplens_files.count_ratings(path)
+
+
+def resolved_output_config(exec_properties: Dict[str, Any]
+                           ) -> example_gen_pb2.Output:
+  """The splits to write: the output_config given, else (one input split)
+  80/20 capped by the ratings counted now (`split_config`)."""
+  input_config = example_gen_pb2.Input()
+  proto_utils.json_to_proto(
+      exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+  output_config = example_gen_pb2.Output()
+  proto_utils.json_to_proto(
+      exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
+      output_config)
+  counts = [count_ratings(exec_properties, split.pattern)
+            for split in input_config.splits]
+  if output_config.HasField('split_config') or len(counts) > 1:
+    return output_config
+  return split_config(counts[0], exec_properties.get(EVAL_MAX_RATINGS_KEY))
 
 
 @beam.ptransform_fn
@@ -198,8 +252,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
-    # TFX 1.16's BaseExampleGenExecutor.Do, line for line, but naming the
-    # validation split and, on the DirectRunner, writing with
+    # TFX 1.16's BaseExampleGenExecutor.Do, line for line, but resolving
+    # the splits, naming the validation split and, on the DirectRunner,
+    # writing with
     # _WriteSplitInOrder (tests/test_movielens_example_gen.py checks that
     # it gives the artifact the properties TFX's Do gives).
     self._log_startup(input_dict, output_dict, exec_properties)
@@ -207,10 +262,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     proto_utils.json_to_proto(
         exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
         input_config)
-    output_config = example_gen_pb2.Output()
-    proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
-        output_config)
+    # The eval cap needs the size of the source: counted here, at run time.
+    output_config = resolved_output_config(exec_properties)
+    exec_properties = {
+        **exec_properties,
+        standard_component_specs.OUTPUT_CONFIG_KEY:
+            proto_utils.proto_to_json(output_config)}
     examples = output_dict[standard_component_specs.EXAMPLES_KEY]
     artifact_utils.get_single_instance(examples).split_names = (
         artifact_utils.encode_split_names(output_split_names(
@@ -242,15 +299,18 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
 
 class MovieLensExampleGenSpec(ComponentSpec):
-  """The query-based ExampleGen spec plus where TFDS finds its files."""
+  """The file-based ExampleGen spec plus the source's format, where TFDS
+  finds its files, the text encoding, the validation share and the eval
+  cap."""
 
   PARAMETERS = {
-      **standard_component_specs.QueryBasedExampleGenSpec.PARAMETERS,
+      **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
+      SOURCE_FORMAT_KEY: ExecutionParameter(type=str),
       MANUAL_DIR_KEY: ExecutionParameter(type=str, optional=True),
       DATA_DIR_KEY: ExecutionParameter(type=str, optional=True),
-      SOURCE_FINGERPRINT_KEY: ExecutionParameter(type=str, optional=True),
       CSV_ENCODING_KEY: ExecutionParameter(type=str, optional=True),
       VALIDATION_PERCENT_KEY: ExecutionParameter(type=int, optional=True),
+      EVAL_MAX_RATINGS_KEY: ExecutionParameter(type=int, optional=True),
   }
   INPUTS = {}
   OUTPUTS = {
@@ -259,15 +319,61 @@ class MovieLensExampleGenSpec(ComponentSpec):
   }
 
 
-class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
+class SourceDriver(driver.FileBasedDriver):
+  """TFX's file-based driver (span, version and a fingerprint of the input
+  files, taken when the component runs, before the cache is looked up),
+  which also fingerprints a GroupLens folder's movies and users files and
+  names a TFDS dataset by its (versioned) name."""
+
+  def resolve_exec_properties(self, exec_properties: Dict[str, Any],
+                              pipeline_info, component_info
+                              ) -> Dict[str, Any]:
+    source_format = exec_properties[SOURCE_FORMAT_KEY]
+    if source_format == TFDS:
+      input_config = example_gen_pb2.Input()
+      proto_utils.json_to_proto(
+          exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+          input_config)
+      exec_properties[example_gen_utils.SPAN_PROPERTY_NAME] = 0
+      exec_properties[example_gen_utils.VERSION_PROPERTY_NAME] = None
+      exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME] = (
+          'tfds:' + ','.join(s.pattern for s in input_config.splits))
+      return exec_properties
+    exec_properties = super().resolve_exec_properties(
+        exec_properties, pipeline_info, component_info)
+    if source_format == GROUPLENS:
+      base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+      exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME] += ''.join(
+          '\n' + io_utils.generate_fingerprint(name, os.path.join(base, name))
+          for name in grouplens_files.side_files(base))
+    return exec_properties
+
+
+def is_remote(path: str) -> bool:
+  """Whether a path is a URI (gs://, s3://, ...), not a local file."""
+  return '://' in path
+
+
+def input_base_and_patterns(paths: Sequence[str]) -> Tuple[str, List[str]]:
+  """The deepest folder holding every path (or glob), and each path
+  relative to it: TFX's `input_base` and split patterns. Local paths are
+  made absolute, so the component does not depend on where it runs."""
+  paths = [p if is_remote(p) else os.path.abspath(p) for p in paths]
+  parts = [p.split('/') for p in paths]
+  common = os.path.commonprefix([p[:-1] for p in parts])
+  return ('/'.join(common) or '/',
+          ['/'.join(p[len(common):]) for p in parts])
+
+
+class MovieLensExampleGen(component.FileBasedExampleGen):
   """ExampleGen over MovieLens ratings from TFDS, a CSV file, Parquet or an
   unpacked GroupLens folder."""
 
   SPEC_CLASS = MovieLensExampleGenSpec
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
-  DRIVER_CLASS = driver.QueryBasedDriver
+  DRIVER_CLASS = SourceDriver
 
-  def __init__(self,
+  def __init__(self,  # pylint: disable=super-init-not-called
                dataset: Optional[str] = None,
                ratings_csv: Optional[str] = None,
                eval_ratings_csv: Optional[str] = None,
@@ -282,6 +388,11 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
                validation_percent: int = DEFAULT_VALIDATION_PERCENT):
     """Reads `dataset` (a TFDS MovieLens ratings config), `ratings_csv`,
     `ratings_parquet` or `movielens_dir`.
+
+    Local files are checked here (columns, a first rating, the GroupLens
+    folder's files), cheaply: nothing reads a whole file or a bucket while
+    the pipeline is built or compiled. The files are fingerprinted, counted
+    and decoded when the component runs.
 
     Args:
       dataset: TFDS name, e.g. 'movielens/100k-ratings'.
@@ -306,8 +417,8 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
         is given) written as the `validation` split instead; 0 writes none.
 
     Raises:
-      RatingsSourceError: the source is missing, or its header, columns or
-        text encoding are wrong (checked here, before anything runs).
+      RatingsSourceError: a local source is missing, or its header, columns
+        or files are wrong (checked here, before anything runs).
     """
     if sum(bool(s) for s in (dataset, ratings_csv, ratings_parquet,
                              movielens_dir)) != 1:
@@ -321,57 +432,43 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
       raise ValueError('validation_percent must be between 0 and 50, not '
                        f'{validation_percent}')
     csv_encoding = tf_examples.check_encoding(csv_encoding)
-    fingerprint = None
-    ratings = None
-    if eval_ratings_csv or movielens_split:  # given train and eval files
-      if movielens_split:
-        _, (train, evals) = grouplens_files.ratings_files(movielens_dir,
-                                                          movielens_split)
-        scheme = GROUPLENS_SCHEME
-        fingerprint = tf_examples.fingerprint_files(
-            grouplens_files.source_files([train, evals]))
-      else:
-        train, evals, scheme = ratings_csv, eval_ratings_csv, CSV_SCHEME
-        csv_source.check_csv(train, csv_encoding)  # fail at pipeline build, not mid-run
-        csv_source.check_csv(evals, csv_encoding)
-        fingerprint = tf_examples.fingerprint_files([train, evals], csv_encoding)
-      input_config = example_gen_pb2.Input(splits=[
-          example_gen_pb2.Input.Split(name=TRAIN_SPLIT, pattern=scheme + train),
-          example_gen_pb2.Input.Split(name=EVAL_SPLIT, pattern=scheme + evals),
-      ])
-      output_config = output_config or example_gen_pb2.Output()
+    if dataset:
+      source_format, input_base, paths = TFDS, TFDS_INPUT_BASE, [dataset]
+    elif ratings_csv:
+      source_format = CSV
+      paths = [ratings_csv] + ([eval_ratings_csv] if eval_ratings_csv else [])
+      for path in paths:
+        if not is_remote(path):  # fail at pipeline build, not mid-run
+          csv_source.check_csv(path, csv_encoding)
+      input_base, paths = input_base_and_patterns(paths)
+    elif ratings_parquet:
+      source_format = PARQUET
+      if not is_remote(ratings_parquet):
+        parquet_source.check_parquet(ratings_parquet)
+      input_base, paths = input_base_and_patterns([ratings_parquet])
     else:
-      if ratings_csv:
-        csv_source.check_csv(ratings_csv, csv_encoding)
-        fingerprint, lines = tf_examples.scan_file(ratings_csv, csv_encoding)
-        ratings = lines - 1  # the header
-        source = CSV_SCHEME + ratings_csv
-      elif ratings_parquet:
-        _, ratings = parquet_source.check_parquet(ratings_parquet)
-        fingerprint = tf_examples.fingerprint_files(parquet_source.parquet_files(ratings_parquet))
-        source = PARQUET_SCHEME + ratings_parquet
-      elif movielens_dir:
-        fmt, (path,) = grouplens_files.ratings_files(movielens_dir)
-        fingerprint, lines = tf_examples.scan_file(path)
-        fingerprint += ',' + tf_examples.fingerprint_files(
-            grouplens_files.source_files([path])[1:])
-        ratings = lines - int(fmt.header)
-        source = GROUPLENS_SCHEME + path
-      else:
-        ratings = tfds_source.TFDS_RATINGS.get(dataset)
-        source = TFDS_SCHEME + dataset
-      input_config = example_gen_utils.make_default_input_config(source)
-      output_config = output_config or split_config(ratings,
-                                                    eval_max_ratings)
+      source_format = GROUPLENS
+      # Which release it is decides the file names: looked up (names only).
+      input_base, paths = input_base_and_patterns(
+          grouplens_files.ratings_files(movielens_dir, movielens_split)[1])
+    if len(paths) == 2:  # given train and eval files
+      input_config = example_gen_pb2.Input(splits=[
+          example_gen_pb2.Input.Split(name=TRAIN_SPLIT, pattern=paths[0]),
+          example_gen_pb2.Input.Split(name=EVAL_SPLIT, pattern=paths[1]),
+      ])
+    else:
+      input_config = example_gen_utils.make_default_input_config(paths[0])
     spec = MovieLensExampleGenSpec(
+        input_base=input_base,
         input_config=input_config,
-        output_config=output_config,
+        output_config=output_config or example_gen_pb2.Output(),
         output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
         output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+        source_format=source_format,
         manual_dir=manual_dir,
         data_dir=data_dir,
-        source_fingerprint=fingerprint,
         csv_encoding=(csv_encoding if csv_encoding != 'utf-8' else None),
         validation_percent=validation_percent or None,
+        eval_max_ratings=eval_max_ratings,
         examples=types.Channel(type=standard_artifacts.Examples))
-    super().__init__(spec=spec)
+    base_beam_component.BaseBeamComponent.__init__(self, spec=spec)

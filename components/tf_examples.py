@@ -2,8 +2,7 @@
 lines, and the error a bad source raises."""
 
 import codecs
-import hashlib
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, List, Mapping, Optional
 
 import tensorflow as tf
 
@@ -101,17 +100,14 @@ def _raise_decode_error(path: str, lines_before: int,
   raise RatingsSourceError(f'{path}: not {encoding} text: {error}')
 
 
-def scan_file(path: str, encoding: Optional[str] = None) -> Tuple[str, int]:
-  """Content hash of a file (so a changed file is not served from cache)
-  and its number of lines, in one read; given an `encoding`, also checks
-  that the file is such text and raises naming the first line that is
-  not."""
-  digest = hashlib.sha256()
+def count_lines(path: str, encoding: Optional[str] = None) -> int:
+  """The number of lines of a file, in one read; given an `encoding`, also
+  checks that the file is such text and raises naming the first line that
+  is not."""
   lines = 0
   decoder = codecs.getincrementaldecoder(encoding)() if encoding else None
   with tf.io.gfile.GFile(path, 'rb') as f:
     for chunk in iter(lambda: f.read(1 << 20), b''):
-      digest.update(chunk)
       if decoder:
         try:
           decoder.decode(chunk)
@@ -123,11 +119,4 @@ def scan_file(path: str, encoding: Optional[str] = None) -> Tuple[str, int]:
       decoder.decode(b'', final=True)
     except UnicodeDecodeError as error:
       _raise_decode_error(path, lines, error, encoding)
-  return digest.hexdigest(), lines
-
-
-def fingerprint_files(paths: List[str],
-                      encoding: Optional[str] = None) -> str:
-  """Content hash of several files, in the given order (each checked to be
-  `encoding` text when given)."""
-  return ','.join(scan_file(path, encoding)[0] for path in paths)
+  return lines

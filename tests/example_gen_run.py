@@ -3,7 +3,7 @@ reading what it wrote."""
 
 import glob
 import os
-from typing import Callable, List
+from typing import Any, Callable, Dict, List
 
 import tensorflow as tf
 from tfx.types import standard_artifacts
@@ -12,17 +12,33 @@ from tfx.utils import proto_utils
 from components import movielens_example_gen as example_gen
 
 
+def exec_properties(component: example_gen.MovieLensExampleGen
+                    ) -> Dict[str, Any]:
+  """The component's execution properties, as the orchestrator passes them
+  (protos as JSON, unset ones left out)."""
+  return {k: proto_utils.proto_to_json(v) if hasattr(v, 'DESCRIPTOR') else v
+          for k, v in component.exec_properties.items() if v is not None}
+
+
+def driver_fingerprint(properties: Dict[str, Any]) -> str:
+  """The input fingerprint the component's driver takes when it runs."""
+  resolved = example_gen.SourceDriver(None).resolve_exec_properties(
+      dict(properties), None, None)
+  return resolved['input_fingerprint']
+
+
 def execute(component: example_gen.MovieLensExampleGen, output_dir: str,
             do: Callable[..., None] = example_gen.Executor.Do
             ) -> standard_artifacts.Examples:
-  """Runs the component's executor (or `do` on it); returns the Examples
-  artifact it wrote."""
-  exec_properties = {
-      k: proto_utils.proto_to_json(v) if hasattr(v, 'DESCRIPTOR') else v
-      for k, v in component.exec_properties.items() if v is not None}
+  """Runs the component's executor (or `do` on it, given the splits our
+  executor resolves); returns the Examples artifact it wrote."""
+  properties = exec_properties(component)
+  if do is not example_gen.Executor.Do:
+    properties['output_config'] = proto_utils.proto_to_json(
+        example_gen.resolved_output_config(properties))
   examples = standard_artifacts.Examples()
   examples.uri = output_dir
-  do(example_gen.Executor(), {}, {'examples': [examples]}, exec_properties)
+  do(example_gen.Executor(), {}, {'examples': [examples]}, properties)
   return examples
 
 

@@ -13,6 +13,8 @@ from components import tfds_source
 from pipeline import cli
 from pipeline import configs
 from tests import e2e
+from tests.example_gen_run import driver_fingerprint
+from tests.example_gen_run import exec_properties
 from tests.example_gen_run import read_every_split
 from tests.example_gen_run import read_split
 from tests.example_gen_run import run_executor
@@ -152,15 +154,14 @@ def test_each_release_gets_its_reviewed_schema(tmp_path, write_folder,
 
 def test_a_changed_movies_file_changes_the_fingerprint(tmp_path):
   folder = write_100k(tmp_path / 'ml-100k')
-  before = example_gen.MovieLensExampleGen(
-      movielens_dir=folder).exec_properties['source_fingerprint']
+  compiled = exec_properties(example_gen.MovieLensExampleGen(
+      movielens_dir=folder))
+  before = driver_fingerprint(compiled)
   write(tmp_path / 'ml-100k' / 'u.item',
         f'10|Other title (1995)|01-Jan-1995||http://x|{flags("Drama")}\n'
         f'20|Speed (1994)|01-Jan-1994||http://y|{flags("Action")}\n',
         'latin-1')
-  after = example_gen.MovieLensExampleGen(
-      movielens_dir=folder).exec_properties['source_fingerprint']
-  assert before != after
+  assert driver_fingerprint(compiled) != before
 
 
 # ------------------------------------------------------------- bad folders

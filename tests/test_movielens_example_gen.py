@@ -13,6 +13,8 @@ from components import parquet_source
 from components import tf_examples
 from components import tfds_source
 from tests import synthetic_ratings
+from tests.example_gen_run import driver_fingerprint
+from tests.example_gen_run import exec_properties
 from tests.example_gen_run import execute
 from tests.example_gen_run import read_every_split
 from tests.example_gen_run import read_split
@@ -161,16 +163,40 @@ def test_a_bad_manual_zip_fails_with_what_to_do(tmp_path):
                                      str(tmp_path / 'tfds'), str(manual))
 
 
-def test_changed_csv_changes_the_fingerprint(tmp_path):
+def test_a_file_changed_after_the_build_changes_the_run_time_fingerprint(
+    tmp_path):
+  """Issue 18, defect 1: the fingerprint was taken when the pipeline was
+  built, so a compiled job kept it and a changed file was served from the
+  cache. The driver takes it when the component runs, from the same
+  component (its exec properties as compiled)."""
   path = synthetic_ratings.write_ratings_csv(str(tmp_path / 'r.csv'),
                                              num_ratings=200)
-  before = example_gen.MovieLensExampleGen(ratings_csv=path).exec_properties[
-      example_gen.SOURCE_FINGERPRINT_KEY]
+  compiled = exec_properties(example_gen.MovieLensExampleGen(ratings_csv=path))
+  assert 'input_fingerprint' not in compiled
+  before = driver_fingerprint(compiled)
+  assert before == driver_fingerprint(compiled)
   with open(path, 'a') as f:
     f.write('1,Movie 1 (1951),5.0,874000000,Action,1,20.0,student,10000\n')
-  after = example_gen.MovieLensExampleGen(ratings_csv=path).exec_properties[
-      example_gen.SOURCE_FINGERPRINT_KEY]
-  assert before != after
+  assert driver_fingerprint(compiled) != before
+
+
+def test_the_source_is_a_folder_and_patterns_in_it():
+  assert example_gen.input_base_and_patterns(['/d/train.csv', '/d/e/eval.csv'
+                                              ]) == ('/d', ['train.csv',
+                                                            'e/eval.csv'])
+  assert example_gen.input_base_and_patterns(['gs://b/x/r.csv', 'gs://b/y/e.csv'
+                                              ]) == ('gs://b', ['x/r.csv',
+                                                                'y/e.csv'])
+  assert example_gen.input_base_and_patterns(['/r.csv']) == ('/', ['r.csv'])
+  base, [pattern] = example_gen.input_base_and_patterns(['data/p-*.parquet'])
+  assert os.path.join(base, pattern) == os.path.abspath('data/p-*.parquet')
+
+
+def test_a_gs_source_is_not_read_while_the_pipeline_is_built():
+  """Issue 18, defect 1: compiling with a gs:// input read the bucket."""
+  component = example_gen.MovieLensExampleGen(
+      ratings_csv='gs://no-such-bucket-here/ratings.csv')
+  assert component.exec_properties['input_base'] == 'gs://no-such-bucket-here'
 
 
 # ------------------------------------------------------------------- Parquet
@@ -282,7 +308,7 @@ def test_eval_split_is_20_percent_up_to_its_cap(ratings, train_share):
         min(0.2 * ratings, 100_000), rel=0.15)
 
 
-def test_the_cap_follows_the_source_size(tmp_path):
+def test_the_cap_follows_the_source_size_counted_at_run_time(tmp_path):
   from bench import synthetic  # pylint: disable=g-import-not-at-top
   sizes = synthetic.Sizes.for_ratings(3000)
   for file_format in synthetic.FORMATS:
@@ -291,12 +317,12 @@ def test_the_cap_follows_the_source_size(tmp_path):
     flag = {'csv': 'ratings_csv', 'parquet': 'ratings_parquet'}[file_format]
     component = example_gen.MovieLensExampleGen(**{flag: path},
                                                 eval_max_ratings=300)
-    assert split_buckets(component.exec_properties['output_config']) == {
-        'train': 900, 'eval': 100}
+    assert split_buckets(example_gen.resolved_output_config(
+        exec_properties(component))) == {'train': 900, 'eval': 100}
   tfds = example_gen.MovieLensExampleGen(dataset='movielens/25m-ratings',
                                          eval_max_ratings=100_000)
-  assert split_buckets(tfds.exec_properties['output_config']) == {
-      'train': 996, 'eval': 4}
+  assert split_buckets(example_gen.resolved_output_config(
+      exec_properties(tfds))) == {'train': 996, 'eval': 4}
 
 
 @pytest.mark.parametrize('args, direct', [
@@ -328,11 +354,13 @@ def test_a_byte_order_mark_is_accepted(tmp_path):
 def test_a_latin1_csv_is_named_with_its_line_and_the_flag(tmp_path):
   path = tmp_path / 'latin1.csv'
   path.write_bytes((RATINGS_HEADER + LATIN1_ROWS).encode('latin-1'))
+  component = example_gen.MovieLensExampleGen(ratings_csv=str(path))
   with pytest.raises(example_gen.RatingsSourceError) as error:
-    example_gen.MovieLensExampleGen(ratings_csv=str(path))
+    run_executor(component, str(tmp_path / 'out'))
   message = str(error.value)
   assert f'{path} line 2' in message
   assert 'byte 0xe9' in message and '--csv-encoding' in message
+  assert not os.path.exists(tmp_path / 'out')  # nothing written
 
 
 def test_a_latin1_eval_csv_is_named_too(tmp_path):
@@ -341,10 +369,11 @@ def test_a_latin1_eval_csv_is_named_too(tmp_path):
   evals = tmp_path / 'eval.csv'
   evals.write_bytes((RATINGS_HEADER + '2,x,1\n' * 3 + LATIN1_ROWS).encode(
       'latin-1'))
+  component = example_gen.MovieLensExampleGen(ratings_csv=str(train),
+                                              eval_ratings_csv=str(evals))
   with pytest.raises(example_gen.RatingsSourceError,
                      match=f'{evals} line 5'):
-    example_gen.MovieLensExampleGen(ratings_csv=str(train),
-                                    eval_ratings_csv=str(evals))
+    run_executor(component, str(tmp_path / 'out'))
 
 
 def test_csv_encoding_reads_latin1(tmp_path):
@@ -372,7 +401,7 @@ def test_a_bad_byte_past_the_first_chunk_names_its_line(tmp_path):
                    '7,Café (1990),4\n'.encode('latin-1'))
   with pytest.raises(example_gen.RatingsSourceError,
                      match='line 60002: byte 0xe9 at column 6'):
-    tf_examples.scan_file(str(path), 'utf-8')
+    tf_examples.count_lines(str(path), 'utf-8')
 
 
 def test_utf_8_sig_is_utf_8():
@@ -451,3 +480,37 @@ def test_a_validation_share_out_of_range_is_refused(ratings_csv, percent):
   with pytest.raises(ValueError, match='validation_percent'):
     example_gen.MovieLensExampleGen(ratings_csv=ratings_csv,
                                     validation_percent=percent)
+
+
+@pytest.mark.e2e
+def test_the_local_runner_reruns_example_gen_only_when_the_file_changed(
+    tmp_path):
+  """Issue 18, defect 1, on the orchestrator: one pipeline object (as a
+  compiled job or a parsed Airflow DAG keeps it), run three times; the run
+  after the file changed is not served from the cache."""
+  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  path = synthetic_ratings.write_ratings_csv(str(tmp_path / 'r.csv'),
+                                             num_ratings=200)
+  metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(
+      str(tmp_path / 'metadata.db'))
+  built = tfx.dsl.Pipeline(
+      pipeline_name='fingerprint', pipeline_root=str(tmp_path / 'root'),
+      components=[example_gen.MovieLensExampleGen(ratings_csv=path)],
+      enable_cache=True, metadata_connection_config=metadata,
+      beam_pipeline_args=['--direct_running_mode=in_memory',
+                          '--direct_num_workers=1'])
+  store = metadata_store.MetadataStore(metadata)
+  written = lambda: len(store.get_artifacts_by_type('Examples'))
+  tfx.orchestration.LocalDagRunner().run(built)
+  tfx.orchestration.LocalDagRunner().run(built)
+  assert written() == 1  # unchanged: from the cache
+  with open(path) as f:
+    last = f.readlines()[-1]
+  with open(path, 'a') as f:
+    f.write(last)  # one more rating
+  tfx.orchestration.LocalDagRunner().run(built)
+  assert written() == 2
+  [_, latest] = store.get_artifacts_by_type('Examples')
+  assert 'num_files:1,total_bytes:' in latest.custom_properties[
+      'input_fingerprint'].string_value

@@ -1,7 +1,6 @@
 """create_pipeline's graph: its components, and the edges between them."""
 
 import json
-import os
 
 from google.protobuf import json_format
 import pytest
