@@ -1,6 +1,7 @@
 """Flags shared by every runner, and how they become create_pipeline's args."""
 
 import argparse
+import dataclasses
 import os
 import shlex
 from typing import Any, Dict, List, Optional
@@ -8,6 +9,7 @@ from typing import Any, Dict, List, Optional
 from components import beam_runner
 from pipeline import configs
 from trainer_module import features
+from trainer_module.hyperparameters import Hyperparameters
 
 
 def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
@@ -58,15 +60,10 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       default=configs.DEFAULT_PRESET,
                       help="model and gate defaults: 'tutorial' (the TFRS "
                       "tutorial's) or 'tuned' (default: %(default)s)")
-  parser.add_argument('--epochs', type=int, default=None,
-                      help='maximum epochs (default: from --preset)')
-  parser.add_argument('--batch-size', type=int, default=None)
-  parser.add_argument('--learning-rate', type=float, default=None)
-  parser.add_argument('--embedding-dim', type=int, default=None)
   parser.add_argument('--rmse-threshold', type=float, default=None,
                       help='Evaluator value gate: bless only if eval RMSE '
                       '<= this (default: from --preset: '
-                      + ', '.join(f"{name} {p['rmse_threshold']}" for name, p
+                      + ', '.join(f'{name} {p.rmse_threshold}' for name, p
                                   in configs.PRESETS.items()) + ')')
   parser.add_argument('--tune', action='store_true',
                       help="add a Tuner: a KerasTuner search over the rating "
@@ -81,17 +78,9 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       f'{configs.TOP_N_K} is at most this far below the last '
                       'blessed bundle\'s (default: '
                       f'{configs.RECALL_CHANGE_TOLERANCE})')
-  retrieval = parser.add_argument_group(
-      'retrieval stage (default: trainer_module/hyperparameters.py)')
-  retrieval.add_argument('--retrieval-epochs', type=int, default=None)
-  retrieval.add_argument('--retrieval-batch-size', type=int, default=None)
-  retrieval.add_argument('--retrieval-learning-rate', type=float,
-                         default=None)
-  retrieval.add_argument('--retrieval-candidates', type=int, default=None,
-                         help='N: movies retrieved for re-scoring')
-  retrieval.add_argument('--rerank-weight', type=float, default=None,
-                         help="recommend's score: retrieval score + this * "
-                         'predicted rating')
+  add_hyperparameter_flags(parser.add_argument_group(
+      'training (defaults: the --preset\'s, from pipeline/configs.py and '
+      'trainer_module/hyperparameters.py)'))
   parser.add_argument('--beam-pipeline-args', action='append', default=[],
                       help='Beam options for every Beam component, '
                       'repeatable or one quoted string (default: '
@@ -100,30 +89,68 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help='re-run every component')
 
 
+# Hyperparameters fields chosen otherwise than by a flag of their own.
+NOT_FLAGS = ('model',)  # --preset
+
+
+def flag_name(field_name: str) -> str:
+  """--batch-size for batch_size."""
+  return '--' + field_name.replace('_', '-')
+
+
+def add_hyperparameter_flags(group: argparse._ArgumentGroup) -> None:  # pylint: disable=protected-access
+  """One flag per Hyperparameters field (type, help and choices from the
+  field), unset by default so that the --preset's value holds."""
+  for field in dataclasses.fields(Hyperparameters):
+    if field.name in NOT_FLAGS:
+      continue
+    kind = type(field.default)
+    group.add_argument(
+        flag_name(field.name), type=kind if kind is not type(None) else int,
+        default=None, choices=field.metadata['choices'],
+        help=f'{field.metadata["help"]} (tutorial: {field.default})')
+
+
+def given_hyperparameters(args: argparse.Namespace) -> Dict[str, Any]:
+  """The Hyperparameters fields set on the command line."""
+  return {field.name: getattr(args, field.name)
+          for field in dataclasses.fields(Hyperparameters)
+          if field.name not in NOT_FLAGS and
+          getattr(args, field.name) is not None}
+
+
+def pipeline_config(args: argparse.Namespace) -> configs.PipelineConfig:
+  """The --preset, changed by the flags given: what create_pipeline gets.
+  Raises ValueError for a value no run could use."""
+  config = configs.preset(args.preset, **given_hyperparameters(args))
+  changes: Dict[str, Any] = dict(
+      validation_percent=args.validation_percent,
+      tune_trials=(None if not args.tune else args.tune_trials
+                   if args.tune_trials is not None
+                   else configs.DEFAULT_TUNE_TRIALS))
+  if args.rmse_threshold is not None:
+    changes['rmse_threshold'] = args.rmse_threshold
+  if args.recall_tolerance is not None:
+    changes['recall_change_tolerance'] = args.recall_tolerance
+  return dataclasses.replace(config, **changes)
+
+
 def check_pipeline_flags(parser: argparse.ArgumentParser,
                          args: argparse.Namespace) -> None:
   """Rejects values no run could use, before anything starts."""
-  for name in ('epochs', 'batch_size', 'embedding_dim', 'retrieval_epochs',
-               'retrieval_batch_size', 'retrieval_candidates'):
-    if getattr(args, name) is not None and getattr(args, name) < 1:
-      parser.error(f'--{name.replace("_", "-")} must be >= 1')
+  try:
+    pipeline_config(args)
+  except ValueError as error:
+    parser.error(str(error))
   if args.eval_ratings_csv and not args.ratings_csv:
     parser.error('--eval-ratings-csv needs --ratings-csv (the train split)')
   if args.movielens_split and not args.movielens_dir:
     parser.error('--movielens-split needs --movielens-dir')
   if args.tune_trials is not None and not args.tune:
     parser.error('--tune-trials needs --tune')
-  if args.tune_trials is not None and args.tune_trials < 1:
-    parser.error('--tune-trials must be >= 1')
-  if not 1 <= args.validation_percent <= 50:
-    parser.error('--validation-percent must be between 1 and 50 (the '
-                 'Trainer validates on that split)')
   if args.schema not in (None, configs.SCHEMA_INFER) and not (
       '://' in args.schema or os.path.isfile(args.schema)):
     parser.error(f'--schema {args.schema}: no such file')
-  for name in ('learning_rate', 'rmse_threshold', 'retrieval_learning_rate'):
-    if getattr(args, name) is not None and not getattr(args, name) > 0:
-      parser.error(f'--{name.replace("_", "-")} must be > 0')
 
 
 def schema_path(args: argparse.Namespace) -> Optional[str]:
@@ -152,17 +179,6 @@ def schema_path(args: argparse.Namespace) -> Optional[str]:
                                     list(features.FEATURE_KINDS))
 
 
-def preset_values(args: argparse.Namespace) -> Dict[str, Any]:
-  """The --preset's hyperparameters and threshold, with flags given on the
-  command line taking precedence."""
-  values = dict(configs.PRESETS[args.preset])
-  for name in ('epochs', 'batch_size', 'learning_rate', 'embedding_dim',
-               'rmse_threshold'):
-    if getattr(args, name) is not None:
-      values[name] = getattr(args, name)
-  return values
-
-
 def beam_args(values: List[str],
               defaults: Optional[List[str]] = None) -> List[str]:
   """Flattens --beam-pipeline-args; adds each DirectRunner default the
@@ -187,7 +203,6 @@ def pipeline_kwargs(args: argparse.Namespace,
                     beam_defaults: Optional[List[str]] = None
                     ) -> Dict[str, Any]:
   """create_pipeline's data, model and Beam arguments from parsed flags."""
-  values = preset_values(args)
   return dict(
       dataset=(None if args.ratings_csv or args.ratings_parquet
                or args.movielens_dir else args.dataset),
@@ -197,18 +212,9 @@ def pipeline_kwargs(args: argparse.Namespace,
       movielens_dir=local_path(args.movielens_dir),
       movielens_split=args.movielens_split,
       csv_encoding=args.csv_encoding,
-      validation_percent=args.validation_percent,
       manual_dir=local_path(args.manual_dir),
       tfds_data_dir=local_path(args.tfds_data_dir),
       schema_path=schema_path(args),
-      hyperparameters={
-          **{name: values[name] for name in configs.HYPERPARAMETER_NAMES},
-          **{name: getattr(args, name) for name in
-             configs.RETRIEVAL_FLAG_NAMES
-             if getattr(args, name) is not None}},
-      rmse_threshold=values['rmse_threshold'],
-      recall_change_tolerance=args.recall_tolerance,
-      tune_trials=((args.tune_trials or configs.DEFAULT_TUNE_TRIALS)
-                   if args.tune else None),
+      config=pipeline_config(args),
       beam_pipeline_args=beam_args(args.beam_pipeline_args, beam_defaults),
       enable_cache=not args.no_cache)

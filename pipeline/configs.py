@@ -1,9 +1,11 @@
 """Every tunable value of the pipeline, in one place."""
 
+import dataclasses
 import os
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from trainer_module import hyperparameters
+from trainer_module.hyperparameters import Hyperparameters
 
 PIPELINE_NAME = 'movielens-ranking'
 DEFAULT_DATASET = 'movielens/100k-ratings'
@@ -15,42 +17,6 @@ PREPROCESSING_FN = 'trainer_module.preprocessing.preprocessing_fn'
 RUN_FN = 'trainer_module.trainer.run_fn'
 TUNER_FN = 'trainer_module.tuner.tuner_fn'
 DEFAULT_TUNE_TRIALS = hyperparameters.DEFAULT_TUNE_TRIALS  # --tune
-
-SEED = 42
-
-# Model presets: the Trainer's hyperparameters (trainer_module.
-# hyperparameters.Hyperparameters) and the Evaluator's value gate (eval
-# RMSE <= threshold).
-PRESETS = {
-    # The TFRS tutorial, unchanged: eval RMSE ~1.11 on MovieLens 100k.
-    'tutorial': {
-        'model': 'tutorial', 'epochs': 3, 'batch_size': 8192,
-        'learning_rate': 0.1, 'embedding_dim': 32, 'optimizer': 'adagrad',
-        'l2': 0.0, 'early_stopping_patience': 0, 'rmse_threshold': 1.2,
-        'rerank_weight': 0.5,
-    },
-    # Biased MF + side features + SVD++ implicit feedback (see
-    # trainer_module/ranking_models.py), early stopping on the validation
-    # split.
-    'tuned': {
-        'model': 'tuned', 'epochs': 40, 'batch_size': 512,
-        'learning_rate': 0.002, 'embedding_dim': 32, 'optimizer': 'adam',
-        'l2': 1e-4, 'early_stopping_patience': 3, 'rmse_threshold': 0.95,
-        # Its predicted ratings spread ~10x wider than the tutorial model's.
-        'rerank_weight': 0.25,
-    },
-}
-DEFAULT_PRESET = 'tutorial'
-# recommend's re-rank weight of each preset was chosen on a validation set
-# carved from MovieLens 100k's train split (README: "Recommending").
-HYPERPARAMETER_NAMES = ('model', 'epochs', 'batch_size', 'learning_rate',
-                        'embedding_dim', 'optimizer', 'l2',
-                        'early_stopping_patience', 'rerank_weight')
-# The retrieval stage's settings come from Hyperparameters' defaults; these
-# flags change them (pipeline/cli.py).
-RETRIEVAL_FLAG_NAMES = ('retrieval_epochs', 'retrieval_batch_size',
-                        'retrieval_learning_rate', 'retrieval_candidates',
-                        'rerank_weight')  # rerank_weight: also per preset
 
 RMSE_CHANGE_TOLERANCE = 1e-10  # change gate: no worse than the baseline
 
@@ -155,6 +121,66 @@ CLUSTER_BEAM_PIPELINE_ARGS = [
     '--direct_running_mode=multi_processing',
     '--direct_num_workers=0',
 ]
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+  """What `create_pipeline` decides with besides the data and where things
+  go: the Trainer's hyperparameters and every gate, cap and check. A preset
+  is one of these, so a model always comes with its own gate."""
+  hyperparameters: Hyperparameters = Hyperparameters()
+  rmse_threshold: float = 1.2  # value gate: bless only if eval RMSE <= this
+  rmse_change_tolerance: float = RMSE_CHANGE_TOLERANCE
+  recall_change_tolerance: float = RECALL_CHANGE_TOLERANCE
+  top_n_k: int = TOP_N_K
+  top_n_min_rating: float = TOP_N_MIN_RATING
+  max_one_user_share: float = MAX_ONE_USER_SHARE
+  max_unseen_eval_user_share: float = MAX_UNSEEN_EVAL_USER_SHARE
+  drift_comparators: Mapping[str, Tuple[str, float]] = dataclasses.field(
+      default_factory=lambda: dict(DRIFT_COMPARATORS))
+  eval_max_ratings: int = EVAL_MAX_RATINGS
+  validation_percent: int = VALIDATION_PERCENT
+  tune_trials: Optional[int] = None  # a Tuner trying this many sets; None: none
+
+  def __post_init__(self):
+    """Refuses settings no run could use."""
+    if not 1 <= self.validation_percent <= 50:
+      raise ValueError('validation_percent must be between 1 and 50 (the '
+                       'Trainer validates on that split), not '
+                       f'{self.validation_percent}')
+    if self.tune_trials is not None and self.tune_trials < 1:
+      raise ValueError(f'tune_trials must be >= 1, not {self.tune_trials}')
+    if not self.rmse_threshold > 0:
+      raise ValueError(f'rmse_threshold must be > 0, not {self.rmse_threshold}')
+
+
+# Model presets: the Trainer's hyperparameters with the Evaluator's value
+# gate (eval RMSE <= rmse_threshold) that goes with them.
+PRESETS = {
+    # The TFRS tutorial, unchanged: eval RMSE ~1.11 on MovieLens 100k.
+    'tutorial': PipelineConfig(),
+    # Biased MF + side features + SVD++ implicit feedback (see
+    # trainer_module/ranking_models.py), early stopping on the validation
+    # split. recommend's re-rank weight of each preset was chosen on a
+    # validation set carved from MovieLens 100k's train split (README:
+    # "Recommending"); this model's predicted ratings spread ~10x wider than
+    # the tutorial model's.
+    'tuned': PipelineConfig(
+        hyperparameters=Hyperparameters(
+            model='tuned', epochs=40, batch_size=512, learning_rate=0.002,
+            embedding_dim=32, optimizer='adam', l2=1e-4,
+            early_stopping_patience=3, rerank_weight=0.25),
+        rmse_threshold=0.95),
+}
+DEFAULT_PRESET = 'tutorial'
+
+
+def preset(name: str = DEFAULT_PRESET, **hyperparameters: Any
+           ) -> PipelineConfig:
+  """A preset with some of its hyperparameters changed."""
+  config = PRESETS[name]
+  return dataclasses.replace(config, hyperparameters=dataclasses.replace(
+      config.hyperparameters, **hyperparameters))
 
 
 def output_paths(output_dir: str) -> dict:

@@ -1,5 +1,6 @@
 """`create_pipeline`: the one component graph every runner runs."""
 
+import dataclasses
 from typing import Any, Dict, List, Optional
 
 import tensorflow_model_analysis as tfma
@@ -22,7 +23,9 @@ from trainer_module import features
 from trainer_module.hyperparameters import TUNE_TRIALS_KEY
 
 
-def eval_config(rmse_threshold: float) -> tfma.EvalConfig:
+def eval_config(rmse_threshold: float,
+                rmse_change_tolerance: float = configs.RMSE_CHANGE_TOLERANCE
+                ) -> tfma.EvalConfig:
   """TFMA config: RMSE on the eval split, gated by value and by change,
   overall and per slice (the change against the baseline too)."""
   rmse_gate = tfma.MetricThreshold(
@@ -30,7 +33,7 @@ def eval_config(rmse_threshold: float) -> tfma.EvalConfig:
           upper_bound={'value': rmse_threshold}),
       change_threshold=tfma.GenericChangeThreshold(
           direction=tfma.MetricDirection.LOWER_IS_BETTER,
-          absolute={'value': configs.RMSE_CHANGE_TOLERANCE}))
+          absolute={'value': rmse_change_tolerance}))
   return tfma.EvalConfig(
       model_specs=[
           tfma.ModelSpec(
@@ -70,14 +73,10 @@ def create_pipeline(
     movielens_dir: Optional[str] = None,
     movielens_split: Optional[str] = None,
     csv_encoding: str = 'utf-8',
-    validation_percent: int = configs.VALIDATION_PERCENT,
     manual_dir: Optional[str] = None,
     tfds_data_dir: Optional[str] = None,
     schema_path: Optional[str] = configs.SCHEMA_PATH,
-    hyperparameters: Optional[Dict[str, Any]] = None,
-    rmse_threshold: Optional[float] = None,
-    recall_change_tolerance: Optional[float] = None,
-    tune_trials: Optional[int] = None,
+    config: configs.PipelineConfig = configs.PRESETS[configs.DEFAULT_PRESET],
     metadata_connection_config: Optional[Any] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
@@ -99,22 +98,17 @@ def create_pipeline(
     movielens_split: with a 100k `movielens_dir`, its shipped train/test
       pair ('u1'..'u5', 'ua', 'ub') as train/eval.
     csv_encoding: the text encoding of the ratings CSVs.
-    validation_percent: the share of the training data ExampleGen writes as
-      the `validation` split, on which the Trainer validates and selects
-      (the Evaluator alone reads `eval`).
     manual_dir: the folder holding the GroupLens zip for offline TFDS use.
     tfds_data_dir: where TFDS keeps prepared datasets.
     schema_path: the reviewed schema ImportSchemaGen imports; None infers
       one with SchemaGen on every run.
-    hyperparameters: trainer_module.hyperparameters.Hyperparameters fields;
-      the rest, and `rmse_threshold`, default to the preset of
-      `hyperparameters['model']` (configs.PRESETS; the tutorial's if unset).
-    rmse_threshold: the Evaluator's value gate on eval RMSE.
-    recall_change_tolerance: how far the bundle's Recall@10 may fall below
-      the last blessed bundle's (default configs.RECALL_CHANGE_TOLERANCE).
-    tune_trials: adds a Tuner (trainer_module/tuner.py) that tries this many
-      rating-model hyperparameter sets on the validation split and gives
-      the best to the Trainer; None trains with the preset's values.
+    config: the Trainer's hyperparameters and every gate, cap and check
+      (a preset of configs.PRESETS, or `configs.preset(name, **changes)`):
+      the validation share ExampleGen carves from train, the eval cap, the
+      drift comparators, the RMSE and Recall gates, and `tune_trials` (a
+      Tuner, trainer_module/tuner.py, that tries this many rating-model
+      hyperparameter sets on the validation split and gives the best to the
+      Trainer; None trains with the preset's values).
     metadata_connection_config: ML Metadata's connection (local runs).
     beam_pipeline_args: Beam options for every Beam component.
     enable_cache: whether unchanged components are served from cache.
@@ -129,14 +123,9 @@ def create_pipeline(
     The tfx.dsl.Pipeline.
 
   Raises:
-    RatingsSourceError: the data source is missing or malformed (checked
-      while the pipeline is built, before anything runs).
-    ValueError: `validation_percent` is not 1..50.
+    RatingsSourceError: a local data source is missing or malformed
+      (checked while the pipeline is built, before anything runs).
   """
-  if not 1 <= validation_percent <= 50:
-    raise ValueError('validation_percent must be between 1 and 50 (the '
-                     f'Trainer validates on that split), not '
-                     f'{validation_percent}')
   example_gen = MovieLensExampleGen(
       dataset=(None if ratings_csv or ratings_parquet or movielens_dir
                else dataset),
@@ -148,8 +137,8 @@ def create_pipeline(
       csv_encoding=csv_encoding,
       manual_dir=manual_dir,
       data_dir=tfds_data_dir,
-      eval_max_ratings=configs.EVAL_MAX_RATINGS,
-      validation_percent=validation_percent)
+      eval_max_ratings=config.eval_max_ratings,
+      validation_percent=config.validation_percent)
 
   statistics_gen = tfx.components.StatisticsGen(
       examples=example_gen.outputs['examples'])
@@ -183,13 +172,13 @@ def create_pipeline(
   drift_validator = DriftValidator(
       statistics=statistics_gen.outputs['statistics'],
       baseline_statistics=statistics_resolver.outputs['statistics'],
-      config=drift_config(configs.DRIFT_COMPARATORS))
+      config=drift_config(config.drift_comparators))
 
   anomalies_gate = AnomaliesGate(
       anomalies=example_validator.outputs['anomalies'],
       statistics=statistics_gen.outputs['statistics'],
       user_key=features.USER_ID_KEY,
-      max_one_user_share=configs.MAX_ONE_USER_SHARE,
+      max_one_user_share=config.max_one_user_share,
       drift_anomalies=drift_validator.outputs['drift_anomalies'])
 
   transform = tfx.components.Transform(
@@ -207,28 +196,22 @@ def create_pipeline(
                      code_fingerprint.transform_fingerprint()})
   transform.add_upstream_node(anomalies_gate)
 
-  # The preset of the model asked for: its defaults and its RMSE gate.
-  preset = configs.PRESETS[(hyperparameters or {}).get(
-      'model', configs.DEFAULT_PRESET)]
   trainer_config: Dict[str, Any] = {
-      **{name: preset[name] for name in configs.HYPERPARAMETER_NAMES},
-      **(hyperparameters or {}),
-      'seed': configs.SEED,
+      **dataclasses.asdict(config.hyperparameters),
       code_fingerprint.CODE_FINGERPRINT_KEY:
           code_fingerprint.trainer_fingerprint(),
   }
-  if rmse_threshold is None:
-    rmse_threshold = preset['rmse_threshold']
   # Validation and model selection never see the Evaluator's split.
   splits = dict(train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
                 eval_args=tfx.proto.EvalArgs(splits=[VALIDATION_SPLIT]))
   tuner = None
-  if tune_trials:
+  if config.tune_trials:
     tuner = tfx.components.Tuner(
         tuner_fn=configs.TUNER_FN,
         examples=transform.outputs['transformed_examples'],
         transform_graph=transform.outputs['transform_graph'],
-        custom_config={**trainer_config, TUNE_TRIALS_KEY: tune_trials},
+        custom_config={**trainer_config,
+                       TUNE_TRIALS_KEY: config.tune_trials},
         **splits)
   trainer = tfx.components.Trainer(
       run_fn=configs.RUN_FN,
@@ -255,13 +238,12 @@ def create_pipeline(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
       baseline_model=model_resolver.outputs['model'],
-      eval_config=eval_config(rmse_threshold),
+      eval_config=eval_config(config.rmse_threshold,
+                              config.rmse_change_tolerance),
       top_n_config={
-          'k': configs.TOP_N_K, 'min_rating': configs.TOP_N_MIN_RATING,
-          'max_unseen_eval_user_share': configs.MAX_UNSEEN_EVAL_USER_SHARE,
-          'recall_change_tolerance': (
-              configs.RECALL_CHANGE_TOLERANCE if recall_change_tolerance is None
-              else recall_change_tolerance)}).with_id('Evaluator')
+          'k': config.top_n_k, 'min_rating': config.top_n_min_rating,
+          'max_unseen_eval_user_share': config.max_unseen_eval_user_share,
+          'recall_change_tolerance': config.recall_change_tolerance}).with_id('Evaluator')
 
   pusher = Pusher(
       model=trainer.outputs['model'],

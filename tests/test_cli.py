@@ -21,25 +21,48 @@ def parse(argv):
 
 def test_defaults_are_the_tutorials():
   kwargs = cli.pipeline_kwargs(parse([]))
-  hparams = kwargs['hyperparameters']
-  assert (hparams['model'], hparams['epochs'], hparams['batch_size'],
-          hparams['learning_rate'], hparams['embedding_dim'],
-          hparams['optimizer']) == ('tutorial', 3, 8192, 0.1, 32, 'adagrad')
-  assert kwargs['rmse_threshold'] == 1.2
+  hparams = kwargs['config'].hyperparameters
+  assert (hparams.model, hparams.epochs, hparams.batch_size,
+          hparams.learning_rate, hparams.embedding_dim,
+          hparams.optimizer) == ('tutorial', 3, 8192, 0.1, 32, 'adagrad')
+  assert kwargs['config'] == configs.PRESETS['tutorial']
+  assert kwargs['config'].rmse_threshold == 1.2
   assert kwargs['dataset'] == 'movielens/100k-ratings'
   assert kwargs['beam_pipeline_args'] == configs.LOCAL_BEAM_PIPELINE_ARGS
 
 
 def test_tuned_preset_has_its_own_gate_and_flags_override_it():
-  kwargs = cli.pipeline_kwargs(parse(['--preset', 'tuned']))
-  assert kwargs['hyperparameters']['model'] == 'tuned'
-  assert kwargs['rmse_threshold'] == configs.PRESETS['tuned'][
-      'rmse_threshold'] < configs.PRESETS['tutorial']['rmse_threshold']
-  kwargs = cli.pipeline_kwargs(parse(['--preset', 'tuned', '--epochs', '5',
-                                      '--rmse-threshold', '0.99']))
-  assert kwargs['hyperparameters']['epochs'] == 5
-  assert kwargs['hyperparameters']['optimizer'] == 'adam'
-  assert kwargs['rmse_threshold'] == 0.99
+  config = cli.pipeline_kwargs(parse(['--preset', 'tuned']))['config']
+  assert config.hyperparameters.model == 'tuned'
+  assert config.rmse_threshold == configs.PRESETS[
+      'tuned'].rmse_threshold < configs.PRESETS['tutorial'].rmse_threshold
+  config = cli.pipeline_kwargs(parse(['--preset', 'tuned', '--epochs', '5',
+                                      '--rmse-threshold', '0.99']))['config']
+  assert config.hyperparameters.epochs == 5
+  assert config.hyperparameters.optimizer == 'adam'
+  assert config.rmse_threshold == 0.99
+
+
+def test_every_hyperparameter_but_the_model_is_a_flag_with_its_help(capsys):
+  """Issue 18: the flags are made from the Hyperparameters fields, so a
+  new field is a flag without editing the CLI."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from trainer_module.hyperparameters import Hyperparameters  # pylint: disable=g-import-not-at-top
+  parser = argparse.ArgumentParser()
+  cli.add_pipeline_flags(parser)
+  parser.print_help()
+  text = ' '.join(capsys.readouterr().out.split())
+  for field in dataclasses.fields(Hyperparameters):
+    if field.name != 'model':
+      assert cli.flag_name(field.name) in text, field.name
+  assert '--model ' not in text
+  config = cli.pipeline_config(parse(['--l2', '0.001', '--optimizer', 'adam',
+                                      '--seed', '7',
+                                      '--retrieval-disliked-weight', '0.5']))
+  assert (config.hyperparameters.l2, config.hyperparameters.optimizer,
+          config.hyperparameters.seed,
+          config.hyperparameters.retrieval_disliked_weight) == (
+              0.001, 'adam', 7, 0.5)
 
 
 def test_beam_args_repeatable_or_one_string_and_override_defaults():
@@ -192,25 +215,25 @@ def test_movielens_split_needs_movielens_dir(capsys):
 
 def test_each_preset_has_its_rerank_weight_and_the_flag_overrides_it():
   from trainer_module import hyperparameters  # pylint: disable=g-import-not-at-top
-  assert cli.pipeline_kwargs(parse([]))['hyperparameters'][
-      'rerank_weight'] == hyperparameters.Hyperparameters().rerank_weight == (
-          configs.PRESETS['tutorial']['rerank_weight'])
-  tuned = cli.pipeline_kwargs(parse(['--preset', 'tuned']))
-  assert tuned['hyperparameters']['rerank_weight'] == 0.25
-  given = cli.pipeline_kwargs(parse(['--preset', 'tuned', '--rerank-weight',
+  assert cli.pipeline_config(parse([])).hyperparameters.rerank_weight == (
+      hyperparameters.Hyperparameters().rerank_weight) == (
+          configs.PRESETS['tutorial'].hyperparameters.rerank_weight)
+  tuned = cli.pipeline_config(parse(['--preset', 'tuned']))
+  assert tuned.hyperparameters.rerank_weight == 0.25
+  given = cli.pipeline_config(parse(['--preset', 'tuned', '--rerank-weight',
                                      '2']))
-  assert given['hyperparameters']['rerank_weight'] == 2.0
+  assert given.hyperparameters.rerank_weight == 2.0
 
 
 def test_tune_adds_a_tuner_with_its_trials():
-  assert cli.pipeline_kwargs(parse([]))['tune_trials'] is None
-  assert cli.pipeline_kwargs(parse(['--tune']))['tune_trials'] == (
+  assert cli.pipeline_config(parse([])).tune_trials is None
+  assert cli.pipeline_config(parse(['--tune'])).tune_trials == (
       configs.DEFAULT_TUNE_TRIALS)
-  assert cli.pipeline_kwargs(parse(['--tune', '--tune-trials', '3']))[
-      'tune_trials'] == 3
+  assert cli.pipeline_config(parse(['--tune', '--tune-trials',
+                                    '3'])).tune_trials == 3
 
 
 def test_validation_percent_reaches_the_pipeline():
-  assert cli.pipeline_kwargs(parse([]))['validation_percent'] == 10
-  assert cli.pipeline_kwargs(parse(['--validation-percent', '20']))[
-      'validation_percent'] == 20
+  assert cli.pipeline_config(parse([])).validation_percent == 10
+  assert cli.pipeline_config(parse(['--validation-percent',
+                                    '20'])).validation_percent == 20

@@ -1,5 +1,6 @@
 """create_pipeline's graph: its components, and the edges between them."""
 
+import dataclasses
 import json
 
 from google.protobuf import json_format
@@ -131,8 +132,8 @@ def test_the_tuned_model_gets_the_tuned_presets_gate_and_defaults(tmp_path):
   tuned = pipeline_lib.create_pipeline(
       pipeline_name='test', pipeline_root=str(tmp_path / 'root'),
       serving_model_dir=str(tmp_path / 'serving'),
-      hyperparameters={'model': 'tuned', 'epochs': 7})
-  assert _rmse_gate(tuned) == configs.PRESETS['tuned']['rmse_threshold']
+      config=configs.preset('tuned', epochs=7))
+  assert _rmse_gate(tuned) == configs.PRESETS['tuned'].rmse_threshold
   trainer = next(c for c in tuned.components if c.id == 'Trainer')
   config = json.loads(trainer.exec_properties['custom_config'])
   assert (config['model'], config['optimizer'], config['epochs']) == (
@@ -164,13 +165,14 @@ def test_a_validation_share_no_trainer_can_use_is_refused(tmp_path, percent):
     pipeline_lib.create_pipeline(
         pipeline_name='p', pipeline_root=str(tmp_path / 'root'),
         serving_model_dir=str(tmp_path / 'serving'),
-        validation_percent=percent)
+        config=dataclasses.replace(configs.PRESETS['tutorial'],
+                                   validation_percent=percent))
 
 def test_a_tuner_searches_on_validation_and_feeds_the_trainer(tmp_path):
   tuned = pipeline_lib.create_pipeline(
       pipeline_name='p', pipeline_root=str(tmp_path / 'root'),
       serving_model_dir=str(tmp_path / 'serving'),
-      hyperparameters={'model': 'tuned'}, tune_trials=3)
+      config=dataclasses.replace(configs.PRESETS['tuned'], tune_trials=3))
   by_id = {c.id: c for c in tuned.components}
   tuner = by_id['Tuner']
   props = lambda key: json.loads(tuner.exec_properties[key])

@@ -2,7 +2,7 @@
 them without importing TensorFlow)."""
 
 import dataclasses
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 MODELS = ('tutorial', 'tuned')
 OPTIMIZERS = ('adagrad', 'adam')
@@ -13,56 +13,88 @@ TUNE_TRIALS_KEY = 'tune_trials'
 DEFAULT_TUNE_TRIALS = 8
 
 
+def _field(default: Any, help_text: str, low: Optional[float] = None,
+           high: Optional[float] = None, above: Optional[float] = None,
+           choices: Optional[Tuple[str, ...]] = None) -> Any:
+  """A Hyperparameters field: its default, the help of its command-line
+  flag (pipeline/cli.py makes one per field) and the values it allows
+  (low <= v <= high, v > above, v in choices)."""
+  return dataclasses.field(default=default, metadata=dict(
+      help=help_text, low=low, high=high, above=above, choices=choices))
+
+
 @dataclasses.dataclass(frozen=True)
 class Hyperparameters:
-  """Training settings; the defaults are the tutorial's."""
-  model: str = 'tutorial'  # 'tutorial' or 'tuned' (see TunedRankingModel)
-  epochs: int = 3
-  batch_size: int = 8192
-  learning_rate: float = 0.1
-  embedding_dim: int = 32
-  optimizer: str = 'adagrad'  # or 'adam'
-  l2: float = 0.0  # L2 penalty on the tuned model's embeddings
-  early_stopping_patience: int = 0  # epochs without a better eval RMSE; 0=off
+  """Training settings; the defaults are the tutorial's. Every field but
+  `model` (chosen by --preset) is a command-line flag."""
+  model: str = _field('tutorial', "the rating model: 'tutorial' or 'tuned' "
+                      '(TunedRankingModel)', choices=MODELS)
+  epochs: int = _field(3, 'maximum epochs of the rating model', low=1)
+  batch_size: int = _field(8192, "the rating model's batch size", low=1)
+  learning_rate: float = _field(0.1, "the rating model's learning rate",
+                                above=0)
+  embedding_dim: int = _field(32, 'user and movie embedding size', low=1)
+  optimizer: str = _field('adagrad', "the rating model's optimizer",
+                          choices=OPTIMIZERS)
+  l2: float = _field(0.0, "L2 penalty on the tuned model's embeddings",
+                     low=0)
+  early_stopping_patience: int = _field(
+      0, 'epochs without a better validation RMSE before training stops and '
+      'the best epoch is kept; 0: off', low=0)
   # The retrieval stage (trainer_module/retrieval_model.py) and how the
   # served `recommend` combines it with the rating model (serving.py).
   # Chosen on a validation set carved from MovieLens 100k's train split
   # (never the eval split): see README "Recommending".
-  retrieval_epochs: int = 5
-  retrieval_batch_size: int = 1024  # in-batch softmax: negatives per user
-  retrieval_learning_rate: float = 0.05  # Adagrad
-  retrieval_embedding_dim: int = 64
-  retrieval_oov_user_rate: float = 0.02  # train users seen as unknown
+  retrieval_epochs: int = _field(5, 'epochs of the retrieval model', low=1)
+  retrieval_batch_size: int = _field(
+      1024, "the retrieval model's batch size (in-batch softmax: the "
+      'negatives per user)', low=1)
+  retrieval_learning_rate: float = _field(
+      0.05, "the retrieval model's learning rate (Adagrad)", above=0)
+  retrieval_embedding_dim: int = _field(64, 'retrieval tower output size',
+                                        low=1)
+  retrieval_oov_user_rate: float = _field(
+      0.02, 'share of train users the retrieval model sees as unknown',
+      low=0, high=1)
   # Every train rating is a positive; one below retrieval_liked_rating
   # (the user watched the movie and did not like it) weighs this much.
-  retrieval_liked_rating: float = 4.0
-  retrieval_disliked_weight: float = 0.3
-  retrieval_candidates: int = 100  # N: retrieved, then re-scored
-  # recommend's score: retrieval score + rerank_weight * predicted rating
-  # (the tutorial preset's; the tuned preset's is 0.25: pipeline/configs.py).
-  rerank_weight: float = 0.5
-  seed: Optional[int] = 42
+  retrieval_liked_rating: float = _field(
+      4.0, 'a train rating below this is a weak retrieval positive')
+  retrieval_disliked_weight: float = _field(
+      0.3, "a weak positive's weight", low=0, high=1)
+  retrieval_candidates: int = _field(
+      100, 'N: movies retrieved, then re-scored by the rating model', low=1,
+      high=MAX_RETRIEVAL_CANDIDATES)
+  rerank_weight: float = _field(
+      0.5, "recommend's score: retrieval score + this * predicted rating")
+  seed: Optional[int] = _field(42, 'random seed of training')
+
+  def __post_init__(self):
+    """Refuses a value its field does not allow, naming field and range."""
+    for field in dataclasses.fields(self):
+      value, allowed = getattr(self, field.name), field.metadata
+      if value is None:
+        continue
+      if allowed['choices'] and value not in allowed['choices']:
+        raise ValueError(f'unknown {field.name} {value!r}; one of '
+                         f'{allowed["choices"]}')
+      if allowed['choices']:
+        continue
+      low, high, above = allowed['low'], allowed['high'], allowed['above']
+      if ((low is not None and value < low) or
+          (high is not None and value > high) or
+          (above is not None and not value > above)):
+        bounds = (f'> {above}' if above is not None else
+                  f'{low}..{high}' if high is not None else f'>= {low}')
+        raise ValueError(f'{field.name} must be {bounds}, got {value}')
 
   @classmethod
-  def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]):
+  def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]
+                         ) -> 'Hyperparameters':
     """Reads the fields present in the Trainer's custom_config."""
     names = {f.name for f in dataclasses.fields(cls)}
-    hparams = cls(**{k: v for k, v in (custom_config or {}).items()
-                     if k in names})
-    if hparams.model not in MODELS:
-      raise ValueError(f'unknown model {hparams.model!r}; one of {MODELS}')
-    if hparams.optimizer not in OPTIMIZERS:
-      raise ValueError(
-          f'unknown optimizer {hparams.optimizer!r}; one of {OPTIMIZERS}')
-    if not 1 <= hparams.retrieval_candidates <= MAX_RETRIEVAL_CANDIDATES:
-      raise ValueError(
-          f'retrieval_candidates must be 1..{MAX_RETRIEVAL_CANDIDATES}, got '
-          f'{hparams.retrieval_candidates}')
-    if not 0.0 <= hparams.retrieval_disliked_weight <= 1.0:
-      raise ValueError(
-          'retrieval_disliked_weight must be 0..1, got '
-          f'{hparams.retrieval_disliked_weight}')
-    return hparams
+    return cls(**{k: v for k, v in (custom_config or {}).items()
+                  if k in names})
 
 
 def tuned_values(best_hyperparameters: Optional[Dict[str, Any]]
