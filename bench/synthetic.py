@@ -15,9 +15,15 @@ what is rated are long-tailed (Zipf-like), as in MovieLens. Users, movies and
 their side features are tables (sizes grow with N: about N/150 users and
 1.7 N^0.6 movies); ratings are generated and written CHUNK_SIZE rows at a
 time, so memory does not grow with N. The same seed gives the same bytes.
+
+The tests' small data (`write_small_ratings_csv`) comes from here too: a few
+thousand ratings whose choice of movies has a planted structure (taste
+groups), so a retrieval model can learn to beat the most popular list, and
+in which every user and movie occurs.
 """
 
 import argparse
+import csv
 import dataclasses
 import json
 import os
@@ -220,6 +226,75 @@ def write(sizes: Sizes, out_dir: str, seed: int = 0,
   with open(os.path.join(out_dir, MANIFEST), 'w') as f:
     json.dump(manifest, f, indent=2)
   return manifest
+
+
+# ------------------------------------------------- the tests' small data
+
+TASTE_GROUPS = 6  # user u and movie m are in group u % 6 and m % 6
+TASTE_AFFINITY = 20.0  # a user picks a movie of their group this much more
+SMALL_GENRES = ['Action', 'Comedy', 'Drama', 'Romance', 'Thriller']
+SMALL_OCCUPATIONS = ['engineer', 'student', 'writer', 'doctor']
+
+
+def movie_titles(num_movies: int) -> List[str]:
+  """The small data's titles, shaped like MovieLens's, a comma in some."""
+  return [f'Movie {i}, The ({1950 + i % 50})' if i % 7 == 0 else
+          f'Movie {i} ({1950 + i % 50})' for i in range(num_movies)]
+
+
+def write_small_ratings_csv(path: str, num_ratings: int = 3000,
+                            num_users: int = 120, num_movies: int = 150,
+                            seed: int = 0) -> str:
+  """Writes the tests' small ratings CSV (every column ExampleGen knows);
+  returns `path`.
+
+  Ratings come from latent user and movie factors plus noise, so a model
+  can learn them. Who rates what has a planted structure, as in real data:
+  a user picks a movie of their own taste group TASTE_AFFINITY times as
+  often as another, and low-numbered movies more often than high-numbered
+  ones (a long tail), so the most popular list is a fair reference. Every
+  user and movie occurs at least once. User ids are numeric-looking strings
+  ("1", "2", ...) as in MovieLens, which catches any step that would infer
+  them as integers.
+  """
+  if num_ratings < max(num_users, num_movies):
+    raise ValueError(f'{num_ratings} ratings cannot cover {num_users} users '
+                     f'and {num_movies} movies')
+  rng = np.random.default_rng(seed)
+  user_factors = rng.normal(0, 0.5, size=(num_users, 4))
+  movie_factors = rng.normal(0, 0.5, size=(num_movies, 4))
+  user_bias = rng.normal(0, 0.6, size=num_users)
+  movie_bias = rng.normal(0, 0.6, size=num_movies)
+  titles = movie_titles(num_movies)
+  users = np.concatenate([np.arange(num_users), rng.integers(
+      0, num_users, size=num_ratings - num_users)])
+  rng.shuffle(users)
+  affinity = np.where(
+      np.arange(num_users)[:, None] % TASTE_GROUPS ==
+      np.arange(num_movies)[None, :] % TASTE_GROUPS, TASTE_AFFINITY, 1.0
+  ) / (1.0 + np.arange(num_movies) / 15.0)
+  choice = affinity / affinity.sum(axis=1, keepdims=True)
+  movies = np.array([rng.choice(num_movies, p=choice[u]) for u in users])
+  movies[rng.choice(num_ratings, size=num_movies, replace=False)] = (
+      np.arange(num_movies))
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(COLUMNS)
+    for user, movie in zip(users, movies):
+      score = (3.4 + user_bias[user] + movie_bias[movie] +
+               user_factors[user] @ movie_factors[movie] + rng.normal(0, 0.3))
+      age = 18 + user % 50
+      occupation = SMALL_OCCUPATIONS[user % len(SMALL_OCCUPATIONS)]
+      writer.writerow([
+          str(user + 1), titles[movie], float(np.clip(np.rint(score), 1, 5)),
+          874_000_000 + int(rng.integers(0, 10_000_000)), str(movie + 1),
+          MULTI_VALUE_SEPARATOR.join(
+              SMALL_GENRES[g] for g in sorted({movie % 5, (movie // 5) % 5})),
+          int(user % 2),
+          float(max(g for g in AGE_GROUPS if g <= age)), float(age),
+          occupation, OCCUPATIONS[occupation], f'{10000 + user * 37:05d}',
+      ])
+  return path
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

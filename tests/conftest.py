@@ -11,14 +11,14 @@ import sys
 
 import pytest
 
-from tests import synthetic_ratings
+from bench import synthetic
 
 
 @pytest.fixture(scope='session')
 def ratings_csv(tmp_path_factory) -> str:
   """3,000 generated ratings with every column ExampleGen knows."""
   path = tmp_path_factory.mktemp('data') / 'ratings.csv'
-  return synthetic_ratings.write_ratings_csv(str(path))
+  return synthetic.write_small_ratings_csv(str(path))
 
 
 @dataclasses.dataclass

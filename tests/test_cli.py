@@ -6,9 +6,9 @@ import os
 
 import pytest
 
+from bench import synthetic
 from pipeline import cli
 from pipeline import configs
-from tests import synthetic_ratings
 
 
 def parse(argv):
@@ -152,7 +152,7 @@ MOVIELENS_20M = [*RATINGS_ONLY, 'timestamp', 'movie_id', 'movie_genres']
     ('--ratings-csv', write_csv, RATINGS_ONLY, 'ratings_only.pbtxt'),
     ('--ratings-csv', write_csv, [*RATINGS_ONLY, 'timestamp'],
      'ratings_only.pbtxt'),
-    ('--ratings-csv', write_csv, synthetic_ratings.COLUMNS, 'schema.pbtxt'),
+    ('--ratings-csv', write_csv, synthetic.COLUMNS, 'schema.pbtxt'),
     ('--ratings-csv', write_csv, MOVIELENS_20M, 'movielens_20m.pbtxt'),
     ('--ratings-parquet', write_parquet, RATINGS_ONLY, 'ratings_only.pbtxt'),
 ])

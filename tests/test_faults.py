@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bench import synthetic
 from pipeline import configs
 from pipeline import local_runner
 from pipeline import predict
 from tests import e2e
 from tests import faults
-from tests import synthetic_ratings
 from trainer_module import features
 
 pytestmark = pytest.mark.e2e
@@ -149,7 +149,7 @@ def test_bad_data_stops_the_run_and_keeps_the_served_model(
   if mutate:
     rows = mutate(rows)
   header = []
-  for column in synthetic_ratings.COLUMNS:
+  for column in synthetic.COLUMNS:
     if column in columns and columns[column] is None:
       continue
     header.append(columns.get(column, column))
@@ -166,11 +166,11 @@ def test_eval_split_of_unseen_users_stops_before_pusher(
     served, ratings_csv, tmp_path):
   rows = read_rows(ratings_csv)
   train = write_rows(str(tmp_path / 'train.csv'), rows[600:],
-                     synthetic_ratings.COLUMNS)
+                     synthetic.COLUMNS)
   for row in rows[:600]:
     row['user_id'] = f"new-{row['user_id']}"
   evaluation = write_rows(str(tmp_path / 'eval.csv'), rows[:600],
-                          synthetic_ratings.COLUMNS)
+                          synthetic.COLUMNS)
   result, summary = run_with_fault(
       'eval split of unseen users', served,
       ['--ratings-csv', train, '--eval-ratings-csv', evaluation, *TRAINING])
@@ -216,7 +216,7 @@ def test_drifted_data_is_refused_every_time(served, ratings_csv, tmp_path):
   for row in rows:  # every user became two stars harsher
     row['user_rating'] = str(max(1.0, float(row['user_rating']) - 2))
   path = write_rows(str(tmp_path / 'drifted.csv'), rows,
-                    synthetic_ratings.COLUMNS)
+                    synthetic.COLUMNS)
   for attempt in ('drift', 'drift, same data again'):
     # Again: the baseline stays the served model's data, so a re-run on the
     # same drifted data is compared with that, not with itself.
@@ -236,7 +236,7 @@ def test_model_trained_on_shuffled_labels_is_not_pushed(
   for row, label in zip(rows, labels):
     row['user_rating'] = label
   path = write_rows(str(tmp_path / 'shuffled.csv'), rows,
-                    synthetic_ratings.COLUMNS)
+                    synthetic.COLUMNS)
   result, summary = run_with_fault(
       'shuffled labels', served, ['--ratings-csv', path, *TRAINING])
   assert_not_blessed(result, summary, 'root_mean_squared_error',
@@ -283,7 +283,7 @@ def newest_model(output_dir: str):
       predict.newest_version_dir(e2e.serving_dir(output_dir)))
 
 
-KNOWN_USER, KNOWN_TITLE = '42', synthetic_ratings.movie_titles(150)[3]
+KNOWN_USER, KNOWN_TITLE = '42', synthetic.movie_titles(150)[3]
 
 
 def _request_errors(loaded) -> Dict[str, Callable[[], object]]:

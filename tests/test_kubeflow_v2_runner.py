@@ -178,8 +178,8 @@ def kubeflow_driver_fingerprint(component) -> str:
 
 def test_kubeflows_driver_fingerprints_every_source_kind(tmp_path):
   from components import movielens_example_gen as example_gen  # pylint: disable=g-import-not-at-top
-  from tests import synthetic_ratings  # pylint: disable=g-import-not-at-top
-  path = synthetic_ratings.write_ratings_csv(str(tmp_path / 'r.csv'),
+  from bench import synthetic  # pylint: disable=g-import-not-at-top
+  path = synthetic.write_small_ratings_csv(str(tmp_path / 'r.csv'),
                                              num_ratings=200)
   csv_gen = example_gen.MovieLensExampleGen(ratings_csv=path)
   before = kubeflow_driver_fingerprint(csv_gen)

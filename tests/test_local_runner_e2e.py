@@ -6,10 +6,10 @@ import re
 
 import pytest
 
+from bench import synthetic
 from pipeline import configs
 from pipeline import run_summary
 from tests import e2e
-from tests import synthetic_ratings
 
 # Small data: more, smaller steps than the tutorial so the model learns.
 TRAINING = [*e2e.SMALL_DATA_RETRIEVAL, '--batch-size', '64', '--epochs', '10']
@@ -55,14 +55,14 @@ def test_summary_reports_the_run(first_run, ratings_csv):
 def test_pushed_model_answers_the_tutorial_call(first_run):
   _, summary = first_run
   rating = e2e.tutorial_call(summary['pushed_model'], '42',
-                             synthetic_ratings.movie_titles(150)[3])
+                             synthetic.movie_titles(150)[3])
   assert rating.shape == (1, 1)
   assert 1.0 < float(rating[0, 0]) < 5.5
 
 
 def test_predict_ranks_titles_and_flags_unknown_ones(first_run):
   output_dir, _ = first_run
-  titles = synthetic_ratings.movie_titles(150)[:3]
+  titles = synthetic.movie_titles(150)[:3]
   args = ['--model-dir', configs.output_paths(output_dir)['serving_model_dir'],
           '--user-id', '42', '--json']
   for title in [*titles, 'Not A Movie (2099)']:

@@ -7,12 +7,12 @@ import pytest
 import tensorflow as tf
 from tfx.utils import proto_utils
 
+from bench import synthetic
 from components import csv_source
 from components import movielens_example_gen as example_gen
 from components import parquet_source
 from components import tf_examples
 from components import tfds_source
-from tests import synthetic_ratings
 from tests.example_gen_run import driver_fingerprint
 from tests.example_gen_run import exec_properties
 from tests.example_gen_run import execute
@@ -169,7 +169,7 @@ def test_a_file_changed_after_the_build_changes_the_run_time_fingerprint(
   built, so a compiled job kept it and a changed file was served from the
   cache. The driver takes it when the component runs, from the same
   component (its exec properties as compiled)."""
-  path = synthetic_ratings.write_ratings_csv(str(tmp_path / 'r.csv'),
+  path = synthetic.write_small_ratings_csv(str(tmp_path / 'r.csv'),
                                              num_ratings=200)
   compiled = exec_properties(example_gen.MovieLensExampleGen(ratings_csv=path))
   assert 'input_fingerprint' not in compiled
@@ -210,7 +210,6 @@ def write_parquet(path, columns):
 
 
 def test_parquet_becomes_the_same_examples_as_csv(tmp_path):
-  from bench import synthetic  # pylint: disable=g-import-not-at-top
   sizes = synthetic.Sizes.for_ratings(2000)
   csv_path = synthetic.write(sizes, str(tmp_path / 'c'), seed=3)['path']
   parquet_path = synthetic.write(sizes, str(tmp_path / 'p'), seed=3,
@@ -309,7 +308,6 @@ def test_eval_split_is_20_percent_up_to_its_cap(ratings, train_share):
 
 
 def test_the_cap_follows_the_source_size_counted_at_run_time(tmp_path):
-  from bench import synthetic  # pylint: disable=g-import-not-at-top
   sizes = synthetic.Sizes.for_ratings(3000)
   for file_format in synthetic.FORMATS:
     path = synthetic.write(sizes, str(tmp_path / file_format),
@@ -462,9 +460,9 @@ def test_validation_is_carved_from_train_and_eval_stays_tfxs(
 
 def test_a_given_eval_file_stays_whole_and_validation_comes_from_train(
     tmp_path):
-  train = synthetic_ratings.write_ratings_csv(str(tmp_path / 'train.csv'),
+  train = synthetic.write_small_ratings_csv(str(tmp_path / 'train.csv'),
                                              num_ratings=2000)
-  evals = synthetic_ratings.write_ratings_csv(str(tmp_path / 'eval.csv'),
+  evals = synthetic.write_small_ratings_csv(str(tmp_path / 'eval.csv'),
                                              num_ratings=400)
   uri = run_executor(example_gen.MovieLensExampleGen(
       ratings_csv=train, eval_ratings_csv=evals, validation_percent=20),
@@ -490,7 +488,7 @@ def test_the_local_runner_reruns_example_gen_only_when_the_file_changed(
   after the file changed is not served from the cache."""
   from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-  path = synthetic_ratings.write_ratings_csv(str(tmp_path / 'r.csv'),
+  path = synthetic.write_small_ratings_csv(str(tmp_path / 'r.csv'),
                                              num_ratings=200)
   metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(
       str(tmp_path / 'metadata.db'))

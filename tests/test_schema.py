@@ -4,10 +4,10 @@ import pytest
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from bench import synthetic
 from components import csv_source
 from components import tfds_source
 from pipeline import configs
-from tests import synthetic_ratings
 from trainer_module import features
 
 KINDS = {'bytes': schema_pb2.BYTES, 'float': schema_pb2.FLOAT,
@@ -54,7 +54,7 @@ def test_generated_ratings_match_and_out_of_range_ones_do_not(
     reader = csv.reader(f)
     columns = next(reader)
     rows = list(reader)
-  assert columns == synthetic_ratings.COLUMNS
+  assert columns == synthetic.COLUMNS
   clean = tfdv.validate_statistics(_statistics(rows, columns, str(tmp_path / 'clean')), schema)
   assert not clean.anomaly_info
   rows[0][columns.index('user_rating')] = '7.0'

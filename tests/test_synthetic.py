@@ -100,3 +100,16 @@ def test_bad_flags_are_refused(argv, message, capsys):
   with pytest.raises(SystemExit):
     synthetic.parse_args(argv)
   assert message in capsys.readouterr().err
+
+
+def test_the_tests_small_data_covers_every_user_and_movie(tmp_path):
+  path = synthetic.write_small_ratings_csv(str(tmp_path / 'r.csv'),
+                                           num_ratings=500, num_users=40,
+                                           num_movies=60)
+  with open(path) as f:
+    rows = list(csv.DictReader(f))
+  assert len(rows) == 500 and list(rows[0]) == synthetic.COLUMNS
+  assert len({r['user_id'] for r in rows}) == 40
+  assert {r['movie_title'] for r in rows} == set(synthetic.movie_titles(60))
+  with pytest.raises(ValueError, match='cannot cover'):
+    synthetic.write_small_ratings_csv(str(tmp_path / 'x.csv'), num_ratings=10)
