@@ -7,8 +7,20 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check --ignore-requires-python
-STAMP := $(VENV)/.installed
+# The TFX stack (requirements/pick_stack.py): tfx-1.21 on Python 3.10-3.13
+# with glibc >= 2.39, else tfx-1.16 on Python 3.11. STACK=... forces one.
+STACK ?= $(shell $(PYTHON) requirements/pick_stack.py)
+ifeq ($(STACK),)
+$(error no TFX stack fits $(PYTHON); see the message above)
+endif
+# TFX 1.16's libraries declare Python < 3.11; the TFX 1.21 stack needs no override.
+PIP_FLAGS := --disable-pip-version-check $(if $(filter tfx-1.16,$(STACK)),--ignore-requires-python)
+PIP_INSTALL := $(PY) -m pip install $(PIP_FLAGS)
+STAMP := $(VENV)/.installed-$(STACK)
+# BROWSER= skips installing Chromium (the report's browser test then skips).
+BROWSER ?= browser
+# Which tests: make test TESTS="tests/test_cli.py" PYTEST_ARGS="-m \"not e2e\"".
+TESTS ?= tests
 
 # TFRS 0.7.7, TFT and TFMA need Keras 2 (tf_keras) in every process.
 export TF_USE_LEGACY_KERAS := 1
@@ -17,11 +29,14 @@ export TF_USE_LEGACY_KERAS := 1
 
 setup: $(STAMP)
 
-# Re-installs only when the pins or the package metadata change.
-$(STAMP): setup.py requirements/base.in requirements/constraints.txt
+# Re-installs only when the pins or the package metadata change; a venv of
+# the other stack is made anew.
+$(STAMP): setup.py requirements/$(STACK).in requirements/$(STACK).txt
+	@echo "make setup: the $(STACK) stack ($$($(PYTHON) --version), $$($(PYTHON) -c 'import os; print(os.confstr("CS_GNU_LIBC_VERSION"))'))"
+	if ls $(VENV)/.installed-* >/dev/null 2>&1 && [ ! -f $@ ]; then rm -rf $(VENV); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -q pip==26.3 setuptools==84.2.1 wheel==0.48.0
-	$(PIP_INSTALL) -q -r requirements/base.in -c requirements/constraints.txt
+	$(PIP_INSTALL) -q -r requirements/$(STACK).in -c requirements/$(STACK).txt
 	$(PIP_INSTALL) --no-deps -e .
 	$(PY) -m pip check
 	touch $@
@@ -29,8 +44,8 @@ $(STAMP): setup.py requirements/base.in requirements/constraints.txt
 run: setup
 	$(PY) -m pipeline.local_runner $(ARGS)
 
-test: setup browser
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+test: setup $(BROWSER)
+	$(PY) -m pytest $(TESTS) $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m bench.compare $(ARGS)

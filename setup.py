@@ -9,18 +9,20 @@ setuptools.setup(
     'ranking model',
     packages=['pipeline', 'components', 'trainer_module'],
     package_data={'pipeline': ['schema/*.pbtxt']},
-    python_requires='>=3.9,<3.12',
+    # Two stacks (requirements/): TFX 1.16 on Python 3.11 (glibc < 2.39) and
+    # TFX 1.21 on Python 3.10-3.13 (glibc >= 2.39); `make setup` picks one.
+    python_requires='>=3.10,<3.14',
     install_requires=[
-        'tfx==1.16.0',
-        'tensorflow==2.16.2',
-        'tf-keras==2.16.0',
+        'tfx>=1.16,<1.22',
+        'tensorflow>=2.16,<2.22',
+        'tf-keras>=2.16,<2.22',
         'tensorflow-recommenders==0.7.7',
-        'tensorflow-datasets==4.9.8',
-        'apache-beam[gcp]==2.61.0',
-        'protobuf==4.25.5',
-        'pyarrow==10.0.1',
-        'numpy<2',
-        'keras-tuner==1.4.8',  # the Tuner (trainer_module/tuner.py)
+        'tensorflow-datasets>=4.9.8',
+        'apache-beam[gcp]>=2.61',
+        'protobuf>=4.25,<7',
+        'pyarrow>=10',
+        'numpy',
+        'keras-tuner>=1.4.8',  # the Tuner (trainer_module/tuner.py)
     ],
     extras_require={'test': ['pytest']},
 )

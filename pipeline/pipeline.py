@@ -3,7 +3,10 @@
 import dataclasses
 from typing import Any, Dict, List, Optional
 
-import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis import constants as tfma_constants
+# TFMA's config protos from their module: TFMA 0.52 (TFX 1.21) no longer
+# exports them at the top level.
+from tensorflow_model_analysis.proto import config_pb2 as tfma_config
 from tfx import v1 as tfx
 from tfx.dsl.components.base import base_node
 
@@ -25,38 +28,38 @@ from trainer_module.hyperparameters import TUNE_TRIALS_KEY
 
 def eval_config(rmse_threshold: float,
                 rmse_change_tolerance: float = configs.RMSE_CHANGE_TOLERANCE
-                ) -> tfma.EvalConfig:
+                ) -> tfma_config.EvalConfig:
   """TFMA config: RMSE on the eval split, gated by value and by change,
   overall and per slice (the change against the baseline too)."""
-  rmse_gate = tfma.MetricThreshold(
-      value_threshold=tfma.GenericValueThreshold(
+  rmse_gate = tfma_config.MetricThreshold(
+      value_threshold=tfma_config.GenericValueThreshold(
           upper_bound={'value': rmse_threshold}),
-      change_threshold=tfma.GenericChangeThreshold(
-          direction=tfma.MetricDirection.LOWER_IS_BETTER,
+      change_threshold=tfma_config.GenericChangeThreshold(
+          direction=tfma_config.MetricDirection.LOWER_IS_BETTER,
           absolute={'value': rmse_change_tolerance}))
-  return tfma.EvalConfig(
+  return tfma_config.EvalConfig(
       model_specs=[
-          tfma.ModelSpec(
+          tfma_config.ModelSpec(
               signature_name='serving_tf_example',
               preprocessing_function_names=['transform_features'],
               label_key=features.LABEL_KEY,
               prediction_key=features.PREDICTION_KEY,
-              model_type=tfma.TF_GENERIC)
+              model_type=tfma_constants.TF_GENERIC)
       ],
-      slicing_specs=[tfma.SlicingSpec()] + [
-          tfma.SlicingSpec(feature_keys=[key])
+      slicing_specs=[tfma_config.SlicingSpec()] + [
+          tfma_config.SlicingSpec(feature_keys=[key])
           for key in features.SLICE_FEATURE_KEYS],
       metrics_specs=[
-          tfma.MetricsSpec(metrics=[
-              tfma.MetricConfig(class_name='ExampleCount'),
-              tfma.MetricConfig(class_name='MeanLabel'),
-              tfma.MetricConfig(class_name='MeanPrediction'),
+          tfma_config.MetricsSpec(metrics=[
+              tfma_config.MetricConfig(class_name='ExampleCount'),
+              tfma_config.MetricConfig(class_name='MeanLabel'),
+              tfma_config.MetricConfig(class_name='MeanPrediction'),
               # Gate on the whole eval split only: weak slices (e.g. users
               # with few ratings) are reported, not gated.
-              tfma.MetricConfig(
+              tfma_config.MetricConfig(
                   class_name='RootMeanSquaredError',
-                  per_slice_thresholds=[tfma.PerSliceMetricThreshold(
-                      slicing_specs=[tfma.SlicingSpec()],
+                  per_slice_thresholds=[tfma_config.PerSliceMetricThreshold(
+                      slicing_specs=[tfma_config.SlicingSpec()],
                       threshold=rmse_gate)]),
           ])
       ])

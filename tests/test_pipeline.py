@@ -5,7 +5,7 @@ import json
 
 from google.protobuf import json_format
 import pytest
-import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.proto import config_pb2 as tfma_config
 
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
@@ -91,10 +91,10 @@ def test_evaluator_gates_rmse_by_value_and_by_change():
   # Only the overall slice is gated; the other slices are only reported.
   assert not metric.HasField('threshold')
   (gate,) = metric.per_slice_thresholds
-  assert list(gate.slicing_specs) == [tfma.SlicingSpec()]
+  assert list(gate.slicing_specs) == [tfma_config.SlicingSpec()]
   assert gate.threshold.value_threshold.upper_bound.value == 1.25
   assert gate.threshold.change_threshold.direction == (
-      tfma.MetricDirection.LOWER_IS_BETTER)
+      tfma_config.MetricDirection.LOWER_IS_BETTER)
   assert {tuple(s.feature_keys) for s in config.slicing_specs} == {
       (), ('user_activity_bucket',), ('movie_popularity_bucket',),
       ('movie_genres',), ('user_age_bucket',)}
@@ -120,7 +120,7 @@ def _rmse_gate(pipeline) -> float:
   """The Evaluator's RMSE value gate."""
   evaluator = next(c for c in pipeline.components if c.id == 'Evaluator')
   config = json_format.Parse(evaluator.exec_properties['eval_config'],
-                             tfma.EvalConfig())
+                             tfma_config.EvalConfig())
   (metric,) = [m for m in config.metrics_specs[0].metrics
                if m.class_name == 'RootMeanSquaredError']
   return metric.per_slice_thresholds[0].threshold.value_threshold.upper_bound \
