@@ -13,6 +13,7 @@ STACK ?= $(shell $(PYTHON) requirements/pick_stack.py)
 ifeq ($(STACK),)
 $(error no TFX stack fits $(PYTHON); see the message above)
 endif
+export STACK
 # TFX 1.16's libraries declare Python < 3.11; the TFX 1.21 stack needs no override.
 PIP_FLAGS := --disable-pip-version-check $(if $(filter tfx-1.16,$(STACK)),--ignore-requires-python)
 PIP_INSTALL := $(PY) -m pip install $(PIP_FLAGS)
