@@ -2,6 +2,7 @@
 
 import logging
 import os
+import sys
 import warnings
 
 _NOISY_LOGGERS = ('tensorflow', 'apache_beam', 'absl', 'tfx', 'ml_metadata',
@@ -23,6 +24,26 @@ def before_tensorflow(verbose: bool) -> None:
   os.environ['TF_CPP_MIN_LOG_LEVEL'] = '0' if verbose else '3'
   if not verbose:
     warnings.filterwarnings('ignore', module=_NOISY_WARNING_PATTERN)
+    _import_tensorflow_without_stderr()
+
+
+def _import_tensorflow_without_stderr() -> None:
+  """Loads TensorFlow with file descriptor 2 on /dev/null: TensorFlow 2.21
+  (the TFX 1.21 stack) logs from C++ through absl while its libraries load,
+  before it reads TF_CPP_MIN_LOG_LEVEL ("All log messages before
+  absl::InitializeLog() is called are written to STDERR", CUDA and oneDNN
+  notices). TensorFlow 2.16 prints nothing there. Python errors raised by
+  the import still show: they are printed after stderr is back."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  try:
+    os.dup2(devnull, 2)
+    import tensorflow  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
 
 
 def configure(verbose: bool) -> None:
