@@ -49,7 +49,9 @@ def vocabulary_sizes(transform_graph: Mlmd) -> Dict[str, int]:
 
 
 def training_curves(model_run_uri: str) -> Dict[str, Dict[str, List[float]]]:
-  """Per-epoch scalars from the Trainer's TensorBoard logs.
+  """Per-epoch scalars from the Trainer's TensorBoard logs: the rating
+  model's (the first of an ensemble's, whose logs are at the top; the
+  others' are in a folder each).
 
   Returns {'train': {'rmse': [...], 'loss': [...]}, 'validation': {...}}.
   """
@@ -57,8 +59,7 @@ def training_curves(model_run_uri: str) -> Dict[str, Dict[str, List[float]]]:
   curves: Dict[str, Dict[str, List[Tuple[int, float]]]] = {}
   for phase in ('train', 'validation'):
     for path in sorted(glob.glob(os.path.join(
-        model_run_uri, '**', phase, 'events.out.tfevents.*'),
-                                 recursive=True)):
+        model_run_uri, phase, 'events.out.tfevents.*'))):
       for event in tf.compat.v1.train.summary_iterator(path):
         for value in event.summary.value:
           if not value.tag.startswith('epoch_'):

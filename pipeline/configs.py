@@ -169,7 +169,8 @@ PRESETS = {
         hyperparameters=Hyperparameters(
             model='tuned', epochs=40, batch_size=512, learning_rate=0.002,
             embedding_dim=32, optimizer='adam', l2=1e-4,
-            early_stopping_patience=3, rerank_weight=0.25),
+            early_stopping_patience=3, rerank_weight=0.25,
+            autorec_units=500, refit=1),
         rmse_threshold=0.95),
 }
 DEFAULT_PRESET = 'tutorial'

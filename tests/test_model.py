@@ -412,3 +412,125 @@ def test_rated_table_keeps_known_ids_of_every_split_given(transformed_data):
   assert rated[0].numpy().tolist() == [5, 7]
   assert rated[1].numpy().tolist() == [6]
   assert rated[users].numpy().tolist() == []
+
+
+def autorec_inputs(users, movies):
+  """Transformed ids for a rating model."""
+  return {splits.USER_KEY: tf.constant(users, tf.int64),
+          splits.MOVIE_KEY: tf.constant(movies, tf.int64)}
+
+
+def test_item_autorec_leaves_the_learned_rating_out_of_the_code():
+  """Training on (u, i, r) sees movie i coded from its other ratings: what
+  a model whose table never had r_ui predicts for the pair."""
+  train = {splits.USER_KEY: tf.constant([0, 1, 2, 1], tf.int64),
+           splits.MOVIE_KEY: tf.constant([0, 0, 0, 1], tf.int64),
+           features.LABEL_KEY: tf.constant([5.0, 3.0, 1.0, 4.0])}
+  without = {key: tf.gather(value, [1, 2, 3]) for key, value in train.items()}
+  models = []
+  for split in (train, without):
+    tf.keras.utils.set_random_seed(3)
+    models.append(ranking_models.ItemAutoRec(
+        *ranking_models.raters_per_movie(split, num_movies=3), num_users=4,
+        units=5, l2=0.0, mean_rating=3.0))
+    models[-1](autorec_inputs([0], [0]))  # creates the weights: same seed
+    encoder = models[-1].encoder.embeddings
+    encoder.assign(encoder * 30)  # trained weights are far from the init
+  full, held_out = models
+  left_out = {**autorec_inputs([0], [0]),
+              ranking_models.LEFT_OUT_RATING_KEY: tf.constant([5.0])}
+  np.testing.assert_allclose(full(left_out).numpy(),
+                             held_out(autorec_inputs([0], [0])).numpy(),
+                             rtol=1e-5)
+  # Served (nothing left out), the rating is part of the code.
+  assert not np.allclose(full(autorec_inputs([0], [0])).numpy(),
+                         held_out(autorec_inputs([0], [0])).numpy())
+  # A movie nobody rated (and the OOV id) is coded from the bias alone.
+  assert np.isfinite(full(autorec_inputs([3, 2], [2, 2])).numpy()).all()
+
+
+def test_fit_blend_recovers_the_weights_and_the_blend_clips():
+  rng = np.random.default_rng(0)
+  predictions = rng.uniform(1, 5, size=(200, 2))
+  labels = 0.3 + 0.6 * predictions[:, 0] + 0.3 * predictions[:, 1]
+  weights, intercept = ranking_models.fit_blend(predictions, labels)
+  np.testing.assert_allclose(weights, [0.6, 0.3], atol=1e-9)
+  assert intercept == pytest.approx(0.3)
+
+  class Constant(tf.keras.Model):
+    def __init__(self, value):
+      super().__init__()
+      self.value = value
+
+    def call(self, inputs):
+      return tf.fill([tf.size(inputs[splits.USER_KEY]), 1], self.value)
+
+  blend = ranking_models.BlendedRankingModel(
+      [Constant(2.0), Constant(4.0)], [0.5, 1.0], 0.5, (1.0, 5.0))
+  assert blend(autorec_inputs([0], [0])).numpy().tolist() == [[5.0]]  # 5.5
+  blend.blend_weights.assign([0.5, 0.25])
+  assert blend(autorec_inputs([0, 1], [0, 1])).numpy().tolist() == [
+      [2.5], [2.5]]
+
+
+ENSEMBLE_HPARAMS = {**TUNED_HPARAMS, 'autorec_units': 8, 'refit': 1,
+                    'autorec_learning_rate': 0.01, 'autorec_batch_size': 128}
+
+
+@pytest.fixture(scope='module')
+def ensemble(transformed_data, tmp_path_factory):
+  """run_fn with the tuned model blended with an I-AutoRec and refitted:
+  its fn_args and training stats."""
+  work_dir = str(tmp_path_factory.mktemp('ensemble'))
+  fn_args = make_fn_args(transformed_data, work_dir, ENSEMBLE_HPARAMS)
+  trainer.run_fn(fn_args)
+  with open(os.path.join(fn_args.model_run_dir,
+                         trainer.TRAINING_STATS_FILE)) as f:
+    return fn_args, json.load(f)
+
+
+def test_ensemble_blend_is_no_worse_on_validation_than_a_member(ensemble):
+  _, stats = ensemble
+  members = stats['members']
+  assert set(members) == {'tuned', 'autorec'}
+  assert all(m['best_epoch'] <= m['epochs_run'] for m in members.values())
+  assert len(stats['blend_weights']) == 2
+  # Least squares on validation: the blend fits it at least as well as
+  # either member alone (weights 1 and 0 are among the blends tried).
+  assert stats['blend_val_rmse'] <= min(
+      m['best_val_rmse'] for m in members.values()) + 1e-4
+  assert stats['refit'] == 1 and stats['refit_seconds'] > 0
+
+
+def test_ensemble_serves_the_tutorial_call_within_the_rating_range(
+    ensemble, transformed_data):
+  fn_args, _ = ensemble
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  rows = transformed_data.raw_eval
+  ratings = loaded({'user_id': np.array([r['user_id'] for r in rows] +
+                                        ['nobody']),
+                    'movie_title': np.array([r['movie_title'] for r in rows]
+                                            + ['Unseen (2099)'])}).numpy()
+  labels = [r['user_rating'] for r in transformed_data.raw_train]
+  assert ratings.shape == (len(rows) + 1, 1)
+  assert min(labels) <= ratings.min() and ratings.max() <= max(labels)
+  assert float(np.sqrt(np.mean(
+      (ratings[:-1, 0] - [r['user_rating'] for r in rows]) ** 2))) < (
+          0.9 * np.std([r['user_rating'] for r in rows]))
+
+
+def test_refit_members_are_built_from_train_and_validation(
+    transformed_data, tmp_path):
+  fn_args = make_fn_args(transformed_data, str(tmp_path),
+                         {**ENSEMBLE_HPARAMS, 'epochs': 2})
+  hparams = hyperparameters.Hyperparameters.from_custom_config(
+      fn_args.custom_config)
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  data = trainer.read_splits(fn_args, tf_transform_output, hparams)
+  model, stats = trainer.train_ranking(fn_args, tf_transform_output,
+                                       hparams, data)
+  tuned, autorec = model.ranking_model.members
+  both = data.train_examples + data.validation_examples
+  assert autorec.rater_values.shape[0] == both
+  assert tuned.rated_values.shape[0] == both
+  assert stats['members']['autorec']['epochs_run'] <= 2

@@ -4,7 +4,7 @@ them without importing TensorFlow)."""
 import dataclasses
 from typing import Any, Dict, Optional, Tuple
 
-MODELS = ('tutorial', 'tuned')
+MODELS = ('tutorial', 'tuned', 'autorec')
 OPTIMIZERS = ('adagrad', 'adam')
 MAX_RETRIEVAL_CANDIDATES = 1000
 # The Tuner's custom_config key: how many hyperparameter sets it tries
@@ -27,8 +27,9 @@ def _field(default: Any, help_text: str, low: Optional[float] = None,
 class Hyperparameters:
   """Training settings; the defaults are the tutorial's. Every field but
   `model` (chosen by --preset) is a command-line flag."""
-  model: str = _field('tutorial', "the rating model: 'tutorial' or 'tuned' "
-                      '(TunedRankingModel)', choices=MODELS)
+  model: str = _field('tutorial', "the rating model: 'tutorial', 'tuned' "
+                      "(TunedRankingModel) or 'autorec' (ItemAutoRec)",
+                      choices=MODELS)
   epochs: int = _field(3, 'maximum epochs of the rating model', low=1)
   batch_size: int = _field(8192, "the rating model's batch size", low=1)
   learning_rate: float = _field(0.1, "the rating model's learning rate",
@@ -41,6 +42,20 @@ class Hyperparameters:
   early_stopping_patience: int = _field(
       0, 'epochs without a better validation RMSE before training stops and '
       'the best epoch is kept; 0: off', low=0)
+  # The tuned model's ensemble (ranking_models.BlendedRankingModel): an
+  # I-AutoRec beside it, blended by weights fitted on validation.
+  autorec_units: int = _field(
+      0, "code size of the I-AutoRec blended with the tuned model; 0: none",
+      low=0)
+  autorec_l2: float = _field(1e-3, "L2 penalty on the I-AutoRec's weights",
+                             low=0)
+  autorec_learning_rate: float = _field(
+      2e-3, "the I-AutoRec's learning rate (Adam)", above=0)
+  autorec_batch_size: int = _field(1024, "the I-AutoRec's batch size", low=1)
+  refit: int = _field(
+      0, '1: once validation has chosen each rating model\'s epochs (and '
+      'the blend), train them again on train + validation for that many '
+      'epochs; 0: keep the models trained on train', low=0, high=1)
   # The retrieval stage (trainer_module/retrieval_model.py) and how the
   # served `recommend` combines it with the rating model (serving.py).
   # Chosen on a validation set carved from MovieLens 100k's train split

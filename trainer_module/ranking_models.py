@@ -1,8 +1,11 @@
 """The rating models: the tutorial's (RankingModel) and the tuned one
-(TunedRankingModel), trained through MovieLensModel (TFRS Ranking task)."""
+(TunedRankingModel, blended with an ItemAutoRec by BlendedRankingModel),
+each trained through MovieLensModel (TFRS Ranking task)."""
 
-from typing import Dict, List, Optional, Tuple
+import dataclasses
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 import tensorflow_transform as tft
@@ -14,6 +17,9 @@ from trainer_module.splits import USER_KEY
 
 # Training steps per call into TensorFlow: fewer Python round trips per epoch.
 STEPS_PER_EXECUTION = 32
+# MovieLensModel adds the rating being learned to a training batch's
+# features under this key: ItemAutoRec leaves it out of the movie's code.
+LEFT_OUT_RATING_KEY = 'left_out_rating'
 
 
 class RankingModel(tf.keras.Model):
@@ -39,11 +45,13 @@ class RankingModel(tf.keras.Model):
     return self.ratings(tf.concat([user, movie], axis=1))
 
 
-def _embedding(rows: int, dim: int, l2: float, name: str):
+def _embedding(rows: int, dim: int, l2: float, name: str,
+               stddev: float = 0.01):
   """A small-initialised, L2-regularised embedding table."""
   return tf.keras.layers.Embedding(
       rows, dim, name=name,
-      embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.01),
+      embeddings_initializer=tf.keras.initializers.RandomNormal(
+          stddev=stddev),
       embeddings_regularizer=tf.keras.regularizers.l2(l2) if l2 else None)
 
 
@@ -126,6 +134,94 @@ class TunedRankingModel(tf.keras.Model):
             tf.reduce_sum(user * movie, axis=1, keepdims=True))
 
 
+class ItemAutoRec(tf.keras.Model):
+  """I-AutoRec (Sedhain et al., 2015) as a rating model of (user, movie).
+
+  Movie i's code is h_i = sigmoid(sum over its raters u of r_ui V_u + b),
+  the ratings it got in the training data; rating = mean + c_u + <W_u, h_i>,
+  i.e. the autoencoder's output for user u. The raters and their ratings
+  are tables kept in the model (rows as long as a movie's ratings), so
+  serving needs only the two ids. In training the rating being learned is
+  left out of the code (LEFT_OUT_RATING_KEY): else the net learns to copy
+  its input, while a pair it is asked about later is never in the table.
+  """
+
+  def __init__(self, raters: tf.RaggedTensor, ratings: tf.RaggedTensor,
+               num_users: int, units: int, l2: float, mean_rating: float):
+    super().__init__()
+    self.encoder = _embedding(num_users, units, l2, 'autorec_encoder', 0.03)
+    self.decoder = _embedding(num_users, units, l2, 'autorec_decoder', 0.03)
+    self.user_bias = tf.keras.layers.Embedding(
+        num_users, 1, embeddings_initializer='zeros', name='autorec_bias')
+    self.code_bias = tf.Variable(tf.zeros([units]), name='code_bias')
+    self.mean_rating = tf.Variable(mean_rating, name='mean_rating')
+    self.rater_values = tf.Variable(raters.values, trainable=False,
+                                    name='raters')
+    self.rating_values = tf.Variable(ratings.values, trainable=False,
+                                     name='rater_ratings')
+    self.row_splits = tf.Variable(raters.row_splits, trainable=False,
+                                  name='raters_row_splits')
+
+  def _codes(self, movies: tf.Tensor) -> tf.Tensor:
+    """sum over raters u of r_ui V_u, for each of `movies` (before b)."""
+    unique, index = tf.unique(movies)
+    raters = tf.gather(tf.RaggedTensor.from_row_splits(
+        self.rater_values, self.row_splits, validate=False), unique)
+    ratings = tf.gather(tf.RaggedTensor.from_row_splits(
+        self.rating_values, self.row_splits, validate=False), unique)
+    vectors = tf.ragged.map_flat_values(self.encoder, raters)
+    sums = tf.reduce_sum(vectors * ratings[..., tf.newaxis], axis=1)
+    return tf.gather(sums, index)
+
+  def call(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
+    """`inputs`: transformed user and movie ids (and, in training, the
+    ratings left out). Returns ratings [batch, 1]."""
+    users, movies = inputs[USER_KEY], inputs[MOVIE_KEY]
+    sums = self._codes(movies)
+    if LEFT_OUT_RATING_KEY in inputs:
+      sums -= (inputs[LEFT_OUT_RATING_KEY][:, tf.newaxis] *
+               self.encoder(users))
+    codes = tf.sigmoid(sums + self.code_bias)
+    return (self.mean_rating + self.user_bias(users) +
+            tf.reduce_sum(codes * self.decoder(users), axis=1, keepdims=True))
+
+
+class BlendedRankingModel(tf.keras.Model):
+  """rating = clip(intercept + sum_k weight_k * member_k, rating range):
+  trained rating models blended by weights fitted on the validation split
+  (`fit_blend`)."""
+
+  def __init__(self, members: Sequence[tf.keras.Model],
+               weights: Sequence[float], intercept: float,
+               rating_range: Tuple[float, float]):
+    super().__init__()
+    self.members = list(members)
+    self.blend_weights = tf.Variable(np.asarray(weights, np.float32),
+                                     trainable=False, name='blend_weights')
+    self.intercept = tf.Variable(float(intercept), trainable=False,
+                                 name='intercept')
+    self.rating_range = tf.Variable(np.asarray(rating_range, np.float32),
+                                    trainable=False, name='rating_range')
+
+  def call(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
+    """`inputs`: transformed ids. Returns ratings [batch, 1]."""
+    ratings = tf.concat([member(inputs) for member in self.members], axis=1)
+    blended = self.intercept + tf.reduce_sum(
+        ratings * self.blend_weights, axis=1, keepdims=True)
+    return tf.clip_by_value(blended, self.rating_range[0],
+                            self.rating_range[1])
+
+
+def fit_blend(predictions: np.ndarray, labels: np.ndarray
+              ) -> Tuple[np.ndarray, float]:
+  """Least-squares weights and intercept of `predictions` [n, members]
+  that best fit `labels` [n] (the validation split's)."""
+  design = np.concatenate([predictions, np.ones([len(labels), 1])], axis=1)
+  solution, *_ = np.linalg.lstsq(design.astype(np.float64),
+                                 labels.astype(np.float64), rcond=None)
+  return solution[:-1], float(solution[-1])
+
+
 # TF 2.16's autograph converts every tf_keras function a traced step calls
 # (tf_keras is not on its do-not-convert list, Keras 3 is): tracing the first
 # training step transpiled ~1,000 functions, 13 s of a 14 s first epoch on
@@ -155,6 +251,9 @@ class MovieLensModel(tfrs.models.Model):
                    training: bool = False) -> tf.Tensor:
     """`inputs`: (transformed features, ratings [batch])."""
     features_dict, labels = inputs
+    if training:
+      features_dict = {**features_dict,
+                       LEFT_OUT_RATING_KEY: tf.reshape(labels, [-1])}
     predictions = self.ranking_model(features_dict)
     return self.task(labels=tf.reshape(labels, [-1, 1]),
                      predictions=predictions)
@@ -215,23 +314,61 @@ def rated_movies_per_user(train: Dict[str, tf.Tensor],
       tf.gather(train[USER_KEY], order), nrows=num_users)
 
 
+def raters_per_movie(train: Dict[str, tf.Tensor], num_movies: int
+                     ) -> Tuple[tf.RaggedTensor, tf.RaggedTensor]:
+  """Row i: the user ids who rated movie i in `train`, and their ratings
+  (ItemAutoRec's input)."""
+  order = tf.argsort(train[MOVIE_KEY], stable=True)
+  movies = tf.gather(train[MOVIE_KEY], order)
+  return tuple(tf.RaggedTensor.from_value_rowids(
+      tf.gather(values, order), movies, nrows=num_movies)
+               for values in (train[USER_KEY],
+                              tf.reshape(train[features.LABEL_KEY], [-1])))
+
+
+def rating_members(hparams: Hyperparameters) -> List[str]:
+  """The rating models trained: the preset's, and for the tuned model an
+  I-AutoRec ('autorec') when autorec_units > 0 (blended with it)."""
+  if hparams.model == 'tuned' and hparams.autorec_units:
+    return ['tuned', 'autorec']
+  return [hparams.model]
+
+
+def member_hparams(hparams: Hyperparameters, member: str) -> Hyperparameters:
+  """The settings rating model `member` trains with: the I-AutoRec has its
+  own learning rate and batch size, and Adam."""
+  if member != 'autorec':
+    return hparams
+  return dataclasses.replace(
+      hparams, model='autorec', batch_size=hparams.autorec_batch_size,
+      learning_rate=hparams.autorec_learning_rate, optimizer='adam')
+
+
 def build_model(tf_transform_output: tft.TFTransformOutput,
                 hparams: Hyperparameters,
                 train: Optional[Dict[str, tf.Tensor]] = None
                 ) -> MovieLensModel:
-  """The compiled model, sized by the vocabularies Transform built. The tuned
-  model also needs the `train` split (its mean rating and who rated what)."""
+  """The compiled model, sized by the vocabularies Transform built. The
+  tuned model and the I-AutoRec (`hparams.model` 'autorec', from
+  `member_hparams`) also need the `train` split: its mean rating and who
+  rated what."""
   num_users = vocabulary_size(tf_transform_output, features.USER_ID_KEY)
   num_movies = vocabulary_size(tf_transform_output, features.MOVIE_TITLE_KEY)
+  if hparams.model in ('tuned', 'autorec') and train is None:
+    raise ValueError(f'the {hparams.model} model is built from the train '
+                     'split')
   if hparams.model == 'tuned':
-    if train is None:
-      raise ValueError('the tuned model is built from the train split')
     sizes = side_feature_sizes(tf_transform_output)
     ranking_model = TunedRankingModel(
         side_tables(train, list(sizes), num_users, num_movies), sizes,
         num_users, num_movies, hparams.embedding_dim, hparams.l2,
         float(tf.reduce_mean(train[features.LABEL_KEY])),
         rated_movies_per_user(train, num_users))
+  elif hparams.model == 'autorec':
+    ranking_model = ItemAutoRec(
+        *raters_per_movie(train, num_movies), num_users,
+        hparams.autorec_units, hparams.autorec_l2,
+        float(tf.reduce_mean(train[features.LABEL_KEY])))
   else:
     ranking_model = RankingModel(num_users, num_movies, hparams.embedding_dim)
   model = MovieLensModel(ranking_model)
@@ -242,4 +379,3 @@ def build_model(tf_transform_output: tft.TFTransformOutput,
         learning_rate=hparams.learning_rate)
   model.compile(optimizer=optimizer, steps_per_execution=STEPS_PER_EXECUTION)
   return model
-

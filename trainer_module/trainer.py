@@ -130,37 +130,125 @@ def ranking_fit_args(fn_args: tfx.components.FnArgs,
 
 def load_train_split(hparams: Hyperparameters, data: Splits
                      ) -> Optional[Dict[str, tf.Tensor]]:
-  """The train split in memory, for the tuned model's tables (None for a
-  model that needs none)."""
+  """The train split in memory, for the tables of the tuned model and the
+  I-AutoRec (None for a model that needs none)."""
   return (splits.load_split(data.train_files, data.spec)
-          if hparams.model == 'tuned' else None)
+          if hparams.model in ('tuned', 'autorec') else None)
+
+
+def fit_stats(history: tf.keras.callbacks.History, clock: TrainingClock,
+              examples: int) -> Dict[str, Any]:
+  """A fit's epochs, best validation epoch and RMSE, and speed."""
+  val_rmse = history.history.get('val_rmse', [])
+  return {
+      'epochs_run': clock.epochs,
+      'best_epoch': int(np.argmin(val_rmse)) + 1 if val_rmse else None,
+      'best_val_rmse': float(min(val_rmse)) if val_rmse else None,
+      'train_seconds': round(clock.train_seconds, 3),
+      'train_examples_per_second': round(
+          clock.epochs * examples / clock.train_seconds, 1)
+                                   if clock.train_seconds else None,
+  }
+
+
+def train_member(fn_args: tfx.components.FnArgs,
+                 tf_transform_output: tft.TFTransformOutput,
+                 hparams: Hyperparameters, data: Splits, name: str,
+                 log_dir: str
+                 ) -> Tuple[ranking_models.MovieLensModel, Dict[str, Any]]:
+  """One rating model (`hparams` from member_hparams), fitted on train
+  and validated (early stopping, best epoch kept) on validation; its
+  TensorBoard logs in `log_dir`."""
+  model = ranking_models.build_model(tf_transform_output, hparams,
+                                     load_train_split(hparams, data))
+  clock = TrainingClock()
+  fit_args = ranking_fit_args(fn_args, hparams, data)
+  fit_args['callbacks'] += [
+      tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'),
+      epoch_logger(name, hparams.epochs), clock,
+  ]
+  history = model.fit(**fit_args)
+  return model, fit_stats(history, clock, data.train_examples)
+
+
+def refit_member(tf_transform_output: tft.TFTransformOutput,
+                 hparams: Hyperparameters, data: Splits, epochs: int,
+                 name: str) -> ranking_models.MovieLensModel:
+  """Rating model `hparams` trained anew on train + validation for the
+  `epochs` validation chose (its tables from both splits too)."""
+  if hparams.seed is not None:
+    tf.keras.utils.set_random_seed(hparams.seed)
+  files = data.train_files + data.validation_files
+  tables = (splits.load_split(files, data.spec)
+            if hparams.model in ('tuned', 'autorec') else None)
+  model = ranking_models.build_model(tf_transform_output, hparams, tables)
+  model.fit(splits.read_split(files, data.spec, hparams.batch_size,
+                              shuffle=True, seed=hparams.seed,
+                              examples=data.train_examples +
+                              data.validation_examples),
+            epochs=epochs, callbacks=[epoch_logger(f'{name} refit', epochs)],
+            verbose=0)
+  return model
+
+
+def validation_predictions(model: ranking_models.MovieLensModel,
+                           data: Splits) -> np.ndarray:
+  """`model`'s ratings of the validation split, in load order [n]."""
+  batches = splits.read_split(data.validation_files, data.spec,
+                              splits.LOAD_BATCH_SIZE)
+  return np.concatenate([model(x).numpy().reshape(-1) for x, _ in batches])
 
 
 def train_ranking(fn_args: tfx.components.FnArgs,
                   tf_transform_output: tft.TFTransformOutput,
                   hparams: Hyperparameters, data: Splits
                   ) -> Tuple[ranking_models.MovieLensModel, Dict[str, Any]]:
-  """The rating model, trained; and its stats."""
-  model = ranking_models.build_model(tf_transform_output, hparams,
-                                     load_train_split(hparams, data))
-  clock = TrainingClock()
-  fit_args = ranking_fit_args(fn_args, hparams, data)
-  fit_args['callbacks'] += [
-      tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
-                                     update_freq='epoch'),
-      epoch_logger('ranking', hparams.epochs), clock,
-  ]
-  history = model.fit(**fit_args)
-  val_rmse = history.history.get('val_rmse', [])
-  return model, {
-      'epochs_run': clock.epochs,
-      'best_epoch': int(np.argmin(val_rmse)) + 1 if val_rmse else None,
-      'best_val_rmse': float(min(val_rmse)) if val_rmse else None,
-      'train_seconds': round(clock.train_seconds, 3),
-      'train_examples_per_second': round(
-          clock.epochs * data.train_examples / clock.train_seconds, 1)
-                                   if clock.train_seconds else None,
-  }
+  """The rating model, trained; and its stats (the first member's at the
+  top level, every member's under 'members').
+
+  Each member is fitted on train and selected on validation; several are
+  blended by least-squares weights on validation (BlendedRankingModel);
+  with `refit` each is then trained again on train + validation for its
+  chosen epochs, and the blend keeps its weights.
+  """
+  names = ranking_models.rating_members(hparams)
+  # The first member's logs are the run's (the report's curves); the
+  # others' in a folder each.
+  trained = [train_member(
+      fn_args, tf_transform_output,
+      ranking_models.member_hparams(hparams, name), data,
+      'ranking' if len(names) == 1 else name,
+      fn_args.model_run_dir if i == 0 else os.path.join(
+          fn_args.model_run_dir, name))
+             for i, name in enumerate(names)]
+  stats = {**trained[0][1], 'members': {
+      name: member_stats for name, (_, member_stats) in zip(names, trained)}}
+  if len(names) == 1 and not hparams.refit:
+    return trained[0][0], stats
+  labels = data.validation_pairs[features.LABEL_KEY].numpy().reshape(-1)
+  predictions = np.stack([validation_predictions(model, data)
+                          for model, _ in trained], axis=1)
+  weights, intercept = (ranking_models.fit_blend(predictions, labels)
+                        if len(names) > 1 else (np.ones(1), 0.0))
+  train_labels = data.train_pairs[features.LABEL_KEY]
+  rating_range = (float(tf.reduce_min(train_labels)),
+                  float(tf.reduce_max(train_labels)))
+  blend_rmse = float(np.sqrt(np.mean((np.clip(
+      predictions @ weights + intercept, *rating_range) - labels) ** 2)))
+  models = [model.ranking_model for model, _ in trained]
+  if hparams.refit:
+    start = time.monotonic()
+    models = [refit_member(
+        tf_transform_output, ranking_models.member_hparams(hparams, name),
+        data, member_stats['best_epoch'] or member_stats['epochs_run'],
+        name).ranking_model
+              for name, (_, member_stats) in zip(names, trained)]
+    stats['refit_seconds'] = round(time.monotonic() - start, 3)
+  stats.update(blend_weights=[round(float(w), 4) for w in weights],
+               blend_intercept=round(intercept, 4),
+               blend_val_rmse=round(blend_rmse, 4), refit=hparams.refit)
+  return ranking_models.MovieLensModel(ranking_models.BlendedRankingModel(
+      models, weights, intercept, rating_range)), stats
 
 
 def rated_movies(tf_transform_output: tft.TFTransformOutput,
