@@ -449,13 +449,29 @@ def test_item_autorec_leaves_the_learned_rating_out_of_the_code():
   assert np.isfinite(full(autorec_inputs([3, 2], [2, 2])).numpy()).all()
 
 
-def test_fit_blend_recovers_the_weights_and_the_blend_clips():
+def test_fit_blend_recovers_support_dependent_weights():
   rng = np.random.default_rng(0)
-  predictions = rng.uniform(1, 5, size=(200, 2))
-  labels = 0.3 + 0.6 * predictions[:, 0] + 0.3 * predictions[:, 1]
-  weights, intercept = ranking_models.fit_blend(predictions, labels)
-  np.testing.assert_allclose(weights, [0.6, 0.3], atol=1e-9)
-  assert intercept == pytest.approx(0.3)
+  ratings = rng.uniform(1, 5, size=(300, 2)).astype(np.float32)
+  users, movies = rng.integers(0, 50, 300), rng.integers(0, 50, 300)
+  inputs = ranking_models.blend_features(
+      tf.constant(ratings), tf.constant(users), tf.constant(movies)).numpy()
+  assert inputs.shape == (300, 3 + 3 * 2)
+  # The second member counts more for users with many ratings.
+  labels = (0.3 + 0.6 * ratings[:, 0] +
+            0.1 * ratings[:, 1] * np.log1p(users))
+  weights = ranking_models.fit_blend(inputs, labels)
+  np.testing.assert_allclose(weights, [0.3, 0, 0, 0.6, 0, 0, 0.1, 0, 0],
+                             atol=1e-5)
+
+
+def test_rating_counts_count_each_id_of_a_split():
+  user_counts, movie_counts = ranking_models.rating_counts(
+      autorec_inputs([0, 2, 0], [1, 1, 1]), num_users=4, num_movies=3)
+  assert user_counts.numpy().tolist() == [2, 0, 1, 0]
+  assert movie_counts.numpy().tolist() == [0, 3, 0]
+
+
+def test_blend_weighs_members_by_support_and_clips_to_the_rating_range():
 
   class Constant(tf.keras.Model):
     def __init__(self, value):
@@ -465,12 +481,15 @@ def test_fit_blend_recovers_the_weights_and_the_blend_clips():
     def call(self, inputs):
       return tf.fill([tf.size(inputs[splits.USER_KEY]), 1], self.value)
 
+  # rating = 0.5 + 0.5 * p1 + 0.25 * p2 * log(1 + n_u); user 1 has e - 1
+  # ratings (a count of 1.718 stands for it), user 0 none.
   blend = ranking_models.BlendedRankingModel(
-      [Constant(2.0), Constant(4.0)], [0.5, 1.0], 0.5, (1.0, 5.0))
-  assert blend(autorec_inputs([0], [0])).numpy().tolist() == [[5.0]]  # 5.5
-  blend.blend_weights.assign([0.5, 0.25])
-  assert blend(autorec_inputs([0, 1], [0, 1])).numpy().tolist() == [
-      [2.5], [2.5]]
+      [Constant(2.0), Constant(4.0)], [0.5, 0, 0, 0.5, 0, 0, 0.25, 0, 0],
+      (1.0, 5.0), tf.constant([0.0, np.e - 1, 1e6]), tf.constant([0.0, 0.0]))
+  np.testing.assert_allclose(
+      blend(autorec_inputs([0, 1], [0, 1])).numpy(), [[1.5], [2.5]],
+      rtol=1e-6)
+  assert blend(autorec_inputs([2], [0])).numpy().tolist() == [[5.0]]
 
 
 ENSEMBLE_HPARAMS = {**TUNED_HPARAMS, 'autorec_units': 8, 'refit': 1,
@@ -494,7 +513,7 @@ def test_ensemble_blend_is_no_worse_on_validation_than_a_member(ensemble):
   members = stats['members']
   assert set(members) == {'tuned', 'autorec'}
   assert all(m['best_epoch'] <= m['epochs_run'] for m in members.values())
-  assert len(stats['blend_weights']) == 2
+  assert len(stats['blend_weights']) == 3 + 3 * 2
   # Least squares on validation: the blend fits it at least as well as
   # either member alone (weights 1 and 0 are among the blends tried).
   assert stats['blend_val_rmse'] <= min(

@@ -186,40 +186,67 @@ class ItemAutoRec(tf.keras.Model):
             tf.reduce_sum(codes * self.decoder(users), axis=1, keepdims=True))
 
 
+def blend_features(ratings: tf.Tensor, user_ratings: tf.Tensor,
+                   movie_ratings: tf.Tensor) -> tf.Tensor:
+  """What a blend weighs [batch, 3 + 3 * members]: 1, log(1 + n_u),
+  log(1 + n_i), the members' ratings p_k, then every p_k * log(1 + n_u)
+  and every p_k * log(1 + n_i), where n_u and n_i count the user's and the
+  movie's ratings in the training data: a member's weight moves with how
+  much is known of the user and the movie (ratings [batch, members],
+  counts [batch])."""
+  user, movie = (tf.math.log1p(tf.cast(tf.reshape(counts, [-1, 1]),
+                                       ratings.dtype))
+                 for counts in (user_ratings, movie_ratings))
+  return tf.concat([tf.ones_like(user), user, movie, ratings,
+                    ratings * user, ratings * movie], axis=1)
+
+
+def rating_counts(pairs: Dict[str, tf.Tensor], num_users: int,
+                  num_movies: int) -> Tuple[tf.Tensor, tf.Tensor]:
+  """Ratings per user id and per movie id in `pairs` (a split's ids)."""
+  return tuple(tf.math.bincount(tf.cast(pairs[key], tf.int32),
+                                minlength=size, maxlength=size,
+                                dtype=tf.int64)
+               for key, size in ((USER_KEY, num_users),
+                                 (MOVIE_KEY, num_movies)))
+
+
 class BlendedRankingModel(tf.keras.Model):
-  """rating = clip(intercept + sum_k weight_k * member_k, rating range):
-  trained rating models blended by weights fitted on the validation split
-  (`fit_blend`)."""
+  """rating = clip(blend_features . weights, rating range): trained rating
+  models blended by weights fitted on the validation split (`fit_blend`),
+  with the rating counts of the data the members learned from."""
 
   def __init__(self, members: Sequence[tf.keras.Model],
-               weights: Sequence[float], intercept: float,
-               rating_range: Tuple[float, float]):
+               weights: Sequence[float], rating_range: Tuple[float, float],
+               user_ratings: tf.Tensor, movie_ratings: tf.Tensor):
     super().__init__()
     self.members = list(members)
     self.blend_weights = tf.Variable(np.asarray(weights, np.float32),
                                      trainable=False, name='blend_weights')
-    self.intercept = tf.Variable(float(intercept), trainable=False,
-                                 name='intercept')
     self.rating_range = tf.Variable(np.asarray(rating_range, np.float32),
                                     trainable=False, name='rating_range')
+    self.user_ratings = tf.Variable(user_ratings, trainable=False,
+                                    name='user_rating_counts')
+    self.movie_ratings = tf.Variable(movie_ratings, trainable=False,
+                                     name='movie_rating_counts')
 
   def call(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
     """`inputs`: transformed ids. Returns ratings [batch, 1]."""
     ratings = tf.concat([member(inputs) for member in self.members], axis=1)
-    blended = self.intercept + tf.reduce_sum(
-        ratings * self.blend_weights, axis=1, keepdims=True)
+    blended = tf.linalg.matvec(blend_features(
+        ratings, tf.gather(self.user_ratings, inputs[USER_KEY]),
+        tf.gather(self.movie_ratings, inputs[MOVIE_KEY])),
+                               self.blend_weights)[:, tf.newaxis]
     return tf.clip_by_value(blended, self.rating_range[0],
                             self.rating_range[1])
 
 
-def fit_blend(predictions: np.ndarray, labels: np.ndarray
-              ) -> Tuple[np.ndarray, float]:
-  """Least-squares weights and intercept of `predictions` [n, members]
-  that best fit `labels` [n] (the validation split's)."""
-  design = np.concatenate([predictions, np.ones([len(labels), 1])], axis=1)
-  solution, *_ = np.linalg.lstsq(design.astype(np.float64),
+def fit_blend(blend_inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+  """Least-squares weights of `blend_inputs` ([n, features], from
+  blend_features) that best fit `labels` [n] (the validation split's)."""
+  solution, *_ = np.linalg.lstsq(blend_inputs.astype(np.float64),
                                  labels.astype(np.float64), rcond=None)
-  return solution[:-1], float(solution[-1])
+  return solution
 
 
 # TF 2.16's autograph converts every tf_keras function a traced step calls

@@ -225,17 +225,24 @@ def train_ranking(fn_args: tfx.components.FnArgs,
       name: member_stats for name, (_, member_stats) in zip(names, trained)}}
   if len(names) == 1 and not hparams.refit:
     return trained[0][0], stats
+  num_users, num_movies = (
+      ranking_models.vocabulary_size(tf_transform_output, key)
+      for key in (features.USER_ID_KEY, features.MOVIE_TITLE_KEY))
+  train_counts = ranking_models.rating_counts(data.train_pairs, num_users,
+                                              num_movies)
   labels = data.validation_pairs[features.LABEL_KEY].numpy().reshape(-1)
-  predictions = np.stack([validation_predictions(model, data)
-                          for model, _ in trained], axis=1)
-  weights, intercept = (ranking_models.fit_blend(predictions, labels)
-                        if len(names) > 1 else (np.ones(1), 0.0))
+  blend_inputs = ranking_models.blend_features(
+      np.stack([validation_predictions(model, data) for model, _ in trained],
+               axis=1),
+      *(tf.gather(counts, data.validation_pairs[key]) for counts, key in
+        zip(train_counts, (splits.USER_KEY, splits.MOVIE_KEY)))).numpy()
+  weights = ranking_models.fit_blend(blend_inputs, labels)
   train_labels = data.train_pairs[features.LABEL_KEY]
   rating_range = (float(tf.reduce_min(train_labels)),
                   float(tf.reduce_max(train_labels)))
   blend_rmse = float(np.sqrt(np.mean((np.clip(
-      predictions @ weights + intercept, *rating_range) - labels) ** 2)))
-  models = [model.ranking_model for model, _ in trained]
+      blend_inputs @ weights, *rating_range) - labels) ** 2)))
+  models, counts = [model.ranking_model for model, _ in trained], train_counts
   if hparams.refit:
     start = time.monotonic()
     models = [refit_member(
@@ -243,12 +250,15 @@ def train_ranking(fn_args: tfx.components.FnArgs,
         data, member_stats['best_epoch'] or member_stats['epochs_run'],
         name).ranking_model
               for name, (_, member_stats) in zip(names, trained)]
+    counts = ranking_models.rating_counts(
+        {key: tf.concat([data.train_pairs[key], data.validation_pairs[key]],
+                        axis=0) for key in (splits.USER_KEY, splits.MOVIE_KEY)},
+        num_users, num_movies)
     stats['refit_seconds'] = round(time.monotonic() - start, 3)
   stats.update(blend_weights=[round(float(w), 4) for w in weights],
-               blend_intercept=round(intercept, 4),
                blend_val_rmse=round(blend_rmse, 4), refit=hparams.refit)
   return ranking_models.MovieLensModel(ranking_models.BlendedRankingModel(
-      models, weights, intercept, rating_range)), stats
+      models, weights, rating_range, *counts)), stats
 
 
 def rated_movies(tf_transform_output: tft.TFTransformOutput,
