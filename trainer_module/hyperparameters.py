@@ -51,7 +51,7 @@ class Hyperparameters:
                              low=0)
   autorec_learning_rate: float = _field(
       2e-3, "the I-AutoRec's learning rate (Adam)", above=0)
-  autorec_batch_size: int = _field(1024, "the I-AutoRec's batch size", low=1)
+  autorec_batch_size: int = _field(8192, "the I-AutoRec's batch size", low=1)
   refit: int = _field(
       0, '1: once validation has chosen each rating model\'s epochs (and '
       'the blend), train them again on train + validation for that many '
