@@ -199,6 +199,38 @@ def validation_predictions(model: ranking_models.MovieLensModel,
   return np.concatenate([model(x).numpy().reshape(-1) for x, _ in batches])
 
 
+def fit_blend_on_validation(tf_transform_output: tft.TFTransformOutput,
+                            data: Splits,
+                            models: List[ranking_models.MovieLensModel]
+                            ) -> Tuple[np.ndarray, float]:
+  """Blend weights of `models` (fitted on train) by least squares on the
+  validation split, and the blend's validation RMSE."""
+  counts = ranking_models.rating_counts(
+      data.train_pairs, *vocabulary_sizes(tf_transform_output))
+  labels = data.validation_pairs[features.LABEL_KEY].numpy().reshape(-1)
+  blend_inputs = ranking_models.blend_features(
+      np.stack([validation_predictions(model, data) for model in models],
+               axis=1),
+      *(tf.gather(table, data.validation_pairs[key]) for table, key in
+        zip(counts, (splits.USER_KEY, splits.MOVIE_KEY)))).numpy()
+  weights = ranking_models.fit_blend(blend_inputs, labels)
+  blended = np.clip(blend_inputs @ weights, *rating_range(data))
+  return weights, float(np.sqrt(np.mean((blended - labels) ** 2)))
+
+
+def vocabulary_sizes(tf_transform_output: tft.TFTransformOutput
+                     ) -> Tuple[int, int]:
+  """Embedding rows of users and of movies (vocabulary + OOV)."""
+  return tuple(ranking_models.vocabulary_size(tf_transform_output, key)
+               for key in (features.USER_ID_KEY, features.MOVIE_TITLE_KEY))
+
+
+def rating_range(data: Splits) -> Tuple[float, float]:
+  """The lowest and highest rating of the train split."""
+  labels = data.train_pairs[features.LABEL_KEY]
+  return float(tf.reduce_min(labels)), float(tf.reduce_max(labels))
+
+
 def train_ranking(fn_args: tfx.components.FnArgs,
                   tf_transform_output: tft.TFTransformOutput,
                   hparams: Hyperparameters, data: Splits
@@ -206,10 +238,11 @@ def train_ranking(fn_args: tfx.components.FnArgs,
   """The rating model, trained; and its stats (the first member's at the
   top level, every member's under 'members').
 
-  Each member is fitted on train and selected on validation; several are
-  blended by least-squares weights on validation (BlendedRankingModel);
-  with `refit` each is then trained again on train + validation for its
-  chosen epochs, and the blend keeps its weights.
+  Each member is fitted on train and selected on validation; the members
+  are blended by least-squares weights on validation (BlendedRankingModel;
+  a lone member too when refitted); with `refit` each is then trained again
+  on train + validation for its chosen epochs, and the blend keeps its
+  weights.
   """
   names = ranking_models.rating_members(hparams)
   # The first member's logs are the run's (the report's curves); the
@@ -225,24 +258,12 @@ def train_ranking(fn_args: tfx.components.FnArgs,
       name: member_stats for name, (_, member_stats) in zip(names, trained)}}
   if len(names) == 1 and not hparams.refit:
     return trained[0][0], stats
-  num_users, num_movies = (
-      ranking_models.vocabulary_size(tf_transform_output, key)
-      for key in (features.USER_ID_KEY, features.MOVIE_TITLE_KEY))
-  train_counts = ranking_models.rating_counts(data.train_pairs, num_users,
-                                              num_movies)
-  labels = data.validation_pairs[features.LABEL_KEY].numpy().reshape(-1)
-  blend_inputs = ranking_models.blend_features(
-      np.stack([validation_predictions(model, data) for model, _ in trained],
-               axis=1),
-      *(tf.gather(counts, data.validation_pairs[key]) for counts, key in
-        zip(train_counts, (splits.USER_KEY, splits.MOVIE_KEY)))).numpy()
-  weights = ranking_models.fit_blend(blend_inputs, labels)
-  train_labels = data.train_pairs[features.LABEL_KEY]
-  rating_range = (float(tf.reduce_min(train_labels)),
-                  float(tf.reduce_max(train_labels)))
-  blend_rmse = float(np.sqrt(np.mean((np.clip(
-      blend_inputs @ weights, *rating_range) - labels) ** 2)))
-  models, counts = [model.ranking_model for model, _ in trained], train_counts
+  weights, blend_rmse = fit_blend_on_validation(
+      tf_transform_output, data, [model for model, _ in trained])
+  stats.update(blend_weights=[round(float(w), 4) for w in weights],
+               blend_val_rmse=round(blend_rmse, 4), refit=hparams.refit)
+  models = [model.ranking_model for model, _ in trained]
+  pairs = data.train_pairs
   if hparams.refit:
     start = time.monotonic()
     models = [refit_member(
@@ -250,15 +271,13 @@ def train_ranking(fn_args: tfx.components.FnArgs,
         data, member_stats['best_epoch'] or member_stats['epochs_run'],
         name).ranking_model
               for name, (_, member_stats) in zip(names, trained)]
-    counts = ranking_models.rating_counts(
-        {key: tf.concat([data.train_pairs[key], data.validation_pairs[key]],
-                        axis=0) for key in (splits.USER_KEY, splits.MOVIE_KEY)},
-        num_users, num_movies)
+    pairs = {key: tf.concat([data.train_pairs[key],
+                             data.validation_pairs[key]], axis=0)
+             for key in (splits.USER_KEY, splits.MOVIE_KEY)}
     stats['refit_seconds'] = round(time.monotonic() - start, 3)
-  stats.update(blend_weights=[round(float(w), 4) for w in weights],
-               blend_val_rmse=round(blend_rmse, 4), refit=hparams.refit)
   return ranking_models.MovieLensModel(ranking_models.BlendedRankingModel(
-      models, weights, rating_range, *counts)), stats
+      models, weights, rating_range(data), *ranking_models.rating_counts(
+          pairs, *vocabulary_sizes(tf_transform_output)))), stats
 
 
 def rated_movies(tf_transform_output: tft.TFTransformOutput,
