@@ -206,15 +206,20 @@ TUNED_HPARAMS = {'model': 'tuned', 'epochs': 30, 'batch_size': 128,
                  'embedding_dim': 8, 'early_stopping_patience': 3, 'seed': 1}
 
 
-@pytest.fixture(scope='module')
-def tuned(transformed_data, tmp_path_factory):
-  """run_fn with the tuned model: its fn_args and training stats."""
-  work_dir = str(tmp_path_factory.mktemp('tuned'))
-  fn_args = make_fn_args(transformed_data, work_dir, TUNED_HPARAMS)
+def run_fn_with_stats(transformed_data, work_dir: str, custom_config: dict):
+  """run_fn with `custom_config`: its fn_args and the training stats."""
+  fn_args = make_fn_args(transformed_data, work_dir, custom_config)
   trainer.run_fn(fn_args)
   with open(os.path.join(fn_args.model_run_dir,
                          trainer.TRAINING_STATS_FILE)) as f:
     return fn_args, json.load(f)
+
+
+@pytest.fixture(scope='module')
+def tuned(transformed_data, tmp_path_factory):
+  """run_fn with the tuned model: its fn_args and training stats."""
+  return run_fn_with_stats(transformed_data,
+                           str(tmp_path_factory.mktemp('tuned')), TUNED_HPARAMS)
 
 
 def test_training_stats_are_written(trained, transformed_data):
@@ -449,6 +454,24 @@ def test_item_autorec_leaves_the_learned_rating_out_of_the_code():
   assert np.isfinite(full(autorec_inputs([3, 2], [2, 2])).numpy()).all()
 
 
+
+def test_item_autorec_frozen_codes_serve_what_it_computed_per_call():
+  train = {splits.USER_KEY: tf.constant([0, 1, 2, 1, 3], tf.int64),
+           splits.MOVIE_KEY: tf.constant([0, 0, 0, 1, 3], tf.int64),
+           features.LABEL_KEY: tf.constant([5.0, 3.0, 1.0, 4.0, 2.0])}
+  model = ranking_models.ItemAutoRec(
+      *ranking_models.raters_per_movie(train, num_movies=4), num_users=4,
+      units=5, l2=0.0, mean_rating=3.0)
+  every_pair = autorec_inputs(np.repeat(np.arange(4), 4),
+                              np.tile(np.arange(4), 4))
+  model(every_pair)  # creates the weights
+  model.encoder.embeddings.assign(model.encoder.embeddings * 30)
+  per_call = model(every_pair).numpy()
+  model.freeze()
+  np.testing.assert_allclose(model(every_pair).numpy(), per_call, rtol=1e-5)
+  assert model.frozen_codes.shape == (4, 5)
+
+
 def test_fit_blend_recovers_support_dependent_weights():
   rng = np.random.default_rng(0)
   ratings = rng.uniform(1, 5, size=(300, 2)).astype(np.float32)
@@ -500,12 +523,9 @@ ENSEMBLE_HPARAMS = {**TUNED_HPARAMS, 'autorec_units': 8, 'refit': 1,
 def ensemble(transformed_data, tmp_path_factory):
   """run_fn with the tuned model blended with an I-AutoRec and refitted:
   its fn_args and training stats."""
-  work_dir = str(tmp_path_factory.mktemp('ensemble'))
-  fn_args = make_fn_args(transformed_data, work_dir, ENSEMBLE_HPARAMS)
-  trainer.run_fn(fn_args)
-  with open(os.path.join(fn_args.model_run_dir,
-                         trainer.TRAINING_STATS_FILE)) as f:
-    return fn_args, json.load(f)
+  return run_fn_with_stats(transformed_data,
+                           str(tmp_path_factory.mktemp('ensemble')),
+                           ENSEMBLE_HPARAMS)
 
 
 def test_ensemble_blend_is_no_worse_on_validation_than_a_member(ensemble):

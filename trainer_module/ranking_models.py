@@ -161,6 +161,7 @@ class ItemAutoRec(tf.keras.Model):
                                      name='rater_ratings')
     self.row_splits = tf.Variable(raters.row_splits, trainable=False,
                                   name='raters_row_splits')
+    self.frozen_codes = None  # every movie's code, once trained (freeze)
 
   def _codes(self, movies: tf.Tensor) -> tf.Tensor:
     """sum over raters u of r_ui V_u, for each of `movies` (before b)."""
@@ -173,15 +174,33 @@ class ItemAutoRec(tf.keras.Model):
     sums = tf.reduce_sum(vectors * ratings[..., tf.newaxis], axis=1)
     return tf.gather(sums, index)
 
+  def freeze(self) -> None:
+    """Computes every movie's code once, from the trained weights: the
+    model then gathers codes instead of summing each movie's raters per
+    call (what serving and the Evaluator run). Call it when training is
+    over."""
+    ragged = tf.RaggedTensor.from_row_splits(
+        self.rater_values, self.row_splits, validate=False)
+    ratings = tf.sparse.reorder(tf.sparse.SparseTensor(
+        tf.stack([ragged.value_rowids(), self.rater_values], axis=1),
+        self.rating_values,
+        [ragged.nrows(), self.encoder.input_dim]))
+    self.frozen_codes = tf.Variable(tf.sigmoid(
+        tf.sparse.sparse_dense_matmul(ratings, self.encoder.embeddings) +
+        self.code_bias), trainable=False, name='movie_codes')
+
   def call(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
     """`inputs`: transformed user and movie ids (and, in training, the
     ratings left out). Returns ratings [batch, 1]."""
     users, movies = inputs[USER_KEY], inputs[MOVIE_KEY]
-    sums = self._codes(movies)
-    if LEFT_OUT_RATING_KEY in inputs:
-      sums -= (inputs[LEFT_OUT_RATING_KEY][:, tf.newaxis] *
-               self.encoder(users))
-    codes = tf.sigmoid(sums + self.code_bias)
+    if self.frozen_codes is not None:
+      codes = tf.gather(self.frozen_codes, movies)
+    else:
+      sums = self._codes(movies)
+      if LEFT_OUT_RATING_KEY in inputs:
+        sums -= (inputs[LEFT_OUT_RATING_KEY][:, tf.newaxis] *
+                 self.encoder(users))
+      codes = tf.sigmoid(sums + self.code_bias)
     return (self.mean_rating + self.user_bias(users) +
             tf.reduce_sum(codes * self.decoder(users), axis=1, keepdims=True))
 

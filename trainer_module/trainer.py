@@ -231,6 +231,13 @@ def rating_range(data: Splits) -> Tuple[float, float]:
   return float(tf.reduce_min(labels)), float(tf.reduce_max(labels))
 
 
+def freeze(ranking_model: tf.keras.Model) -> None:
+  """Fixes what a trained rating model can compute once for serving (the
+  I-AutoRec's movie codes); other models have nothing to fix."""
+  if isinstance(ranking_model, ranking_models.ItemAutoRec):
+    ranking_model.freeze()
+
+
 def train_ranking(fn_args: tfx.components.FnArgs,
                   tf_transform_output: tft.TFTransformOutput,
                   hparams: Hyperparameters, data: Splits
@@ -257,6 +264,7 @@ def train_ranking(fn_args: tfx.components.FnArgs,
   stats = {**trained[0][1], 'members': {
       name: member_stats for name, (_, member_stats) in zip(names, trained)}}
   if len(names) == 1 and not hparams.refit:
+    freeze(trained[0][0].ranking_model)
     return trained[0][0], stats
   weights, blend_rmse = fit_blend_on_validation(
       tf_transform_output, data, [model for model, _ in trained])
@@ -275,6 +283,8 @@ def train_ranking(fn_args: tfx.components.FnArgs,
                              data.validation_pairs[key]], axis=0)
              for key in (splits.USER_KEY, splits.MOVIE_KEY)}
     stats['refit_seconds'] = round(time.monotonic() - start, 3)
+  for model in models:
+    freeze(model)
   return ranking_models.MovieLensModel(ranking_models.BlendedRankingModel(
       models, weights, rating_range(data), *ranking_models.rating_counts(
           pairs, *vocabulary_sizes(tf_transform_output)))), stats
