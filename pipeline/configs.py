@@ -159,9 +159,10 @@ class PipelineConfig:
 PRESETS = {
     # The TFRS tutorial, unchanged: eval RMSE ~1.11 on MovieLens 100k.
     'tutorial': PipelineConfig(),
-    # Biased MF + side features + SVD++ implicit feedback (see
-    # trainer_module/ranking_models.py), early stopping on the validation
-    # split. recommend's re-rank weight of each preset was chosen on a
+    # Biased MF + side features + SVD++ implicit feedback, blended with an
+    # I-AutoRec by weights fitted on the validation split, both refitted on
+    # train + validation (trainer_module/ranking_models.py; README "The
+    # tuned preset"); early stopping on the validation split. recommend's re-rank weight of each preset was chosen on a
     # validation set carved from MovieLens 100k's train split (README:
     # "Recommending"); this model's predicted ratings spread ~10x wider than
     # the tutorial model's.
