@@ -20,6 +20,9 @@ STEPS_PER_EXECUTION = 32
 # MovieLensModel adds the rating being learned to a training batch's
 # features under this key: ItemAutoRec leaves it out of the movie's code.
 LEFT_OUT_RATING_KEY = 'left_out_rating'
+# The rating models built from the data they learn from (its mean rating
+# and tables of who rated what): build_model needs it for these.
+BUILT_FROM_DATA = ('tuned', 'autorec')
 
 
 class RankingModel(tf.keras.Model):
@@ -312,6 +315,13 @@ def vocabulary_size(tf_transform_output: tft.TFTransformOutput,
       features.vocabulary_name(key)) + features.NUM_OOV_BUCKETS)
 
 
+def vocabulary_sizes(tf_transform_output: tft.TFTransformOutput
+                     ) -> Tuple[int, int]:
+  """Embedding rows of users and of movies (vocabulary + OOV)."""
+  return (vocabulary_size(tf_transform_output, features.USER_ID_KEY),
+          vocabulary_size(tf_transform_output, features.MOVIE_TITLE_KEY))
+
+
 def side_feature_sizes(
     tf_transform_output: tft.TFTransformOutput) -> Dict[str, int]:
   """{side feature Transform wrote: how many ids it takes, 0 included}."""
@@ -398,9 +408,8 @@ def build_model(tf_transform_output: tft.TFTransformOutput,
   tuned model and the I-AutoRec (`hparams.model` 'autorec', from
   `member_hparams`) also need the `train` split: its mean rating and who
   rated what."""
-  num_users = vocabulary_size(tf_transform_output, features.USER_ID_KEY)
-  num_movies = vocabulary_size(tf_transform_output, features.MOVIE_TITLE_KEY)
-  if hparams.model in ('tuned', 'autorec') and train is None:
+  num_users, num_movies = vocabulary_sizes(tf_transform_output)
+  if hparams.model in BUILT_FROM_DATA and train is None:
     raise ValueError(f'the {hparams.model} model is built from the train '
                      'split')
   if hparams.model == 'tuned':

@@ -128,12 +128,19 @@ def ranking_fit_args(fn_args: tfx.components.FnArgs,
   }
 
 
+def load_tables(hparams: Hyperparameters, files: List[str],
+                spec: Dict[str, Any]) -> Optional[Dict[str, tf.Tensor]]:
+  """The split `files` in memory, for the tables of a model built from its
+  data (ranking_models.BUILT_FROM_DATA); None for a model that needs none."""
+  return (splits.load_split(files, spec)
+          if hparams.model in ranking_models.BUILT_FROM_DATA else None)
+
+
 def load_train_split(hparams: Hyperparameters, data: Splits
                      ) -> Optional[Dict[str, tf.Tensor]]:
   """The train split in memory, for the tables of the tuned model and the
   I-AutoRec (None for a model that needs none)."""
-  return (splits.load_split(data.train_files, data.spec)
-          if hparams.model in ('tuned', 'autorec') else None)
+  return load_tables(hparams, data.train_files, data.spec)
 
 
 def fit_stats(history: tf.keras.callbacks.History, clock: TrainingClock,
@@ -179,9 +186,8 @@ def refit_member(tf_transform_output: tft.TFTransformOutput,
   if hparams.seed is not None:
     tf.keras.utils.set_random_seed(hparams.seed)
   files = data.train_files + data.validation_files
-  tables = (splits.load_split(files, data.spec)
-            if hparams.model in ('tuned', 'autorec') else None)
-  model = ranking_models.build_model(tf_transform_output, hparams, tables)
+  model = ranking_models.build_model(tf_transform_output, hparams,
+                                     load_tables(hparams, files, data.spec))
   model.fit(splits.read_split(files, data.spec, hparams.batch_size,
                               shuffle=True, seed=hparams.seed,
                               examples=data.train_examples +
@@ -206,7 +212,7 @@ def fit_blend_on_validation(tf_transform_output: tft.TFTransformOutput,
   """Blend weights of `models` (fitted on train) by least squares on the
   validation split, and the blend's validation RMSE."""
   counts = ranking_models.rating_counts(
-      data.train_pairs, *vocabulary_sizes(tf_transform_output))
+      data.train_pairs, *ranking_models.vocabulary_sizes(tf_transform_output))
   labels = data.validation_pairs[features.LABEL_KEY].numpy().reshape(-1)
   blend_inputs = ranking_models.blend_features(
       np.stack([validation_predictions(model, data) for model in models],
@@ -216,13 +222,6 @@ def fit_blend_on_validation(tf_transform_output: tft.TFTransformOutput,
   weights = ranking_models.fit_blend(blend_inputs, labels)
   blended = np.clip(blend_inputs @ weights, *rating_range(data))
   return weights, float(np.sqrt(np.mean((blended - labels) ** 2)))
-
-
-def vocabulary_sizes(tf_transform_output: tft.TFTransformOutput
-                     ) -> Tuple[int, int]:
-  """Embedding rows of users and of movies (vocabulary + OOV)."""
-  return tuple(ranking_models.vocabulary_size(tf_transform_output, key)
-               for key in (features.USER_ID_KEY, features.MOVIE_TITLE_KEY))
 
 
 def rating_range(data: Splits) -> Tuple[float, float]:
@@ -287,7 +286,7 @@ def train_ranking(fn_args: tfx.components.FnArgs,
     freeze(model)
   return ranking_models.MovieLensModel(ranking_models.BlendedRankingModel(
       models, weights, rating_range(data), *ranking_models.rating_counts(
-          pairs, *vocabulary_sizes(tf_transform_output)))), stats
+          pairs, *ranking_models.vocabulary_sizes(tf_transform_output)))), stats
 
 
 def rated_movies(tf_transform_output: tft.TFTransformOutput,
