@@ -68,7 +68,8 @@ def compile_pipeline(args: argparse.Namespace) -> str:
       output_dir=os.path.dirname(os.path.abspath(args.output)),
       output_filename=os.path.basename(args.output))
   kwargs = cli.pipeline_kwargs(
-      args, beam_defaults=configs.CLUSTER_BEAM_PIPELINE_ARGS)
+      args, beam_defaults=configs.CLUSTER_BEAM_PIPELINE_ARGS + [
+          f'--sdk_container_image={args.image}'])
   if kwargs['schema_path'] and os.path.dirname(
       kwargs['schema_path']) == configs.SCHEMA_DIR:  # the repo's, in the image
     kwargs['schema_path'] = posixpath.join(

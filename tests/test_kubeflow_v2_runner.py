@@ -68,6 +68,8 @@ def test_beam_components_get_the_beam_args(spec):
   for component in BEAM_COMPONENTS:
     args = containers[f'{component}_executor']['args']
     assert all(arg in args for arg in BEAM_ARGS), (component, args)
+    # The image is the workers' dependency: TFX packs no copy of itself.
+    assert f'--sdk_container_image={IMAGE}' in args, (component, args)
 
 
 def parameter(spec, task: str, name: str):
