@@ -191,10 +191,12 @@ def create_pipeline(
       # StatisticsGen already describes the raw data; Transform's own TFDV
       # passes over the raw and the transformed data are used by nothing.
       disable_statistics=True,
-      # Vocabularies from train; the Evaluator reads eval raw, so only the
-      # Trainer's splits are transformed.
-      splits_config=tfx.proto.SplitsConfig(
-          analyze=[TRAIN_SPLIT], transform=[TRAIN_SPLIT, VALIDATION_SPLIT]),
+      # Vocabularies from train. Transform writes no transformed copy of
+      # the data: the Trainer maps the raw examples through the transform
+      # graph as it reads them (trainer_module/splits.py), as the Evaluator
+      # and the served model do.
+      splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN_SPLIT]),
+      materialize=False,
       custom_config={code_fingerprint.CODE_FINGERPRINT_KEY:
                      code_fingerprint.transform_fingerprint()})
   transform.add_upstream_node(anomalies_gate)
@@ -211,14 +213,14 @@ def create_pipeline(
   if config.tune_trials:
     tuner = tfx.components.Tuner(
         tuner_fn=configs.TUNER_FN,
-        examples=transform.outputs['transformed_examples'],
+        examples=example_gen.outputs['examples'],
         transform_graph=transform.outputs['transform_graph'],
         custom_config={**trainer_config,
                        TUNE_TRIALS_KEY: config.tune_trials},
         **splits)
   trainer = tfx.components.Trainer(
       run_fn=configs.RUN_FN,
-      examples=transform.outputs['transformed_examples'],
+      examples=example_gen.outputs['examples'],
       transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'],
       hyperparameters=(tuner.outputs['best_hyperparameters'] if tuner

@@ -46,8 +46,10 @@ def _raw_rows(path: str):
 def transformed_data(ratings_csv, tmp_path_factory) -> TransformedData:
   """Our preprocessing_fn run by tft_beam on the generated ratings.
 
-  Analyzes the first 80% of the rows, transforms both parts and writes them
-  like Transform does: a transform graph and gzipped tf.Examples per split.
+  Analyzes the first 80% of the rows and writes like Transform and
+  ExampleGen do: a transform graph, and the raw rows as gzipped tf.Examples
+  per split (Transform writes no transformed copy; the Trainer maps the raw
+  examples through the graph).
   """
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -87,21 +89,17 @@ def transformed_data(ratings_csv, tmp_path_factory) -> TransformedData:
             for r in split_rows]
 
   transform_output = str(base / 'transform_graph')
+  coder = tft.coders.ExampleProtoCoder(raw_metadata.schema)
   with beam.Pipeline() as p, tft_beam.Context(temp_dir=str(base / 'tmp')):
-    train = p | 'Train' >> beam.Create(instances(splits['train']))
-    (transformed_train, transformed_metadata), transform_fn = (
-        (train, raw_metadata)
-        | tft_beam.AnalyzeAndTransformDataset(preprocessing.preprocessing_fn))
-    evals = p | 'Eval' >> beam.Create(instances(splits['eval']))
-    transformed_eval, _ = (
-        ((evals, raw_metadata), transform_fn) | tft_beam.TransformDataset())
+    data = {name: p | f'Create{name}' >> beam.Create(instances(split_rows))
+            for name, split_rows in splits.items()}
+    transform_fn = ((data['train'], raw_metadata)
+                    | tft_beam.AnalyzeDataset(preprocessing.preprocessing_fn))
     _ = transform_fn | tft_beam.WriteTransformFn(transform_output)
     _ = raw_metadata | 'WriteRawMetadata' >> tft_beam.WriteMetadata(
         f'{transform_output}/{tft.TFTransformOutput.RAW_METADATA_DIR}', p)
-    for name, data in (('train', transformed_train),
-                       ('eval', transformed_eval)):
-      coder = tft.coders.ExampleProtoCoder(transformed_metadata.schema)
-      _ = (data
+    for name in splits:
+      _ = (data[name]
            | f'Encode{name}' >> beam.Map(coder.encode)
            | f'Write{name}' >> beam.io.WriteToTFRecord(
                str(base / 'examples' / f'Split-{name}' / 'data'),

@@ -26,6 +26,9 @@ EXPECTED_EDGES = {
     ('MovieLensExampleGen', 'Transform'),
     ('ImportSchemaGen', 'Transform'),
     ('Transform', 'Trainer'),
+    # Transform writes no transformed copy: the Trainer reads the raw
+    # examples through the transform graph.
+    ('MovieLensExampleGen', 'Trainer'),
     ('ImportSchemaGen', 'Trainer'),
     ('MovieLensExampleGen', 'Evaluator'),
     ('Trainer', 'Evaluator'),
@@ -147,8 +150,11 @@ def test_only_the_evaluator_reads_the_eval_split(built):
   props = lambda cid, key: json.loads(by_id[cid].exec_properties[key])
   assert by_id['MovieLensExampleGen'].exec_properties[
       'validation_percent'] == configs.VALIDATION_PERCENT
-  assert props('Transform', 'splits_config') == {
-      'analyze': ['train'], 'transform': ['train', 'validation']}
+  assert props('Transform', 'splits_config') == {'analyze': ['train']}
+  # Transform materializes nothing: the Trainer reads ExampleGen's splits.
+  assert 'transformed_examples' not in by_id['Transform'].outputs
+  assert by_id['Trainer'].inputs['examples'].producer_component_id == (
+      'MovieLensExampleGen')
   assert props('Trainer', 'train_args') == {'splits': ['train']}
   assert props('Trainer', 'eval_args') == {'splits': ['validation']}
   assert 'max_unseen_eval_user_share' not in props('Trainer', 'custom_config')
@@ -183,4 +189,5 @@ def test_a_tuner_searches_on_validation_and_feeds_the_trainer(tmp_path):
   assert props('custom_config')['model'] == 'tuned'
   assert by_id['Trainer'].inputs['hyperparameters'].producer_component_id == (
       'Tuner')
-  assert tuner.inputs['examples'].producer_component_id == 'Transform'
+  assert tuner.inputs['examples'].producer_component_id == (
+      'MovieLensExampleGen')

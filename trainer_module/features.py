@@ -1,10 +1,16 @@
 """Every feature name the pipeline uses, in one place.
 
 Raw names are what ExampleGen writes (the TFDS MovieLens feature names); the
-transformed names are what Transform writes and the model reads.
+transformed names are what Transform computes and the model reads.
 """
 
-from typing import Dict
+from typing import Dict, Tuple
+
+
+def transformed_name(key: str) -> str:
+  """Name of the Transform output computed from raw feature `key`."""
+  return f'{key}_xf'
+
 
 # Raw features the ranking model is built on.
 USER_ID_KEY = 'user_id'
@@ -87,17 +93,27 @@ USER_SIDE_FEATURE_KEYS = (USER_OCCUPATION_KEY, USER_ZIP_PREFIX_KEY,
                           USER_GENDER_KEY, USER_AGE_GROUP_KEY)
 MOVIE_SIDE_FEATURE_KEYS = (MOVIE_GENRE_IDS_KEY, MOVIE_YEAR_KEY)
 
+# {Transform output training reads: the raw features it may be computed
+# from}: the Trainer parses only these from ExampleGen's examples and maps
+# them through Transform's graph (Transform writes no transformed copy).
+TRANSFORM_SOURCES: Dict[str, Tuple[str, ...]] = {
+    transformed_name(USER_ID_KEY): (USER_ID_KEY,),
+    transformed_name(MOVIE_TITLE_KEY): (MOVIE_TITLE_KEY,),
+    LABEL_KEY: (LABEL_KEY,),
+    USER_OCCUPATION_KEY: OCCUPATION_SOURCE_KEYS,
+    USER_ZIP_PREFIX_KEY: ('user_zip_code',),
+    USER_GENDER_KEY: ('user_gender',),
+    USER_AGE_GROUP_KEY: AGE_SOURCE_KEYS,
+    MOVIE_GENRE_IDS_KEY: (GENRE_KEY,),
+    MOVIE_YEAR_KEY: (MOVIE_TITLE_KEY,),
+}
+
 # Every feature ExampleGen may write, with its tf.Example kind.
 FEATURE_KINDS: Dict[str, str] = {**REQUIRED_FEATURE_KINDS,
                                  **OPTIONAL_FEATURE_KINDS}
 
 # Name of the model's output in every serving signature.
 PREDICTION_KEY = 'predicted_rating'
-
-
-def transformed_name(key: str) -> str:
-  """Name of the Transform output computed from raw feature `key`."""
-  return f'{key}_xf'
 
 
 def bucket_labels(boundaries) -> list:

@@ -1,7 +1,9 @@
-"""Reading the Trainer's splits (train and validation): Transform's gzipped
-tf.Examples, parsed a batch at a time, streamed or loaded whole."""
+"""Reading the Trainer's splits (train and validation): ExampleGen's gzipped
+tf.Examples, parsed a batch at a time (only the raw features training needs)
+and mapped through Transform's graph, streamed or loaded whole. Transform
+writes no transformed copy of the data (`materialize=False`)."""
 
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -29,24 +31,43 @@ def split_files(file_patterns: List[str]) -> List[str]:
   return files
 
 
-def parsing_spec(tf_transform_output: tft.TFTransformOutput,
-                 keys: List[str]) -> Dict[str, Any]:
-  """tf.io parsing spec of the transformed features `keys` and the label."""
-  spec = tf_transform_output.transformed_feature_spec()
-  return {key: spec[key] for key in [*keys, features.LABEL_KEY]}
+class SplitParser:
+  """Serialized raw tf.Examples -> (the transformed features `keys`, the
+  label): parses the raw features they are computed from
+  (features.TRANSFORM_SOURCES) and applies Transform's graph to them."""
+
+  def __init__(self, tf_transform_output: tft.TFTransformOutput,
+               keys: List[str]):
+    self.keys = list(keys)
+    raw_spec = tf_transform_output.raw_feature_spec()
+    written = tf_transform_output.transformed_feature_spec()
+    missing = [k for k in [*self.keys, features.LABEL_KEY]
+               if k not in written]
+    if missing:
+      raise ValueError(f'Transform computes no {missing}')
+    self.raw_spec = {
+        source: raw_spec[source]
+        for key in [*self.keys, features.LABEL_KEY]
+        for source in features.TRANSFORM_SOURCES[key] if source in raw_spec}
+    self._transform = tf_transform_output.transform_features_layer()
+
+  def __call__(self, records: tf.Tensor
+               ) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
+    transformed = self._transform(tf.io.parse_example(records, self.raw_spec))
+    return ({key: transformed[key] for key in self.keys},
+            transformed[features.LABEL_KEY])
 
 
-def read_split(files: List[str], spec: Dict[str, Any], batch_size: int,
+def read_split(files: List[str], parser: SplitParser, batch_size: int,
                shuffle: bool = False, seed: Optional[int] = None,
                examples: Optional[int] = None) -> tf.data.Dataset:
-  """(features, label) batches of transformed TFRecords, parsed a batch at
-  a time by tf.io.parse_example (only the features in `spec`). Given the
-  number of `examples`, the dataset knows its length (Keras then starts
-  each epoch afresh).
+  """(features, label) batches of a split's raw TFRecords, transformed by
+  `parser` a batch at a time. Given the number of `examples`, the dataset
+  knows its length (Keras then starts each epoch afresh).
 
   TFX's `data_accessor.tf_dataset_factory` decodes whole examples through
-  Arrow: 41k examples/s on 2 cores against 800k/s here (1M synthetic
-  ratings' transformed train split), so it is not used.
+  Arrow: 41k examples/s on 2 cores against 800k/s with tf.io.parse_example
+  (1M synthetic ratings' transformed train split), so it is not used.
   """
   compression = 'GZIP' if all(f.endswith('.gz') for f in files) else ''
   dataset = tf.data.Dataset.from_tensor_slices(files)
@@ -59,25 +80,20 @@ def read_split(files: List[str], spec: Dict[str, Any], batch_size: int,
     dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed,
                               reshuffle_each_iteration=True)
 
-  def parse(records):
-    parsed = tf.io.parse_example(records, spec)
-    label = parsed.pop(features.LABEL_KEY)
-    return parsed, label
-
   dataset = dataset.batch(batch_size).map(
-      parse, num_parallel_calls=tf.data.AUTOTUNE)
+      parser, num_parallel_calls=tf.data.AUTOTUNE)
   if examples is not None:
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(
         -(-examples // batch_size)))
   return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def load_split(files: List[str], spec: Dict[str, Any]
+def load_split(files: List[str], parser: SplitParser
                ) -> Dict[str, tf.Tensor]:
   """A whole split in memory, features and label (the tuned model builds
   its per-user and per-movie tables from the train split)."""
   batches = [{**x, features.LABEL_KEY: y}
-             for x, y in read_split(files, spec, LOAD_BATCH_SIZE)]
+             for x, y in read_split(files, parser, LOAD_BATCH_SIZE)]
   if not batches:
     raise ValueError(f'no examples in {files}')
   return {key: tf.concat([b[key] for b in batches], axis=0)

@@ -63,10 +63,10 @@ def write_training_stats(model_run_dir: str, stats: Dict[str, Any]) -> None:
 
 @dataclasses.dataclass
 class Splits:
-  """What training reads: the train and validation split files, their
-  parsing spec, and each split's (user, movie, rating) in memory. The
-  Trainer never sees the eval split: it is the Evaluator's alone."""
-  spec: Dict[str, Any]
+  """What training reads: the train and validation split files, the parser
+  of the model's features, and each split's (user, movie, rating) in
+  memory. The Trainer never sees the eval split: it is the Evaluator's."""
+  parser: splits.SplitParser
   train_files: List[str]
   validation_files: List[str]
   train_pairs: Dict[str, tf.Tensor]
@@ -87,11 +87,11 @@ def read_splits(fn_args: tfx.components.FnArgs,
   """Finds the train and validation splits (FnArgs' train and eval files)
   and loads their (user, movie, rating) triples."""
   keys = ranking_models.model_feature_keys(tf_transform_output, hparams)
-  pairs = splits.parsing_spec(tf_transform_output,
-                              [splits.USER_KEY, splits.MOVIE_KEY])
+  pairs = splits.SplitParser(tf_transform_output,
+                             [splits.USER_KEY, splits.MOVIE_KEY])
   train_files = splits.split_files(fn_args.train_files)
   validation_files = splits.split_files(fn_args.eval_files)
-  return Splits(splits.parsing_spec(tf_transform_output, keys), train_files,
+  return Splits(splits.SplitParser(tf_transform_output, keys), train_files,
                 validation_files, splits.load_split(train_files, pairs),
                 splits.load_split(validation_files, pairs))
 
@@ -116,12 +116,12 @@ def ranking_fit_args(fn_args: tfx.components.FnArgs,
         monitor='val_rmse', mode='min',
         patience=hparams.early_stopping_patience, restore_best_weights=True))
   return {
-      'x': splits.read_split(data.train_files, data.spec, hparams.batch_size,
+      'x': splits.read_split(data.train_files, data.parser, hparams.batch_size,
                              shuffle=True, seed=hparams.seed,
                              examples=data.train_examples),
       'epochs': hparams.epochs, 'steps_per_epoch': fn_args.train_steps,
       'validation_data': splits.read_split(
-          data.validation_files, data.spec, hparams.batch_size,
+          data.validation_files, data.parser, hparams.batch_size,
           examples=data.validation_examples),
       'validation_steps': fn_args.eval_steps, 'callbacks': callbacks,
       'verbose': 0,
@@ -129,10 +129,11 @@ def ranking_fit_args(fn_args: tfx.components.FnArgs,
 
 
 def load_tables(hparams: Hyperparameters, files: List[str],
-                spec: Dict[str, Any]) -> Optional[Dict[str, tf.Tensor]]:
+                parser: splits.SplitParser
+                ) -> Optional[Dict[str, tf.Tensor]]:
   """The split `files` in memory, for the tables of a model built from its
   data (ranking_models.BUILT_FROM_DATA); None for a model that needs none."""
-  return (splits.load_split(files, spec)
+  return (splits.load_split(files, parser)
           if hparams.model in ranking_models.BUILT_FROM_DATA else None)
 
 
@@ -140,7 +141,7 @@ def load_train_split(hparams: Hyperparameters, data: Splits
                      ) -> Optional[Dict[str, tf.Tensor]]:
   """The train split in memory, for the tables of the tuned model and the
   I-AutoRec (None for a model that needs none)."""
-  return load_tables(hparams, data.train_files, data.spec)
+  return load_tables(hparams, data.train_files, data.parser)
 
 
 def fit_stats(history: tf.keras.callbacks.History, clock: TrainingClock,
@@ -187,8 +188,8 @@ def refit_member(tf_transform_output: tft.TFTransformOutput,
     tf.keras.utils.set_random_seed(hparams.seed)
   files = data.train_files + data.validation_files
   model = ranking_models.build_model(tf_transform_output, hparams,
-                                     load_tables(hparams, files, data.spec))
-  model.fit(splits.read_split(files, data.spec, hparams.batch_size,
+                                     load_tables(hparams, files, data.parser))
+  model.fit(splits.read_split(files, data.parser, hparams.batch_size,
                               shuffle=True, seed=hparams.seed,
                               examples=data.train_examples +
                               data.validation_examples),
@@ -200,7 +201,7 @@ def refit_member(tf_transform_output: tft.TFTransformOutput,
 def validation_predictions(model: ranking_models.MovieLensModel,
                            data: Splits) -> np.ndarray:
   """`model`'s ratings of the validation split, in load order [n]."""
-  batches = splits.read_split(data.validation_files, data.spec,
+  batches = splits.read_split(data.validation_files, data.parser,
                               splits.LOAD_BATCH_SIZE)
   return np.concatenate([model(x).numpy().reshape(-1) for x, _ in batches])
 
@@ -326,12 +327,12 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
       ranking_models.vocabulary_size(tf_transform_output,
                                      features.MOVIE_TITLE_KEY),
       rated.values.numpy(), hparams)
-  spec = splits.parsing_spec(tf_transform_output,
+  pairs = splits.SplitParser(tf_transform_output,
                              [splits.USER_KEY, splits.MOVIE_KEY])
   examples = data.train_examples + data.validation_examples
   clock = TrainingClock()
   model.fit(
-      splits.read_split(data.train_files + data.validation_files, spec,
+      splits.read_split(data.train_files + data.validation_files, pairs,
                         hparams.retrieval_batch_size, shuffle=True,
                         seed=hparams.seed, examples=examples),
       epochs=hparams.retrieval_epochs,

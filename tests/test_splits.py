@@ -1,0 +1,69 @@
+"""The Trainer's reader: raw examples parsed for the features training
+needs and mapped through Transform's graph (Transform materializes
+nothing)."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from trainer_module import features
+from trainer_module import splits
+
+
+@pytest.fixture(scope='module')
+def tft_output(transformed_data):
+  return tft.TFTransformOutput(transformed_data.transform_output)
+
+
+def train_files(transformed_data):
+  return sorted(glob.glob(os.path.join(transformed_data.examples_uri,
+                                       'Split-train', '*')))
+
+
+def test_every_training_feature_transform_computes_has_its_sources(
+    tft_output):
+  written = set(tft_output.transformed_feature_spec())
+  slices = {features.USER_ACTIVITY_KEY, features.MOVIE_POPULARITY_KEY,
+            features.USER_AGE_KEY}
+  assert written - slices == set(features.TRANSFORM_SOURCES)
+
+
+def test_parsing_only_the_sources_gives_what_the_whole_example_gives(
+    tft_output, transformed_data):
+  keys = [k for k in features.TRANSFORM_SOURCES if k != features.LABEL_KEY]
+  parser = splits.SplitParser(tft_output, keys)
+  assert set(splits.SplitParser(
+      tft_output, [splits.USER_KEY, splits.MOVIE_KEY]).raw_spec) == {
+          features.USER_ID_KEY, features.MOVIE_TITLE_KEY, features.LABEL_KEY}
+  files = train_files(transformed_data)
+  loaded = splits.load_split(files, parser)
+  records = tf.concat(list(tf.data.TFRecordDataset(
+      files, compression_type='GZIP').batch(1_000_000)), axis=0)
+  whole = tft_output.transform_features_layer()(tf.io.parse_example(
+      records, tft_output.raw_feature_spec()))
+  assert set(loaded) == {*keys, features.LABEL_KEY}
+  for key in loaded:
+    np.testing.assert_array_equal(loaded[key].numpy(), whole[key].numpy(),
+                                  err_msg=key)
+  assert len(loaded[features.LABEL_KEY]) == len(transformed_data.raw_train)
+
+
+def test_batches_know_their_length_and_cover_the_split_once(
+    tft_output, transformed_data):
+  parser = splits.SplitParser(tft_output, [splits.USER_KEY])
+  n = len(transformed_data.raw_train)
+  batches = splits.read_split(train_files(transformed_data), parser, 500,
+                              shuffle=True, seed=1, examples=n)
+  assert len(batches) == -(-n // 500)
+  labels = np.concatenate([y.numpy() for _, y in batches])
+  assert sorted(labels.tolist()) == sorted(
+      r['user_rating'] for r in transformed_data.raw_train)
+
+
+def test_a_feature_transform_does_not_compute_is_refused(tft_output):
+  with pytest.raises(ValueError, match="Transform computes no.*'nope'"):
+    splits.SplitParser(tft_output, [splits.USER_KEY, 'nope'])
