@@ -28,6 +28,7 @@ components/tf_examples.py.
 """
 
 import hashlib
+import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -212,12 +213,51 @@ def resolved_output_config(exec_properties: Dict[str, Any]
   return split_config(counts[0], exec_properties.get(EVAL_MAX_RATINGS_KEY))
 
 
+# The Examples artifact's custom property holding {split: examples written}
+# (a JSON string), counted as they are written: StatisticsGen sizes its
+# sample by it, and the run summary reports it.
+SPLIT_EXAMPLE_COUNTS_PROPERTY = 'split_example_counts'
+_COUNTERS = 'MovieLensExampleGen.split_examples'
+
+
+class _SerializeAndCount(write_split.MaybeSerialize):
+  """TFX's MaybeSerialize, counting the split's examples as well."""
+
+  def __init__(self, split_name: str):
+    super().__init__()
+    self._split_examples = beam.metrics.Metrics.counter(_COUNTERS, split_name)
+
+  def process(self, e):
+    self._split_examples.inc(1)
+    yield from super().process(e)
+
+
+class _Count(beam.DoFn):
+  """Passes the split's examples on, counting them."""
+
+  def __init__(self, split_name: str):
+    self._split_examples = beam.metrics.Metrics.counter(_COUNTERS, split_name)
+
+  def process(self, e):
+    self._split_examples.inc(1)
+    yield e
+
+
+def split_counts(result: beam.runners.runner.PipelineResult
+                 ) -> Dict[str, int]:
+  """{split: examples written} from a finished run's counters."""
+  counters = result.metrics().query(
+      beam.metrics.MetricsFilter().with_namespace(_COUNTERS))['counters']
+  return {c.key.metric.name: int(c.committed if c.committed is not None
+                                 else c.attempted) for c in counters}
+
+
 @beam.ptransform_fn
-def _WriteSplitInOrder(examples: beam.PCollection,
-                       output_split_path: str) -> beam.pvalue.PDone:
-  """TFX's WriteSplit without its Reshuffle (see Executor)."""
+def _WriteSplitInOrder(examples: beam.PCollection, output_split_path: str,
+                       split_name: str) -> beam.pvalue.PDone:
+  """TFX's WriteSplit without its Reshuffle (see Executor), counting."""
   return (examples
-          | 'MaybeSerialize' >> beam.ParDo(write_split.MaybeSerialize())
+          | 'MaybeSerialize' >> beam.ParDo(_SerializeAndCount(split_name))
           | 'Write' >> beam.io.WriteToTFRecord(
               os.path.join(output_split_path,
                            write_split.DEFAULT_TF_RECORD_FILE_NAME),
@@ -282,12 +322,23 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       for split_name, split in splits.items():
         path = artifact_utils.get_split_uri(examples, split_name)
         # pylint: disable=no-value-for-parameter
-        _ = split | f'WriteSplit[{split_name}]' >> (
-            _WriteSplitInOrder(path) if direct else write_split.WriteSplit(
-                path, output_file_format, exec_properties))
+        if direct:
+          _ = split | f'WriteSplit[{split_name}]' >> _WriteSplitInOrder(
+              path, split_name)
+        else:
+          _ = (split
+               | f'Count[{split_name}]' >> beam.ParDo(_Count(split_name))
+               | f'WriteSplit[{split_name}]' >> write_split.WriteSplit(
+                   path, output_file_format, exec_properties))
+    counts = split_counts(pipeline.result)
     payload_format = exec_properties.get(
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
     for artifact in examples:
+      artifact.set_string_custom_property(
+          SPLIT_EXAMPLE_COUNTS_PROPERTY,
+          json.dumps({split: counts.get(split, 0) for split in
+                      artifact_utils.decode_split_names(
+                          artifact.split_names)}))
       if payload_format:
         examples_utils.set_payload_format(artifact, payload_format)
       if output_file_format:

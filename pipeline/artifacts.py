@@ -26,12 +26,16 @@ def _as_tfx(artifact: Mlmd, artifact_class):
 
 
 def split_example_counts(statistics: Mlmd) -> Dict[str, int]:
-  """Examples per split, from a StatisticsGen output."""
+  """Examples per split, from a StatisticsGen output: the exact counts it
+  records (its statistics may describe a sample), else its statistics'."""
   from tfx.components.statistics_gen import stats_artifact_utils  # pylint: disable=g-import-not-at-top
   from tfx.types import standard_artifact_utils  # pylint: disable=g-import-not-at-top
   from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  from components import statistics_gen  # pylint: disable=g-import-not-at-top
   artifact = _as_tfx(statistics, standard_artifacts.ExampleStatistics)
-  counts = {}
+  counts = statistics_gen.example_counts(artifact)
+  if counts:
+    return counts
   for split in standard_artifact_utils.decode_split_names(
       artifact.split_names):
     stats = stats_artifact_utils.load_statistics(artifact, split).proto()

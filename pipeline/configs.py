@@ -113,6 +113,12 @@ EVAL_MAX_RATINGS = 100_000
 PROJECT_SETUP_FILE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'setup.py')
 
+# StatisticsGen describes a split of more examples than this from a random
+# sample of about this many (components/statistics_gen.py): the shares the
+# checks read need no more, and on 25M ratings statistics of every example
+# cost as much as writing them. The run summary still counts every example.
+STATS_MAX_EXAMPLES = 1_000_000
+
 # Beam defaults, used when --beam-pipeline-args names no other runner.
 # Locally, one in-memory worker: on MovieLens 100k and 2 cores it beat
 # multi_processing with 2 workers (100-112 s against 123-127 s a cold run).

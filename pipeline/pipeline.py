@@ -20,6 +20,7 @@ from components.movielens_example_gen import TRAIN_SPLIT
 from components.movielens_example_gen import VALIDATION_SPLIT
 from components.recommender_evaluator import RecommenderEvaluator
 from components.serving_pusher import Pusher
+from components.statistics_gen import StatisticsGen
 from pipeline import configs
 from trainer_module import code_fingerprint
 from trainer_module import features
@@ -143,8 +144,9 @@ def create_pipeline(
       eval_max_ratings=config.eval_max_ratings,
       validation_percent=config.validation_percent)
 
-  statistics_gen = tfx.components.StatisticsGen(
-      examples=example_gen.outputs['examples'])
+  statistics_gen = StatisticsGen(
+      examples=example_gen.outputs['examples'],
+      max_examples_per_split=configs.STATS_MAX_EXAMPLES)
 
   if schema_path:
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)

@@ -1,6 +1,7 @@
 """MovieLensExampleGen's executor on generated data, and its bad-input errors."""
 
 import csv
+import json
 import os
 
 import pytest
@@ -36,6 +37,19 @@ def test_splits_are_80_20_and_keep_every_rating(written, ratings_csv):
   assert 0.75 < (len(train) + len(validation)) / rows < 0.85
   # Issue 16: validation is 10% of the training data.
   assert 0.07 < len(validation) / (len(train) + len(validation)) < 0.13
+
+
+@pytest.mark.parametrize('direct', [True, False])
+def test_the_examples_artifact_counts_each_split(ratings_csv, tmp_path,
+                                                 monkeypatch, direct):
+  """Counted as written, on the DirectRunner's path and the others'."""
+  monkeypatch.setattr(example_gen, 'is_direct_runner', lambda _: direct)
+  examples = execute(example_gen.MovieLensExampleGen(ratings_csv=ratings_csv),
+                     str(tmp_path))
+  counts = json.loads(examples.get_string_custom_property(
+      example_gen.SPLIT_EXAMPLE_COUNTS_PROPERTY))
+  assert counts == {split: len(read_split(examples.uri, split))
+                    for split in ('train', 'validation', 'eval')}
 
 
 def test_features_and_types(written):
@@ -433,8 +447,10 @@ def test_the_direct_runner_path_writes_what_tfxs_executor_writes(
   tfxs = execute(component, str(tmp_path / 'tfx'),
                  base_example_gen_executor.BaseExampleGenExecutor.Do)
   assert ours.split_names == tfxs.split_names == '["train", "eval"]'
-  assert dict(ours.mlmd_artifact.custom_properties) == dict(
-      tfxs.mlmd_artifact.custom_properties)
+  # TFX's properties, and the split counts ours adds.
+  ours_properties = dict(ours.mlmd_artifact.custom_properties)
+  assert ours_properties.pop(example_gen.SPLIT_EXAMPLE_COUNTS_PROPERTY)
+  assert ours_properties == dict(tfxs.mlmd_artifact.custom_properties)
   assert ours.get_string_custom_property('file_format') == 'tfrecords_gzip'
   for split in ('train', 'eval'):
     assert sorted(os.listdir(os.path.join(ours.uri, f'Split-{split}'))) == (
