@@ -113,6 +113,11 @@ EVAL_MAX_RATINGS = 100_000
 PROJECT_SETUP_FILE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'setup.py')
 
+# The resolvers' node ids: they run on every run (they read ML Metadata).
+DRIFT_BASELINE_RESOLVER_ID = 'drift_baseline_statistics_resolver'
+BASELINE_MODEL_RESOLVER_ID = 'latest_blessed_model_resolver'
+RESOLVER_IDS = (DRIFT_BASELINE_RESOLVER_ID, BASELINE_MODEL_RESOLVER_ID)
+
 # StatisticsGen describes a split of more examples than this from a random
 # sample of about this many (components/statistics_gen.py): the shares the
 # checks read need no more, and on 25M ratings statistics of every example
@@ -208,4 +213,5 @@ def output_paths(output_dir: str) -> dict:
       'metadata_path': os.path.join(output_dir, 'metadata.db'),
       'serving_model_dir': os.path.join(output_dir, 'serving_model'),
       'run_summary': os.path.join(output_dir, 'run_summary.json'),
+      'report': os.path.join(output_dir, 'report', 'index.html'),
   }

@@ -19,6 +19,7 @@ from typing import List, Optional
 from pipeline import cli
 from pipeline import configs
 from pipeline import logs
+from pipeline import run_key
 from pipeline import run_lock
 
 
@@ -59,8 +60,9 @@ def build(args: argparse.Namespace):
       **cli.pipeline_kwargs(args))
 
 
-def print_summary(summary: dict) -> None:
-  """A few lines a person reads at the end of a run."""
+def print_summary(summary: dict, timings: bool = True) -> None:
+  """A few lines a person reads at the end of a run (`timings`: with its
+  seconds per component and in all)."""
   rmse = summary['rmse']
   print(f"examples: {summary['examples']}")
   print(f"eval RMSE: {rmse:.4f}" if rmse is not None else 'eval RMSE: n/a')
@@ -71,6 +73,8 @@ def print_summary(summary: dict) -> None:
   for reason in summary['not_blessed_because']:
     print(f'  not blessed: {reason}')
   print(f"pushed model: {summary['pushed_model'] or 'none (not blessed)'}")
+  if not timings:
+    return
   seconds = ', '.join(f'{n} {s:.1f}s' for n, s in
                       summary['component_seconds'].items())
   print(f'component seconds: {seconds}')
@@ -93,8 +97,33 @@ def write_summary(paths: dict, summary: dict) -> None:
     json.dump(summary, f, indent=2)
 
 
+def report_unchanged(args: argparse.Namespace, paths: dict) -> int:
+  """Reports the last run, which a run now would repeat from the cache;
+  writes the report only if it is missing."""
+  with open(paths['run_summary']) as f:
+    summary = json.load(f)
+  print(f"nothing changed since run {summary['run_id']}: the same flags, "
+        'code, packages and input files, and ML Metadata untouched since, '
+        'so every component would come from the cache (--no-cache runs '
+        'them again)')
+  print_summary(summary, timings=False)
+  print(f"run summary: {paths['run_summary']}")
+  if not args.no_report:
+    if not os.path.exists(paths['report']):
+      from pipeline import report  # pylint: disable=g-import-not-at-top
+      report.write_report(args.output_dir)
+    print(f"report: {paths['report']}")
+  return 0
+
+
 def run(args: argparse.Namespace, paths: dict) -> int:
-  """Runs the pipeline, writes run_summary.json and the report."""
+  """Runs the pipeline, writes run_summary.json and the report; or, when
+  nothing changed since the last run, reports that one (run_key)."""
+  key = run_key.run_key(args)
+  if run_key.unchanged(args.output_dir, paths['metadata_path'], key) and (
+      os.path.exists(paths['run_summary'])):
+    return report_unchanged(args, paths)
+  run_key.forget(args.output_dir)
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   from pipeline import progress  # pylint: disable=g-import-not-at-top
   from pipeline import run_summary  # pylint: disable=g-import-not-at-top
@@ -125,6 +154,14 @@ def run(args: argparse.Namespace, paths: dict) -> int:
   if not args.no_report:
     from pipeline import report  # pylint: disable=g-import-not-at-top
     print(f'report: {report.write_report(args.output_dir)}')
+  # Only a run that executed nothing tells what the same run would do
+  # next: one that executed something may have changed what the resolvers
+  # find (a first run blesses the data the next run's drift check compares
+  # with).
+  executed = [node for node, state in summary['component_states'].items()
+              if state != 'CACHED' and node not in configs.RESOLVER_IDS]
+  run_key.record(args.output_dir, paths['metadata_path'],
+                 None if executed else key)
   return 0
 
 

@@ -171,7 +171,7 @@ def create_pipeline(
         strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
         statistics=every_statistics)
   statistics_resolver = statistics_resolver.with_id(
-      'drift_baseline_statistics_resolver')
+      configs.DRIFT_BASELINE_RESOLVER_ID)
   # Resolve the baseline before this run adds its own statistics.
   statistics_gen.add_upstream_node(statistics_resolver)
   drift_validator = DriftValidator(
@@ -239,7 +239,7 @@ def create_pipeline(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=blessings)
-  model_resolver = model_resolver.with_id('latest_blessed_model_resolver')
+  model_resolver = model_resolver.with_id(configs.BASELINE_MODEL_RESOLVER_ID)
 
   evaluator = RecommenderEvaluator(
       examples=example_gen.outputs['examples'],

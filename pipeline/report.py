@@ -337,9 +337,9 @@ def write_report(output_dir: str) -> str:
       summary = json.load(f)
   else:
     summary = run_summary.summarize(paths['metadata_path'])
-  report_dir = os.path.join(os.path.abspath(output_dir), 'report')
+  index = paths['report']
+  report_dir = os.path.dirname(index)
   os.makedirs(report_dir, exist_ok=True)
-  index = os.path.join(report_dir, 'index.html')
   if 'failed_in' in summary:
     runs = (_latest_runs(paths['metadata_path'])
             if os.path.exists(paths['metadata_path']) else {})

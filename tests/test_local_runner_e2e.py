@@ -8,6 +8,7 @@ import pytest
 
 from bench import synthetic
 from pipeline import configs
+from pipeline import run_lock
 from pipeline import run_summary
 from tests import e2e
 
@@ -107,6 +108,34 @@ def test_rerun_with_nothing_changed_is_all_cache_and_a_retrain_is_compared(
   assert third['component_states']['Trainer'] == 'COMPLETE'
   assert re.search(r'Evaluator complete .*blessed \(against baseline model '
                    rf'#{first_model.id}\)', process.stdout), process.stdout
+
+
+def test_a_run_that_would_only_repeat_the_last_is_reported_not_run(
+    first_run, ratings_csv):
+  """Once a run executed nothing (every component cached), the same run
+  again is reported from it without TFX; ML Metadata is not touched."""
+  output_dir, _ = first_run
+  args = ['--ratings-csv', ratings_csv, '--rmse-threshold', '0.9', *TRAINING]
+  for _ in range(3):  # earlier tests may have left a newer blessed model
+    last = e2e.run_pipeline(output_dir, args)
+    if all(state == 'CACHED' for node, state in
+           last['component_states'].items()
+           if node not in configs.RESOLVER_IDS):
+      break
+  else:
+    pytest.fail(f"no run executed nothing: {last['component_states']}")
+  def files():  # but the run lock, which names its latest holder
+    tree = e2e.tree_bytes(output_dir)
+    tree.pop(run_lock.LOCK_FILE_NAME)
+    return tree
+
+  before = files()
+  summary, process = e2e.run_pipeline_with_output(output_dir, args)
+  assert f"nothing changed since run {last['run_id']}" in process.stdout
+  assert f"eval RMSE: {last['rmse']:.4f}" in process.stdout
+  assert 'report: ' in process.stdout
+  assert summary == last
+  assert files() == before  # ML Metadata included
 
 
 def test_failing_value_gate_blesses_and_pushes_nothing(ratings_csv, tmp_path):

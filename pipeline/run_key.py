@@ -1,0 +1,146 @@
+"""What a local run depends on, as one key, to skip a run that would only
+take every component from the cache.
+
+The key covers the flags, this project's code and schema, the installed
+packages of the stack, and the size and modification time of every local
+input file (ratings files, a GroupLens folder, the TFDS manual and data
+folders), as TFX's file-based driver fingerprints them. When a run
+succeeds having executed nothing (every component cached; the resolvers
+found what they found the run before), the local runner records its key
+with the state of the ML Metadata store (LAST_RUN_FILE). A run with the
+same key, on a store nobody has written since, would execute nothing
+either: the same flags, code and inputs, and resolvers reading the same
+store. The runner then reports that run without importing TFX (7.7 s of
+imports) or running its 14 cached components. A run that executed something
+(a first run; the run after it, whose drift check has a blessed baseline
+for the first time) records no key, so the next one runs. `--no-cache` and
+remote paths (gs://...) always run.
+"""
+
+import argparse
+import glob
+import hashlib
+import importlib.metadata
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+LAST_RUN_FILE = 'last_run.json'
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SOURCE_DIRS = ('pipeline', 'components', 'trainer_module')
+SOURCE_SUFFIXES = ('.py', '.pbtxt')
+PACKAGES = ('tfx', 'tensorflow', 'tf-keras', 'tensorflow-transform',
+            'tensorflow-model-analysis', 'tensorflow-data-validation',
+            'tensorflow-recommenders', 'tensorflow-datasets', 'apache-beam',
+            'ml-metadata')
+# Flags that change what is printed or where, not what runs.
+UNKEYED_FLAGS = ('verbose', 'no_report', 'output_dir')
+# Flags naming local inputs: each file's size and modification time count.
+PATH_FLAGS = ('ratings_csv', 'eval_ratings_csv', 'ratings_parquet',
+              'movielens_dir', 'manual_dir', 'schema')
+
+
+def source_digest() -> str:
+  """sha256 of this project's code and schema files."""
+  digest = hashlib.sha256()
+  for folder in SOURCE_DIRS:
+    for root, dirs, files in os.walk(os.path.join(PROJECT_ROOT, folder)):
+      dirs[:] = sorted(d for d in dirs if d != '__pycache__')
+      for name in sorted(files):
+        if name.endswith(SOURCE_SUFFIXES):
+          path = os.path.join(root, name)
+          digest.update(os.path.relpath(path, PROJECT_ROOT).encode())
+          with open(path, 'rb') as f:
+            digest.update(hashlib.sha256(f.read()).digest())
+  return digest.hexdigest()
+
+
+def file_states(pattern: str) -> List[List[Any]]:
+  """[path, size, mtime_ns] of every file `pattern` (a file, folder or
+  glob) names; a folder's files recursively."""
+  states = []
+  for path in sorted(glob.glob(pattern)) or [pattern]:
+    if os.path.isdir(path):
+      for root, dirs, files in os.walk(path):
+        dirs.sort()
+        states += [state(os.path.join(root, name)) for name in sorted(files)]
+    else:
+      states.append(state(path))
+  return states
+
+
+def state(path: str) -> List[Any]:
+  """[path, size, mtime_ns], or [path, None, None] if it does not exist."""
+  try:
+    stat = os.stat(path)
+  except FileNotFoundError:
+    return [path, None, None]
+  return [path, stat.st_size, stat.st_mtime_ns]
+
+
+def tfds_folder(args: argparse.Namespace) -> Optional[str]:
+  """Where TFDS keeps the dataset, for a TFDS source."""
+  if not args.dataset or args.ratings_csv or args.ratings_parquet or (
+      args.movielens_dir):
+    return None
+  data_dir = args.tfds_data_dir or os.environ.get('TFDS_DATA_DIR') or (
+      os.path.expanduser('~/tensorflow_datasets'))
+  return os.path.join(data_dir, *args.dataset.split('/'))
+
+
+def run_key(args: argparse.Namespace) -> Optional[str]:
+  """The key of a run with these flags now; None when it must run anyway
+  (--no-cache, or an input this machine cannot stat)."""
+  flags = {k: v for k, v in sorted(vars(args).items())
+           if k not in UNKEYED_FLAGS}
+  paths = [flags[k] for k in PATH_FLAGS if flags.get(k)]
+  paths += [p for p in [tfds_folder(args)] if p]
+  if args.no_cache or any('://' in p for p in paths):
+    return None
+  packages = {}
+  for name in PACKAGES:
+    try:
+      packages[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      packages[name] = None
+  content = {
+      'flags': flags,
+      'code': source_digest(),
+      'python': sys.version,
+      'packages': packages,
+      'inputs': [file_states(p) for p in paths],
+  }
+  return hashlib.sha256(
+      json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def record(output_dir: str, metadata_path: str, key: Optional[str]) -> None:
+  """Records the key of a successful run that executed nothing and the
+  store's state after it (None: forgets any)."""
+  path = os.path.join(output_dir, LAST_RUN_FILE)
+  if key is None:
+    forget(output_dir)
+    return
+  with open(path, 'w') as f:
+    json.dump({'key': key, 'metadata': state(metadata_path)}, f)
+
+
+def forget(output_dir: str) -> None:
+  """No successful run to compare with (the last one failed)."""
+  path = os.path.join(output_dir, LAST_RUN_FILE)
+  if os.path.exists(path):
+    os.remove(path)
+
+
+def unchanged(output_dir: str, metadata_path: str,
+              key: Optional[str]) -> bool:
+  """True if the last run succeeded with this key and nothing has written
+  the ML Metadata store since."""
+  path = os.path.join(output_dir, LAST_RUN_FILE)
+  if key is None or not os.path.exists(path):
+    return False
+  with open(path) as f:
+    last: Dict[str, Any] = json.load(f)
+  return last.get('key') == key and last.get('metadata') == state(
+      metadata_path)
