@@ -27,7 +27,7 @@ def test_ratios_are_pipeline_over_notebook_and_goals_follow():
   assert result['ratios']['cold_wall'] == pytest.approx(1.25)
   assert result['ratios']['fit_throughput'] == pytest.approx(6.0)
   assert all(result['goals'].values())
-  result = compare.compare(*figures(cold_wall=61.0, warm_wall=21.0,
+  result = compare.compare(*figures(cold_wall=53.0, warm_wall=10.5,
                                     tuned_rmse=0.91, serving=9e5))
   assert not any(v for k, v in result['goals'].items()
                  if not k.startswith('fit'))
@@ -35,12 +35,26 @@ def test_ratios_are_pipeline_over_notebook_and_goals_follow():
 
 def test_table_shows_every_run_and_goal():
   notebook, cold, warm, tuned, serving = figures()
+  later = lambda wall, executed, reported=False: {
+      'wall_seconds': wall, 'executed': executed,
+      'reported_from_last_run': reported}
   results = {'notebook': notebook, 'pipeline_cold': cold,
-             'pipeline_warm': warm, 'tuned': tuned, 'serving': serving,
+             'pipeline_warm': {**warm, **later(10.0, ['DriftValidator'])},
+             'pipeline_warm_cached': later(9.5, []),
+             'pipeline_warm_unchanged': later(0.7, [], reported=True),
+             'hyperparameter_change': later(
+                 31.0, ['Trainer', 'Evaluator', 'Pusher']),
+             'tuned': tuned, 'serving': serving,
              **compare.compare(notebook, cold, warm, tuned, serving)}
   text = compare.table(results)
   assert 'test RMSE' in text and '0.8900' in text
-  assert 'cold_wall_ratio <= 1.5: met' in text
+  assert 'cold_wall_ratio <= 1.3: met' in text
+  assert 'warm_wall_seconds <= 10: met' in text
+  assert '2nd run, nothing changed     10.0  DriftValidator' in text
+  assert '3rd run, nothing changed      9.5  none (all cached)' in text
+  assert '4th run, nothing changed      0.7  none: reported' in text
+  assert '--epochs 4 after them        31.0  Trainer, Evaluator, Pusher' in (
+      text)
 
 
 def test_run_process_measures_wall_and_peak_rss():
