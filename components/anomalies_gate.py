@@ -16,10 +16,12 @@ import os
 from typing import List
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tfx import v1 as tfx
 from tfx.components.statistics_gen import stats_artifact_utils
+from tfx.dsl.component.experimental import annotations
+from tfx.dsl.component.experimental import decorators
 from tfx.dsl.io import fileio
 from tfx.types import artifact as artifact_lib
+from tfx.types import standard_artifacts
 from tfx.types import standard_artifact_utils
 from tfx.utils import io_utils
 
@@ -83,16 +85,16 @@ def dominant_users(statistics: artifact_lib.Artifact, user_key: str,
   return lines
 
 
-@tfx.dsl.components.component
+@decorators.component
 def AnomaliesGate(
-    anomalies: tfx.dsl.components.InputArtifact[
-        tfx.types.standard_artifacts.ExampleAnomalies],
-    statistics: tfx.dsl.components.InputArtifact[
-        tfx.types.standard_artifacts.ExampleStatistics],
-    user_key: tfx.dsl.components.Parameter[str],
-    max_one_user_share: tfx.dsl.components.Parameter[float],
-    drift_anomalies: tfx.dsl.components.InputArtifact[
-        tfx.types.standard_artifacts.ExampleAnomalies] = None) -> None:
+    anomalies: annotations.InputArtifact[
+        standard_artifacts.ExampleAnomalies],
+    statistics: annotations.InputArtifact[
+        standard_artifacts.ExampleStatistics],
+    user_key: annotations.Parameter[str],
+    max_one_user_share: annotations.Parameter[float],
+    drift_anomalies: annotations.InputArtifact[
+        standard_artifacts.ExampleAnomalies] = None) -> None:
   """Raises DataAnomaliesError naming every anomaly of every split, each
   under the check that found it."""
   sections = []

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Set
 
 from absl import logging
 from tfx import types
-from tfx import v1 as tfx_v1
+from tfx.components.pusher import component as pusher_component
 from tfx.components.pusher import executor as pusher_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
@@ -122,7 +122,7 @@ class Executor(pusher_executor.Executor):
                      pushed_version=version)
 
 
-class Pusher(tfx_v1.components.Pusher):
+class Pusher(pusher_component.Pusher):
   """TFX's Pusher with the executor above; same inputs, outputs and id."""
 
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

@@ -48,15 +48,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def build(args: argparse.Namespace):
   """The pipeline object for these flags."""
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from tfx.orchestration import metadata  # pylint: disable=g-import-not-at-top
   from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
   paths = configs.output_paths(args.output_dir)
   return create_pipeline(
       pipeline_name=configs.PIPELINE_NAME,
       pipeline_root=paths['pipeline_root'],
       serving_model_dir=paths['serving_model_dir'],
-      metadata_connection_config=tfx.orchestration.metadata
-      .sqlite_metadata_connection_config(paths['metadata_path']),
+      metadata_connection_config=metadata.sqlite_metadata_connection_config(
+          paths['metadata_path']),
       **cli.pipeline_kwargs(args))
 
 
@@ -124,7 +124,8 @@ def run(args: argparse.Namespace, paths: dict) -> int:
       os.path.exists(paths['run_summary'])):
     return report_unchanged(args, paths)
   run_key.forget(args.output_dir)
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  # Not `from tfx import v1` (pipeline/pipeline.py says why).
+  from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
   from pipeline import progress  # pylint: disable=g-import-not-at-top
   from pipeline import run_summary  # pylint: disable=g-import-not-at-top
   start = time.monotonic()
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace, paths: dict) -> int:
   try:
     built = build(args)
     with progress.watch(paths['metadata_path']):
-      tfx.orchestration.LocalDagRunner().run(built)
+      LocalDagRunner().run(built)
   except Exception as error:  # pylint: disable=broad-except
     if args.verbose:
       traceback.print_exc()

@@ -7,8 +7,25 @@ from tensorflow_model_analysis import constants as tfma_constants
 # TFMA's config protos from their module: TFMA 0.52 (TFX 1.21) no longer
 # exports them at the top level.
 from tensorflow_model_analysis.proto import config_pb2 as tfma_config
-from tfx import v1 as tfx
+# TFX's classes from their modules, not `from tfx import v1`: tfx.v1 also
+# imports the Google Cloud extensions (google.cloud.aiplatform), about 5 s
+# of every run's start on 2 cores.
+from tfx.components.example_validator.component import ExampleValidator
+from tfx.components.schema_gen.component import SchemaGen
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.components.trainer.component import Trainer
+from tfx.components.transform.component import Transform
+from tfx.components.tuner.component import Tuner
 from tfx.dsl.components.base import base_node
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import pusher_pb2
+from tfx.proto import trainer_pb2
+from tfx.proto import transform_pb2
+from tfx.types import standard_artifacts
+from tfx.types.channel import Channel
 
 from components.anomalies_gate import AnomaliesGate
 from components.baseline_model_strategy import LatestBlessedBaselineStrategy
@@ -85,7 +102,7 @@ def create_pipeline(
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
     baseline_excludes_candidate: bool = True,
-) -> tfx.dsl.Pipeline:
+) -> Pipeline:
   """Builds ExampleGen -> stats/schema/validation -> Transform -> Trainer
   -> Evaluator (with the latest blessed model as baseline) -> Pusher: the
   one graph every runner (local, Kubeflow V2, Airflow) runs.
@@ -124,7 +141,7 @@ def create_pipeline(
       LatestArtifactStrategy, the only ones Kubeflow V2 compiles.
 
   Returns:
-    The tfx.dsl.Pipeline.
+    The TFX Pipeline.
 
   Raises:
     RatingsSourceError: a local data source is missing or malformed
@@ -149,26 +166,25 @@ def create_pipeline(
       max_examples_per_split=configs.STATS_MAX_EXAMPLES)
 
   if schema_path:
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
+    schema_gen = ImportSchemaGen(schema_file=schema_path)
   else:
-    schema_gen = tfx.components.SchemaGen(
+    schema_gen = SchemaGen(
         statistics=statistics_gen.outputs['statistics'],
         infer_feature_shape=True)
 
-  example_validator = tfx.components.ExampleValidator(
+  example_validator = ExampleValidator(
       statistics=statistics_gen.outputs['statistics'],
       schema=schema_gen.outputs['schema'])
 
-  blessings = tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)
-  every_statistics = tfx.dsl.Channel(
-      type=tfx.types.standard_artifacts.ExampleStatistics)
+  blessings = Channel(type=standard_artifacts.ModelBlessing)
+  every_statistics = Channel(type=standard_artifacts.ExampleStatistics)
   if baseline_excludes_candidate:
-    statistics_resolver = tfx.dsl.Resolver(
+    statistics_resolver = Resolver(
         strategy_class=BlessedDataStatisticsStrategy,
         statistics=every_statistics, model_blessing=blessings)
   else:
-    statistics_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+    statistics_resolver = Resolver(
+        strategy_class=LatestArtifactStrategy,
         statistics=every_statistics)
   statistics_resolver = statistics_resolver.with_id(
       configs.DRIFT_BASELINE_RESOLVER_ID)
@@ -186,7 +202,7 @@ def create_pipeline(
       max_one_user_share=config.max_one_user_share,
       drift_anomalies=drift_validator.outputs['drift_anomalies'])
 
-  transform = tfx.components.Transform(
+  transform = Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=configs.PREPROCESSING_FN,
@@ -197,7 +213,7 @@ def create_pipeline(
       # the data: the Trainer maps the raw examples through the transform
       # graph as it reads them (trainer_module/splits.py), as the Evaluator
       # and the served model do.
-      splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN_SPLIT]),
+      splits_config=transform_pb2.SplitsConfig(analyze=[TRAIN_SPLIT]),
       materialize=False,
       custom_config={code_fingerprint.CODE_FINGERPRINT_KEY:
                      code_fingerprint.transform_fingerprint()})
@@ -209,18 +225,18 @@ def create_pipeline(
           code_fingerprint.trainer_fingerprint(),
   }
   # Validation and model selection never see the Evaluator's split.
-  splits = dict(train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
-                eval_args=tfx.proto.EvalArgs(splits=[VALIDATION_SPLIT]))
+  splits = dict(train_args=trainer_pb2.TrainArgs(splits=[TRAIN_SPLIT]),
+                eval_args=trainer_pb2.EvalArgs(splits=[VALIDATION_SPLIT]))
   tuner = None
   if config.tune_trials:
-    tuner = tfx.components.Tuner(
+    tuner = Tuner(
         tuner_fn=configs.TUNER_FN,
         examples=example_gen.outputs['examples'],
         transform_graph=transform.outputs['transform_graph'],
         custom_config={**trainer_config,
                        TUNE_TRIALS_KEY: config.tune_trials},
         **splits)
-  trainer = tfx.components.Trainer(
+  trainer = Trainer(
       run_fn=configs.RUN_FN,
       examples=example_gen.outputs['examples'],
       transform_graph=transform.outputs['transform_graph'],
@@ -230,14 +246,14 @@ def create_pipeline(
       custom_config=trainer_config, **splits)
 
   if baseline_excludes_candidate:
-    model_resolver = tfx.dsl.Resolver(
+    model_resolver = Resolver(
         strategy_class=LatestBlessedBaselineStrategy,
         model=trainer.outputs['model'],
         model_blessing=blessings)
   else:
-    model_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+    model_resolver = Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
         model_blessing=blessings)
   model_resolver = model_resolver.with_id(configs.BASELINE_MODEL_RESOLVER_ID)
 
@@ -255,8 +271,8 @@ def create_pipeline(
   pusher = Pusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
-      push_destination=tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(
+      push_destination=pusher_pb2.PushDestination(
+          filesystem=pusher_pb2.PushDestination.Filesystem(
               base_directory=serving_model_dir)))
 
   components: List[base_node.BaseNode] = [
@@ -264,7 +280,7 @@ def create_pipeline(
       example_validator, drift_validator, anomalies_gate, transform,
       *([tuner] if tuner else []), trainer, model_resolver, evaluator, pusher,
   ]
-  return tfx.dsl.Pipeline(
+  return Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
       components=components,

@@ -13,7 +13,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
 
 from trainer_module import code_fingerprint
 from trainer_module import features
@@ -81,7 +81,7 @@ class Splits:
     return int(tf.size(self.validation_pairs[features.LABEL_KEY]))
 
 
-def read_splits(fn_args: tfx.components.FnArgs,
+def read_splits(fn_args: FnArgs,
                 tf_transform_output: tft.TFTransformOutput,
                 hparams: Hyperparameters) -> Splits:
   """Finds the train and validation splits (FnArgs' train and eval files)
@@ -104,7 +104,7 @@ def epoch_logger(name: str, epochs: int) -> tf.keras.callbacks.Callback:
           ', '.join(f'{k} {v:.4f}' for k, v in logs.items())))
 
 
-def ranking_fit_args(fn_args: tfx.components.FnArgs,
+def ranking_fit_args(fn_args: FnArgs,
                      hparams: Hyperparameters, data: Splits
                      ) -> Dict[str, Any]:
   """The rating model's `fit` arguments (the Trainer's and every Tuner
@@ -159,7 +159,7 @@ def fit_stats(history: tf.keras.callbacks.History, clock: TrainingClock,
   }
 
 
-def train_member(fn_args: tfx.components.FnArgs,
+def train_member(fn_args: FnArgs,
                  tf_transform_output: tft.TFTransformOutput,
                  hparams: Hyperparameters, data: Splits, name: str,
                  log_dir: str
@@ -238,7 +238,7 @@ def freeze(ranking_model: tf.keras.Model) -> None:
     ranking_model.freeze()
 
 
-def train_ranking(fn_args: tfx.components.FnArgs,
+def train_ranking(fn_args: FnArgs,
                   tf_transform_output: tft.TFTransformOutput,
                   hparams: Hyperparameters, data: Splits
                   ) -> Tuple[ranking_models.MovieLensModel, Dict[str, Any]]:
@@ -345,7 +345,7 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   }
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: FnArgs) -> None:
   """Trains the rating and retrieval models and exports the served bundle
   to `fn_args.serving_model_dir` (the Trainer's entry point).
 

@@ -15,7 +15,8 @@ import keras_tuner
 from keras_tuner.engine import base_tuner
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
+from tfx.components.tuner.component import TunerFnResult
 
 from trainer_module import code_fingerprint
 from trainer_module import ranking_models
@@ -86,7 +87,7 @@ class RatingModelTuner(base_tuner.BaseTuner):
                    trial.hyperparameters.values, trial.score)
 
 
-def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
+def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
   """The Tuner's search: a KerasTuner RandomSearch minimising validation
   RMSE, and the fit arguments of every trial.
 
@@ -114,5 +115,5 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
                        trainer.load_train_split(hparams, data)),
       directory=fn_args.working_dir, project_name=PROJECT_NAME,
       overwrite=True)
-  return tfx.components.TunerFnResult(
+  return TunerFnResult(
       tuner=tuner, fit_kwargs=trainer.ranking_fit_args(fn_args, hparams, data))
