@@ -33,6 +33,7 @@ import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import apache_beam as beam
+from apache_beam.runners.runner import PipelineResult
 import tensorflow as tf
 
 from tfx import types
@@ -243,8 +244,7 @@ class _Count(beam.DoFn):
     yield e
 
 
-def split_counts(result: beam.runners.runner.PipelineResult
-                 ) -> Dict[str, int]:
+def split_counts(result: PipelineResult) -> Dict[str, int]:
   """{split: examples written} from a finished run's counters."""
   counters = result.metrics().query(
       beam.metrics.MetricsFilter().with_namespace(_COUNTERS))['counters']

@@ -52,16 +52,31 @@ def test_parsing_only_the_sources_gives_what_the_whole_example_gives(
   assert len(loaded[features.LABEL_KEY]) == len(transformed_data.raw_train)
 
 
-def test_batches_know_their_length_and_cover_the_split_once(
+def test_batches_cover_the_split_once_in_a_new_order_each_epoch(
     tft_output, transformed_data):
-  parser = splits.SplitParser(tft_output, [splits.USER_KEY])
+  data = splits.load_split(train_files(transformed_data), splits.SplitParser(
+      tft_output, [splits.USER_KEY, splits.MOVIE_KEY]))
   n = len(transformed_data.raw_train)
-  batches = splits.read_split(train_files(transformed_data), parser, 500,
-                              shuffle=True, seed=1, examples=n)
-  assert len(batches) == -(-n // 500)
-  labels = np.concatenate([y.numpy() for _, y in batches])
-  assert sorted(labels.tolist()) == sorted(
-      r['user_rating'] for r in transformed_data.raw_train)
+  keys = [splits.USER_KEY]
+  shuffled = splits.batches(data, keys, 500, shuffle=True, seed=1)
+  assert len(shuffled) == -(-n // 500)
+
+  def epoch(dataset):
+    rows = []
+    for x, ys in dataset:
+      assert set(x) == set(keys)
+      rows += zip(x[splits.USER_KEY].numpy().tolist(), ys.numpy().tolist())
+    return rows
+
+  first, second = epoch(shuffled), epoch(shuffled)
+  in_order = epoch(splits.batches(data, keys, 500))
+  assert in_order == list(zip(data[splits.USER_KEY].numpy().tolist(),
+                              data[features.LABEL_KEY].numpy().tolist()))
+  assert first != second != in_order
+  assert sorted(first) == sorted(second) == sorted(in_order)
+  # The same seed gives the same epochs.
+  again = splits.batches(data, keys, 500, shuffle=True, seed=1)
+  assert epoch(again) == first
 
 
 def test_a_feature_transform_does_not_compute_is_refused(tft_output):

@@ -1,7 +1,8 @@
 """Reading the Trainer's splits (train and validation): ExampleGen's gzipped
 tf.Examples, parsed a batch at a time (only the raw features training needs)
-and mapped through Transform's graph, streamed or loaded whole. Transform
-writes no transformed copy of the data (`materialize=False`)."""
+and mapped through Transform's graph once, into memory; then batches of them
+in a new order each epoch. Transform writes no transformed copy of the data
+(`materialize=False`)."""
 
 from typing import Dict, List, Optional, Tuple
 
@@ -13,13 +14,8 @@ from trainer_module import features
 USER_KEY = features.transformed_name(features.USER_ID_KEY)
 MOVIE_KEY = features.transformed_name(features.MOVIE_TITLE_KEY)
 
-# Serialized examples in the training shuffle buffer (~200 MB): a split up
-# to this size is shuffled completely every epoch, as the tutorial does; a
-# larger one streams through the buffer, from shards in a new order each
-# epoch, so memory does not grow with the data.
-SHUFFLE_BUFFER = 1_000_000
+LOAD_BATCH_SIZE = 65_536  # examples parsed and transformed at a time
 READ_BUFFER_BYTES = 1 << 20  # per TFRecord file being read
-LOAD_BATCH_SIZE = 65_536  # examples parsed at a time to load a split
 
 
 def split_files(file_patterns: List[str]) -> List[str]:
@@ -58,43 +54,75 @@ class SplitParser:
             transformed[features.LABEL_KEY])
 
 
-def read_split(files: List[str], parser: SplitParser, batch_size: int,
-               shuffle: bool = False, seed: Optional[int] = None,
-               examples: Optional[int] = None) -> tf.data.Dataset:
-  """(features, label) batches of a split's raw TFRecords, transformed by
-  `parser` a batch at a time. Given the number of `examples`, the dataset
-  knows its length (Keras then starts each epoch afresh).
+def read_split(files: List[str], parser: SplitParser,
+               batch_size: int) -> tf.data.Dataset:
+  """(features, label) batches of a split's raw TFRecords, in file order,
+  transformed by `parser` a batch at a time.
 
   TFX's `data_accessor.tf_dataset_factory` decodes whole examples through
   Arrow: 41k examples/s on 2 cores against 800k/s with tf.io.parse_example
   (1M synthetic ratings' transformed train split), so it is not used.
   """
   compression = 'GZIP' if all(f.endswith('.gz') for f in files) else ''
-  dataset = tf.data.Dataset.from_tensor_slices(files)
-  if shuffle:
-    dataset = dataset.shuffle(len(files), seed=seed,
-                              reshuffle_each_iteration=True)
-  dataset = dataset.flat_map(lambda path: tf.data.TFRecordDataset(
-      path, compression_type=compression, buffer_size=READ_BUFFER_BYTES))
-  if shuffle:
-    dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed,
-                              reshuffle_each_iteration=True)
-
-  dataset = dataset.batch(batch_size).map(
-      parser, num_parallel_calls=tf.data.AUTOTUNE)
-  if examples is not None:
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(
-        -(-examples // batch_size)))
-  return dataset.prefetch(tf.data.AUTOTUNE)
+  dataset = tf.data.TFRecordDataset(files, compression_type=compression,
+                                    buffer_size=READ_BUFFER_BYTES)
+  return dataset.batch(batch_size).map(
+      parser, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def load_split(files: List[str], parser: SplitParser
                ) -> Dict[str, tf.Tensor]:
-  """A whole split in memory, features and label (the tuned model builds
-  its per-user and per-movie tables from the train split)."""
+  """A whole split in memory, transformed once: the parser's features and
+  the label, one tensor each."""
   batches = [{**x, features.LABEL_KEY: y}
              for x, y in read_split(files, parser, LOAD_BATCH_SIZE)]
   if not batches:
     raise ValueError(f'no examples in {files}')
   return {key: tf.concat([b[key] for b in batches], axis=0)
           for key in batches[0]}
+
+
+def concat(*parts: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+  """Splits in memory, one after the other."""
+  return {key: tf.concat([part[key] for part in parts], axis=0)
+          for key in parts[0]}
+
+
+def batches(data: Dict[str, tf.Tensor], keys: List[str], batch_size: int,
+            shuffle: bool = False, seed: Optional[int] = None
+            ) -> tf.data.Dataset:
+  """(features `keys`, label) batches of a split in memory (load_split);
+  with `shuffle`, in a new random order each time it is iterated (each
+  Keras epoch), else in order. The dataset knows its length.
+
+  Training reads the split from memory: it was transformed once when
+  loaded, and an epoch gathers batches of a permutation instead of reading,
+  decompressing, parsing and transforming every example again.
+  """
+  n = int(tf.size(data[features.LABEL_KEY]))
+  num_batches = -(-n // batch_size)
+  columns = {key: data[key] for key in keys}
+  labels = data[features.LABEL_KEY]
+
+  def permutation_batches(epoch_seed: tf.Tensor) -> tf.data.Dataset:
+    order = tf.random.experimental.stateless_shuffle(
+        tf.range(n, dtype=tf.int64), seed=tf.stack([epoch_seed, 0]))
+    return tf.data.Dataset.range(num_batches).map(
+        lambda i: order[i * batch_size:(i + 1) * batch_size])
+
+  if shuffle:
+    indices = tf.data.Dataset.random(
+        seed=seed, rerandomize_each_iteration=True).take(1).flat_map(
+            permutation_batches)
+  else:
+    indices = tf.data.Dataset.range(num_batches).map(
+        lambda i: tf.range(i * batch_size, tf.minimum((i + 1) * batch_size,
+                                                      n)))
+
+  def gather(index: tf.Tensor):
+    return ({key: tf.gather(column, index) for key, column in
+             columns.items()}, tf.gather(labels, index))
+
+  return indices.map(gather, num_parallel_calls=tf.data.AUTOTUNE).apply(
+      tf.data.experimental.assert_cardinality(num_batches)).prefetch(
+          tf.data.AUTOTUNE)

@@ -63,37 +63,32 @@ def write_training_stats(model_run_dir: str, stats: Dict[str, Any]) -> None:
 
 @dataclasses.dataclass
 class Splits:
-  """What training reads: the train and validation split files, the parser
-  of the model's features, and each split's (user, movie, rating) in
-  memory. The Trainer never sees the eval split: it is the Evaluator's."""
-  parser: splits.SplitParser
-  train_files: List[str]
-  validation_files: List[str]
-  train_pairs: Dict[str, tf.Tensor]
-  validation_pairs: Dict[str, tf.Tensor]
+  """What training reads: the train and validation splits in memory, the
+  model's features (`keys`) and the label, transformed once as they were
+  read. The Trainer never sees the eval split: it is the Evaluator's."""
+  keys: List[str]
+  train: Dict[str, tf.Tensor]
+  validation: Dict[str, tf.Tensor]
 
   @property
   def train_examples(self) -> int:
-    return int(tf.size(self.train_pairs[features.LABEL_KEY]))
+    return int(tf.size(self.train[features.LABEL_KEY]))
 
   @property
   def validation_examples(self) -> int:
-    return int(tf.size(self.validation_pairs[features.LABEL_KEY]))
+    return int(tf.size(self.validation[features.LABEL_KEY]))
 
 
 def read_splits(fn_args: FnArgs,
                 tf_transform_output: tft.TFTransformOutput,
                 hparams: Hyperparameters) -> Splits:
-  """Finds the train and validation splits (FnArgs' train and eval files)
-  and loads their (user, movie, rating) triples."""
+  """Loads the train and validation splits (FnArgs' train and eval files):
+  the features the model reads, transformed, and the label."""
   keys = ranking_models.model_feature_keys(tf_transform_output, hparams)
-  pairs = splits.SplitParser(tf_transform_output,
-                             [splits.USER_KEY, splits.MOVIE_KEY])
-  train_files = splits.split_files(fn_args.train_files)
-  validation_files = splits.split_files(fn_args.eval_files)
-  return Splits(splits.SplitParser(tf_transform_output, keys), train_files,
-                validation_files, splits.load_split(train_files, pairs),
-                splits.load_split(validation_files, pairs))
+  parser = splits.SplitParser(tf_transform_output, keys)
+  return Splits(keys, *(
+      splits.load_split(splits.split_files(patterns), parser)
+      for patterns in (fn_args.train_files, fn_args.eval_files)))
 
 
 def epoch_logger(name: str, epochs: int) -> tf.keras.callbacks.Callback:
@@ -116,32 +111,28 @@ def ranking_fit_args(fn_args: FnArgs,
         monitor='val_rmse', mode='min',
         patience=hparams.early_stopping_patience, restore_best_weights=True))
   return {
-      'x': splits.read_split(data.train_files, data.parser, hparams.batch_size,
-                             shuffle=True, seed=hparams.seed,
-                             examples=data.train_examples),
+      'x': splits.batches(data.train, data.keys, hparams.batch_size,
+                          shuffle=True, seed=hparams.seed),
       'epochs': hparams.epochs, 'steps_per_epoch': fn_args.train_steps,
-      'validation_data': splits.read_split(
-          data.validation_files, data.parser, hparams.batch_size,
-          examples=data.validation_examples),
+      'validation_data': splits.batches(data.validation, data.keys,
+                                        hparams.batch_size),
       'validation_steps': fn_args.eval_steps, 'callbacks': callbacks,
       'verbose': 0,
   }
 
 
-def load_tables(hparams: Hyperparameters, files: List[str],
-                parser: splits.SplitParser
+def load_tables(hparams: Hyperparameters, split: Dict[str, tf.Tensor]
                 ) -> Optional[Dict[str, tf.Tensor]]:
-  """The split `files` in memory, for the tables of a model built from its
-  data (ranking_models.BUILT_FROM_DATA); None for a model that needs none."""
-  return (splits.load_split(files, parser)
-          if hparams.model in ranking_models.BUILT_FROM_DATA else None)
+  """`split`, for the tables of a model built from its data
+  (ranking_models.BUILT_FROM_DATA); None for a model that needs none."""
+  return split if hparams.model in ranking_models.BUILT_FROM_DATA else None
 
 
 def load_train_split(hparams: Hyperparameters, data: Splits
                      ) -> Optional[Dict[str, tf.Tensor]]:
   """The train split in memory, for the tables of the tuned model and the
   I-AutoRec (None for a model that needs none)."""
-  return load_tables(hparams, data.train_files, data.parser)
+  return load_tables(hparams, data.train)
 
 
 def fit_stats(history: tf.keras.callbacks.History, clock: TrainingClock,
@@ -186,13 +177,11 @@ def refit_member(tf_transform_output: tft.TFTransformOutput,
   `epochs` validation chose (its tables from both splits too)."""
   if hparams.seed is not None:
     tf.keras.utils.set_random_seed(hparams.seed)
-  files = data.train_files + data.validation_files
+  both = splits.concat(data.train, data.validation)
   model = ranking_models.build_model(tf_transform_output, hparams,
-                                     load_tables(hparams, files, data.parser))
-  model.fit(splits.read_split(files, data.parser, hparams.batch_size,
-                              shuffle=True, seed=hparams.seed,
-                              examples=data.train_examples +
-                              data.validation_examples),
+                                     load_tables(hparams, both))
+  model.fit(splits.batches(both, data.keys, hparams.batch_size,
+                           shuffle=True, seed=hparams.seed),
             epochs=epochs, callbacks=[epoch_logger(f'{name} refit', epochs)],
             verbose=0)
   return model
@@ -201,8 +190,8 @@ def refit_member(tf_transform_output: tft.TFTransformOutput,
 def validation_predictions(model: ranking_models.MovieLensModel,
                            data: Splits) -> np.ndarray:
   """`model`'s ratings of the validation split, in load order [n]."""
-  batches = splits.read_split(data.validation_files, data.parser,
-                              splits.LOAD_BATCH_SIZE)
+  batches = splits.batches(data.validation, data.keys,
+                           splits.LOAD_BATCH_SIZE)
   return np.concatenate([model(x).numpy().reshape(-1) for x, _ in batches])
 
 
@@ -213,12 +202,12 @@ def fit_blend_on_validation(tf_transform_output: tft.TFTransformOutput,
   """Blend weights of `models` (fitted on train) by least squares on the
   validation split, and the blend's validation RMSE."""
   counts = ranking_models.rating_counts(
-      data.train_pairs, *ranking_models.vocabulary_sizes(tf_transform_output))
-  labels = data.validation_pairs[features.LABEL_KEY].numpy().reshape(-1)
+      data.train, *ranking_models.vocabulary_sizes(tf_transform_output))
+  labels = data.validation[features.LABEL_KEY].numpy().reshape(-1)
   blend_inputs = ranking_models.blend_features(
       np.stack([validation_predictions(model, data) for model in models],
                axis=1),
-      *(tf.gather(table, data.validation_pairs[key]) for table, key in
+      *(tf.gather(table, data.validation[key]) for table, key in
         zip(counts, (splits.USER_KEY, splits.MOVIE_KEY)))).numpy()
   weights = ranking_models.fit_blend(blend_inputs, labels)
   blended = np.clip(blend_inputs @ weights, *rating_range(data))
@@ -227,7 +216,7 @@ def fit_blend_on_validation(tf_transform_output: tft.TFTransformOutput,
 
 def rating_range(data: Splits) -> Tuple[float, float]:
   """The lowest and highest rating of the train split."""
-  labels = data.train_pairs[features.LABEL_KEY]
+  labels = data.train[features.LABEL_KEY]
   return float(tf.reduce_min(labels)), float(tf.reduce_max(labels))
 
 
@@ -271,7 +260,7 @@ def train_ranking(fn_args: FnArgs,
   stats.update(blend_weights=[round(float(w), 4) for w in weights],
                blend_val_rmse=round(blend_rmse, 4), refit=hparams.refit)
   models = [model.ranking_model for model, _ in trained]
-  pairs = data.train_pairs
+  pairs = data.train
   if hparams.refit:
     start = time.monotonic()
     models = [refit_member(
@@ -279,9 +268,7 @@ def train_ranking(fn_args: FnArgs,
         data, member_stats['best_epoch'] or member_stats['epochs_run'],
         name).ranking_model
               for name, (_, member_stats) in zip(names, trained)]
-    pairs = {key: tf.concat([data.train_pairs[key],
-                             data.validation_pairs[key]], axis=0)
-             for key in (splits.USER_KEY, splits.MOVIE_KEY)}
+    pairs = splits.concat(data.train, data.validation)
     stats['refit_seconds'] = round(time.monotonic() - start, 3)
   for model in models:
     freeze(model)
@@ -327,14 +314,13 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
       ranking_models.vocabulary_size(tf_transform_output,
                                      features.MOVIE_TITLE_KEY),
       rated.values.numpy(), hparams)
-  pairs = splits.SplitParser(tf_transform_output,
-                             [splits.USER_KEY, splits.MOVIE_KEY])
   examples = data.train_examples + data.validation_examples
   clock = TrainingClock()
   model.fit(
-      splits.read_split(data.train_files + data.validation_files, pairs,
-                        hparams.retrieval_batch_size, shuffle=True,
-                        seed=hparams.seed, examples=examples),
+      splits.batches(splits.concat(data.train, data.validation),
+                     [splits.USER_KEY, splits.MOVIE_KEY],
+                     hparams.retrieval_batch_size, shuffle=True,
+                     seed=hparams.seed),
       epochs=hparams.retrieval_epochs,
       callbacks=[epoch_logger('retrieval', hparams.retrieval_epochs), clock],
       verbose=0)
@@ -372,8 +358,7 @@ def run_fn(fn_args: FnArgs) -> None:
                                          hparams, data)
   # What each user rated: retrieval's positives, and what `recommend`
   # leaves out.
-  rated = rated_movies(tf_transform_output, data.train_pairs,
-                       data.validation_pairs)
+  rated = rated_movies(tf_transform_output, data.train, data.validation)
   retrieval, retrieval_stats = train_retrieval(tf_transform_output, hparams,
                                                data, rated)
 
