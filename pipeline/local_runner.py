@@ -110,6 +110,8 @@ def report_unchanged(args: argparse.Namespace, paths: dict) -> int:
   print(f"run summary: {paths['run_summary']}")
   if not args.no_report:
     if not os.path.exists(paths['report']):
+      logs.before_tensorflow(args.verbose)
+      logs.configure(args.verbose)
       from pipeline import report  # pylint: disable=g-import-not-at-top
       report.write_report(args.output_dir)
     print(f"report: {paths['report']}")
@@ -118,12 +120,15 @@ def report_unchanged(args: argparse.Namespace, paths: dict) -> int:
 
 def run(args: argparse.Namespace, paths: dict) -> int:
   """Runs the pipeline, writes run_summary.json and the report; or, when
-  nothing changed since the last run, reports that one (run_key)."""
+  nothing changed since the last run, reports that one (run_key) before
+  TensorFlow is even imported."""
   key = run_key.run_key(args)
   if run_key.unchanged(args.output_dir, paths['metadata_path'], key) and (
       os.path.exists(paths['run_summary'])):
     return report_unchanged(args, paths)
   run_key.forget(args.output_dir)
+  logs.before_tensorflow(args.verbose)
+  logs.configure(args.verbose)
   # Not `from tfx import v1` (pipeline/pipeline.py says why).
   from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
   from pipeline import progress  # pylint: disable=g-import-not-at-top
@@ -168,8 +173,6 @@ def run(args: argparse.Namespace, paths: dict) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
-  logs.before_tensorflow(args.verbose)
-  logs.configure(args.verbose)
   paths = configs.output_paths(args.output_dir)
   try:
     with run_lock.hold(args.output_dir):
