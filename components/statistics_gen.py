@@ -8,9 +8,11 @@ statistics artifact records each split's sample rate (TFX's
 `sample_rate_by_split`) and, under SPLIT_EXAMPLE_COUNTS_PROPERTY, the exact
 number of examples of each split, which the run summary reports.
 
-What reads the statistics reads shares (the one-user check, drift, schema
-checks of value kinds and domains); a rare bad value in a sampled split can go
-unseen by ExampleValidator, as in any sampled TFDV run.
+TFDV keeps or drops whole record batches at that rate, so the sample is
+about the size asked for when a split has many batches, as one of more than
+1M examples has. What reads the statistics reads shares (the one-user check,
+drift, schema checks of value kinds and domains); a rare bad value in a
+sampled split can go unseen by ExampleValidator, as in any sampled TFDV run.
 """
 
 import json
