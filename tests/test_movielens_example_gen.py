@@ -14,6 +14,7 @@ from components import movielens_example_gen as example_gen
 from components import parquet_source
 from components import tf_examples
 from components import tfds_source
+from pipeline import configs
 from tests.example_gen_run import driver_fingerprint
 from tests.example_gen_run import exec_properties
 from tests.example_gen_run import execute
@@ -512,8 +513,7 @@ def test_the_local_runner_reruns_example_gen_only_when_the_file_changed(
       pipeline_name='fingerprint', pipeline_root=str(tmp_path / 'root'),
       components=[example_gen.MovieLensExampleGen(ratings_csv=path)],
       enable_cache=True, metadata_connection_config=metadata,
-      beam_pipeline_args=['--direct_running_mode=in_memory',
-                          '--direct_num_workers=1'])
+      beam_pipeline_args=configs.LOCAL_BEAM_PIPELINE_ARGS)
   store = metadata_store.MetadataStore(metadata)
   written = lambda: len(store.get_artifacts_by_type('Examples'))
   tfx.orchestration.LocalDagRunner().run(built)
