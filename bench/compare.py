@@ -39,6 +39,7 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional
 
+from pipeline import run_key
 from pipeline.configs import RESOLVER_IDS
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -120,9 +121,8 @@ def run_pipeline(work_dir: str, manual_dir: Optional[str],
   reported = os.stat(summary_path).st_mtime_ns == before
   return {**process,
           'reported_from_last_run': reported,
-          'executed': [] if reported else [
-              node for node, state in summary['component_states'].items()
-              if state != 'CACHED' and node not in RESOLVER_IDS], 'rmse': summary['rmse'], 'blessed': summary['blessed'],
+          'executed': [] if reported else run_key.executed(
+              summary['component_states'], RESOLVER_IDS), 'rmse': summary['rmse'], 'blessed': summary['blessed'],
           'not_blessed_because': summary['not_blessed_because'],
           'top_n': summary['top_n'],
           'pushed_model': summary['pushed_model'],

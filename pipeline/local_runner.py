@@ -164,8 +164,8 @@ def run(args: argparse.Namespace, paths: dict) -> int:
   # next: one that executed something may have changed what the resolvers
   # find (a first run blesses the data the next run's drift check compares
   # with).
-  executed = [node for node, state in summary['component_states'].items()
-              if state != 'CACHED' and node not in configs.RESOLVER_IDS]
+  executed = run_key.executed(summary['component_states'],
+                              configs.RESOLVER_IDS)
   run_key.record(args.output_dir, paths['metadata_path'],
                  None if executed else key)
   return 0

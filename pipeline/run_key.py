@@ -24,7 +24,7 @@ import importlib.metadata
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 LAST_RUN_FILE = 'last_run.json'
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,6 +113,14 @@ def run_key(args: argparse.Namespace) -> Optional[str]:
   }
   return hashlib.sha256(
       json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def executed(component_states: Dict[str, str],
+             resolver_ids: Iterable[str]) -> List[str]:
+  """The components a run executed (not taken from the cache), resolvers
+  aside: they run every time."""
+  return [node for node, state in component_states.items()
+          if state != 'CACHED' and node not in resolver_ids]
 
 
 def record(output_dir: str, metadata_path: str, key: Optional[str]) -> None:

@@ -78,12 +78,11 @@ def load_split(files: List[str], parser: SplitParser
              for x, y in read_split(files, parser, LOAD_BATCH_SIZE)]
   if not batches:
     raise ValueError(f'no examples in {files}')
-  return {key: tf.concat([b[key] for b in batches], axis=0)
-          for key in batches[0]}
+  return concat(*batches)
 
 
 def concat(*parts: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-  """Splits in memory, one after the other."""
+  """Splits (or batches) in memory, one after the other."""
   return {key: tf.concat([part[key] for part in parts], axis=0)
           for key in parts[0]}
 

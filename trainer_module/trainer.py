@@ -4,6 +4,7 @@ Transform's output and exports both as one served bundle (serving.py).
 """
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -69,6 +70,12 @@ class Splits:
   keys: List[str]
   train: Dict[str, tf.Tensor]
   validation: Dict[str, tf.Tensor]
+
+  @functools.cached_property
+  def both(self) -> Dict[str, tf.Tensor]:
+    """Train then validation, concatenated once (refit, retrieval and the
+    rated-movies table read it)."""
+    return splits.concat(self.train, self.validation)
 
   @property
   def train_examples(self) -> int:
@@ -177,10 +184,9 @@ def refit_member(tf_transform_output: tft.TFTransformOutput,
   `epochs` validation chose (its tables from both splits too)."""
   if hparams.seed is not None:
     tf.keras.utils.set_random_seed(hparams.seed)
-  both = splits.concat(data.train, data.validation)
   model = ranking_models.build_model(tf_transform_output, hparams,
-                                     load_tables(hparams, both))
-  model.fit(splits.batches(both, data.keys, hparams.batch_size,
+                                     load_tables(hparams, data.both))
+  model.fit(splits.batches(data.both, data.keys, hparams.batch_size,
                            shuffle=True, seed=hparams.seed),
             epochs=epochs, callbacks=[epoch_logger(f'{name} refit', epochs)],
             verbose=0)
@@ -268,7 +274,7 @@ def train_ranking(fn_args: FnArgs,
         data, member_stats['best_epoch'] or member_stats['epochs_run'],
         name).ranking_model
               for name, (_, member_stats) in zip(names, trained)]
-    pairs = splits.concat(data.train, data.validation)
+    pairs = data.both
     stats['refit_seconds'] = round(time.monotonic() - start, 3)
   for model in models:
     freeze(model)
@@ -317,7 +323,7 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   examples = data.train_examples + data.validation_examples
   clock = TrainingClock()
   model.fit(
-      splits.batches(splits.concat(data.train, data.validation),
+      splits.batches(data.both,
                      [splits.USER_KEY, splits.MOVIE_KEY],
                      hparams.retrieval_batch_size, shuffle=True,
                      seed=hparams.seed),
@@ -358,7 +364,7 @@ def run_fn(fn_args: FnArgs) -> None:
                                          hparams, data)
   # What each user rated: retrieval's positives, and what `recommend`
   # leaves out.
-  rated = rated_movies(tf_transform_output, data.train, data.validation)
+  rated = rated_movies(tf_transform_output, data.both)
   retrieval, retrieval_stats = train_retrieval(tf_transform_output, hparams,
                                                data, rated)
 
