@@ -18,7 +18,7 @@ Kubeflow V2 / Vertex compile only TFX's own strategies; the Kubeflow runner
 uses LatestArtifactStrategy (the latest statistics) instead.
 """
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 from tensorflow_metadata.proto.v0 import path_pb2
@@ -41,6 +41,7 @@ import ml_metadata as mlmd
 
 STATISTICS_KEY = standard_component_specs.STATISTICS_KEY
 MODEL_BLESSING_KEY = 'model_blessing'
+EXAMPLES_KEY = standard_component_specs.EXAMPLES_KEY
 _BLESSED = evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY
 _Event = metadata_store_pb2.Event
 _CONFIG_KEY = standard_component_specs.DISTRIBUTION_VALIDATOR_CONFIG_KEY
@@ -65,18 +66,22 @@ def _linked(store: mlmd.MetadataStore, execution_ids: List[int], kind: int,
 
 
 def statistics_of_blessed_data(
-    store: mlmd.MetadataStore,
-    blessings: List[types.Artifact]) -> List[types.Artifact]:
+    store: mlmd.MetadataStore, blessings: List[types.Artifact],
+    current_examples: Sequence[types.Artifact] = ()
+) -> List[types.Artifact]:
   """[statistics of the examples the latest blessed model was evaluated on],
-  or [] if no model is blessed or those statistics are gone."""
+  or [] if no model is blessed, those statistics are gone, or those examples
+  are `current_examples` (this run's data is the blessed data: there is no
+  drift to measure, and a run that changed nothing stays all cached)."""
   blessed = [b for b in blessings if b.get_int_custom_property(_BLESSED) == 1]
   if not blessed:
     return []
   latest = max(blessed, key=lambda b: b.id)
   evaluator_runs = [e.execution_id for e in _events(
       store, [latest.id], _Event.OUTPUT)]
-  examples = _linked(store, evaluator_runs, _Event.INPUT,
-                     standard_component_specs.EXAMPLES_KEY)
+  examples = _linked(store, evaluator_runs, _Event.INPUT, EXAMPLES_KEY)
+  if set(examples) & {e.id for e in current_examples}:
+    return []
   consumers = [e.execution_id for e in _events(store, examples, _Event.INPUT)]
   statistics = store.get_artifacts_by_id(
       _linked(store, consumers, _Event.OUTPUT, STATISTICS_KEY))
@@ -93,7 +98,9 @@ class BlessedDataStatisticsStrategy(resolver.ResolverStrategy):
   """Statistics of the data of the latest blessed model.
 
   Inputs: `statistics` (any ExampleStatistics channel; gives the output its
-  type) and `model_blessing` (every blessing of the pipeline).
+  type), `model_blessing` (every blessing of the pipeline) and, optional,
+  `examples` (this run's ExampleGen output: no baseline if it is the
+  blessed data).
   """
 
   def resolve_artifacts(
@@ -101,9 +108,10 @@ class BlessedDataStatisticsStrategy(resolver.ResolverStrategy):
       input_dict: Dict[str, List[types.Artifact]]
   ) -> Optional[Dict[str, List[types.Artifact]]]:
     return {
+        **{key: [] for key in input_dict},
         STATISTICS_KEY: statistics_of_blessed_data(
-            store, input_dict[MODEL_BLESSING_KEY]),
-        MODEL_BLESSING_KEY: [],
+            store, input_dict[MODEL_BLESSING_KEY],
+            input_dict.get(EXAMPLES_KEY, [])),
     }
 
 

@@ -136,7 +136,8 @@ def create_pipeline(
     baseline_excludes_candidate: the baseline is the latest blessed model
       other than the candidate, so an unchanged re-run is fully cached (see
       components/baseline_model_strategy.py), and the drift baseline is the
-      data of the latest blessed model (components/drift_validator.py);
+      data of the latest blessed model unless that is this run's data
+      (components/drift_validator.py);
       False uses TFX's LatestBlessedModelStrategy and
       LatestArtifactStrategy, the only ones Kubeflow V2 compiles.
 
@@ -181,7 +182,8 @@ def create_pipeline(
   if baseline_excludes_candidate:
     statistics_resolver = Resolver(
         strategy_class=BlessedDataStatisticsStrategy,
-        statistics=every_statistics, model_blessing=blessings)
+        statistics=every_statistics, model_blessing=blessings,
+        examples=example_gen.outputs['examples'])
   else:
     statistics_resolver = Resolver(
         strategy_class=LatestArtifactStrategy,

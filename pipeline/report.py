@@ -17,7 +17,7 @@ import html
 import json
 import os
 import sys
-from typing import Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from pipeline import artifacts
 from pipeline import configs
@@ -329,6 +329,48 @@ def render_failure(summary: dict,
 """
 
 
+def model_views(model_path: str, examples_uri: str, path: str
+                ) -> List[dict]:
+  """Draws the served model's predicted against actual eval ratings to
+  `path`; returns its top-k lists of the sample users."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  model = tf.saved_model.load(model_path)
+  predicted, labels = predictions_and_labels(model, examples_uri)
+  plot_rating_distribution(predicted, labels, path)
+  return top_k_for_sample_users(model)
+
+
+class Charts:
+  """The report's charts and what each was drawn from (charts.json): a
+  chart whose inputs have not changed since it was drawn is kept, so a
+  run that changed nothing neither loads the model nor draws again."""
+
+  def __init__(self, report_dir: str):
+    self.report_dir = report_dir
+    self.index = os.path.join(report_dir, 'charts.json')
+    self.drawn = {}
+    if os.path.exists(self.index):
+      with open(self.index) as f:
+        self.drawn = json.load(f)
+
+  def draw(self, name: str, inputs, draw: Callable[[str], Any]) -> Any:
+    """Calls draw(path of `name`) unless `name` is on disk and was drawn
+    from the same (JSON) inputs; returns what draw returned, then or now."""
+    path = os.path.join(self.report_dir, name)
+    key = json.dumps(inputs, sort_keys=True)
+    last = self.drawn.get(name)
+    if last and last['inputs'] == key and os.path.exists(path):
+      return last['returned']
+    # Through JSON, so a kept chart's value equals a new one's.
+    returned = json.loads(json.dumps(draw(path)))
+    self.drawn[name] = {'inputs': key, 'returned': returned}
+    return returned
+
+  def save(self) -> None:
+    with open(self.index, 'w') as f:
+      json.dump(self.drawn, f, indent=1)
+
+
 def write_report(output_dir: str) -> str:
   """Writes DIR/report/index.html and its charts; returns the page path."""
   paths = configs.output_paths(output_dir)
@@ -348,27 +390,27 @@ def write_report(output_dir: str) -> str:
     return index
   runs = _latest_runs(paths['metadata_path'])
 
+  charts = Charts(report_dir)
   images = {}
   model_run = _uri(runs, 'Trainer', 'model_run')
   if model_run:
-    plot_training_curves(artifacts.training_curves(model_run),
-                         os.path.join(report_dir, 'training_curves.png'))
+    charts.draw('training_curves.png', model_run, lambda path: (
+        plot_training_curves(artifacts.training_curves(model_run), path)))
     images['Training and validation curves'] = 'training_curves.png'
   if summary.get('slices'):
-    plot_rmse_by_slice(summary['slices'],
-                       os.path.join(report_dir, 'rmse_by_slice.png'))
+    charts.draw('rmse_by_slice.png', summary['slices'],
+                lambda path: plot_rmse_by_slice(summary['slices'], path))
     images['RMSE by slice, new and baseline model'] = 'rmse_by_slice.png'
   model_path = _serving_model_path(summary, runs)
   examples_uri = _uri(runs, 'MovieLensExampleGen', 'examples')
   top_k = []
   if model_path and examples_uri:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    model = tf.saved_model.load(model_path)
-    predicted, labels = predictions_and_labels(model, examples_uri)
-    plot_rating_distribution(predicted, labels,
-                             os.path.join(report_dir, 'ratings.png'))
+    top_k = charts.draw(
+        'ratings.png',
+        [model_path, examples_uri, MAX_EVAL_EXAMPLES, TOP_K, SAMPLE_USERS],
+        lambda path: model_views(model_path, examples_uri, path))
     images['Predicted vs actual ratings'] = 'ratings.png'
-    top_k = top_k_for_sample_users(model)
+  charts.save()
   page = render(summary, images, top_k, lineage(paths['metadata_path'], runs))
   with open(index, 'w') as f:
     f.write(page)

@@ -61,9 +61,15 @@ class Lineage:
     return statistics, blessing
 
 
-def baseline(lineage, blessings):
+def baseline(lineage, blessings, current_examples=()):
   return [s.id for s in drift_validator.statistics_of_blessed_data(
-      lineage.store, blessings)]
+      lineage.store, blessings, current_examples)]
+
+
+def examples_artifact(artifact_id: int) -> standard_artifacts.Examples:
+  examples = standard_artifacts.Examples()
+  examples.id = artifact_id
+  return examples
 
 
 def test_the_baseline_is_the_data_of_the_latest_blessed_model():
@@ -87,3 +93,18 @@ def test_deleted_statistics_mean_no_baseline():
   _, blessing = lineage.run(blessed=True,
                             statistics_state=_Artifact.DELETED)
   assert baseline(lineage, [blessing]) == []
+
+
+def test_no_baseline_when_this_run_has_the_blessed_data():
+  """A run on the data the last blessed model saw (its ExampleGen cached)
+  measures no drift, so a run that changed nothing stays all cached; new
+  data is compared with the blessed data."""
+  lineage = Lineage()
+  first, blessing = lineage.run(blessed=True)
+  (blessed_examples,) = lineage.store.get_artifacts_by_type(
+      standard_artifacts.Examples.TYPE_NAME)
+  assert baseline(lineage, [blessing],
+                  [examples_artifact(blessed_examples.id)]) == []
+  new_examples = lineage.artifact(standard_artifacts.Examples.TYPE_NAME)
+  assert baseline(lineage, [blessing],
+                  [examples_artifact(new_examples)]) == [first]

@@ -82,9 +82,8 @@ def test_predict_ranks_titles_and_flags_unknown_ones(first_run):
 def test_rerun_with_nothing_changed_is_all_cache_and_a_retrain_is_compared(
     first_run, ratings_csv):
   """Run 2 changes nothing: every component is cached (the baseline leaves
-  out the candidate, so the Evaluator's inputs are the same as run 1's),
-  except the drift check: run 1 had no blessed data to compare with, run 2
-  compares with run 1's (the same: it passes).
+  out the candidate, so the Evaluator's inputs are the same as run 1's; the
+  drift baseline leaves out this run's own data, so the drift check's too).
   Run 3 retrains: its model is evaluated against run 1's blessed model."""
   output_dir, first = first_run
   serving_dir = configs.output_paths(output_dir)['serving_model_dir']
@@ -92,9 +91,8 @@ def test_rerun_with_nothing_changed_is_all_cache_and_a_retrain_is_compared(
   args = ['--ratings-csv', ratings_csv, '--rmse-threshold', '0.9', *TRAINING]
   second = e2e.run_pipeline(output_dir, args)
   states = second['component_states']
-  assert {n for n, s in states.items() if s != 'CACHED'} == {
-      'latest_blessed_model_resolver', 'drift_baseline_statistics_resolver',
-      'DriftValidator', 'AnomaliesGate'}, states
+  assert {n for n, s in states.items() if s != 'CACHED'} == set(
+      configs.RESOLVER_IDS), states
   assert second['rmse'] == first['rmse']
   assert second['blessed'] is True
   assert second['pushed_model'] == first['pushed_model']

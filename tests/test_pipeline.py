@@ -16,6 +16,8 @@ EXPECTED_EDGES = {
     # The drift baseline resolves before this run's statistics exist.
     ('drift_baseline_statistics_resolver', 'StatisticsGen'),
     ('drift_baseline_statistics_resolver', 'DriftValidator'),
+    # It has no baseline when this run's examples are the blessed data.
+    ('MovieLensExampleGen', 'drift_baseline_statistics_resolver'),
     ('StatisticsGen', 'DriftValidator'),
     ('DriftValidator', 'AnomaliesGate'),
     ('StatisticsGen', 'ExampleValidator'),
@@ -40,7 +42,8 @@ EXPECTED_EDGES = {
     ('Trainer', 'latest_blessed_model_resolver'),
 }
 KUBEFLOW_V2_EDGES = EXPECTED_EDGES - {
-    ('Trainer', 'latest_blessed_model_resolver')}
+    ('Trainer', 'latest_blessed_model_resolver'),
+    ('MovieLensExampleGen', 'drift_baseline_statistics_resolver')}
 
 
 def edges(pipeline) -> set:

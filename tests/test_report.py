@@ -88,6 +88,26 @@ def test_activity_buckets_are_in_numeric_order(two_runs):
                                                              .rstrip('+')))
 
 
+def test_an_unchanged_run_redraws_no_chart(two_runs, monkeypatch):
+  """A run that changed nothing (all components cached) writes the page
+  again but keeps the charts: the served model is not even loaded."""
+  output_dir, _, _, _ = two_runs
+  index = report.write_report(output_dir)
+  before = open(index).read()
+  charts = os.path.join(output_dir, 'report', 'ratings.png')
+  drawn = os.stat(charts).st_mtime_ns
+  monkeypatch.setattr(report, 'model_views', _not_called)
+  monkeypatch.setattr(report, 'plot_training_curves', _not_called)
+  monkeypatch.setattr(report, 'plot_rmse_by_slice', _not_called)
+  assert open(report.write_report(output_dir)).read() == before
+  assert os.stat(charts).st_mtime_ns == drawn
+  assert 'id="top-k-' in before
+
+
+def _not_called(*args):
+  raise AssertionError(f'drew again: {args}')
+
+
 def test_report_cli_rewrites_the_page(two_runs):
   output_dir, _, _, _ = two_runs
   result = e2e.run_module('pipeline.report', ['--output-dir', output_dir])
