@@ -44,6 +44,9 @@ from trainer_module import features
 from trainer_module.hyperparameters import TUNE_TRIALS_KEY
 
 
+RATING_METRICS = 'components.rating_metrics'
+
+
 def eval_config(rmse_threshold: float,
                 rmse_change_tolerance: float = configs.RMSE_CHANGE_TOLERANCE
                 ) -> tfma_config.EvalConfig:
@@ -70,15 +73,20 @@ def eval_config(rmse_threshold: float,
       metrics_specs=[
           tfma_config.MetricsSpec(metrics=[
               tfma_config.MetricConfig(class_name='ExampleCount'),
-              tfma_config.MetricConfig(class_name='MeanLabel'),
-              tfma_config.MetricConfig(class_name='MeanPrediction'),
-              # Gate on the whole eval split only: weak slices (e.g. users
-              # with few ratings) are reported, not gated.
+              # Native, from one pass (components/rating_metrics.py): not
+              # the Keras RMSE TFMA would wrap, nor MeanLabel and
+              # MeanPrediction's pass of their own. Gate on the whole eval
+              # split only: weak slices (e.g. users with few ratings) are
+              # reported, not gated.
               tfma_config.MetricConfig(
-                  class_name='RootMeanSquaredError',
+                  class_name='RootMeanSquaredError', module=RATING_METRICS,
                   per_slice_thresholds=[tfma_config.PerSliceMetricThreshold(
                       slicing_specs=[tfma_config.SlicingSpec()],
                       threshold=rmse_gate)]),
+              tfma_config.MetricConfig(class_name='MeanRating',
+                                       module=RATING_METRICS),
+              tfma_config.MetricConfig(class_name='MeanPredictedRating',
+                                       module=RATING_METRICS),
           ])
       ])
 

@@ -1,0 +1,90 @@
+"""The Evaluator's native rating metrics (components/rating_metrics.py)
+against numpy and the Keras RMSE TFMA would otherwise wrap."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_model_analysis.metrics import metric_specs
+from tensorflow_model_analysis.metrics import metric_types
+
+from components import rating_metrics
+from pipeline import pipeline as pipeline_lib
+
+METRICS = (rating_metrics.RootMeanSquaredError,
+           rating_metrics.MeanRating, rating_metrics.MeanPredictedRating)
+
+
+def inputs(label: float, prediction: float, weight: float = 1.0):
+  return metric_types.StandardMetricInputs(
+      labels=np.array([label], np.float32),
+      predictions=np.array([[prediction]], np.float32),
+      example_weights=np.array([weight], np.float32))
+
+
+def compute(metric, elements, parts: int = 1, example_weighted=False):
+  """The metric over `elements`, added in `parts` accumulators that are
+  then merged, as Beam may."""
+  sums, derived = metric.computations(example_weighted=example_weighted)
+  accumulators = []
+  for part in np.array_split(np.arange(len(elements)), parts):
+    accumulator = sums.combiner.create_accumulator()
+    for i in part:
+      accumulator = sums.combiner.add_input(accumulator, elements[i])
+    accumulators.append(accumulator)
+  merged = sums.combiner.merge_accumulators(accumulators)
+  (value,) = derived.result(sums.combiner.extract_output(merged)).values()
+  return value
+
+
+def test_the_metrics_equal_numpy_and_keras_however_inputs_are_split():
+  rng = np.random.default_rng(0)
+  labels = rng.integers(1, 6, 500).astype(np.float32)
+  predictions = (labels + rng.normal(0, 1, 500)).astype(np.float32)
+  elements = [inputs(l, p) for l, p in zip(labels, predictions)]
+  keras = tf.keras.metrics.RootMeanSquaredError()
+  keras.update_state(labels, predictions)
+  expected = {
+      'root_mean_squared_error': math.sqrt(np.mean(
+          (labels.astype(float) - predictions) ** 2)),
+      'mean_rating': np.mean(labels.astype(float)),
+      'mean_predicted_rating': np.mean(predictions.astype(float))}
+  for parts in (1, 3, 7):
+    for cls in METRICS:
+      metric = cls()
+      assert compute(metric, elements, parts) == pytest.approx(
+          expected[metric.name], rel=1e-9)
+  assert compute(METRICS[0](), elements) == pytest.approx(
+      float(keras.result()), rel=1e-5)
+
+
+def test_example_weights_weigh_each_example():
+  elements = [inputs(4.0, 3.0, 3.0), inputs(2.0, 4.0, 1.0)]
+  assert compute(rating_metrics.RootMeanSquaredError(), elements,
+                 example_weighted=True) == pytest.approx(
+                     math.sqrt((3 * 1 + 1 * 4) / 4))
+  assert compute(rating_metrics.MeanRating(), elements,
+                 example_weighted=True) == pytest.approx((12 + 2) / 4)
+
+
+def test_no_examples_give_nan_not_an_error():
+  for cls in METRICS:
+    assert math.isnan(compute(cls(), []))
+
+
+def test_the_pipeline_gates_on_this_rmse_and_tfma_sums_once():
+  config = pipeline_lib.eval_config(rmse_threshold=1.2)
+  (spec,) = config.metrics_specs
+  by_class = {m.class_name: m for m in spec.metrics}
+  for cls in METRICS:
+    assert isinstance(metric_specs.metric_instance(by_class[cls.__name__]),
+                      cls)
+  rmse = by_class['RootMeanSquaredError']
+  assert rmse.per_slice_thresholds[0].threshold.value_threshold.upper_bound \
+      .value == 1.2
+  computations = metric_specs.to_computations(config.metrics_specs,
+                                              eval_config=config)
+  sums = {c for c in computations if isinstance(c, metric_types.MetricComputation)
+          and any(k.name == '_rating_sums' for k in c.keys)}
+  assert len(sums) == 1
