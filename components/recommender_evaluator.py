@@ -78,7 +78,8 @@ def read_ratings(examples: types.Artifact, split: str
           features.MOVIE_TITLE_KEY: tf.io.FixedLenFeature([], tf.string),
           features.LABEL_KEY: tf.io.FixedLenFeature([], tf.float32)}
   batches = list(tf.data.TFRecordDataset(files, compression_type=compression)
-                 .batch(65_536).map(lambda x: tf.io.parse_example(x, spec)))
+                 .batch(65_536).map(tf.autograph.experimental.do_not_convert(
+                     lambda x: tf.io.parse_example(x, spec))))
   column = {key: [b[key].numpy() for b in batches] for key in spec}
   return top_n_metrics.Ratings(*(
       np.concatenate(column[key]) if column[key] else np.array([])
