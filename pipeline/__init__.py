@@ -13,8 +13,9 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # Each google.cloud client library TFX and Beam import (four in a run) has
 # google-api-core >= 2.27 look up its own distribution name with
 # importlib.metadata.packages_distributions(), which reads the metadata of
-# every installed distribution anew: 0.8 s a call here, 3.3 s of a cached
-# run's 10 s. What is installed does not change while we run: read it once.
+# every installed distribution anew: 0.8 s a call here (importing TFX's
+# local runner: 7.7 -> 6.1 s). What is installed does not change while we
+# run: read it once.
 if not hasattr(metadata.packages_distributions, 'cache_info'):
   metadata.packages_distributions = functools.lru_cache(maxsize=1)(
       metadata.packages_distributions)
