@@ -69,3 +69,24 @@ def test_retrieval_beats_most_popular_on_planted_tastes():
 def test_sampling_probability_is_each_movies_share_and_never_zero():
   probability = retrieval_model.movie_probability(np.array([0, 0, 1, 0]), 3)
   np.testing.assert_allclose(probability, [0.75, 0.25, 0.125])
+
+
+def test_steps_per_execution_trains_the_same_steps():
+  """Training 32 steps per call (STEPS_PER_EXECUTION) is Keras's batching
+  of calls only: the weights equal one step per call's, the epoch's last
+  partial run of steps included."""
+  train, _ = planted_ratings()
+  hparams = hyperparameters.Hyperparameters(retrieval_embedding_dim=8)
+  dataset = tf.data.Dataset.from_tensor_slices((
+      {USER_KEY: train[:, 0], MOVIE_KEY: train[:, 1]},
+      np.full(len(train), 5.0, np.float32))).batch(64)  # 75 steps
+  weights = []
+  for steps in (retrieval_model.STEPS_PER_EXECUTION, 1):
+    tf.keras.utils.set_random_seed(3)
+    model = retrieval_model.build_retrieval_model(USERS + 1, MOVIES + 1,
+                                                  train[:, 1], hparams)
+    model.compile(optimizer=model.optimizer, steps_per_execution=steps)
+    model.fit(dataset, epochs=2, verbose=0)
+    weights.append(model.movie_tower.get_weights()[0])
+  assert retrieval_model.STEPS_PER_EXECUTION > 1
+  np.testing.assert_allclose(weights[0], weights[1], rtol=1e-5, atol=1e-6)

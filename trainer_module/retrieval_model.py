@@ -37,6 +37,11 @@ _retrieval_call = tf.autograph.to_graph(tfrs.tasks.Retrieval.call)
 _no_autograph = tf.autograph.experimental.do_not_convert
 # Movie ids per batch when the FactorizedTopK metric scores the catalog.
 CANDIDATE_BATCH = 4096
+# Training steps per call of Keras's train function: the same steps on the
+# same batches, with Keras's per-step Python work (callbacks, step counting)
+# once per 32 steps. 1.2x the examples/s with 25M's vocabularies at batch
+# 1024 (93k -> 113k); 5M ratings' 24k steps had ~40 s of that work.
+STEPS_PER_EXECUTION = 32
 
 
 class RetrievalModel(tfrs.models.Model):
@@ -112,5 +117,6 @@ def build_retrieval_model(num_users: int, num_movies: int,
       hparams.retrieval_oov_user_rate, hparams.retrieval_liked_rating,
       hparams.retrieval_disliked_weight)
   model.compile(optimizer=tf.keras.optimizers.Adagrad(
-      learning_rate=hparams.retrieval_learning_rate))
+      learning_rate=hparams.retrieval_learning_rate),
+                steps_per_execution=STEPS_PER_EXECUTION)
   return model
