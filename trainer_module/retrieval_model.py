@@ -40,7 +40,7 @@ CANDIDATE_BATCH = 4096
 # Training steps per call of Keras's train function: the same steps on the
 # same batches, with Keras's per-step Python work (callbacks, step counting)
 # once per 32 steps. 1.2x the examples/s with 25M's vocabularies at batch
-# 1024 (93k -> 113k); 5M ratings' 24k steps had ~40 s of that work.
+# 1024 (93k -> 113k); ~30 s of that work over 5M ratings' 24k steps.
 STEPS_PER_EXECUTION = 32
 
 
