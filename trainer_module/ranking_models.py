@@ -11,6 +11,7 @@ import tensorflow_recommenders as tfrs
 import tensorflow_transform as tft
 
 from trainer_module import features
+from trainer_module import tracing
 from trainer_module.hyperparameters import Hyperparameters
 from trainer_module.splits import MOVIE_KEY
 from trainer_module.splits import USER_KEY
@@ -271,19 +272,14 @@ def fit_blend(blend_inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
   return solution
 
 
-# TF 2.16's autograph converts every tf_keras function a traced step calls
-# (tf_keras is not on its do-not-convert list, Keras 3 is): tracing the first
-# training step transpiled ~1,000 functions, 13 s of a 14 s first epoch on
-# MovieLens 100k. The model and the steps have no tensor-dependent Python
-# control flow, so they are traced as plain Python.
-_no_autograph = tf.autograph.experimental.do_not_convert
-
-
+# TFRS's train and test steps and our loss have no tensor-dependent Python
+# control flow, so they are traced as plain Python (tracing.py: tf_keras's
+# own code is left unconverted too).
 class MovieLensModel(tfrs.models.Model):
   """A ranking model trained with MSE loss and an RMSE metric."""
 
-  train_step = _no_autograph(tfrs.models.Model.train_step)
-  test_step = _no_autograph(tfrs.models.Model.test_step)
+  train_step = tracing.no_autograph(tfrs.models.Model.train_step)
+  test_step = tracing.no_autograph(tfrs.models.Model.test_step)
 
   def __init__(self, ranking_model: tf.keras.Model):
     super().__init__()
@@ -295,7 +291,7 @@ class MovieLensModel(tfrs.models.Model):
   def call(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
     return self.ranking_model(inputs)
 
-  @_no_autograph
+  @tracing.no_autograph
   def compute_loss(self, inputs: Tuple[Dict[str, tf.Tensor], tf.Tensor],
                    training: bool = False) -> tf.Tensor:
     """`inputs`: (transformed features, ratings [batch])."""

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from trainer_module import tracing
 from trainer_module.hyperparameters import Hyperparameters
 from trainer_module.splits import MOVIE_KEY
 from trainer_module.splits import USER_KEY
@@ -34,7 +35,6 @@ from trainer_module.splits import USER_KEY
 # rest of the training step is traced without it (see ranking_models.py),
 # so only this call is converted.
 _retrieval_call = tf.autograph.to_graph(tfrs.tasks.Retrieval.call)
-_no_autograph = tf.autograph.experimental.do_not_convert
 # Movie ids per batch when the FactorizedTopK metric scores the catalog.
 CANDIDATE_BATCH = 4096
 # Training steps per call of Keras's train function: the same steps on the
@@ -52,7 +52,7 @@ class RetrievalModel(tfrs.models.Model):
   the train ratings.
   """
 
-  train_step = _no_autograph(tfrs.models.Model.train_step)
+  train_step = tracing.no_autograph(tfrs.models.Model.train_step)
 
   def __init__(self, num_users: int, num_movies: int, embedding_dim: int,
                movie_probability: np.ndarray, oov_user_rate: float,
@@ -78,7 +78,7 @@ class RetrievalModel(tfrs.models.Model):
     """User embeddings [batch, dim] for transformed user ids [batch]."""
     return self.user_tower(inputs[USER_KEY])
 
-  @_no_autograph
+  @tracing.no_autograph
   def compute_loss(self, inputs: Tuple[Dict[str, tf.Tensor], tf.Tensor],
                    training: bool = False) -> tf.Tensor:
     """`inputs`: (transformed features, rating): each rating a positive,

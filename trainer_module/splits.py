@@ -10,14 +10,15 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from trainer_module import features
+from trainer_module import tracing
 
 USER_KEY = features.transformed_name(features.USER_ID_KEY)
 MOVIE_KEY = features.transformed_name(features.MOVIE_TITLE_KEY)
 
 # Dataset.map converts its function with AutoGraph, which here has no
 # Python control flow to convert: AutoGraph took 3.6 of the 4.0 s the
-# Trainer spent loading MovieLens 100k's train split (Transform's layer).
-_no_autograph = tf.autograph.experimental.do_not_convert
+# Trainer spent loading MovieLens 100k's train split (Transform's layer),
+# so the functions below are traced as plain Python.
 
 LOAD_BATCH_SIZE = 65_536  # examples parsed and transformed at a time
 READ_BUFFER_BYTES = 1 << 20  # per TFRecord file being read
@@ -72,7 +73,7 @@ def read_split(files: List[str], parser: SplitParser,
   dataset = tf.data.TFRecordDataset(files, compression_type=compression,
                                     buffer_size=READ_BUFFER_BYTES)
   return dataset.batch(batch_size).map(
-      _no_autograph(parser), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+      tracing.no_autograph(parser), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
           tf.data.AUTOTUNE)
 
 
@@ -112,15 +113,15 @@ def batches(data: Dict[str, tf.Tensor], keys: List[str], batch_size: int,
   def permutation_batches(epoch_seed: tf.Tensor) -> tf.data.Dataset:
     order = tf.random.experimental.stateless_shuffle(
         tf.range(n, dtype=tf.int64), seed=tf.stack([epoch_seed, 0]))
-    return tf.data.Dataset.range(num_batches).map(_no_autograph(
+    return tf.data.Dataset.range(num_batches).map(tracing.no_autograph(
         lambda i: order[i * batch_size:(i + 1) * batch_size]))
 
   if shuffle:
     indices = tf.data.Dataset.random(
         seed=seed, rerandomize_each_iteration=True).take(1).flat_map(
-            _no_autograph(permutation_batches))
+            tracing.no_autograph(permutation_batches))
   else:
-    indices = tf.data.Dataset.range(num_batches).map(_no_autograph(
+    indices = tf.data.Dataset.range(num_batches).map(tracing.no_autograph(
         lambda i: tf.range(i * batch_size, tf.minimum((i + 1) * batch_size,
                                                       n))))
 
@@ -128,7 +129,7 @@ def batches(data: Dict[str, tf.Tensor], keys: List[str], batch_size: int,
     return ({key: tf.gather(column, index) for key, column in
              columns.items()}, tf.gather(labels, index))
 
-  return indices.map(_no_autograph(gather),
+  return indices.map(tracing.no_autograph(gather),
                      num_parallel_calls=tf.data.AUTOTUNE).apply(
       tf.data.experimental.assert_cardinality(num_batches)).prefetch(
           tf.data.AUTOTUNE)
