@@ -49,11 +49,12 @@ def _serving_model_path(summary: dict, runs) -> Optional[str]:
   return os.path.join(model_uri, 'Format-Serving') if model_uri else None
 
 
-def _eval_examples(examples_uri: str, limit: int) -> List[bytes]:
+def _eval_batches(examples_uri: str, limit: int):
+  """Up to `limit` serialized eval examples, in batches of 4096."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   files = sorted(glob.glob(os.path.join(examples_uri, 'Split-eval', '*')))
-  dataset = tf.data.TFRecordDataset(files, compression_type='GZIP')
-  return [r.numpy() for r in dataset.take(limit)]
+  return tf.data.TFRecordDataset(files, compression_type='GZIP').take(
+      limit).batch(4096)
 
 
 def predictions_and_labels(model, examples_uri: str,
@@ -63,16 +64,17 @@ def predictions_and_labels(model, examples_uri: str,
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer_module import features  # pylint: disable=g-import-not-at-top
-  serialized = _eval_examples(examples_uri, limit)
   predict = model.signatures['serving_tf_example']
-  predicted = []
-  for start in range(0, len(serialized), 4096):
-    batch = tf.constant(serialized[start:start + 4096])
+  label_spec = {features.LABEL_KEY: tf.io.FixedLenFeature([1], tf.float32)}
+  predicted, labels = [], []
+  for batch in _eval_batches(examples_uri, limit):
     predicted.append(predict(examples=batch)[features.PREDICTION_KEY].numpy())
-  labels = [tf.train.Example.FromString(s).features.feature[
-      features.LABEL_KEY].float_list.value[0] for s in serialized]
-  return (np.concatenate(predicted).reshape(-1) if predicted else
-          np.zeros(0)), np.array(labels)
+    labels.append(tf.io.parse_example(batch, label_spec)[
+        features.LABEL_KEY].numpy())
+  if not predicted:
+    return np.zeros(0), np.zeros(0)
+  return (np.concatenate(predicted).reshape(-1),
+          np.concatenate(labels).reshape(-1))
 
 
 def top_k_for_sample_users(model, k: int = TOP_K,

@@ -203,7 +203,10 @@ def test_model_architecture_is_the_tutorials():
 
 TUNED_HPARAMS = {'model': 'tuned', 'epochs': 30, 'batch_size': 128,
                  'learning_rate': 0.01, 'optimizer': 'adam', 'l2': 1e-5,
-                 'embedding_dim': 8, 'early_stopping_patience': 3, 'seed': 1}
+                 'embedding_dim': 8, 'early_stopping_patience': 3, 'seed': 1,
+                 # Less than one pass: a random part of one epoch.
+                 'retrieval_max_examples': 1000,
+                 'retrieval_batch_size': 256}
 
 
 def run_fn_with_stats(transformed_data, work_dir: str, custom_config: dict):
@@ -232,6 +235,33 @@ def test_training_stats_are_written(trained, transformed_data):
   assert stats['train_examples_per_second'] == pytest.approx(
       HPARAMS['epochs'] * stats['train_examples'] / stats['train_seconds'],
       rel=0.01)
+  # Far below the retrieval budget: every epoch, whole.
+  retrieval_epochs = trainer.Hyperparameters().retrieval_epochs
+  assert stats['retrieval_epochs_run'] == retrieval_epochs
+  assert stats['retrieval_examples_seen'] == (
+      retrieval_epochs * stats['retrieval_train_examples'])
+
+
+def test_retrieval_stops_at_its_budget(tuned):
+  _, stats = tuned
+  assert stats['retrieval_train_examples'] > 1000
+  assert stats['retrieval_epochs_run'] == 1
+  # 4 batches of 256: the budget rounded up to whole batches.
+  assert stats['retrieval_examples_seen'] == 1024
+
+
+@pytest.mark.parametrize('examples, budget, expected', [
+    (80_000, 2_000_000, (5, None)),  # MovieLens 100k: the epochs asked
+    (400_000, 2_000_000, (5, None)),  # exactly the budget
+    (900_000, 2_000_000, (2, None)),  # fewer, whole epochs
+    (25_000_000, 2_000_000, (1, 1954)),  # 1/12 of one: 1954 x 1024
+    (25_000_000, 0, (5, None)),  # no cap
+])
+def test_retrieval_schedule(examples, budget, expected):
+  hparams = trainer.Hyperparameters(retrieval_epochs=5,
+                                    retrieval_batch_size=1024,
+                                    retrieval_max_examples=budget)
+  assert trainer.retrieval_schedule(examples, hparams) == expected
 
 
 def test_tuned_model_learns_more_than_the_mean_rating(tuned, transformed_data):

@@ -61,6 +61,17 @@ class Hyperparameters:
   # Chosen on a validation set carved from MovieLens 100k's train split
   # (never the eval split): see README "Recommending".
   retrieval_epochs: int = _field(5, 'epochs of the retrieval model', low=1)
+  # Past a couple of million ratings more passes do not help, and cost
+  # ~45 s per 5M ratings on 2 cores. Recall@10 on the validation split
+  # (bench/retrieval_budget.py; the eval split is never read): MovieLens
+  # 100k 0.162 after 1 pass, 0.246 after 5 (400k ratings); 1M synthetic
+  # ratings 0.065 after 1/4 to 1 pass, 0.064 after 2, 0.057 after 5 (most
+  # popular: 0.059); 5M 0.054 after 1/10, 0.057 after 1/4 to 1, 0.048
+  # after 5.
+  retrieval_max_examples: int = _field(
+      2_000_000, 'ratings the retrieval model goes through at most: fewer '
+      'epochs than retrieval_epochs, or part of one (a random subset), when '
+      'they would take more; 0: no cap', low=0)
   retrieval_batch_size: int = _field(
       1024, "the retrieval model's batch size (in-batch softmax: the "
       'negatives per user)', low=1)

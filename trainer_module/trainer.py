@@ -300,6 +300,20 @@ def rated_movies(tf_transform_output: tft.TFTransformOutput,
                                      features.USER_ID_KEY))
 
 
+def retrieval_schedule(examples: int, hparams: Hyperparameters
+                       ) -> Tuple[int, Optional[int]]:
+  """(epochs, steps per epoch; None: whole epochs) of the retrieval model
+  over `examples` ratings: `retrieval_epochs`, fewer when they would go
+  through more than `retrieval_max_examples`, and part of one epoch (the
+  first batches of a shuffled one: a random subset) when even one would."""
+  budget = hparams.retrieval_max_examples
+  if not budget or hparams.retrieval_epochs * examples <= budget:
+    return hparams.retrieval_epochs, None
+  if examples <= budget:
+    return budget // examples, None
+  return 1, -(-budget // hparams.retrieval_batch_size)
+
+
 def train_retrieval(tf_transform_output: tft.TFTransformOutput,
                     hparams: Hyperparameters, data: Splits,
                     rated: tf.RaggedTensor
@@ -321,18 +335,22 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
                                      features.MOVIE_TITLE_KEY),
       rated.values.numpy(), hparams)
   examples = data.train_examples + data.validation_examples
+  epochs, steps_per_epoch = retrieval_schedule(examples, hparams)
   clock = TrainingClock()
   model.fit(
       splits.batches(data.both,
                      [splits.USER_KEY, splits.MOVIE_KEY],
                      hparams.retrieval_batch_size, shuffle=True,
                      seed=hparams.seed),
-      epochs=hparams.retrieval_epochs,
-      callbacks=[epoch_logger('retrieval', hparams.retrieval_epochs), clock],
+      epochs=epochs, steps_per_epoch=steps_per_epoch,
+      callbacks=[epoch_logger('retrieval', epochs), clock],
       verbose=0)
   return model, {
       'retrieval_train_examples': examples,
       'retrieval_epochs_run': clock.epochs,
+      'retrieval_examples_seen': epochs * min(
+          examples, (steps_per_epoch or examples) *
+          hparams.retrieval_batch_size),
       'retrieval_train_seconds': round(clock.train_seconds, 3),
   }
 
