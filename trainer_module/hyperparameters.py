@@ -67,7 +67,9 @@ class Hyperparameters:
   # 100k 0.162 after 1 pass, 0.246 after 5 (400k ratings); 1M synthetic
   # ratings 0.065 after 1/4 to 1 pass, 0.064 after 2, 0.057 after 5 (most
   # popular: 0.059); 5M 0.054 after 1/10, 0.057 after 1/4 to 1, 0.048
-  # after 5.
+  # after 5. The synthetic ratings pick movies by popularity only, so they
+  # show the cost and that the cap does no harm there; real ratings past
+  # 100k were not at hand to measure on (0 lifts the cap).
   retrieval_max_examples: int = _field(
       2_000_000, 'ratings the retrieval model goes through at most: fewer '
       'epochs than retrieval_epochs, or part of one (a random subset), when '
