@@ -61,8 +61,8 @@ class Hyperparameters:
   # Chosen on a validation set carved from MovieLens 100k's train split
   # (never the eval split): see README "Recommending".
   retrieval_epochs: int = _field(5, 'epochs of the retrieval model', low=1)
-  # Past a couple of million ratings more passes do not help, and cost
-  # ~45 s per 5M ratings on 2 cores. Recall@10 on the validation split
+  # On 1M and 5M synthetic ratings more passes did not help, and a pass
+  # over 5M takes ~45 s on 2 cores. Recall@10 on the validation split
   # (bench/retrieval_budget.py; the eval split is never read): MovieLens
   # 100k 0.162 after 1 pass, 0.246 after 5 (400k ratings); 1M synthetic
   # ratings 0.065 after 1/4 to 1 pass, 0.064 after 2, 0.057 after 5 (most

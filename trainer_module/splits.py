@@ -73,8 +73,8 @@ def read_split(files: List[str], parser: SplitParser,
   dataset = tf.data.TFRecordDataset(files, compression_type=compression,
                                     buffer_size=READ_BUFFER_BYTES)
   return dataset.batch(batch_size).map(
-      tracing.no_autograph(parser), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-          tf.data.AUTOTUNE)
+      tracing.no_autograph(parser),
+      num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def load_split(files: List[str], parser: SplitParser

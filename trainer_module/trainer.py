@@ -321,8 +321,9 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   """The retrieval model, trained on every rating of the training data
   (train and validation; `rated`: their movies per user) as a positive.
 
-  It selects nothing at run time (fixed epochs; its settings were chosen
-  by hand on a hold-out of train, README "Recommending"), so validation is
+  It selects nothing at run time (fixed epochs, capped on large data by
+  retrieval_schedule; its settings were chosen by hand on a hold-out of
+  train, README "Recommending"), so validation is
   not held out from it: the user's whole known history is what retrieval
   learns from, and what `recommend` leaves out.
   """
