@@ -106,7 +106,10 @@ def check_eval_users(training: top_n_metrics.Ratings,
   EvalSplitError above `max_unseen_share`."""
   if not len(evals.users):
     raise EvalSplitError('the eval split has no examples')
-  share = float(np.mean(~np.isin(evals.users, np.unique(training.users))))
+  # A set, not np.isin: user ids are Python objects, which NumPy sorts by
+  # calling back into Python (36 s for 4.9M training ratings, profiled).
+  known = set(training.users.tolist())
+  share = float(np.mean([user not in known for user in evals.users.tolist()]))
   if share > max_unseen_share:
     raise EvalSplitError(
         f'{share:.0%} of the eval ratings are by users the training data '

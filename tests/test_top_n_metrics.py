@@ -34,6 +34,15 @@ def test_most_popular_leaves_out_each_users_train_movies():
   assert lists == [['C'], ['B'], ['A', 'C']]
 
 
+def test_most_popular_breaks_ties_by_title():
+  train = ratings([('u1', 'C', 5), ('u2', 'B', 5), ('u3', 'A', 5),
+                   ('u4', 'B', 5)])
+  evaluated = top_n_metrics.protocol(train, ratings([('u9', 'D', 5)]),
+                                     min_rating=4)
+  assert top_n_metrics.most_popular(train, evaluated, k=3) == [
+      ['B', 'A', 'C']]
+
+
 def test_recall_ndcg_and_map_by_hand():
   relevant = [{'x', 'y'}, {'z'}]
   scores = top_n_metrics.per_user([['a', 'x', 'y'], ['z']], relevant, k=3)
