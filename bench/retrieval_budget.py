@@ -30,9 +30,9 @@ import tensorflow_transform as tft
 from components import movielens_example_gen
 from pipeline import run_summary
 from trainer_module import features
-from trainer_module import ranking_models
 from trainer_module import retrieval_model
 from trainer_module import splits
+from trainer_module import trainer
 from trainer_module.hyperparameters import Hyperparameters
 
 K = 10
@@ -104,12 +104,8 @@ def measure(run_dir: str, passes: List[float],
   held_out = load(uris['examples'], movielens_example_gen.VALIDATION_SPLIT,
                   parser)
   tf.keras.utils.set_random_seed(hparams.seed)
-  model = retrieval_model.build_retrieval_model(
-      ranking_models.vocabulary_size(tf_transform_output,
-                                     features.USER_ID_KEY),
-      ranking_models.vocabulary_size(tf_transform_output,
-                                     features.MOVIE_TITLE_KEY),
-      train[splits.MOVIE_KEY], hparams)
+  model = trainer.new_retrieval_model(tf_transform_output,
+                                     train[splits.MOVIE_KEY], hparams)
   n = len(train[features.LABEL_KEY])
   data = {key: tf.constant(value) for key, value in train.items()}
   batches = splits.batches(data, [splits.USER_KEY, splits.MOVIE_KEY],

@@ -76,7 +76,7 @@ def reference_lists(examples_uri: str, k: int = K) -> Dict[str, Dict]:
   ease['seconds'] = round(time.monotonic() - start, 2)
   return {
       'most_popular': top_n_metrics.summarize(
-          top_n_metrics.most_popular(train, evaluated, k), evaluated, k),
+          top_n_metrics.most_popular(evaluated, k), evaluated, k),
       'ease': ease,
   }
 

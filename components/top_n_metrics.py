@@ -15,7 +15,7 @@ Pure NumPy: no TensorFlow, so it is tested and reused (bench) cheaply.
 
 import collections
 import dataclasses
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, Iterable, List, Sequence
 
 import numpy as np
 
@@ -39,38 +39,74 @@ class Ratings:
 @dataclasses.dataclass
 class Protocol:
   """Who is evaluated on what: the eval users with a relevant movie, their
-  relevant titles, the titles they rated in train and how active they are
-  (their number of train ratings)."""
+  relevant titles, the titles they rated in train, how active they are
+  (their number of train ratings), and how often each title was rated in
+  train (the most popular list)."""
   users: List[str]
   relevant: List[set]
   rated: Dict[str, set]
   activity: np.ndarray  # train ratings per evaluated user
+  title_counts: Dict[str, int]
 
 
-def protocol(train: Ratings, evals: Ratings, min_rating: float) -> Protocol:
-  """The evaluated users and what counts as a hit for each."""
+def relevant_titles(evals: Ratings, min_rating: float) -> Dict[str, set]:
+  """Each eval user's titles rated >= min_rating (users with none left
+  out)."""
   relevant: Dict[str, set] = {}
   # Over lists: iterating NumPy object arrays boxes every element again.
   for user, title, rating in zip(evals.users.tolist(), evals.titles.tolist(),
                                  evals.ratings.tolist()):
     if rating >= min_rating:
       relevant.setdefault(user, set()).add(title)
+  return relevant
+
+
+@dataclasses.dataclass
+class Training:
+  """What the protocol reads of the training ratings, gathered a batch at a
+  time so they are never all in memory: every user who has one, how often
+  each title was rated, and the titles of the users asked for."""
+  users: set
+  title_counts: Dict[str, int]
+  rated: Dict[str, set]
+
+  @classmethod
+  def gather(cls, batches: Iterable[Ratings],
+             wanted: Iterable[str]) -> 'Training':
+    """From batches of the training ratings; `rated` for `wanted` users."""
+    users, counts = set(), collections.Counter()
+    rated: Dict[str, set] = {user: set() for user in wanted}
+    titles: Dict[str, str] = {}  # one object a title, however often rated
+    for batch in batches:
+      batch_users, batch_titles = batch.users.tolist(), batch.titles.tolist()
+      users.update(batch_users)
+      counts.update(batch_titles)
+      for user, title in zip(batch_users, batch_titles):
+        if user in rated:
+          rated[user].add(titles.setdefault(title, title))
+    return cls(users, dict(counts), rated)
+
+
+def protocol_of(training: Training, relevant: Dict[str, set]) -> Protocol:
+  """The protocol of the users in `relevant` (relevant_titles), from the
+  gathered training ratings."""
   users = sorted(relevant)
-  wanted = set(users)
-  rated: Dict[str, set] = {user: set() for user in users}
-  for user, title in zip(train.users.tolist(), train.titles.tolist()):
-    if user in wanted:
-      rated[user].add(title)
-  return Protocol(users, [relevant[u] for u in users], rated,
-                  np.array([len(rated[u]) for u in users]))
+  return Protocol(users, [relevant[u] for u in users],
+                  {u: training.rated.get(u, set()) for u in users},
+                  np.array([len(training.rated.get(u, ())) for u in users]),
+                  training.title_counts)
 
 
-def most_popular(train: Ratings, evaluated: Protocol, k: int) -> List[list]:
+def protocol(train: Ratings, evals: Ratings, min_rating: float) -> Protocol:
+  """The evaluated users and what counts as a hit for each."""
+  relevant = relevant_titles(evals, min_rating)
+  return protocol_of(Training.gather([train], relevant), relevant)
+
+
+def most_popular(evaluated: Protocol, k: int) -> List[list]:
   """The k titles rated most often in train (ties: by title), each user's
   own left out."""
-  # Counted in a dict, not np.unique: titles are Python objects, which
-  # NumPy sorts by calling back into Python (6 s for 4.9M ratings).
-  counts = collections.Counter(train.titles.tolist())
+  counts = evaluated.title_counts
   ranked = sorted(counts, key=lambda title: (-counts[title], title))
   lists = []
   for user in evaluated.users:

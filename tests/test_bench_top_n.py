@@ -17,6 +17,6 @@ def test_ease_beats_most_popular_and_skips_rated_titles():
     assert len(top) == 10 and not set(top) & evaluated.rated[user]
   ease = top_n_metrics.summarize(lists, evaluated, 10)['recall@10']
   popular = top_n_metrics.summarize(
-      top_n_metrics.most_popular(train_ratings, evaluated, 10), evaluated,
+      top_n_metrics.most_popular(evaluated, 10), evaluated,
       10)['recall@10']
   assert ease > 1.5 * popular, (ease, popular)

@@ -19,7 +19,7 @@ def ratings(users, titles=None):
 
 def test_eval_users_the_training_data_has_pass_with_their_share():
   share = recommender_evaluator.check_eval_users(
-      ratings(['1', '2', '3']), ratings(['1', '2', '9', '9']), 0.5)
+      {b'1', b'2', b'3'}, ratings(['1', '2', '9', '9']), 0.5)
   assert share == 0.5
 
 
@@ -28,9 +28,9 @@ def test_an_eval_split_of_unseen_users_is_refused():
                      match='75% of the eval ratings are by users the '
                      'training data does not have'):
     recommender_evaluator.check_eval_users(
-        ratings(['1']), ratings(['1', '7', '8', '9']), 0.5)
+        {b'1'}, ratings(['1', '7', '8', '9']), 0.5)
   with pytest.raises(recommender_evaluator.EvalSplitError, match='no examples'):
-    recommender_evaluator.check_eval_users(ratings(['1']), ratings([]), 0.5)
+    recommender_evaluator.check_eval_users({b'1'}, ratings([]), 0.5)
 
 
 def test_training_data_is_train_and_validation(ratings_csv, tmp_path):

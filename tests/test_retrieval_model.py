@@ -61,7 +61,7 @@ def test_retrieval_beats_most_popular_on_planted_tastes():
   lists = [[str(m) for m in np.argsort(-row)[:10]] for row in scores]
   learned = top_n_metrics.summarize(lists, evaluated, 10)['recall@10']
   popular = top_n_metrics.summarize(
-      top_n_metrics.most_popular(as_ratings(train), evaluated, 10),
+      top_n_metrics.most_popular(evaluated, 10),
       evaluated, 10)['recall@10']
   assert learned > 1.5 * popular, (learned, popular)
 

@@ -13,8 +13,9 @@ def ratings(rows):
                                np.array(values, dtype=float))
 
 
-TRAIN = ratings([('u1', 'A', 5), ('u1', 'B', 1), ('u2', 'A', 3),
-                 ('u2', 'C', 4), ('u3', 'A', 2), ('u3', 'C', 4)])
+TRAIN_ROWS = [('u1', 'A', 5), ('u1', 'B', 1), ('u2', 'A', 3),
+              ('u2', 'C', 4), ('u3', 'A', 2), ('u3', 'C', 4)]
+TRAIN = ratings(TRAIN_ROWS)
 EVALS = ratings([('u1', 'C', 5), ('u1', 'D', 4), ('u1', 'E', 2),
                  ('u2', 'B', 4), ('u3', 'B', 3), ('u4', 'A', 5)])
 
@@ -27,9 +28,25 @@ def test_protocol_keeps_users_with_a_relevant_movie_and_their_train_movies():
   assert evaluated.activity.tolist() == [2, 2, 0]
 
 
+def test_training_gathered_in_batches_gives_the_same_protocol():
+  relevant = top_n_metrics.relevant_titles(EVALS, min_rating=4)
+  batches = [ratings(TRAIN_ROWS[:1]), ratings(TRAIN_ROWS[1:4]),
+             ratings(TRAIN_ROWS[4:])]
+  training = top_n_metrics.Training.gather(batches, relevant)
+  assert training.users == {'u1', 'u2', 'u3'}
+  assert training.title_counts == {'A': 3, 'B': 1, 'C': 2}
+  assert set(training.rated) == {'u1', 'u2', 'u4'}  # only those asked for
+  whole = top_n_metrics.protocol(TRAIN, EVALS, min_rating=4)
+  batched = top_n_metrics.protocol_of(training, relevant)
+  assert (batched.users, batched.relevant, batched.rated,
+          batched.activity.tolist(), batched.title_counts) == (
+              whole.users, whole.relevant, whole.rated,
+              whole.activity.tolist(), whole.title_counts)
+
+
 def test_most_popular_leaves_out_each_users_train_movies():
   evaluated = top_n_metrics.protocol(TRAIN, EVALS, min_rating=4)
-  lists = top_n_metrics.most_popular(TRAIN, evaluated, k=2)
+  lists = top_n_metrics.most_popular(evaluated, k=2)
   # Train counts: A 3, C 2, B 1.
   assert lists == [['C'], ['B'], ['A', 'C']]
 
@@ -39,7 +56,7 @@ def test_most_popular_breaks_ties_by_title():
                    ('u4', 'B', 5)])
   evaluated = top_n_metrics.protocol(train, ratings([('u9', 'D', 5)]),
                                      min_rating=4)
-  assert top_n_metrics.most_popular(train, evaluated, k=3) == [
+  assert top_n_metrics.most_popular(evaluated, k=3) == [
       ['B', 'A', 'C']]
 
 

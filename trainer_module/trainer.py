@@ -314,6 +314,19 @@ def retrieval_schedule(examples: int, hparams: Hyperparameters
   return 1, -(-budget // hparams.retrieval_batch_size)
 
 
+def new_retrieval_model(tf_transform_output: tft.TFTransformOutput,
+                        train_movies: np.ndarray, hparams: Hyperparameters
+                        ) -> retrieval_model.RetrievalModel:
+  """The compiled, untrained retrieval model for Transform's vocabularies;
+  `train_movies`: the movie id of every rating it will train on."""
+  return retrieval_model.build_retrieval_model(
+      ranking_models.vocabulary_size(tf_transform_output,
+                                     features.USER_ID_KEY),
+      ranking_models.vocabulary_size(tf_transform_output,
+                                     features.MOVIE_TITLE_KEY),
+      train_movies, hparams)
+
+
 def train_retrieval(tf_transform_output: tft.TFTransformOutput,
                     hparams: Hyperparameters, data: Splits,
                     rated: tf.RaggedTensor
@@ -329,12 +342,8 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   """
   if hparams.seed is not None:  # the same whatever the rating model did
     tf.keras.utils.set_random_seed(hparams.seed)
-  model = retrieval_model.build_retrieval_model(
-      ranking_models.vocabulary_size(tf_transform_output,
-                                     features.USER_ID_KEY),
-      ranking_models.vocabulary_size(tf_transform_output,
-                                     features.MOVIE_TITLE_KEY),
-      rated.values.numpy(), hparams)
+  model = new_retrieval_model(tf_transform_output, rated.values.numpy(),
+                              hparams)
   examples = data.train_examples + data.validation_examples
   epochs, steps_per_epoch = retrieval_schedule(examples, hparams)
   clock = TrainingClock()
