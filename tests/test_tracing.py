@@ -4,19 +4,12 @@ import importlib
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.autograph.core import config as autograph_config
 from tensorflow.python.autograph.impl import conversion
 from tf_keras.src.engine import base_layer
 from tf_keras.src.engine import training
 
 from trainer_module import ranking_models
 from trainer_module import tracing
-
-
-def _tf_keras_rules():
-  return [rule for rule in autograph_config.CONVERSION_RULES
-          if isinstance(rule, autograph_config.DoNotConvert) and
-          rule.matches('tf_keras')]
 
 
 def test_tf_keras_code_is_not_converted():
@@ -30,7 +23,7 @@ def test_tf_keras_code_is_not_converted():
 def test_the_rule_is_added_once():
   tracing.leave_tf_keras_unconverted()
   importlib.reload(tracing)
-  assert len(_tf_keras_rules()) == 1
+  assert len(tracing.tf_keras_rules()) == 1
 
 
 def test_a_model_trains_and_predicts_with_the_rule():

@@ -358,9 +358,9 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   return model, {
       'retrieval_train_examples': examples,
       'retrieval_epochs_run': clock.epochs,
-      'retrieval_examples_seen': epochs * min(
-          examples, (steps_per_epoch or examples) *
-          hparams.retrieval_batch_size),
+      'retrieval_examples_seen': epochs * (
+          examples if steps_per_epoch is None else
+          min(examples, steps_per_epoch * hparams.retrieval_batch_size)),
       'retrieval_train_seconds': round(clock.train_seconds, 3),
   }
 
