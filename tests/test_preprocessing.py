@@ -111,20 +111,53 @@ def test_flatten_turns_batch_by_one_into_batch():
   assert flat.shape == [2]
 
 
-def test_activity_bucket_counts_each_users_train_ratings(
-    tft_output, transformed_data):
-  counts = collections.Counter(r['user_id'] for r in transformed_data.raw_train)
-  users = sorted(counts, key=counts.get)
-  picked = [users[0], users[len(users) // 2], users[-1]]
-  out = tft_output.transform_features_layer()({
-      'user_id': tf.constant([[u.encode()] for u in picked] + [[b'new']]),
-      'movie_title': tf.constant([[b'x']] * 4),
-      'user_rating': tf.constant([[1.0]] * 4)})
-  labels = features.bucket_labels(features.USER_ACTIVITY_THRESHOLDS)
-  expected = [labels[sum(counts[u] >= t for t in
-                         features.USER_ACTIVITY_THRESHOLDS)] for u in picked]
-  assert [b.decode() for b in out[features.USER_ACTIVITY_KEY].numpy()] == [
-      *expected, labels[0]]  # a user unseen in train: the first bucket
+@pytest.mark.parametrize('key, bucket_key, thresholds', [
+    (features.USER_ID_KEY, features.USER_ACTIVITY_KEY,
+     features.USER_ACTIVITY_THRESHOLDS),
+    (features.MOVIE_TITLE_KEY, features.MOVIE_POPULARITY_KEY,
+     features.MOVIE_POPULARITY_THRESHOLDS),
+])
+def test_count_bucket_counts_each_values_train_ratings(
+    tft_output, transformed_data, key, bucket_key, thresholds):
+  counts = collections.Counter(r[key] for r in transformed_data.raw_train)
+  values = sorted(counts, key=counts.get)
+  picked = [values[0], values[len(values) // 2], values[-1]]
+  other = {features.USER_ID_KEY: b'1', features.MOVIE_TITLE_KEY: b'x'}
+  raw = {k: tf.constant([[v]] * 4) for k, v in other.items()}
+  raw[key] = tf.constant([[v.encode()] for v in picked] + [[b'new']])
+  out = tft_output.transform_features_layer()(
+      {**raw, 'user_rating': tf.constant([[1.0]] * 4)})
+  labels = features.bucket_labels(thresholds)
+  expected = [labels[sum(counts[v] >= t for t in thresholds)]
+              for v in picked]
+  assert len({counts[v] >= thresholds[0] for v in picked}) == 2
+  assert [b.decode() for b in out[bucket_key].numpy()] == [
+      *expected, labels[0]]  # a value unseen in train: the first bucket
+
+
+def test_equal_counts_keep_tfts_order_by_value(tft_output, transformed_data):
+  counts = collections.Counter(
+      r[features.MOVIE_TITLE_KEY] for r in transformed_data.raw_train)
+  vocabulary = [v.decode() for v in tft_output.vocabulary_by_name(
+      features.vocabulary_name(features.MOVIE_TITLE_KEY))]
+  assert len(set(counts.values())) < len(counts)  # the data has ties
+  assert vocabulary == sorted(vocabulary, key=lambda v: (counts[v], v.encode()),
+                              reverse=True)
+
+
+@pytest.mark.parametrize('batches, expected', [
+    ([[b'a', b'b', b'a'], [b'a', b'c'], [b'b']], [3, 2, 0]),  # a:3 b:2 c:1
+    ([], [0, 0, 0]),
+])
+def test_values_seen_at_least_counts_over_batches(batches, expected):
+  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  from apache_beam.testing import util as beam_util  # pylint: disable=g-import-not-at-top
+  with beam.Pipeline() as p:
+    out = (p | beam.Create([(np.array(b, object),) for b in batches],
+                           reshuffle=False)
+           | preprocessing.ValuesSeenAtLeast((1, 2, 4)))
+    beam_util.assert_that(out | beam.Map(list),
+                          beam_util.equal_to([expected]))
 
 
 def test_bucket_labels():

@@ -2,15 +2,21 @@
 buckets the Evaluator slices on, and the side features of the tuned model.
 
 Each vocabulary is computed over the train split, ordered by frequency, and
-has `features.NUM_OOV_BUCKETS` extra index(es) for values it has not seen. The
+has `features.NUM_OOV_BUCKETS` extra index(es) for values it has not seen.
+The analyzers count each batch's values in C before Beam combines them
+(`vocabulary_ids`, `ValuesSeenAtLeast`), not value by value in Beam. The
 label passes through unchanged. Raw features arrive as `[batch, 1]` (the
 schema gives them shape [1]); outputs are `[batch]`.
 """
 
-from typing import Any, Dict, Optional, Sequence
+import collections
+from typing import Any, Dict, Iterable, Optional, Sequence
 
+import apache_beam as beam
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
+from tensorflow_transform import common_types
 
 from trainer_module import code_fingerprint
 from trainer_module import features
@@ -30,21 +36,78 @@ def _labelled(bucket: tf.Tensor, boundaries: Sequence[int]) -> tf.Tensor:
   return tf.gather(tf.constant(features.bucket_labels(boundaries)), bucket)
 
 
+class _CountValues(beam.CombineFn):
+  """How often each value occurs, over batches of one feature's values."""
+
+  def create_accumulator(self) -> collections.Counter:
+    return collections.Counter()
+
+  def add_input(self, counts: collections.Counter,
+                batch: Sequence[np.ndarray]) -> collections.Counter:
+    counts.update(batch[0].ravel().tolist())
+    return counts
+
+  def merge_accumulators(self, accumulators: Iterable[collections.Counter]
+                         ) -> collections.Counter:
+    merged = collections.Counter()
+    for counts in accumulators:
+      merged.update(counts)
+    return merged
+
+  def extract_output(self, counts: collections.Counter
+                     ) -> collections.Counter:
+    return counts
+
+
+class ValuesSeenAtLeast(beam.PTransform):
+  """Analyzer: [n_t for each threshold t], n_t the number of distinct values
+  seen at least t times; one pass of C-speed counting per batch, where
+  `tft.count_per_key` combines every key of every batch through Beam."""
+
+  def __init__(self, thresholds: Sequence[int]):
+    super().__init__()
+    self._thresholds = tuple(thresholds)
+
+  def expand(self, batches: beam.PCollection) -> beam.PCollection:
+    return (batches
+            | 'Count' >> beam.CombineGlobally(_CountValues())
+            | 'AtLeast' >> beam.Map(self._at_least))
+
+  def _at_least(self, counts: collections.Counter) -> np.ndarray:
+    seen = np.fromiter(counts.values(), np.int64, len(counts))
+    return np.array([(seen >= t).sum() for t in self._thresholds], np.int64)
+
+
+def vocabulary_ids(values: common_types.ConsistentTensorType,
+                   key: str) -> common_types.ConsistentTensorType:
+  """Values -> ids in the train split's vocabulary of `key`, ordered by
+  frequency, plus `features.NUM_OOV_BUCKETS` ids for values not in it.
+
+  Unit weights make TFT count each batch's distinct values in the graph
+  (the same counts and order), instead of sending every value through Beam.
+  """
+  weights = tf.ones_like(
+      values.values if isinstance(values, tf.SparseTensor) else values,
+      tf.float32)
+  return tft.compute_and_apply_vocabulary(
+      values, weights=weights, num_oov_buckets=features.NUM_OOV_BUCKETS,
+      vocab_filename=features.vocabulary_name(key))
+
+
 def count_bucket(index: tf.Tensor, values: tf.Tensor,
                  thresholds: Sequence[int]) -> tf.Tensor:
   """How often each value occurs in the analyzed data, as a named bucket.
 
   `index` is the value's id in a vocabulary of `values` ordered by frequency
   (most frequent first), so the values seen at least t times are exactly the
-  first `n_t` ids, where n_t counts the keys of `tft.count_per_key` with a
-  count >= t. The bucket is how many thresholds a value reaches; values never
-  seen in the analyzed split (the OOV id) fall in the first bucket.
+  first `n_t` ids. The bucket is how many thresholds a value reaches; values
+  never seen in the analyzed split (the OOV id) fall in the first bucket.
   """
-  _, counts = tft.count_per_key(values)
-  reached = []
-  for threshold in thresholds:
-    at_least = tf.reduce_sum(tf.cast(counts >= threshold, tf.int64))
-    reached.append(tf.cast(index < at_least, tf.int64))
+  at_least, = tft.experimental.ptransform_analyzer(
+      [values], ValuesSeenAtLeast(thresholds), [tf.int64],
+      [[len(thresholds)]])
+  reached = [tf.cast(index < at_least[i], tf.int64)
+             for i in range(len(thresholds))]
   return _labelled(tf.add_n(reached), thresholds)
 
 
@@ -65,10 +128,8 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
                          code_fingerprint.transform_fingerprint())
   outputs = {}
   for key in features.VOCABULARY_FEATURE_KEYS:
-    outputs[features.transformed_name(key)] = tft.compute_and_apply_vocabulary(
-        _flatten(key, inputs[key]),
-        num_oov_buckets=features.NUM_OOV_BUCKETS,
-        vocab_filename=features.vocabulary_name(key))
+    outputs[features.transformed_name(key)] = vocabulary_ids(
+        _flatten(key, inputs[key]), key)
   outputs[features.LABEL_KEY] = _flatten(
       features.LABEL_KEY, inputs[features.LABEL_KEY])
 
@@ -115,9 +176,7 @@ def release_year_bucket(titles: tf.Tensor) -> tf.Tensor:
 def genre_ids(genres: tf.SparseTensor) -> tf.Tensor:
   """Genre names per example -> [batch, MAX_GENRES] vocabulary ids + 1,
   0-padded (ids of genres past MAX_GENRES are dropped)."""
-  ids = tft.compute_and_apply_vocabulary(
-      genres, num_oov_buckets=features.NUM_OOV_BUCKETS,
-      vocab_filename=features.vocabulary_name(features.MOVIE_GENRE_IDS_KEY))
+  ids = vocabulary_ids(genres, features.MOVIE_GENRE_IDS_KEY)
   ids = tf.SparseTensor(ids.indices, ids.values + 1, ids.dense_shape)
   batch = ids.dense_shape[0]
   ids = tf.sparse.slice(ids, [0, 0], [batch, features.MAX_GENRES])
@@ -132,16 +191,14 @@ def side_features(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
   outputs = {}
   occupation = _dense(inputs, features.OCCUPATION_SOURCE_KEYS)
   if occupation is not None:
-    outputs[features.USER_OCCUPATION_KEY] = tft.compute_and_apply_vocabulary(
+    outputs[features.USER_OCCUPATION_KEY] = vocabulary_ids(
         tf.strings.as_string(occupation) if occupation.dtype != tf.string
-        else occupation, num_oov_buckets=features.NUM_OOV_BUCKETS,
-        vocab_filename=features.vocabulary_name(features.USER_OCCUPATION_KEY))
+        else occupation, features.USER_OCCUPATION_KEY)
   zip_code = _dense(inputs, ['user_zip_code'])
   if zip_code is not None:
-    outputs[features.USER_ZIP_PREFIX_KEY] = tft.compute_and_apply_vocabulary(
+    outputs[features.USER_ZIP_PREFIX_KEY] = vocabulary_ids(
         tf.strings.substr(zip_code, 0, features.ZIP_PREFIX_LENGTH),
-        num_oov_buckets=features.NUM_OOV_BUCKETS,
-        vocab_filename=features.vocabulary_name(features.USER_ZIP_PREFIX_KEY))
+        features.USER_ZIP_PREFIX_KEY)
   gender = _dense(inputs, ['user_gender'])
   if gender is not None:
     outputs[features.USER_GENDER_KEY] = tf.clip_by_value(
