@@ -2,28 +2,32 @@
 
 TFX's StatisticsGen, except that a split of more than `max_examples_per_split`
 examples (as MovieLensExampleGen counted them when writing) is described from
-a random sample of about that many (TFDV's sample rate for that split): on 25M
-ratings, statistics of every example cost about as much as writing them. The
-statistics artifact records each split's sample rate (TFX's
-`sample_rate_by_split`) and, under SPLIT_EXAMPLE_COUNTS_PROPERTY, the exact
-number of examples of each split, which the run summary reports.
+a random sample of about that many: on 25M ratings, statistics of every
+example cost about as much as writing them. The sample is drawn from the
+serialized records before TFDV decodes them (`sample_split`: a keyed hash of
+each record, so the same data gives the same sample), since reading and
+decoding every record was most of the cost. The statistics artifact records
+each split's sample rate (TFX's `sample_rate_by_split` property) and, under
+SPLIT_EXAMPLE_COUNTS_PROPERTY, the exact number of examples of each split,
+which the run summary reports.
 
-TFDV keeps or drops whole record batches at that rate, so the sample is
-about the size asked for when a split has many batches, as one of more than
-1M examples has. What reads the statistics reads shares (the one-user check,
-drift, schema checks of value kinds and domains); a rare bad value in a
-sampled split can go unseen by ExampleValidator, as in any sampled TFDV run.
+What reads the statistics reads shares (the one-user check, drift, schema
+checks of value kinds and domains); a rare bad value in a sampled split can
+go unseen by ExampleValidator, as in any sampled TFDV run.
 """
 
 import json
+import os
 from typing import Any, Dict, List, Optional
 
+import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from tfx import types
 from tfx.components.statistics_gen import component as statistics_gen_component
 from tfx.components.statistics_gen import executor as statistics_gen_executor
 from tfx.dsl.components.base import base_beam_component
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
@@ -53,27 +57,88 @@ def sample_rates(counts: Dict[str, int],
           if n > max_examples}
 
 
+# The key of the sampling hash: independent of ExampleGen's split hash,
+# which is on the same serialized records.
+_SAMPLE_HASH_KEY = [0x5354415453, 0x53414d504c45]
+_SAMPLE_HASH_BUCKETS = 1 << 30
+SAMPLE_FILE_NAME = 'sampled-examples.gz'
+SAMPLE_DIR_NAME = '.sampled_examples'
+
+
+def sample_split(files: List[str], rate: float, output_path: str) -> int:
+  """Writes the records of TFRecord `files` whose keyed hash falls below
+  `rate` to `output_path` (gzipped); returns how many it wrote."""
+  threshold = int(rate * _SAMPLE_HASH_BUCKETS)
+  compression = 'GZIP' if all(f.endswith('.gz') for f in files) else ''
+  records = tf.data.Dataset.from_tensor_slices(files).interleave(
+      lambda f: tf.data.TFRecordDataset(f, compression_type=compression),
+      num_parallel_calls=tf.data.AUTOTUNE).batch(65_536).map(
+          lambda batch: tf.boolean_mask(batch, tf.strings.to_hash_bucket_strong(
+              batch, _SAMPLE_HASH_BUCKETS, _SAMPLE_HASH_KEY) < threshold),
+          num_parallel_calls=tf.data.AUTOTUNE).prefetch(1)
+  written = 0
+  with tf.io.TFRecordWriter(output_path, 'GZIP') as writer:
+    for batch in records.as_numpy_iterator():
+      for record in batch:
+        writer.write(record)
+      written += len(batch)
+  return written
+
+
+def sampled_examples(examples: types.Artifact, rates: Dict[str, float],
+                     output_dir: str) -> types.Artifact:
+  """A copy of the Examples artifact under `output_dir` holding each of its
+  splits sampled at its rate in `rates` (whole if it has none)."""
+  sample = standard_artifacts.Examples()
+  sample.copy_from(examples)
+  sample.uri = output_dir
+  for split in artifact_utils.decode_split_names(examples.split_names):
+    split_dir = artifact_utils.get_split_uri([sample], split)
+    fileio.makedirs(split_dir)
+    files = sorted(fileio.glob(os.path.join(
+        artifact_utils.get_split_uri([examples], split), '*')))
+    sample_split(files, rates.get(split, 1.0),
+                 os.path.join(split_dir, SAMPLE_FILE_NAME))
+  return sample
+
+
 class Executor(statistics_gen_executor.Executor):
-  """TFX's StatisticsGen executor, with the sample rates of the splits
-  too large to read whole, and the exact counts on its output."""
+  """TFX's StatisticsGen executor, reading a sample of the splits too large
+  to read whole, and the exact counts on its output."""
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
-    counts = example_counts(artifact_utils.get_single_instance(
-        input_dict[standard_component_specs.EXAMPLES_KEY]))
+    examples = artifact_utils.get_single_instance(
+        input_dict[standard_component_specs.EXAMPLES_KEY])
+    counts = example_counts(examples)
     given = json_utils.loads(exec_properties.get(
         standard_component_specs.SAMPLE_RATE_BY_SPLIT_KEY) or 'null') or {}
     rates = {**sample_rates(counts, exec_properties.get(MAX_EXAMPLES_KEY)),
              **given}
-    super().Do(input_dict, output_dict, {
-        **exec_properties,
-        standard_component_specs.SAMPLE_RATE_BY_SPLIT_KEY:
-            json_utils.dumps(rates)})
+    statistics = artifact_utils.get_single_instance(
+        output_dict[standard_component_specs.STATISTICS_KEY])
+    # Beside the statistics' Split-* directories, removed once TFDV has run.
+    sample_dir = os.path.join(statistics.uri, SAMPLE_DIR_NAME)
+    try:
+      if rates:
+        input_dict = {**input_dict, standard_component_specs.EXAMPLES_KEY: [
+            sampled_examples(examples, rates, sample_dir)]}
+      super().Do(input_dict, output_dict, {
+          **exec_properties,
+          standard_component_specs.SAMPLE_RATE_BY_SPLIT_KEY: 'null'})
+    finally:
+      if fileio.exists(sample_dir):
+        fileio.rmtree(sample_dir)
+    applied = json.loads(statistics.get_string_custom_property(
+        statistics_gen_executor.SAMPLE_RATE_BY_SPLIT_PROPERTY_NAME))
+    statistics.set_json_value_custom_property(
+        statistics_gen_executor.SAMPLE_RATE_BY_SPLIT_PROPERTY_NAME,
+        json_utils.dumps({split: rate * rates.get(split, 1.0)
+                          for split, rate in applied.items()}))
     if counts:
-      for statistics in output_dict[standard_component_specs.STATISTICS_KEY]:
-        statistics.set_string_custom_property(SPLIT_EXAMPLE_COUNTS_PROPERTY,
-                                              json.dumps(counts))
+      statistics.set_string_custom_property(SPLIT_EXAMPLE_COUNTS_PROPERTY,
+                                            json.dumps(counts))
 
 
 class StatisticsGenSpec(standard_component_specs.StatisticsGenSpec):

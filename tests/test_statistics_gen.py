@@ -1,11 +1,15 @@
 """StatisticsGen samples the splits too large to read whole and keeps
 their exact counts."""
 
+import glob
 import json
+import os
 
 import pytest
+import tensorflow as tf
 from tfx.components.statistics_gen import stats_artifact_utils
 from tfx import types
+from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
 from bench import synthetic
@@ -48,12 +52,13 @@ def described(statistics, split: str) -> int:
       statistics, split).proto().datasets[0].num_examples
 
 
+def split_files(examples, split):
+  return sorted(glob.glob(os.path.join(
+      artifact_utils.get_split_uri([examples], split), '*')))
+
+
 def test_a_large_split_is_sampled_at_its_rate_and_counted_exactly(
     examples, tmp_path):
-  """TFDV keeps or drops whole record batches at the rate, so how many
-  examples a small sampled split's statistics describe varies from run to
-  run; the rate TFDV applied, the whole unsampled splits and the exact
-  counts do not."""
   counts = json.loads(examples.get_string_custom_property(
       example_gen.SPLIT_EXAMPLE_COUNTS_PROPERTY))
   assert counts['train'] > 3000 and counts['eval'] < 1500
@@ -62,10 +67,34 @@ def test_a_large_split_is_sampled_at_its_rate_and_counted_exactly(
       'sample_rate_by_split'))
   assert rates['train'] == pytest.approx(1500 / counts['train'])
   assert rates['eval'] == rates['validation'] == 1.0
-  assert described(statistics, 'train') <= counts['train']
+  # The sample is the records' hash's: the same every run, about the size.
+  expected = statistics_gen.sample_split(
+      split_files(examples, 'train'), rates['train'],
+      str(tmp_path / 'again.gz'))
+  assert described(statistics, 'train') == expected
+  assert abs(expected - 1500) < 5 * (1500 ** 0.5)
   assert described(statistics, 'eval') == counts['eval']
   assert described(statistics, 'validation') == counts['validation']
   assert artifacts.split_example_counts(statistics.mlmd_artifact) == counts
+  assert sorted(os.listdir(tmp_path)) == [
+      'Split-eval', 'Split-train', 'Split-validation', 'again.gz']
+
+
+def test_sample_split_keeps_whole_records_at_its_rate(examples, tmp_path):
+  files = split_files(examples, 'train')
+  records = {r.numpy() for r in tf.data.TFRecordDataset(
+      files, compression_type='GZIP')}
+  kept = {}
+  for rate in (0.0, 0.3, 1.0):
+    path = str(tmp_path / f'{rate}.gz')
+    written = statistics_gen.sample_split(files, rate, path)
+    kept[rate] = [r.numpy() for r in tf.data.TFRecordDataset(
+        path, compression_type='GZIP')]
+    assert written == len(kept[rate])
+  assert kept[0.0] == [] and sorted(kept[1.0]) == sorted(records)
+  assert set(kept[0.3]) <= records
+  assert abs(len(kept[0.3]) - 0.3 * len(records)) < 5 * (
+      0.21 * len(records)) ** 0.5
 
 
 def test_with_no_limit_every_example_is_described(examples, tmp_path):
