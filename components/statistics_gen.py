@@ -25,6 +25,7 @@ import tensorflow_data_validation as tfdv
 from tfx import types
 from tfx.components.statistics_gen import component as statistics_gen_component
 from tfx.components.statistics_gen import executor as statistics_gen_executor
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_component
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
@@ -61,6 +62,7 @@ def sample_rates(counts: Dict[str, int],
 # which is on the same serialized records.
 _SAMPLE_HASH_KEY = [0x5354415453, 0x53414d504c45]
 _SAMPLE_HASH_BUCKETS = 1 << 30
+_SAMPLE_READ_BATCH = 65_536
 SAMPLE_FILE_NAME = 'sampled-examples.gz'
 SAMPLE_DIR_NAME = '.sampled_examples'
 
@@ -70,9 +72,12 @@ def sample_split(files: List[str], rate: float, output_path: str) -> int:
   `rate` to `output_path` (gzipped); returns how many it wrote."""
   threshold = int(rate * _SAMPLE_HASH_BUCKETS)
   compression = 'GZIP' if all(f.endswith('.gz') for f in files) else ''
+  # Batched within each file: tf.data's parallel interleave costs ~15 us a
+  # record handed over one by one, ~1 us a record in batches.
   records = tf.data.Dataset.from_tensor_slices(files).interleave(
-      lambda f: tf.data.TFRecordDataset(f, compression_type=compression),
-      num_parallel_calls=tf.data.AUTOTUNE).batch(65_536).map(
+      lambda f: tf.data.TFRecordDataset(
+          f, compression_type=compression).batch(_SAMPLE_READ_BATCH),
+      num_parallel_calls=tf.data.AUTOTUNE).map(
           lambda batch: tf.boolean_mask(batch, tf.strings.to_hash_bucket_strong(
               batch, _SAMPLE_HASH_BUCKETS, _SAMPLE_HASH_KEY) < threshold),
           num_parallel_calls=tf.data.AUTOTUNE).prefetch(1)
@@ -90,8 +95,12 @@ def sampled_examples(examples: types.Artifact, rates: Dict[str, float],
   """A copy of the Examples artifact under `output_dir` holding each of its
   splits sampled at its rate in `rates` (whole if it has none)."""
   sample = standard_artifacts.Examples()
-  sample.copy_from(examples)
   sample.uri = output_dir
+  sample.split_names = examples.split_names
+  examples_utils.set_payload_format(
+      sample, examples_utils.get_payload_format(examples))
+  examples_utils.set_file_format(
+      sample, examples_utils.get_file_format(examples))
   for split in artifact_utils.decode_split_names(examples.split_names):
     split_dir = artifact_utils.get_split_uri([sample], split)
     fileio.makedirs(split_dir)
