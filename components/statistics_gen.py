@@ -5,8 +5,8 @@ examples (as MovieLensExampleGen counted them when writing) is described from
 a random sample of about that many: on 25M ratings, statistics of every
 example cost about as much as writing them. The sample is drawn from the
 serialized records before TFDV decodes them (`sample_split`: a keyed hash of
-each record, so the same data gives the same sample), since reading and
-decoding every record was most of the cost. The statistics artifact records
+each record, so the same data gives the same sample): the records left out
+are neither decoded nor described. The statistics artifact records
 each split's sample rate (TFX's `sample_rate_by_split` property) and, under
 SPLIT_EXAMPLE_COUNTS_PROPERTY, the exact number of examples of each split,
 which the run summary reports.
