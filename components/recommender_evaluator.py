@@ -70,18 +70,19 @@ def rating_batches(examples: types.Artifact, split: str
   """(user, title, rating) of the raw examples of a split, as bytes and
   floats, READ_BATCH_SIZE examples at a time."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from trainer_module import splits  # pylint: disable=g-import-not-at-top
+  from trainer_module import tracing  # pylint: disable=g-import-not-at-top
   files = sorted(glob.glob(os.path.join(
       artifact_utils.get_split_uri([examples], split), '*')))
   if not files:
     raise ValueError(f'no {split} examples under {examples.uri}')
-  compression = 'GZIP' if all(f.endswith('.gz') for f in files) else ''
   spec = {features.USER_ID_KEY: tf.io.FixedLenFeature([], tf.string),
           features.MOVIE_TITLE_KEY: tf.io.FixedLenFeature([], tf.string),
           features.LABEL_KEY: tf.io.FixedLenFeature([], tf.float32)}
-  for batch in (tf.data.TFRecordDataset(files, compression_type=compression)
-                .batch(READ_BATCH_SIZE).map(
-                    tf.autograph.experimental.do_not_convert(
-                        lambda x: tf.io.parse_example(x, spec)))):
+  for batch in (tf.data.TFRecordDataset(
+      files, compression_type=splits.compression_of(files))
+                .batch(READ_BATCH_SIZE).map(tracing.no_autograph(
+                    lambda x: tf.io.parse_example(x, spec)))):
     yield top_n_metrics.Ratings(*(batch[key].numpy() for key in spec))
 
 

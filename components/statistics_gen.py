@@ -36,6 +36,7 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 
 from components.movielens_example_gen import SPLIT_EXAMPLE_COUNTS_PROPERTY
+from trainer_module import splits
 
 MAX_EXAMPLES_KEY = 'max_examples_per_split'
 
@@ -71,7 +72,7 @@ def sample_split(files: List[str], rate: float, output_path: str) -> int:
   """Writes the records of TFRecord `files` whose keyed hash falls below
   `rate` to `output_path` (gzipped); returns how many it wrote."""
   threshold = int(rate * _SAMPLE_HASH_BUCKETS)
-  compression = 'GZIP' if all(f.endswith('.gz') for f in files) else ''
+  compression = splits.compression_of(files)
   # Batched within each file: tf.data's parallel interleave costs ~15 us a
   # record handed over one by one, ~1 us a record in batches.
   records = tf.data.Dataset.from_tensor_slices(files).interleave(
