@@ -9,6 +9,7 @@ ML Metadata store, the pushed serving models and run_summary.json.
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -183,4 +184,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  exit_status = main()
+  # TensorFlow, Beam and TFX left millions of objects, which the interpreter's
+  # last garbage collection would walk for 1.7-2.4 s before exiting: they
+  # are freed with the process anyway.
+  gc.freeze()
+  sys.exit(exit_status)

@@ -23,15 +23,19 @@ def inputs(label: float, prediction: float, weight: float = 1.0):
       example_weights=np.array([weight], np.float32))
 
 
-def compute(metric, elements, parts: int = 1, example_weighted=False):
-  """The metric over `elements`, added in `parts` accumulators that are
-  then merged, as Beam may."""
-  sums, derived = metric.computations(example_weighted=example_weighted)
+def compute(metric, elements, parts: int = 1, example_weighted=False,
+            **kwargs):
+  """The metric over `elements`, preprocessed once each and added in
+  `parts` accumulators that are then merged, as Beam may."""
+  sums, derived = metric.computations(example_weighted=example_weighted,
+                                      **kwargs)
+  (preprocessor,) = sums.preprocessors
   accumulators = []
   for part in np.array_split(np.arange(len(elements)), parts):
     accumulator = sums.combiner.create_accumulator()
     for i in part:
-      accumulator = sums.combiner.add_input(accumulator, elements[i])
+      for example_sums in preprocessor.process(elements[i]):
+        accumulator = sums.combiner.add_input(accumulator, example_sums)
     accumulators.append(accumulator)
   merged = sums.combiner.merge_accumulators(accumulators)
   (value,) = derived.result(sums.combiner.extract_output(merged)).values()
@@ -66,6 +70,24 @@ def test_example_weights_weigh_each_example():
                      math.sqrt((3 * 1 + 1 * 4) / 4))
   assert compute(rating_metrics.MeanRating(), elements,
                  example_weighted=True) == pytest.approx((12 + 2) / 4)
+
+
+def test_each_model_of_a_comparison_is_scored_on_its_own_predictions():
+  config = pipeline_lib.eval_config(rmse_threshold=1.2)
+  baseline = config.model_specs.add()
+  baseline.CopyFrom(config.model_specs[0])
+  config.model_specs[0].name, baseline.name = 'candidate', 'baseline'
+  baseline.is_baseline = True
+  elements = [metric_types.StandardMetricInputs(
+      labels=np.array([label], np.float32),
+      predictions={'candidate': np.array([[candidate]], np.float32),
+                   'baseline': np.array([[base]], np.float32)})
+              for label, candidate, base in ((4, 3, 5), (2, 2, 4))]
+  rmse = rating_metrics.RootMeanSquaredError()
+  assert compute(rmse, elements, eval_config=config,
+                 model_names=['candidate']) == pytest.approx(math.sqrt(1 / 2))
+  assert compute(rmse, elements, eval_config=config,
+                 model_names=['baseline']) == pytest.approx(math.sqrt(5 / 2))
 
 
 def test_no_examples_give_nan_not_an_error():
