@@ -1,4 +1,5 @@
-"""StatisticsGen samples the splits too large to read whole and keeps
+"""StatisticsGen samples the splits too large to read whole, describes
+small ones in memory (the same statistics as TFX's Beam executor) and keeps
 their exact counts."""
 
 import glob
@@ -7,6 +8,7 @@ import os
 
 import pytest
 import tensorflow as tf
+import tensorflow_data_validation as tfdv
 from tfx.components.statistics_gen import stats_artifact_utils
 from tfx import types
 from tfx.types import artifact_utils
@@ -34,6 +36,14 @@ def examples(tmp_path_factory):
                  str(base / 'examples'))
 
 
+@pytest.fixture(params=['in memory', 'beam'])
+def describer(request, monkeypatch):
+  """Which way the executor describes the small test splits."""
+  if request.param == 'beam':
+    monkeypatch.setattr(statistics_gen, 'IN_MEMORY_MAX_EXAMPLES', 0)
+  return request.param
+
+
 def run(examples, output_dir, max_examples):
   statistics = standard_artifacts.ExampleStatistics()
   statistics.uri = output_dir
@@ -58,7 +68,7 @@ def split_files(examples, split):
 
 
 def test_a_large_split_is_sampled_at_its_rate_and_counted_exactly(
-    examples, tmp_path):
+    examples, tmp_path, describer):
   counts = json.loads(examples.get_string_custom_property(
       example_gen.SPLIT_EXAMPLE_COUNTS_PROPERTY))
   assert counts['train'] > 3000 and counts['eval'] < 1500
@@ -97,8 +107,61 @@ def test_sample_split_keeps_whole_records_at_its_rate(examples, tmp_path):
       0.21 * len(records)) ** 0.5
 
 
-def test_with_no_limit_every_example_is_described(examples, tmp_path):
+def test_with_no_limit_every_example_is_described(examples, tmp_path,
+                                                 describer):
   statistics = run(examples, str(tmp_path), max_examples=None)
   counts = json.loads(examples.get_string_custom_property(
       example_gen.SPLIT_EXAMPLE_COUNTS_PROPERTY))
   assert {split: described(statistics, split) for split in counts} == counts
+
+
+def test_in_memory_statistics_are_tfx_beam_executors(examples, tmp_path,
+                                                     monkeypatch):
+  in_memory = run(examples, str(tmp_path / 'memory'), max_examples=None)
+  monkeypatch.setattr(statistics_gen, 'IN_MEMORY_MAX_EXAMPLES', 0)
+  beam = run(examples, str(tmp_path / 'beam'), max_examples=None)
+  for key in ('sample_rate_by_split', 'stats_dashboard_link'):
+    assert in_memory.get_string_custom_property(key) == (
+        beam.get_string_custom_property(key))
+  assert in_memory.split_names == beam.split_names
+  for split in ('train', 'validation', 'eval'):
+    ours, theirs = (stats_artifact_utils.load_statistics(a, split).proto()
+                    .datasets[0] for a in (in_memory, beam))
+    assert ours.num_examples == theirs.num_examples > 0
+    by_path = {f.path.step[0]: f for f in theirs.features}
+    assert sorted(by_path) == sorted(f.path.step[0] for f in ours.features)
+    for feature in ours.features:
+      other = by_path[feature.path.step[0]]
+      assert feature.type == other.type
+      kind = feature.WhichOneof('stats')
+      assert kind == other.WhichOneof('stats')
+      mine, yours = getattr(feature, kind), getattr(other, kind)
+      assert mine.common_stats == yours.common_stats
+      if kind == 'num_stats':
+        for field in ('mean', 'std_dev', 'min', 'max', 'median'):
+          assert getattr(mine, field) == pytest.approx(getattr(yours, field))
+      if kind == 'string_stats':
+        assert mine.unique == yours.unique
+        assert sorted((v.value, v.frequency) for v in mine.top_values) == (
+            sorted((v.value, v.frequency) for v in yours.top_values))
+
+
+def test_only_small_tf_example_splits_without_slicing_go_in_memory(examples):
+  counts = {'train': 800, 'validation': 100, 'eval': 200}
+  names = list(counts)
+  options = tfdv.StatsOptions()
+  assert statistics_gen.in_memory_rates(
+      examples, names, counts, {'train': 0.5}, options) == {
+          'train': 0.5, 'validation': 1.0, 'eval': 1.0}
+  options.sample_rate = 0.5
+  assert statistics_gen.in_memory_rates(
+      examples, names, counts, {}, options)['eval'] == 0.5
+  large = {**counts, 'train': statistics_gen.IN_MEMORY_MAX_EXAMPLES + 1}
+  assert statistics_gen.in_memory_rates(
+      examples, names, large, {}, tfdv.StatsOptions()) is None
+  assert statistics_gen.in_memory_rates(
+      examples, names, {'train': 800}, {}, tfdv.StatsOptions()) is None
+  sliced = tfdv.StatsOptions(
+      experimental_slice_functions=[lambda batch: iter([])])
+  assert statistics_gen.in_memory_rates(
+      examples, names, counts, {}, sliced) is None
