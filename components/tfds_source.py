@@ -50,13 +50,16 @@ def prepare_tfds_builder(dataset: str, data_dir: Optional[str],
 
 
 class RenameTfdsExample(beam.DoFn):
-  """A TFDS-encoded tf.Example -> ours: class labels written as their names,
-  features the pipeline does not know dropped."""
+  """A TFDS-encoded serialized tf.Example -> ours, serialized canonically
+  (map entries sorted): class labels written as their names, features the
+  pipeline does not know dropped. As bytes, ExampleGen's hash split and its
+  writer take it as it is, instead of serializing it once each."""
 
   def __init__(self, class_names: Dict[str, List[str]]):
     self._class_names = class_names
 
-  def process(self, example: tf.train.Example) -> Iterable[tf.train.Example]:
+  def process(self, record: bytes) -> Iterable[bytes]:
+    example = tf.train.Example.FromString(record)
     feature_map = example.features.feature
     for name in [n for n in feature_map if n not in features.FEATURE_KINDS]:
       del feature_map[name]
@@ -64,7 +67,7 @@ class RenameTfdsExample(beam.DoFn):
       if name in feature_map:
         feature_map[name].CopyFrom(tf_examples.feature('bytes', [
             names[i] for i in feature_map[name].int64_list.value]))
-    yield example
+    yield example.SerializeToString(deterministic=True)
 
 
 def class_names(builder) -> Dict[str, List[str]]:
@@ -93,7 +96,7 @@ def tfds_record_files(builder) -> List[str]:
 def ReadTfds(  # pylint: disable=invalid-name
     pipeline: beam.Pipeline, dataset: str, data_dir: Optional[str],
     manual_dir: Optional[str]) -> beam.PCollection:
-  """Every rating of a TFDS MovieLens config, as tf.Examples.
+  """Every rating of a TFDS MovieLens config, as serialized tf.Examples.
 
   TFDS prepares tf.Example TFRecords whose features already carry the
   MovieLens names and types; they are read as they are (no decoding to
@@ -103,7 +106,6 @@ def ReadTfds(  # pylint: disable=invalid-name
   files = tfds_record_files(builder)
   return (pipeline
           | 'ListFiles' >> beam.Create(files)
-          | 'ReadTfRecords' >> beam.io.ReadAllFromTFRecord(
-              coder=beam.coders.ProtoCoder(tf.train.Example))
+          | 'ReadTfRecords' >> beam.io.ReadAllFromTFRecord()
           | 'ToExample' >> beam.ParDo(RenameTfdsExample(
               class_names(builder))))

@@ -100,7 +100,9 @@ def test_tfds_examples_get_class_names_and_lose_unknown_features():
   no_genres.CopyFrom(tfds_example)
   no_genres.features.feature['movie_genres'].int64_list.value[:] = []
 
-  (example,) = list(rename.process(tfds_example))
+  (record,) = list(rename.process(tfds_example.SerializeToString()))
+  example = tf.train.Example.FromString(record)
+  assert record == example.SerializeToString(deterministic=True)
   feature = example.features.feature
   assert feature['user_id'].bytes_list.value == [b'138']
   assert feature['movie_genres'].bytes_list.value == [b'Action', b'Drama']
@@ -108,9 +110,9 @@ def test_tfds_examples_get_class_names_and_lose_unknown_features():
   assert feature['user_gender'].int64_list.value == [1]
   assert feature['user_rating'].float_list.value == [4.0]
   assert 'not_a_movielens_feature' not in feature
-  (example,) = list(rename.process(no_genres))
-  assert example.features.feature['movie_genres'].WhichOneof('kind') == (
-      'bytes_list')
+  (record,) = list(rename.process(no_genres.SerializeToString()))
+  assert tf.train.Example.FromString(record).features.feature[
+      'movie_genres'].WhichOneof('kind') == 'bytes_list'
 
 
 def write_csv(path, header, rows):
