@@ -14,7 +14,7 @@ the two-stage recommender: `recommend` (a user's top k unrated movies),
 `recommend_including_rated` and `retrieve` (the retrieval stage alone).
 """
 
-from typing import Dict
+from typing import Dict, List
 
 import numpy as np
 import tensorflow as tf
@@ -32,6 +32,29 @@ RECOMMEND_SIGNATURE = [tf.TensorSpec([None], tf.string, name='user_id'),
                        tf.TensorSpec([], tf.int32, name='k')]
 
 
+class KerasObjects:
+  """Keras layers and models a served module calls, held out of its
+  SavedModel's object graph (a plain object: tf.Module tracks only
+  trackables). tf_keras saves every layer it finds there with its own
+  traced call functions, which every load restores again: 171 functions,
+  0.73 s a load of the 100k bundle, loaded by TFMA, the Evaluator, the
+  report and every server. The exported module tracks their variables
+  instead (`ServingModule.track_keras_variables`)."""
+
+  def __init__(self, **objects: tf.Module):
+    self.__dict__.update(objects)
+
+
+def keras_variables(*holders: KerasObjects) -> List[tf.Variable]:
+  """Every variable of the holders' Keras objects, each once."""
+  unique = {}
+  for holder in holders:
+    for keras_object in holder.__dict__.values():
+      for variable in keras_object.variables:
+        unique.setdefault(id(variable), variable)
+  return list(unique.values())
+
+
 class Recommender(tf.Module):
   """Two stages over the movie vocabulary, in the graph.
 
@@ -46,11 +69,11 @@ class Recommender(tf.Module):
                num_movies: int, rated: tf.RaggedTensor, candidates: int,
                rerank_weight: float):
     super().__init__()
-    self.user_tower = retrieval.user_tower
-    self.ranking = ranking
     movie_ids = tf.range(num_movies, dtype=tf.int64)  # the OOV id left out
-    self.index = tfrs.layers.factorized_top_k.BruteForce(k=candidates)
-    self.index.index(retrieval.movie_tower(movie_ids), movie_ids)
+    index = tfrs.layers.factorized_top_k.BruteForce(k=candidates)
+    index.index(retrieval.movie_tower(movie_ids), movie_ids)
+    self.keras = KerasObjects(user_tower=retrieval.user_tower,
+                              ranking=ranking, index=index)
     self.num_movies = num_movies
     self.candidates = min(candidates, num_movies)
     self.max_k = min(MAX_K, self.candidates)
@@ -77,8 +100,8 @@ class Recommender(tf.Module):
           self.rated_values, self.rated_row_splits, validate=False), users)
       widest = tf.maximum(tf.reduce_max(rated.row_lengths()), 0)
       fetch = tf.minimum(fetch + widest, self.num_movies)
-    scores, ids = self.index(self.user_tower(users), k=tf.cast(fetch,
-                                                                tf.int32))
+    scores, ids = self.keras.index(self.keras.user_tower(users),
+                                   k=tf.cast(fetch, tf.int32))
     if exclude_rated:
       cells = tf.stack([rated.value_rowids(),
                         tf.cast(rated.flat_values, tf.int64)], axis=1)
@@ -99,7 +122,7 @@ class Recommender(tf.Module):
     k = self._check_k(k)
     scores, ids = self._retrieve(users, exclude_rated)
     batch = tf.shape(ids)[0]
-    ratings = tf.reshape(self.ranking({
+    ratings = tf.reshape(self.keras.ranking({
         USER_KEY: tf.repeat(users, self.candidates),
         MOVIE_KEY: tf.reshape(ids, [-1])}), [batch, self.candidates])
     if rerank:
@@ -125,7 +148,7 @@ class ServingModule(tf.Module):
                tf_transform_output: tft.TFTransformOutput,
                recommender: Recommender):
     super().__init__()
-    self.model = model
+    self.keras = KerasObjects(model=model)
     self.recommender = recommender
     self.tft_layer = tf_transform_output.transform_features_layer()
     raw_spec = tf_transform_output.raw_feature_spec()
@@ -153,6 +176,11 @@ class ServingModule(tf.Module):
             default_value=len(self._vocabularies[key]))
         for key in RAW_SERVING_FEATURE_KEYS}
 
+  def track_keras_variables(self) -> None:
+    """Puts the variables of the Keras objects it calls in its object graph
+    (call it once they exist: after tracing)."""
+    self.keras_variables = keras_variables(self.keras, self.recommender.keras)
+
   def model_ids(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     """Raw user ids and titles ([batch] or [batch, 1]) -> the model's ids.
     Any bytes are a valid key: unknown, overlong or non-UTF-8 ones get the
@@ -167,7 +195,7 @@ class ServingModule(tf.Module):
 
   def _predict_raw(self, raw: Dict[str, tf.Tensor]) -> tf.Tensor:
     """Raw string features, each [batch] or [batch, 1] -> ratings [batch, 1]."""
-    return self.model(self.model_ids(raw))
+    return self.keras.model(self.model_ids(raw))
 
   def known(self, ids: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     """{'user_id_known', 'movie_title_known'} from `model_ids`' output:
@@ -186,7 +214,8 @@ class ServingModule(tf.Module):
     """`serving_default`: raw strings -> {'predicted_rating': [b, 1],
     'user_id_known': [b, 1], 'movie_title_known': [b, 1]}."""
     ids = self.model_ids(raw)  # looked up once for both outputs
-    return {features.PREDICTION_KEY: self.model(ids), **self.known(ids)}
+    return {features.PREDICTION_KEY: self.keras.model(ids),
+            **self.known(ids)}
 
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name='examples')], autograph=False)
@@ -256,5 +285,6 @@ def export_serving_model(model: MovieLensModel,
       **{name: getattr(module, name).get_concrete_function()
          for name in RECOMMEND_SIGNATURES},
   }
+  module.track_keras_variables()
   tf.saved_model.save(module, output_dir, signatures=signatures)
 
