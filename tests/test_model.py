@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 import tensorflow_transform as tft
 from tfx.components.trainer import fn_args_utils
 from tfx.types import standard_artifacts
@@ -164,6 +165,28 @@ def test_export_carries_the_vocabularies_inside(trained, tmp_path):
                    'movie_title': vocab['movie_title'][:2]}).shape == (2, 1)
   finally:
     tf.io.gfile.rename(str(moved), fn_args.serving_model_dir)
+
+
+def test_export_holds_variables_not_keras_objects(trained):
+  """Only Transform's layer is a Keras object of the bundle: the models'
+  layers (with their traced call functions) and optimizers are not saved,
+  their variables are."""
+  fn_args, _ = trained
+  saved = saved_model_pb2.SavedModel()
+  with open(os.path.join(fn_args.serving_model_dir, 'saved_model.pb'),
+            'rb') as f:
+    saved.ParseFromString(f.read())
+  objects = [node.user_object.identifier
+             for node in saved.meta_graphs[0].object_graph_def.nodes
+             if node.WhichOneof('kind') == 'user_object']
+  assert [o for o in objects if 'keras' in o or 'ptimizer' in o] == [
+      '_tf_keras_model']  # tft's TransformFeaturesLayer
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  trainable = [v for v in loaded.keras_variables if v.trainable]
+  # The user tower's and the rating model's; the movie tower's output is
+  # in the retrieval index.
+  assert {v.name.split('/')[0] for v in trainable} >= {
+      'retrieval_user_embedding', 'dense'}
 
 
 def test_tensorboard_logs_are_written(trained):
