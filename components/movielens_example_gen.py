@@ -221,6 +221,13 @@ SPLIT_EXAMPLE_COUNTS_PROPERTY = 'split_example_counts'
 _COUNTERS = 'MovieLensExampleGen.split_examples'
 
 
+def split_files(examples: types.Artifact, split: str) -> List[str]:
+  """The files of one split of an Examples artifact, sorted (none if it
+  has none)."""
+  return sorted(tf.io.gfile.glob(os.path.join(
+      artifact_utils.get_split_uri([examples], split), '*')))
+
+
 class _SerializeAndCount(write_split.MaybeSerialize):
   """TFX's MaybeSerialize, counting the split's examples as well."""
 

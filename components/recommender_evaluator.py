@@ -22,7 +22,6 @@ consumer of blessings (the Pusher, the baseline resolver, the drift
 baseline) sees the whole verdict.
 """
 
-import glob
 import json
 import os
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
@@ -46,6 +45,7 @@ from tfx.utils import path_utils
 from components import top_n_metrics
 from components.movielens_example_gen import EVAL_SPLIT
 from components.movielens_example_gen import TRAIN_SPLIT
+from components.movielens_example_gen import split_files
 from components.movielens_example_gen import VALIDATION_SPLIT
 from trainer_module import features
 
@@ -72,8 +72,7 @@ def rating_batches(examples: types.Artifact, split: str
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer_module import splits  # pylint: disable=g-import-not-at-top
   from trainer_module import tracing  # pylint: disable=g-import-not-at-top
-  files = sorted(glob.glob(os.path.join(
-      artifact_utils.get_split_uri([examples], split), '*')))
+  files = split_files(examples, split)
   if not files:
     raise ValueError(f'no {split} examples under {examples.uri}')
   spec = {features.USER_ID_KEY: tf.io.FixedLenFeature([], tf.string),

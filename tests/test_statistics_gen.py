@@ -2,7 +2,6 @@
 small ones in memory (the same statistics as TFX's Beam executor) and keeps
 their exact counts."""
 
-import glob
 import json
 import os
 
@@ -11,7 +10,6 @@ import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from tfx.components.statistics_gen import stats_artifact_utils
 from tfx import types
-from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
 from bench import synthetic
@@ -62,11 +60,6 @@ def described(statistics, split: str) -> int:
       statistics, split).proto().datasets[0].num_examples
 
 
-def split_files(examples, split):
-  return sorted(glob.glob(os.path.join(
-      artifact_utils.get_split_uri([examples], split), '*')))
-
-
 def test_a_large_split_is_sampled_at_its_rate_and_counted_exactly(
     examples, tmp_path, describer):
   counts = json.loads(examples.get_string_custom_property(
@@ -79,7 +72,7 @@ def test_a_large_split_is_sampled_at_its_rate_and_counted_exactly(
   assert rates['eval'] == rates['validation'] == 1.0
   # The sample is the records' hash's: the same every run, about the size.
   expected = statistics_gen.sample_split(
-      split_files(examples, 'train'), rates['train'],
+      example_gen.split_files(examples, 'train'), rates['train'],
       str(tmp_path / 'again.gz'))
   assert described(statistics, 'train') == expected
   assert abs(expected - 1500) < 5 * (1500 ** 0.5)
@@ -91,7 +84,7 @@ def test_a_large_split_is_sampled_at_its_rate_and_counted_exactly(
 
 
 def test_sample_split_keeps_whole_records_at_its_rate(examples, tmp_path):
-  files = split_files(examples, 'train')
+  files = example_gen.split_files(examples, 'train')
   records = {r.numpy() for r in tf.data.TFRecordDataset(
       files, compression_type='GZIP')}
   kept = {}
