@@ -253,7 +253,7 @@ class Executor(statistics_gen_executor.Executor):
       describe_in_memory(examples, statistics, described, stats_options)
     else:
       self._describe_with_beam(input_dict, output_dict, exec_properties,
-                               rates)
+                               examples, statistics, rates)
     if counts:
       statistics.set_string_custom_property(SPLIT_EXAMPLE_COUNTS_PROPERTY,
                                             json.dumps(counts))
@@ -261,12 +261,11 @@ class Executor(statistics_gen_executor.Executor):
   def _describe_with_beam(self, input_dict: Dict[str, List[types.Artifact]],
                           output_dict: Dict[str, List[types.Artifact]],
                           exec_properties: Dict[str, Any],
+                          examples: types.Artifact,
+                          statistics: types.Artifact,
                           rates: Dict[str, float]) -> None:
-    """TFX's executor, on a sample of the splits `rates` names."""
-    examples = artifact_utils.get_single_instance(
-        input_dict[standard_component_specs.EXAMPLES_KEY])
-    statistics = artifact_utils.get_single_instance(
-        output_dict[standard_component_specs.STATISTICS_KEY])
+    """TFX's executor, on a sample of the splits `rates` names
+    (`examples` and `statistics`: the dicts' artifacts)."""
     # Beside the statistics' Split-* directories, removed once TFDV has run.
     sample_dir = os.path.join(statistics.uri, SAMPLE_DIR_NAME)
     try:
