@@ -626,3 +626,146 @@ def test_refit_members_are_built_from_train_and_validation(
   assert autorec.rater_values.shape[0] == both
   assert tuned.rated_values.shape[0] == both
   assert stats['members']['autorec']['epochs_run'] <= 2
+
+
+# ---------------------------------------------- recommend_from_ratings
+
+
+def from_ratings(loaded, titles, ratings, k):
+  """The bundle's recommend_from_ratings on lists of lists."""
+  return loaded.signatures['recommend_from_ratings'](
+      movie_title=tf.constant(titles, tf.string),
+      user_rating=tf.constant(ratings, tf.float32),
+      k=tf.constant(k, tf.int32))
+
+
+def expected_from_ratings(loaded, titles, ratings, k):
+  """recommend_from_ratings computed in NumPy from the bundle's tables:
+  (top titles, their scores, known ratings) per person."""
+  stage = loaded.from_ratings
+  vocabulary = [t.decode() for t in
+                loaded.vocabularies()['movie_title'].numpy()]
+  index = {title: i for i, title in enumerate(vocabulary)}
+  ids, sims = stage.neighbor_ids.numpy(), stage.neighbor_sims.numpy()
+  generic = stage.generic.numpy()
+  hparams = hyperparameters.Hyperparameters()
+  results = []
+  for person_titles, person_ratings in zip(titles, ratings):
+    knn = np.zeros(len(vocabulary))
+    given = [(index[t], r) for t, r in zip(person_titles, person_ratings)
+             if t in index]
+    for movie, rating in given:
+      np.add.at(knn, ids[movie],
+                sims[movie] * (rating - hparams.new_user_rating_center))
+    scores = generic + hparams.new_user_knn_weight / np.sqrt(
+        max(len(given), 1)) * knn
+    scores[[movie for movie, _ in given]] = -np.inf
+    best = np.argsort(-scores, kind='stable')[:k]
+    results.append(([vocabulary[i] for i in best], scores[best], len(given)))
+  return results
+
+
+def test_from_ratings_signature_shapes_and_dtypes(trained):
+  fn_args, _ = trained
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  spec = loaded.signatures[
+      'recommend_from_ratings'].structured_input_signature[1]
+  assert {k: (v.dtype, v.shape.as_list()) for k, v in spec.items()} == {
+      'movie_title': (tf.string, [None, None]),
+      'user_rating': (tf.float32, [None, None]), 'k': (tf.int32, [])}
+  out = from_ratings(loaded, [['Movie 1 (1951)', ''], ['', '']],
+                     [[5.0, 0.0], [0.0, 0.0]], 7)
+  assert {key: (value.dtype, value.shape.as_list())
+          for key, value in out.items()} == {
+              'movie_title': (tf.string, [2, 7]),
+              'score': (tf.float32, [2, 7]), 'known_ratings': (tf.int32, [2])}
+
+
+def test_from_ratings_scores_as_the_numpy_reference(trained,
+                                                    transformed_data):
+  """Generic scores plus the rating-weighted neighbours of every known
+  given title; unknown titles and '' pads count for nothing; given titles
+  never come back."""
+  fn_args, _ = trained
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  titles = sorted({r['movie_title'] for r in transformed_data.raw_train})
+  people = [titles[:3] + ['no such film (2031)', ''],
+            [titles[5], '', '', '', ''],
+            titles[10:15]]
+  ratings = [[5.0, 1.0, 4.5, 5.0, 0.0], [2.0, 0, 0, 0, 0],
+             [4.0, 4.0, 0.5, 3.0, 5.0]]
+  out = from_ratings(loaded, people, ratings, 20)
+  expected = expected_from_ratings(loaded, people, ratings, 20)
+  for row, (top, scores, known) in enumerate(expected):
+    assert [t.decode() for t in out['movie_title'].numpy()[row]] == top
+    np.testing.assert_allclose(out['score'].numpy()[row], scores,
+                               rtol=1e-5, atol=1e-5)
+    assert out['known_ratings'].numpy()[row] == known
+    assert not set(top) & set(people[row])
+  assert out['known_ratings'].numpy().tolist() == [3, 1, 5]
+
+
+def test_from_ratings_follows_what_a_person_liked(trained, transformed_data):
+  """Rating one movie 5 lifts its neighbours above the unknown user's
+  list; rating it 1 pushes them down."""
+  fn_args, _ = trained
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  stage = loaded.from_ratings
+  vocabulary = loaded.vocabularies()['movie_title'].numpy()
+  movie = 0  # the most rated title
+  neighbour = vocabulary[stage.neighbor_ids.numpy()[movie, 0]]
+  k = len(vocabulary) - 1
+  rank = {}
+  for rating in (5.0, 1.0):
+    titles = from_ratings(loaded, [[vocabulary[movie].decode()]], [[rating]],
+                          min(k, 100))['movie_title'].numpy()[0].tolist()
+    rank[rating] = titles.index(neighbour) if neighbour in titles else 100
+  assert rank[5.0] < rank[1.0]
+
+
+def test_from_ratings_without_known_titles_is_the_unknown_users_list(
+    trained):
+  fn_args, _ = trained
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  unknown = recommend(loaded, ['nobody'], 10, 'retrieve')
+  for titles, ratings in (([[]], [[]]), ([['not a film', '']], [[4.0, 0]])):
+    out = from_ratings(loaded, titles, ratings, 10)
+    assert out['known_ratings'].numpy().tolist() == [0]
+    assert (out['movie_title'].numpy() ==
+            unknown['movie_title'].numpy()).all()
+    np.testing.assert_allclose(out['score'].numpy(),
+                               unknown['score'].numpy(), rtol=1e-5)
+
+
+def test_from_ratings_answers_an_empty_batch(trained):
+  fn_args, _ = trained
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  out = loaded.signatures['recommend_from_ratings'](
+      movie_title=tf.zeros([0, 3], tf.string),
+      user_rating=tf.zeros([0, 3], tf.float32), k=tf.constant(5))
+  assert out['movie_title'].shape == (0, 5)
+
+
+@pytest.mark.parametrize('titles, ratings, k, message', [
+    ([['Movie 1 (1951)']], [[5.5]], 5, 'user_rating must be between 0.5'),
+    ([['Movie 1 (1951)']], [[0.4]], 5, 'user_rating must be between 0.5'),
+    ([['Movie 1 (1951)']], [[float('nan')]], 5,
+     'user_rating must be between 0.5'),
+    ([['not a film']], [[9.0]], 5, 'user_rating must be between 0.5'),
+    ([['Movie 1 (1951)', '']], [[5.0]], 5,
+     'movie_title and user_rating must have the same shape'),
+    ([['Movie 1 (1951)']], [[5.0]], 0, 'k must be between 1 and'),
+    ([['Movie 1 (1951)']], [[5.0]], 101, 'k must be between 1 and'),
+    ([[''] * (serving.MAX_GIVEN_RATINGS + 1)],
+     [[0.0] * (serving.MAX_GIVEN_RATINGS + 1)], 5,
+     'movie_title holds more than 1000 ratings per person'),
+])
+def test_from_ratings_refuses_bad_input_by_name(trained, titles, ratings, k,
+                                                message):
+  fn_args, _ = trained
+  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    from_ratings(loaded, titles, ratings, k)
+  # The same loaded model still answers afterwards.
+  out = from_ratings(loaded, [['Movie 1 (1951)']], [[5.0]], 5)
+  assert out['movie_title'].shape == (1, 5)

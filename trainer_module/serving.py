@@ -11,7 +11,9 @@ Signatures: `serving_default` (raw `user_id`, `movie_title` strings),
 `serving_tf_example` (serialized tf.Examples, used by the Evaluator),
 `transform_features` (serialized tf.Examples -> transformed features) and
 the two-stage recommender: `recommend` (a user's top k unrated movies),
-`recommend_including_rated` and `retrieve` (the retrieval stage alone).
+`recommend_including_rated` and `retrieve` (the retrieval stage alone); and
+`recommend_from_ratings` (anyone's top k from the ratings they give in the
+request: a new user, without a retrain).
 """
 
 from typing import Dict, List
@@ -132,6 +134,107 @@ class Recommender(tf.Module):
     return {'ids': tf.gather(ids, best, batch_dims=1), 'score': scores,
             features.PREDICTION_KEY: tf.gather(ratings, best, batch_dims=1)}
 
+# recommend_from_ratings: the given ratings a request may hold per person
+# (n), and the ratings allowed (MovieLens's scale).
+MAX_GIVEN_RATINGS = 1000
+MIN_RATING, MAX_RATING = 0.5, 5.0
+FROM_RATINGS_SIGNATURE = [
+    tf.TensorSpec([None, None], tf.string, name=features.MOVIE_TITLE_KEY),
+    tf.TensorSpec([None, None], tf.float32, name=features.LABEL_KEY),
+    tf.TensorSpec([], tf.int32, name='k')]
+
+
+class FromRatings(tf.Module):
+  """Top k for a person known only by the ratings they give at request
+  time (a new user), in the graph, without a retrain.
+
+  score(movie) = the retrieval model's out-of-vocabulary user's score (what
+  most users watch) + knn_weight / sqrt(given) * sum over the given movies
+  of (rating - rating_center) * sim(given, movie), where sim is the item-kNN
+  table (item_neighbors.neighbor_table). Given movies are never returned.
+  """
+
+  def __init__(self, generic_scores: np.ndarray, neighbor_ids: np.ndarray,
+               neighbor_sims: np.ndarray, knn_weight: float,
+               rating_center: float):
+    """`generic_scores` [num_movies]; the neighbour tables [num_movies + 1,
+    width] (the last row: the out-of-vocabulary id, similarity 0)."""
+    super().__init__()
+    self.num_movies = len(generic_scores)
+    self.max_k = min(MAX_K, self.num_movies)
+    self.knn_weight = knn_weight
+    self.rating_center = rating_center
+    self.generic = tf.Variable(generic_scores.astype(np.float32),
+                               trainable=False, name='unknown_user_scores')
+    self.neighbor_ids = tf.Variable(neighbor_ids.astype(np.int32),
+                                    trainable=False, name='neighbor_ids')
+    self.neighbor_sims = tf.Variable(neighbor_sims.astype(np.float32),
+                                     trainable=False, name='neighbor_sims')
+
+  def _per_movie(self, rows: tf.Tensor, movies: tf.Tensor,
+                 values: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
+    """[batch, num_movies]: `values` summed into (row, movie) cells."""
+    cells = rows * self.num_movies + movies
+    return tf.reshape(tf.math.unsorted_segment_sum(
+        tf.reshape(values, [-1]), tf.reshape(cells, [-1]),
+        batch * self.num_movies), [batch, self.num_movies])
+
+  def top_k(self, movies: tf.Tensor, ratings: tf.Tensor, k: tf.Tensor
+            ) -> Dict[str, tf.Tensor]:
+    """{'ids', 'score'} [batch, k] and 'known_ratings' [batch] for given
+    movie ids [batch, n] (num_movies: unknown or padding, ignored) and their
+    ratings [batch, n]."""
+    batch = tf.shape(movies)[0]
+    movies = tf.cast(movies, tf.int32)
+    known = movies < self.num_movies
+    weights = tf.where(known, ratings - self.rating_center, 0.0)
+    given = tf.reduce_sum(tf.cast(known, tf.float32), axis=1)
+    neighbors = tf.gather(self.neighbor_ids, movies)  # [batch, n, width]
+    sims = tf.gather(self.neighbor_sims, movies) * weights[:, :, None]
+    rows = tf.broadcast_to(tf.range(batch)[:, None, None], tf.shape(neighbors))
+    knn = self._per_movie(rows, neighbors, sims, batch)
+    scale = self.knn_weight / tf.sqrt(tf.maximum(given, 1.0))
+    scores = self.generic[None, :] + scale[:, None] * knn
+    own = self._per_movie(
+        tf.broadcast_to(tf.range(batch)[:, None], tf.shape(movies)),
+        tf.minimum(movies, self.num_movies - 1), tf.cast(known, tf.float32),
+        batch) > 0
+    scores = tf.where(own, tf.constant(-np.inf, tf.float32), scores)
+    scores, ids = tf.math.top_k(scores, k=k)
+    return {'ids': ids, 'score': scores,
+            'known_ratings': tf.cast(given, tf.int32)}
+
+
+def check_given_ratings(titles: tf.Tensor, ratings: tf.Tensor, k: tf.Tensor,
+                        max_k: int) -> List[tf.Operation]:
+  """InvalidArgumentErrors that name the input at fault: shapes that differ,
+  more than MAX_GIVEN_RATINGS per person, a rating of a given title outside
+  MIN_RATING..MAX_RATING (NaN included), k outside 1..max_k."""
+  k_message = f'k must be between 1 and {max_k}'
+  rating_message = (f'{features.LABEL_KEY} must be between {MIN_RATING} and '
+                    f'{MAX_RATING} for every non-empty '
+                    f'{features.MOVIE_TITLE_KEY}')
+  shape_check = tf.debugging.assert_equal(
+      tf.shape(titles), tf.shape(ratings),
+      message=f'{features.MOVIE_TITLE_KEY} and {features.LABEL_KEY} must '
+      'have the same shape [batch, n]')
+  with tf.control_dependencies([shape_check]):
+    given = tf.not_equal(titles, '')
+    return [
+        tf.debugging.assert_less_equal(
+            tf.shape(titles)[1], MAX_GIVEN_RATINGS,
+            message=f'{features.MOVIE_TITLE_KEY} holds more than '
+            f'{MAX_GIVEN_RATINGS} ratings per person'),
+        tf.debugging.assert_greater_equal(
+            tf.where(given, ratings, MIN_RATING), MIN_RATING,
+            message=rating_message),
+        tf.debugging.assert_less_equal(
+            tf.where(given, ratings, MAX_RATING), MAX_RATING,
+            message=rating_message),
+        tf.debugging.assert_greater_equal(k, 1, message=k_message),
+        tf.debugging.assert_less_equal(k, max_k, message=k_message)]
+
+
 RAW_SERVING_FEATURE_KEYS = features.VOCABULARY_FEATURE_KEYS
 # Raw string features, one value per example: what a client sends.
 RAW_SIGNATURE = [{key: tf.TensorSpec([None], tf.string, name=key)
@@ -147,10 +250,11 @@ class ServingModule(tf.Module):
 
   def __init__(self, model: MovieLensModel,
                tf_transform_output: tft.TFTransformOutput,
-               recommender: Recommender):
+               recommender: Recommender, from_ratings: FromRatings):
     super().__init__()
     self.keras = KerasObjects(model=model)
     self.recommender = recommender
+    self.from_ratings = from_ratings
     self.tft_layer = tf_transform_output.transform_features_layer()
     raw_spec = tf_transform_output.raw_feature_spec()
     self._raw_feature_spec = raw_spec
@@ -263,6 +367,25 @@ class ServingModule(tf.Module):
     the reference `recommend` is measured against."""
     return self._recommend(user_id, k, exclude_rated=True, rerank=False)
 
+  @tf.function(input_signature=FROM_RATINGS_SIGNATURE, autograph=False)
+  def recommend_from_ratings(self, movie_title: tf.Tensor,
+                             user_rating: tf.Tensor, k: tf.Tensor
+                             ) -> Dict[str, tf.Tensor]:
+    """`recommend_from_ratings`: the best k movies for each person of the
+    batch from the ratings they give now ('movie_title' [batch, n], '' pads;
+    'user_rating' [batch, n]), known user or not: {'movie_title', 'score'}
+    [batch, k] and 'known_ratings' [batch] (given titles the model knows;
+    others are ignored). Given titles are never returned; with none known,
+    the unknown user's list."""
+    with tf.control_dependencies(check_given_ratings(
+        movie_title, user_rating, k, self.from_ratings.max_k)):
+      movies = self._id_tables[features.MOVIE_TITLE_KEY].lookup(movie_title)
+    top = self.from_ratings.top_k(movies, user_rating, k)
+    titles = tf.gather(self._titles, top['ids'])
+    return {features.MOVIE_TITLE_KEY: tf.where(
+        tf.math.is_finite(top['score']), titles, ''),
+            'score': top['score'], 'known_ratings': top['known_ratings']}
+
   @tf.function(input_signature=[], autograph=False)
   def vocabularies(self) -> Dict[str, tf.Tensor]:
     """The vocabularies the model was trained with, most frequent first."""
@@ -271,14 +394,16 @@ class ServingModule(tf.Module):
 
 
 RECOMMEND_SIGNATURES = ('recommend', 'recommend_including_rated',
-                        'retrieve')
+                        'retrieve', 'recommend_from_ratings')
 
 
 def export_serving_model(model: MovieLensModel,
                          tf_transform_output: tft.TFTransformOutput,
-                         recommender: Recommender, output_dir: str) -> None:
+                         recommender: Recommender,
+                         from_ratings: FromRatings, output_dir: str) -> None:
   """Saves the servable SavedModel with every signature."""
-  module = ServingModule(model, tf_transform_output, recommender)
+  module = ServingModule(model, tf_transform_output, recommender,
+                         from_ratings)
   signatures = {
       'serving_default': module.serve_raw.get_concrete_function(),
       'serving_tf_example': module.serve_tf_examples.get_concrete_function(),

@@ -18,6 +18,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from trainer_module import code_fingerprint
 from trainer_module import features
+from trainer_module import item_neighbors
 from trainer_module import ranking_models
 from trainer_module import retrieval_model
 from trainer_module import serving
@@ -365,6 +366,25 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   }
 
 
+def from_ratings(retrieval: retrieval_model.RetrievalModel,
+                 rated: tf.RaggedTensor, hparams: Hyperparameters
+                 ) -> serving.FromRatings:
+  """`recommend_from_ratings`' stage: the retrieval model's scores of every
+  known movie for the out-of-vocabulary user, and the item-kNN table of the
+  training data (`rated`: each known user's known movies)."""
+  num_movies = retrieval.movie_tower.input_dim - features.NUM_OOV_BUCKETS
+  unknown_user = retrieval.num_users - features.NUM_OOV_BUCKETS
+  movies = retrieval.movie_tower(tf.range(num_movies, dtype=tf.int64))
+  generic = tf.linalg.matvec(movies, retrieval.user_tower(
+      tf.constant([unknown_user], tf.int64))[0]).numpy()
+  ids, sims = item_neighbors.neighbor_table(
+      rated.value_rowids().numpy(), rated.values.numpy(),
+      int(rated.nrows()), num_movies, hparams.new_user_knn_neighbors,
+      hparams.new_user_knn_shrink, seed=hparams.seed or 0)
+  return serving.FromRatings(generic, ids, sims, hparams.new_user_knn_weight,
+                             hparams.new_user_rating_center)
+
+
 def run_fn(fn_args: FnArgs) -> None:
   """Trains the rating and retrieval models and exports the served bundle
   to `fn_args.serving_model_dir` (the Trainer's entry point).
@@ -402,6 +422,7 @@ def run_fn(fn_args: FnArgs) -> None:
           features.vocabulary_name(features.MOVIE_TITLE_KEY)),
       rated, hparams.retrieval_candidates, hparams.rerank_weight)
   serving.export_serving_model(ranking, tf_transform_output, recommender,
+                               from_ratings(retrieval, rated, hparams),
                                fn_args.serving_model_dir)
   stats = {
       'model': hparams.model,
