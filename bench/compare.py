@@ -21,7 +21,11 @@ Runs, each in its own process, on MovieLens 100k:
      same split; `recommend` latency on MovieLens 100k's catalog and on a
      ~50k-movie synthetic catalog (its own cold run; --no-large-catalog
      skips it);
-  8. MovieLens 100k's canonical split u1.base / u1.test, on which papers
+  8. new users (bench/new_users.py): the cold run's new_users split served
+     by recommend_from_ratings at H = 1..20 beside most popular and
+     item-kNN, its settings chosen on a run one step earlier; and
+     recommend_from_ratings latency for one person giving 20 ratings (in 7);
+  9. MovieLens 100k's canonical split u1.base / u1.test, on which papers
      report RMSE, through --movielens-dir and --movielens-split u1, tutorial
      and tuned presets (validation carved from u1.base; --no-u1 skips it).
 Prints a table, writes bench/results/latest.json and latest.png. Ratios are
@@ -54,6 +58,9 @@ TUNED_RMSE_GOAL = 0.90
 RECALL_VS_POPULAR_GOAL = 2.0  # default bundle's Recall@10 / most popular's
 TUNED_RECALL_GOAL = 0.37
 RECOMMEND_P99_MS_GOAL = {'100k': 5.0, 'large': 20.0}
+# recommend_from_ratings, one person giving 20 ratings: the same budgets.
+FROM_RATINGS_P99_MS_GOAL = RECOMMEND_P99_MS_GOAL
+NEW_USER_RECALL_GOAL = 0.31  # new users' Recall@10 given 10 ratings
 # The large catalog: synthetic ratings whose train split knows ~50k movies,
 # as the 25M synthetic data's does.
 LARGE_CATALOG_RATINGS = 1_000_000
@@ -264,7 +271,32 @@ def compare_top_n(cold: Dict, tuned: Dict, references: Dict,
     goal = RECOMMEND_P99_MS_GOAL['large' if name == 'large' else '100k']
     goals[f'recommend_p99_ms {name} <= {goal:g}'] = (
         latency['latency_p99_ms'] <= goal)
+    if 'from_ratings_latency_p99_ms' in latency:
+      goal = FROM_RATINGS_P99_MS_GOAL['large' if name == 'large' else '100k']
+      goals[f'recommend_from_ratings_p99_ms {name} <= {goal:g}'] = (
+          latency['from_ratings_latency_p99_ms'] <= goal)
   return {'recall_ratios': ratios, 'recall_goals': goals}
+
+
+def new_user_goals(new: Dict[str, Any]) -> Dict[str, bool]:
+  """The new-user goals, from bench.new_users' figures of the cold run."""
+  bundle = new['bundle']['by_history']
+  goals = {f'new_user_recall@10 H=10 >= {NEW_USER_RECALL_GOAL}':
+               bundle['10']['bundle']['recall@10'] >= NEW_USER_RECALL_GOAL}
+  for history, lists in bundle.items():
+    goals[f'new_user_recall@10 H={history} >= most popular'] = (
+        lists['bundle']['recall@10'] >=
+        new['anchors'][history]['most_popular']['recall@10'])
+  return goals
+
+
+def run_new_users(work_dir: str) -> Dict[str, Any]:
+  """bench.new_users on the cold run, in its own process."""
+  output = os.path.join(work_dir, 'new_users.json')
+  run_process(['bench.new_users', '--run-dir',
+               os.path.join(work_dir, 'pipeline'), '--work-dir',
+               os.path.join(work_dir, 'new_users'), '--output', output])
+  return read_json(output)
 
 
 def top_n_table(results: Dict[str, Any]) -> str:
@@ -290,6 +322,11 @@ def top_n_table(results: Dict[str, Any]) -> str:
       f"p99 {r['latency_p99_ms']:.2f} ms, {r['users_per_second']:,.0f} "
       f"users/s at batch {r['batch_size']}"
       for name, r in results['recommend'].items()))
+  lines.append('recommend_from_ratings (20 ratings given, k=10): ' + '; '.join(
+      f"{name}: p50 {r['from_ratings_latency_p50_ms']:.2f} ms, p99 "
+      f"{r['from_ratings_latency_p99_ms']:.2f} ms"
+      for name, r in results['recommend'].items()
+      if 'from_ratings_latency_p99_ms' in r))
   lines.append('recall goals: ' + ', '.join(
       f"{k}: {'met' if v else 'NOT met'}"
       for k, v in results['recall_goals'].items()))
@@ -480,6 +517,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   }
   print('recommender ...', flush=True)
   references = reference_lists(work_dir)
+  print('new users ...', flush=True)
+  new = run_new_users(work_dir)
   recommend = {
       'tutorial 100k': measure_recommend(work_dir, cold['pushed_model'],
                                          'tutorial'),
@@ -503,6 +542,7 @@ def main(argv: Optional[List[str]] = None) -> int:
              'hyperparameter_change': hparam_change,
              'tuned': tuned, 'serving': serving,
              'top_n_references': references, 'recommend': recommend,
+             'new_users': new, 'new_user_goals': new_user_goals(new),
              'large_catalog': large, 'u1': u1,
              'work_dir': work_dir, 'cpu_count': os.cpu_count()}
   results.update(compare(notebook, cold, warm, tuned, serving))
@@ -518,6 +558,11 @@ def main(argv: Optional[List[str]] = None) -> int:
   print(table(results))
   print()
   print(top_n_table(results))
+  print()
+  print(new['table'])
+  print('new-user goals: ' + ', '.join(
+      f"{k}: {'met' if v else 'NOT met'}"
+      for k, v in results['new_user_goals'].items()))
   if u1:
     print()
     print(u1_table(u1))

@@ -11,7 +11,9 @@ users and titles are the pairs sent to `--model`, so two models are timed on
 the same requests.
 
 --recommend: p50/p99 latency of one known user, k=10, and users/s at batches
-of 256, through the `recommend` signature.
+of 256, through the `recommend` signature; and p50/p99 latency of one person
+giving 20 ratings (random known titles and ratings), k=10, through
+`recommend_from_ratings`.
 """
 
 import os
@@ -99,6 +101,38 @@ def measure_recommend(model_dir: str, k: int = 10, batch_size: int = 256,
       'users_per_second': throughput,
       'latency_p50_ms': float(np.percentile(latencies, 50) * 1000),
       'latency_p99_ms': float(np.percentile(latencies, 99) * 1000),
+      **measure_from_ratings(loaded, k, single_calls, rng),
+  }
+
+
+FROM_RATINGS_GIVEN = 20  # ratings one person gives in the latency test
+
+
+def measure_from_ratings(loaded, k: tf.Tensor, calls: int,
+                         rng: np.random.Generator) -> Dict[str, float]:
+  """`recommend_from_ratings` for one person giving FROM_RATINGS_GIVEN
+  ratings: p50/p99 latency (empty when the bundle lacks it)."""
+  if 'recommend_from_ratings' not in loaded.signatures:
+    return {}
+  function = loaded.signatures['recommend_from_ratings']
+  titles = loaded.vocabularies()['movie_title'].numpy()
+  requests = [
+      (tf.constant([rng.choice(titles, FROM_RATINGS_GIVEN, replace=False)]),
+       tf.constant([rng.integers(1, 6, FROM_RATINGS_GIVEN)], tf.float32))
+      for _ in range(calls)]
+  function(movie_title=requests[0][0], user_rating=requests[0][1], k=k)
+  latencies = []
+  for given, ratings in requests:
+    mark = time.perf_counter()
+    function(movie_title=given, user_rating=ratings,
+             k=k)['movie_title'].numpy()
+    latencies.append(time.perf_counter() - mark)
+  return {
+      'from_ratings_given': FROM_RATINGS_GIVEN,
+      'from_ratings_latency_p50_ms': float(np.percentile(latencies, 50) *
+                                           1000),
+      'from_ratings_latency_p99_ms': float(np.percentile(latencies, 99) *
+                                           1000),
   }
 
 

@@ -30,7 +30,7 @@ components/tf_examples.py.
 import hashlib
 import json
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import apache_beam as beam
 from apache_beam.runners.runner import PipelineResult
@@ -59,9 +59,11 @@ from components import csv_source
 from components import grouplens_files
 from components import parquet_source
 from components import tf_examples
+from components import new_users
 from components import tfds_source
 from components.beam_runner import is_direct_runner
 from components.tf_examples import RatingsSourceError
+from trainer_module import features
 
 # What the input splits' patterns name (`source_format`).
 TFDS = 'tfds'  # a TFDS config name
@@ -80,10 +82,14 @@ DATA_DIR_KEY = 'data_dir'
 CSV_ENCODING_KEY = 'csv_encoding'
 VALIDATION_PERCENT_KEY = 'validation_percent'
 EVAL_MAX_RATINGS_KEY = 'eval_max_ratings'
+NEW_USER_PERCENT_KEY = 'new_user_percent'
 
 TRAIN_SPLIT = 'train'
 VALIDATION_SPLIT = 'validation'
 EVAL_SPLIT = 'eval'
+# Every rating of the newest users by sign-up (components/new_users.py),
+# taken out of the other splits: the Evaluator serves them as new users.
+NEW_USERS_SPLIT = 'new_users'
 DEFAULT_VALIDATION_PERCENT = 10  # of the train split
 
 
@@ -134,13 +140,53 @@ def validation_partition(record: Union[tf.train.Example, bytes],
 
 def output_split_names(input_config: example_gen_pb2.Input,
                        output_config: example_gen_pb2.Output,
-                       validation_percent: Optional[int]) -> List[str]:
-  """TFX's split names, with 'validation' after 'train' when carved."""
+                       validation_percent: Optional[int],
+                       new_user_percent: Optional[int] = None) -> List[str]:
+  """TFX's split names, with 'validation' after 'train' when carved, and
+  'new_users' last when set apart."""
   names = example_gen_utils.generate_output_split_names(input_config,
                                                         output_config)
   if validation_percent:
     names.insert(names.index(TRAIN_SPLIT) + 1, VALIDATION_SPLIT)
+  if new_user_percent:
+    names.append(NEW_USERS_SPLIT)
   return names
+
+
+def user_and_time(record: Union[tf.train.Example, bytes]
+                  ) -> Tuple[bytes, Optional[int]]:
+  """(user id, timestamp or None) of a record."""
+  example = (record if isinstance(record, tf.train.Example)
+             else tf.train.Example.FromString(record))
+  feature = example.features.feature  # read with `in`: [] would add a key
+  timestamps = (feature[features.TIMESTAMP_KEY].int64_list.value
+                if features.TIMESTAMP_KEY in feature else ())
+  return (feature[features.USER_ID_KEY].bytes_list.value[0],
+          timestamps[0] if timestamps else None)
+
+
+def earliest(timestamps: Iterable[Optional[int]]) -> Optional[int]:
+  """The first of the timestamps given (None when none is)."""
+  return min((t for t in timestamps if t is not None), default=None)
+
+
+def carve_new_users(splits: Dict[str, beam.PCollection], percent: int
+                    ) -> Dict[str, beam.PCollection]:
+  """Every rating of the newest `percent`% of the users by first rating
+  (new_users.newest_users, over all splits) moved to NEW_USERS_SPLIT."""
+  new = (tuple(splits.values())
+         | 'EverySplit' >> beam.Flatten()
+         | 'UserAndTime' >> beam.Map(user_and_time)
+         | 'FirstRating' >> beam.CombinePerKey(earliest)
+         | 'Users' >> beam.combiners.ToList()
+         | 'NewestUsers' >> beam.Map(new_users.newest_users, percent))
+  kept, moved = {}, []
+  for name, split in splits.items():
+    kept[name], part = split | f'NewUsersOf[{name}]' >> beam.Partition(
+        lambda record, _, newest: int(user_and_time(record)[0] in newest), 2,
+        beam.pvalue.AsSingleton(new))
+    moved.append(part)
+  return {**kept, NEW_USERS_SPLIT: tuple(moved) | 'NewUsers' >> beam.Flatten()}
 
 
 # ------------------------------------------------------------------ executor
@@ -290,11 +336,14 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     """TFX's splits, then `validation` carved out of train."""
     splits = super().GenerateExamplesByBeam(pipeline, exec_properties)
     percent = exec_properties.get(VALIDATION_PERCENT_KEY)
-    if not percent:
-      return splits
-    train, validation = splits[TRAIN_SPLIT] | 'CarveValidation' >> (
-        beam.Partition(validation_partition, 2, percent))
-    return {**splits, TRAIN_SPLIT: train, VALIDATION_SPLIT: validation}
+    if percent:
+      train, validation = splits[TRAIN_SPLIT] | 'CarveValidation' >> (
+          beam.Partition(validation_partition, 2, percent))
+      splits = {**splits, TRAIN_SPLIT: train, VALIDATION_SPLIT: validation}
+    new_user_percent = exec_properties.get(NEW_USER_PERCENT_KEY)
+    if new_user_percent:
+      splits = carve_new_users(splits, new_user_percent)
+    return splits
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
@@ -319,7 +368,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     artifact_utils.get_single_instance(examples).split_names = (
         artifact_utils.encode_split_names(output_split_names(
             input_config, output_config,
-            exec_properties.get(VALIDATION_PERCENT_KEY))))
+            exec_properties.get(VALIDATION_PERCENT_KEY),
+            exec_properties.get(NEW_USER_PERCENT_KEY))))
     output_file_format = exec_properties.get(
         standard_component_specs.OUTPUT_FILE_FORMAT_KEY,
         example_gen_pb2.FILE_FORMAT_UNSPECIFIED)
@@ -369,6 +419,7 @@ class MovieLensExampleGenSpec(ComponentSpec):
       CSV_ENCODING_KEY: ExecutionParameter(type=str, optional=True),
       VALIDATION_PERCENT_KEY: ExecutionParameter(type=int, optional=True),
       EVAL_MAX_RATINGS_KEY: ExecutionParameter(type=int, optional=True),
+      NEW_USER_PERCENT_KEY: ExecutionParameter(type=int, optional=True),
   }
   INPUTS = {}
   OUTPUTS = {
@@ -443,7 +494,8 @@ class MovieLensExampleGen(component.FileBasedExampleGen):
                output_config: Optional[example_gen_pb2.Output] = None,
                eval_max_ratings: Optional[int] = None,
                csv_encoding: str = tf_examples.DEFAULT_ENCODING,
-               validation_percent: int = DEFAULT_VALIDATION_PERCENT):
+               validation_percent: int = DEFAULT_VALIDATION_PERCENT,
+               new_user_percent: int = 0):
     """Reads `dataset` (a TFDS MovieLens ratings config), `ratings_csv`,
     `ratings_parquet` or `movielens_dir`.
 
@@ -473,6 +525,11 @@ class MovieLensExampleGen(component.FileBasedExampleGen):
       validation_percent: the share of the train split (after the eval
         split is set apart, or of `ratings_csv` / the base file when eval
         is given) written as the `validation` split instead; 0 writes none.
+      new_user_percent: the newest users by first rating (this share of
+        them) have every rating moved to the `new_users` split, when the
+        data has timestamps (a local CSV or Parquet without a `timestamp`
+        column gets none; TFDS's and GroupLens's always have them); 0:
+        none.
 
     Raises:
       RatingsSourceError: a local source is missing, or its header, columns
@@ -489,6 +546,10 @@ class MovieLensExampleGen(component.FileBasedExampleGen):
     if not 0 <= validation_percent <= 50:
       raise ValueError('validation_percent must be between 0 and 50, not '
                        f'{validation_percent}')
+    if not 0 <= new_user_percent <= 50:
+      raise ValueError('new_user_percent must be between 0 and 50, not '
+                       f'{new_user_percent}')
+    timestamps = True  # TFDS, GroupLens and remote files: assumed
     csv_encoding = tf_examples.check_encoding(csv_encoding)
     if dataset:
       source_format, input_base, paths = TFDS, TFDS_INPUT_BASE, [dataset]
@@ -497,12 +558,14 @@ class MovieLensExampleGen(component.FileBasedExampleGen):
       paths = [ratings_csv] + ([eval_ratings_csv] if eval_ratings_csv else [])
       for path in paths:
         if not is_remote(path):  # fail at pipeline build, not mid-run
-          csv_source.check_csv(path, csv_encoding)
+          timestamps &= features.TIMESTAMP_KEY in csv_source.check_csv(
+              path, csv_encoding)
       input_base, paths = input_base_and_patterns(paths)
     elif ratings_parquet:
       source_format = PARQUET
       if not is_remote(ratings_parquet):
-        parquet_source.check_parquet(ratings_parquet)
+        timestamps = features.TIMESTAMP_KEY in parquet_source.check_parquet(
+            ratings_parquet)[0]
       input_base, paths = input_base_and_patterns([ratings_parquet])
     else:
       source_format = GROUPLENS
@@ -528,5 +591,6 @@ class MovieLensExampleGen(component.FileBasedExampleGen):
         csv_encoding=(csv_encoding if csv_encoding != 'utf-8' else None),
         validation_percent=validation_percent or None,
         eval_max_ratings=eval_max_ratings,
+        new_user_percent=(new_user_percent or None) if timestamps else None,
         examples=types.Channel(type=standard_artifacts.Examples))
     base_beam_component.BaseBeamComponent.__init__(self, spec=spec)

@@ -15,16 +15,24 @@ training data lacks (such a split measures only the out-of-vocabulary user).
 The training data is the train and validation splits: the Trainer fits and
 selects on them and never sees eval.
 
-The model is blessed only if TFMA blessed it and its Recall@k is at least
+Where ExampleGen set apart a `new_users` split (the newest users by
+sign-up, whose ratings the model never saw: components/new_users.py), each
+of them gives their first H ratings to the bundle's
+`recommend_from_ratings`, for H in `new_user_histories`, beside the most
+popular list on the same people.
+
+The model is blessed only if TFMA blessed it, its Recall@k is at least
 the most popular list's and no more than `recall_change_tolerance` below
-the baseline bundle's. Being one component with one blessing, every
+the baseline bundle's, and its new-user Recall@k at H =
+`new_user_history` is at least the most popular list's. Being one component with one blessing, every
 consumer of blessings (the Pusher, the baseline resolver, the drift
 baseline) sees the whole verdict.
 """
 
 import json
 import os
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
+                    Set)
 
 from absl import logging
 import numpy as np
@@ -42,8 +50,10 @@ from tfx.utils import io_utils
 from tfx.utils import json_utils
 from tfx.utils import path_utils
 
+from components import new_users
 from components import top_n_metrics
 from components.movielens_example_gen import EVAL_SPLIT
+from components.movielens_example_gen import NEW_USERS_SPLIT
 from components.movielens_example_gen import TRAIN_SPLIT
 from components.movielens_example_gen import split_files
 from components.movielens_example_gen import VALIDATION_SPLIT
@@ -53,6 +63,7 @@ TOP_N_CONFIG_KEY = 'top_n_config'
 TOP_N_FILE = 'top_n_metrics.json'
 RECOMMEND_SIGNATURE = 'recommend'
 RETRIEVE_SIGNATURE = 'retrieve'
+FROM_RATINGS_SIGNATURE = 'recommend_from_ratings'
 _BLESSED = constants.ARTIFACT_PROPERTY_BLESSED_KEY
 READ_BATCH_SIZE = 65_536  # examples parsed at a time
 
@@ -199,6 +210,95 @@ def evaluate(evaluated: top_n_metrics.Protocol,
   return results
 
 
+def read_timed_ratings(examples: types.Artifact, split: str
+                       ) -> new_users.TimedRatings:
+  """Every (user, title, rating, timestamp) of a split (a rating without a
+  timestamp counts as given first)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from trainer_module import splits  # pylint: disable=g-import-not-at-top
+  files = split_files(examples, split)  # none: an empty split
+  spec = {features.USER_ID_KEY: tf.io.FixedLenFeature([], tf.string),
+          features.MOVIE_TITLE_KEY: tf.io.FixedLenFeature([], tf.string),
+          features.LABEL_KEY: tf.io.FixedLenFeature([], tf.float32),
+          features.TIMESTAMP_KEY: tf.io.FixedLenFeature(
+              [], tf.int64, default_value=0)}
+  columns = {key: [] for key in spec}
+  for batch in tf.data.TFRecordDataset(
+      files, compression_type=splits.compression_of(files) if files else ''
+  ).batch(READ_BATCH_SIZE):
+    parsed = tf.io.parse_example(batch, spec)
+    for key in spec:
+      columns[key].append(parsed[key].numpy())
+  return new_users.TimedRatings(*(
+      np.concatenate(columns[key]) if columns[key] else np.array([])
+      for key in spec))
+
+
+def signature_from_ratings(loaded: Any, max_batch: int = 256
+                           ) -> Callable[[List[new_users.Case], int],
+                                         List[list]]:
+  """people, k -> top-k titles (bytes) per person, each given their
+  ratings through a loaded bundle's recommend_from_ratings."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if FROM_RATINGS_SIGNATURE not in loaded.signatures:
+    raise ValueError(f'the model has no {FROM_RATINGS_SIGNATURE!r} '
+                     'signature')
+  function = loaded.signatures[FROM_RATINGS_SIGNATURE]
+
+  def recommend(people: List[new_users.Case], k: int) -> List[list]:
+    lists = []
+    for start in range(0, len(people), max_batch):
+      batch = people[start:start + max_batch]
+      width = max(len(c.given_titles) for c in batch)
+      titles = [c.given_titles + [b''] * (width - len(c.given_titles))
+                for c in batch]
+      ratings = [c.given_ratings + [0.0] * (width - len(c.given_ratings))
+                 for c in batch]
+      top = function(movie_title=tf.constant(titles, tf.string,
+                                             [len(batch), width]),
+                     user_rating=tf.constant(ratings, tf.float32,
+                                             [len(batch), width]),
+                     k=tf.constant(k, tf.int32))['movie_title'].numpy()
+      lists.extend([t for t in row if t] for row in top)
+    return lists
+  return recommend
+
+
+def evaluate_new_users(new: new_users.TimedRatings,
+                       title_counts: Dict[bytes, int],
+                       recommend: Callable[[List[new_users.Case], int],
+                                           List[list]],
+                       config: Dict[str, Any]) -> Dict[str, Any]:
+  """{'by_history': {H: {'bundle', 'most_popular'}}, 'history', 'users',
+  'failures'}: the new users' top-N metrics at each H, and the gate at
+  config['new_user_history']."""
+  k, gate_history = config['k'], config['new_user_history']
+  by_history = {}
+  for history in config['new_user_histories']:
+    people = new_users.cases(new, history, config['min_rating'])
+    by_history[str(history)] = {
+        'bundle': new_users.score(recommend(people, k), people, k),
+        'most_popular': new_users.score(
+            new_users.most_popular(title_counts, people, k), people, k)}
+  gated = by_history[str(gate_history)]
+  metric = f'recall@{k}'
+  failures = []
+  if gated['bundle']['users'] and (
+      gated['bundle'][metric] < gated['most_popular'][metric]):
+    failures.append(
+        f"new users' {metric} {gated['bundle'][metric]:.4f} (given "
+        f'{gate_history} ratings) is below the most popular list\'s '
+        f"{gated['most_popular'][metric]:.4f}")
+  return {'history': gate_history, 'k': k,
+          'users': len(set(new.users.tolist())),
+          'by_history': by_history, 'failures': failures}
+
+
+NO_NEW_USERS = ('no new-user figures: ExampleGen wrote no new_users split '
+                '(the data has no timestamp column, or --new-user-percent '
+                'is 0)')
+
+
 def withdraw_blessing(blessing: types.Artifact) -> None:
   """Turns a TFMA blessing into a refusal, file and property alike."""
   blessed_file = os.path.join(blessing.uri, constants.BLESSED_FILE_NAME)
@@ -238,6 +338,15 @@ class Executor(evaluator_executor.Executor):
         signature_recommender(load_bundle(baseline[0]), RECOMMEND_SIGNATURE)
         if baseline else None, config)
     results['unseen_eval_user_share'] = round(unseen_share, 4)
+    if NEW_USERS_SPLIT in artifact_utils.decode_split_names(
+        examples.split_names):
+      results['new_users'] = evaluate_new_users(
+          read_timed_ratings(examples, NEW_USERS_SPLIT),
+          training.title_counts, signature_from_ratings(bundle), config)
+      results['failures'] += results['new_users']['failures']
+    else:
+      results['new_users'] = {'skipped': NO_NEW_USERS}
+      logging.info(NO_NEW_USERS)
     evaluation = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.EVALUATION_KEY])
     io_utils.write_string_file(os.path.join(evaluation.uri, TOP_N_FILE),
@@ -266,7 +375,8 @@ class RecommenderEvaluator(base_component.BaseComponent):
       baseline_model: the latest blessed bundle, if any.
       eval_config: TFMA's EvalConfig (the rating metrics and gates).
       top_n_config: {'k', 'min_rating', 'recall_change_tolerance',
-        'max_unseen_eval_user_share'}.
+        'max_unseen_eval_user_share', 'new_user_history',
+        'new_user_histories'}.
     """
     super().__init__(spec=RecommenderEvaluatorSpec(
         examples=examples, model=model, baseline_model=baseline_model,

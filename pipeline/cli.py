@@ -44,6 +44,18 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       'validation split, on which the Trainer validates and '
                       'early-stops (default: %(default)s; the Evaluator '
                       'alone reads eval)')
+  parser.add_argument('--new-user-percent', type=int,
+                      default=configs.NEW_USER_PERCENT,
+                      help='where the data has timestamps, every rating of '
+                      'the newest N%% of the users (by their first rating) '
+                      'becomes the new_users split: the Evaluator serves '
+                      'them from their first ratings as new users and gates '
+                      'on it (default: %(default)s; 0: none)')
+  parser.add_argument('--new-user-history', type=int,
+                      default=configs.NEW_USER_HISTORY,
+                      help='H: the ratings each new user gives at request '
+                      'time in the Evaluator\'s new-user gate (default: '
+                      '%(default)s)')
   parser.add_argument('--manual-dir',
                       default=os.environ.get(configs.MANUAL_DIR_ENV),
                       help='folder holding the original MovieLens zip, for '
@@ -125,6 +137,8 @@ def pipeline_config(args: argparse.Namespace) -> configs.PipelineConfig:
   config = configs.preset(args.preset, **given_hyperparameters(args))
   changes: Dict[str, Any] = dict(
       validation_percent=args.validation_percent,
+      new_user_percent=args.new_user_percent,
+      new_user_history=args.new_user_history,
       tune_trials=(None if not args.tune else args.tune_trials
                    if args.tune_trials is not None
                    else configs.DEFAULT_TUNE_TRIALS))

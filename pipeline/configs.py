@@ -102,6 +102,17 @@ MAX_UNSEEN_EVAL_USER_SHARE = 0.5
 # Evaluator alone reads `eval`.
 VALIDATION_PERCENT = 10
 
+# New users (components/new_users.py): where the data has timestamps,
+# ExampleGen sets apart every rating of the newest NEW_USER_PERCENT% of the
+# users by sign-up (their first rating) as the `new_users` split; the
+# Evaluator gives each of them their first NEW_USER_HISTORY ratings to
+# `recommend_from_ratings` (and NEW_USER_HISTORIES for the report) and
+# blocks the push when its Recall@K is below the most popular list's on the
+# same people.
+NEW_USER_PERCENT = 20
+NEW_USER_HISTORY = 10
+NEW_USER_HISTORIES = (1, 3, 5, 10, 20)
+
 
 # The eval split is 20% of the ratings (as in the tutorial) up to this many;
 # past 500k ratings it keeps about this many and the rest trains: the
@@ -161,6 +172,8 @@ class PipelineConfig:
       default_factory=lambda: dict(DRIFT_COMPARATORS))
   eval_max_ratings: int = EVAL_MAX_RATINGS
   validation_percent: int = VALIDATION_PERCENT
+  new_user_percent: int = NEW_USER_PERCENT  # 0: no new-user split
+  new_user_history: int = NEW_USER_HISTORY
   tune_trials: Optional[int] = None  # a Tuner trying this many sets; None: none
 
   def __post_init__(self):
@@ -169,6 +182,12 @@ class PipelineConfig:
       raise ValueError('validation_percent must be between 1 and 50 (the '
                        'Trainer validates on that split), not '
                        f'{self.validation_percent}')
+    if not 0 <= self.new_user_percent <= 50:
+      raise ValueError('new_user_percent must be between 0 and 50, not '
+                       f'{self.new_user_percent}')
+    if self.new_user_history < 1:
+      raise ValueError('new_user_history must be >= 1, not '
+                       f'{self.new_user_history}')
     if self.tune_trials is not None and self.tune_trials < 1:
       raise ValueError(f'tune_trials must be >= 1, not {self.tune_trials}')
     if not self.rmse_threshold > 0:

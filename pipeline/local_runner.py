@@ -70,6 +70,7 @@ def print_summary(summary: dict, timings: bool = True) -> None:
   top_n = summary.get('top_n')
   if top_n:
     print(top_n_line(top_n))
+    print(new_user_line(top_n.get('new_users')))
   print(f"blessed: {summary['blessed']}")
   for reason in summary['not_blessed_because']:
     print(f'  not blessed: {reason}')
@@ -90,6 +91,19 @@ def top_n_line(top_n: dict) -> str:
   return f'eval Recall@{top_n["k"]}: ' + ', '.join(
       f'{label} {top_n[key][metric]:.4f}' for key, label in names.items()
       if top_n.get(key))
+
+
+def new_user_line(new: Optional[dict]) -> str:
+  """'new users (189, given 10 ratings): Recall@10 bundle 0.30, most
+  popular 0.26', or why there are no such figures."""
+  if not new or 'skipped' in new:
+    return (new or {}).get('skipped', 'no new-user figures')
+  metric = f"recall@{new['k']}"
+  gated = new['by_history'][str(new['history'])]
+  return (f"new users ({gated['bundle']['users']} with a later liked movie, "
+          f"given {new['history']} ratings): Recall@{new['k']} bundle "
+          f"{gated['bundle'][metric]:.4f}, most popular "
+          f"{gated['most_popular'][metric]:.4f}")
 
 
 def write_summary(paths: dict, summary: dict) -> None:

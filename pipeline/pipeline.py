@@ -168,7 +168,8 @@ def create_pipeline(
       manual_dir=manual_dir,
       data_dir=tfds_data_dir,
       eval_max_ratings=config.eval_max_ratings,
-      validation_percent=config.validation_percent)
+      validation_percent=config.validation_percent,
+      new_user_percent=config.new_user_percent)
 
   statistics_gen = StatisticsGen(
       examples=example_gen.outputs['examples'],
@@ -276,7 +277,11 @@ def create_pipeline(
       top_n_config={
           'k': config.top_n_k, 'min_rating': config.top_n_min_rating,
           'max_unseen_eval_user_share': config.max_unseen_eval_user_share,
-          'recall_change_tolerance': config.recall_change_tolerance}).with_id('Evaluator')
+          'recall_change_tolerance': config.recall_change_tolerance,
+          'new_user_history': config.new_user_history,
+          'new_user_histories': sorted({*configs.NEW_USER_HISTORIES,
+                                        config.new_user_history})},
+  ).with_id('Evaluator')
 
   pusher = Pusher(
       model=trainer.outputs['model'],

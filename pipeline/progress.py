@@ -80,6 +80,11 @@ def _evaluator(run):
     metric = f"recall@{top_n['k']}"
     recall = (f"; {metric} {top_n['bundle'][metric]:.4f} (most popular "
               f"{top_n['most_popular'][metric]:.4f})")
+    new = top_n.get('new_users') or {}
+    if new.get('by_history'):
+      gated = new['by_history'][str(new['history'])]
+      recall += (f"; new users {gated['bundle'][metric]:.4f} (most popular "
+                 f"{gated['most_popular'][metric]:.4f})")
   return (f'eval RMSE {rmse:.4f}, ' if rmse is not None else '') + (
       'blessed' if blessed else 'NOT blessed') + (
           f' (against baseline model #{baseline.id})' if baseline else

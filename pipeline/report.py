@@ -119,7 +119,29 @@ def top_n_tables(top_n: Optional[dict]) -> str:
   return (f'<p>Each eval user\'s top {k} over the catalog, their train '
           f'movies left out; relevant: eval ratings &gt;= '
           f"{top_n['min_rating']:g}.</p>{lists}"
-          f'<h3>The bundle by user activity</h3>{by_activity}')
+          f'<h3>The bundle by user activity</h3>{by_activity}'
+          f"{new_user_table(top_n.get('new_users'), k)}")
+
+
+def new_user_table(new: Optional[dict], k: int) -> str:
+  """New users' Recall and NDCG at each H, bundle and most popular."""
+  if not new:
+    return ''
+  if 'skipped' in new:
+    return f'<h3>New users</h3><p id="new-users-skipped">' \
+           f"{html.escape(new['skipped'])}</p>"
+  names = [f'recall@{k}', f'ndcg@{k}']
+  rows = [[history, label, *(_fmt(new['by_history'][history][key][n])
+                             for n in names),
+           new['by_history'][history][key]['users']]
+          for history in sorted(new['by_history'], key=int)
+          for key, label in (('bundle', 'bundle (recommend_from_ratings)'),
+                             ('most_popular', 'most popular'))]
+  return (f"<h3>New users</h3><p>{new['users']} people the model never saw "
+          '(the newest by sign-up) give their first H ratings; relevant: '
+          'their later ratings &gt;= the same threshold; the push is gated '
+          f"at H = {new['history']}.</p>" +
+          _table(['H', 'list', *names, 'users'], rows, 'new-users'))
 
 
 def lineage(metadata_path: str, runs) -> List[dict]:
@@ -223,6 +245,30 @@ def plot_rating_distribution(predicted, labels, path: str) -> None:
   ax.set_ylabel('eval examples')
   ax.set_title(f'Predicted vs actual ratings ({len(labels):,} eval examples)')
   ax.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+
+
+def plot_new_users(new: dict, path: str) -> None:
+  """New users' Recall@k against the ratings they gave (H), the bundle's
+  recommend_from_ratings beside the most popular list."""
+  plt = _plt()
+  metric = f"recall@{new['k']}"
+  histories = sorted(new['by_history'], key=int)
+  fig, ax = plt.subplots(figsize=(7, 3.5))
+  for key, label in (('bundle', 'bundle (recommend_from_ratings)'),
+                     ('most_popular', 'most popular')):
+    ax.plot([int(h) for h in histories],
+            [new['by_history'][h][key][metric] for h in histories],
+            marker='o', label=label)
+  ax.set_xticks([int(h) for h in histories])
+  ax.set_xlabel('ratings given (H)')
+  ax.set_ylabel(f"Recall@{new['k']}")
+  ax.set_title(f"New users ({new['users']}): Recall@{new['k']} from their "
+               'first H ratings')
+  ax.legend()
+  ax.grid(alpha=0.3)
   fig.tight_layout()
   fig.savefig(path, dpi=90)
   plt.close(fig)
@@ -403,6 +449,10 @@ def write_report(output_dir: str) -> str:
     charts.draw('rmse_by_slice.png', summary['slices'],
                 lambda path: plot_rmse_by_slice(summary['slices'], path))
     images['RMSE by slice, new and baseline model'] = 'rmse_by_slice.png'
+  new = (summary.get('top_n') or {}).get('new_users') or {}
+  if new.get('by_history'):
+    charts.draw('new_users.png', new, lambda path: plot_new_users(new, path))
+    images['New users: Recall against ratings given'] = 'new_users.png'
   model_path = _serving_model_path(summary, runs)
   examples_uri = _uri(runs, 'MovieLensExampleGen', 'examples')
   top_k = []

@@ -43,7 +43,7 @@ def test_a_pair_rated_twice_counts_once_and_busy_users_are_capped(
   ids, sims = item_neighbors.neighbor_table(users, movies, 2, 2,
                                             neighbors=1, shrink=0.0)
   assert ids[:2, 0].tolist() == [1, 0]
-  np.testing.assert_allclose(sims[:2, 0], [1.0, 1.0])
+  np.testing.assert_allclose(sims[:2, 0], [1.0, 1.0], rtol=1e-6)
   monkeypatch.setattr(item_neighbors, 'MAX_USER_RATINGS', 3)
   matrix = item_neighbors.user_movie_matrix(
       np.zeros(10, int), np.arange(10), 1, 10)

@@ -344,7 +344,8 @@ def test_serving_ids_equal_transforms_for_every_value_and_unknowns(
       transformed_data.transform_output)
   model = ranking_models.build_model(tf_transform_output,
                                      hyperparameters.Hyperparameters())
-  module = serving.ServingModule(model, tf_transform_output, recommender=None)
+  module = serving.ServingModule(model, tf_transform_output, recommender=None,
+                                 from_ratings=None)
   users = list(tf_transform_output.vocabulary_by_name(
       features.vocabulary_name(features.USER_ID_KEY)))
   titles = list(tf_transform_output.vocabulary_by_name(

@@ -31,12 +31,16 @@ def run(tmp_path_factory):
   return output_dir, summary
 
 
-def test_all_100k_ratings_are_split_80_20(run):
+def test_all_100k_ratings_are_split_80_20_and_new_users_apart(run):
   _, summary = run
   examples = summary['examples']
   assert sum(examples.values()) == 100_000
+  # The newest 20% of the users by sign-up (189 of 943) and every rating
+  # of theirs: the new_users split.
+  assert summary['top_n']['new_users']['users'] == 189
+  known = 100_000 - examples['new_users']
   training = examples['train'] + examples['validation']
-  assert 0.79 < training / 100_000 < 0.81
+  assert 0.79 < training / known < 0.81
   # Issue 16: validation is 10% of the training data.
   assert 0.09 < examples['validation'] / training < 0.11
 
@@ -81,7 +85,7 @@ def test_top_n_metrics_are_reported_and_beat_most_popular(run):
   for name in ('bundle', 'retrieval', 'most_popular'):
     assert set(top_n[name]) >= {'recall@10', 'ndcg@10', 'map@10', 'users',
                                 'by_activity'}
-    assert top_n[name]['users'] > 900  # eval users with a rating >= 4
+    assert top_n[name]['users'] > 700  # known eval users with a rating >= 4
   assert top_n['bundle']['recall@10'] >= 1.5 * top_n['most_popular'][
       'recall@10']
   assert top_n['bundle']['by_activity']  # per user-activity bucket
@@ -117,3 +121,33 @@ def rated_in_train(output_dir: str, user_id: str) -> set:
   train = recommender_evaluator.training_ratings(examples)
   return {t.decode() for u, t in zip(train.users, train.titles)
           if u == user_id.encode()}
+
+
+def test_new_users_are_served_from_their_ratings_above_most_popular(run):
+  """Every H: recommend_from_ratings at least the most popular list on the
+  same people (the gate is at H = 10)."""
+  _, summary = run
+  new = summary['top_n']['new_users']
+  assert new['failures'] == [] and new['history'] == 10
+  assert sorted(new['by_history'], key=int) == ['1', '3', '5', '10', '20']
+  for history, lists in new['by_history'].items():
+    assert lists['bundle']['users'] > 150, history
+    assert (lists['bundle']['recall@10'] >=
+            lists['most_popular']['recall@10']), history
+
+
+def test_predict_recommends_from_ratings_given_now(run):
+  output_dir, _ = run
+  result = e2e.run_module('pipeline.predict', [
+      '--model-dir', configs.output_paths(output_dir)['serving_model_dir'],
+      '--ratings', 'Star Wars (1977)=5,Empire Strikes Back, The (1980)=5,'
+      'Not A Film (2099)=3', '--top-k', '5', '--json'])
+  assert result.returncode == 0, result.stderr[-2000:]
+  out = json.loads(result.stdout)
+  assert out['known_ratings'] == 2
+  assert out['unknown_titles'] == ['Not A Film (2099)']
+  titles = [r['movie_title'] for r in out['ranking']]
+  assert len(titles) == 5
+  assert not {'Star Wars (1977)', 'Empire Strikes Back, The (1980)'} & set(
+      titles)
+  assert 'Return of the Jedi (1983)' in titles

@@ -539,3 +539,54 @@ def test_the_local_runner_reruns_example_gen_only_when_the_file_changed(
   [_, latest] = store.get_artifacts_by_type('Examples')
   assert 'num_files:1,total_bytes:' in latest.custom_properties[
       'input_fingerprint'].string_value
+
+
+def test_new_users_take_every_rating_of_the_newest_users(ratings_csv,
+                                                          written, tmp_path):
+  """The newest 20% of the users by first rating (over every split) move
+  whole to new_users; the other splits keep the rest of theirs, unchanged."""
+  from components import new_users  # pylint: disable=g-import-not-at-top
+  uri = run_executor(example_gen.MovieLensExampleGen(
+      ratings_csv=ratings_csv, new_user_percent=20), str(tmp_path / 'out'))
+  with open(ratings_csv) as f:
+    rows = list(csv.DictReader(f))
+  first = {}
+  for row in rows:
+    first[row['user_id']] = min(first.get(row['user_id'], 1 << 62),
+                                int(row['timestamp']))
+  newest = {u.decode() for u in new_users.newest_users(
+      [(u.encode(), t) for u, t in first.items()], 20)}
+  assert len(newest) == round(len(first) * 0.2)
+  assert min(first[u] for u in newest) >= max(
+      first[u] for u in first if u not in newest)
+  moved = read_split(uri, 'new_users')
+  assert {e.features.feature['user_id'].bytes_list.value[0].decode()
+          for e in moved} == newest
+  assert len(moved) == sum(row['user_id'] in newest for row in rows)
+  for split in ('train', 'validation', 'eval'):
+    before = [e for e in read_split(written, split)
+              if e.features.feature['user_id'].bytes_list.value[0].decode()
+              not in newest]
+    assert read_split(uri, split) == before, split
+
+
+def test_no_new_users_split_without_a_timestamp_column(tmp_path):
+  path = tmp_path / 'ratings.csv'
+  path.write_text('user_id,movie_title,user_rating\n1,A (1990),4\n')
+  component = example_gen.MovieLensExampleGen(ratings_csv=str(path),
+                                              new_user_percent=20)
+  assert component.exec_properties[example_gen.NEW_USER_PERCENT_KEY] is None
+  with_time = tmp_path / 'timed.csv'
+  with_time.write_text('user_id,movie_title,user_rating,timestamp\n'
+                       '1,A (1990),4,881250949\n')
+  assert example_gen.MovieLensExampleGen(
+      ratings_csv=str(with_time), new_user_percent=20).exec_properties[
+          example_gen.NEW_USER_PERCENT_KEY] == 20
+
+
+@pytest.mark.parametrize('percent', [-1, 51])
+def test_a_new_user_share_out_of_range_is_refused(ratings_csv, percent):
+  with pytest.raises(ValueError, match='new_user_percent must be between 0 '
+                     'and 50'):
+    example_gen.MovieLensExampleGen(ratings_csv=ratings_csv,
+                                    new_user_percent=percent)

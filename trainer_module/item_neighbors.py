@@ -56,14 +56,14 @@ def neighbor_table(users: np.ndarray, movies: np.ndarray, num_users: int,
   < num_users / num_movies."""
   matrix = user_movie_matrix(users, movies, num_users, num_movies, seed)
   by_movie = matrix.T.tocsr()
-  raters = np.asarray(by_movie.sum(axis=1)).reshape(-1)
+  raters = np.sqrt(np.asarray(by_movie.sum(axis=1), np.float32).reshape(-1))
   width = max(1, min(neighbors, num_movies - 1))
   ids = np.zeros((num_movies + 1, width), np.int32)
   sims = np.zeros((num_movies + 1, width), np.float32)
   for start in range(0, num_movies, BLOCK):
     rows = np.arange(start, min(start + BLOCK, num_movies))
     both = (by_movie[rows] @ matrix).toarray()
-    block = both / (np.sqrt(np.outer(raters[rows], raters)) + shrink)
+    block = both / (np.outer(raters[rows], raters) + np.float32(shrink))
     block[np.arange(len(rows)), rows] = -1.0  # never a movie's own neighbour
     best = np.argpartition(-block, width - 1, axis=1)[:, :width]
     order = np.argsort(-np.take_along_axis(block, best, axis=1), axis=1,

@@ -1,0 +1,317 @@
+"""New users: the bundle's recommend_from_ratings against the anchors, and
+the settings it serves with, chosen one step earlier.
+
+  python -m bench.new_users --run-dir DIR [--work-dir W] [--output F]
+
+DIR is a finished pipeline run on data with timestamps (its ExampleGen
+wrote a `new_users` split; components/new_users.py has the protocol). On
+that run's new users, at every H of configs.NEW_USER_HISTORIES:
+- the bundle: the Evaluator's figures (recommend_from_ratings);
+- most popular in the training data (train + validation);
+- item-kNN (cosine, shrunk; trainer_module/item_neighbors.py) over the
+  same training data: the given titles' neighbours summed.
+
+Settings (the bundle's new_user_* hyperparameters and the item-kNN
+anchor's shrink) are chosen one step earlier, never on the run's new
+users: the run's training data is written as a ratings CSV and the
+pipeline runs on it (W/earlier), so its own newest users are set apart the
+same way; each setting is scored on them with `from_ratings_lists` (the
+NumPy twin of the served graph, tested equal to it) and the bundle that run
+trained. Prints the tables; writes F (default bench/results/new_users.json).
+"""
+
+import os
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import argparse  # pylint: disable=g-import-not-at-top,wrong-import-position
+import csv
+import dataclasses
+import itertools
+import json
+import subprocess
+import sys
+import tempfile
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from components import new_users
+from components import recommender_evaluator
+from pipeline import configs
+from trainer_module import hyperparameters
+from trainer_module import item_neighbors
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUTPUT = os.path.join(PROJECT_ROOT, 'bench', 'results',
+                              'new_users.json')
+K = configs.TOP_N_K
+MIN_RATING = configs.TOP_N_MIN_RATING
+# What is tried one step earlier.
+KNN_WEIGHTS = (0.5, 1.0, 2.0, 4.0, 8.0)
+KNN_SHRINKS = (0.0, 10.0, 50.0, 100.0)
+RATING_CENTERS = (0.0, 2.5, 3.0, 3.5)  # 0.0: every rating counts for
+ANCHOR_NEIGHBORS = 100_000  # the anchor keeps every neighbour
+
+
+@dataclasses.dataclass
+class Catalog:
+  """A bundle's movie vocabulary (bytes, id order) and an index of it."""
+  titles: List[bytes]
+
+  @property
+  def index(self) -> Dict[bytes, int]:
+    return {title: i for i, title in enumerate(self.titles)}
+
+
+def from_ratings_lists(generic: np.ndarray, ids: np.ndarray,
+                       sims: np.ndarray, weight: float, center: float,
+                       catalog: Catalog, people: Sequence[new_users.Case],
+                       k: int) -> List[list]:
+  """Each person's top k titles as serving.FromRatings scores them: the
+  unknown user's scores + weight / sqrt(known given) * sum of (rating -
+  center) * the given movies' neighbour similarities; given titles out."""
+  index = catalog.index
+  lists = []
+  for case in people:
+    given = [(index[t], r) for t, r in zip(case.given_titles,
+                                           case.given_ratings) if t in index]
+    knn = np.zeros(len(catalog.titles))
+    for movie, rating in given:
+      np.add.at(knn, ids[movie], sims[movie] * (rating - center))
+    scores = generic + weight / np.sqrt(max(len(given), 1)) * knn
+    scores[[movie for movie, _ in given]] = -np.inf
+    best = np.argsort(-scores, kind='stable')[:k]
+    lists.append([catalog.titles[i] for i in best if np.isfinite(scores[i])])
+  return lists
+
+
+def training_data(examples_uri: str) -> new_users.TimedRatings:
+  """The run's training ratings (train and validation), with timestamps."""
+  examples = examples_artifact(examples_uri)
+  parts = [recommender_evaluator.read_timed_ratings(examples, split)
+           for split in recommender_evaluator.training_splits(examples)]
+  return new_users.TimedRatings(*(
+      np.concatenate([getattr(p, f.name) for p in parts])
+      for f in dataclasses.fields(new_users.TimedRatings)))
+
+
+def examples_artifact(examples_uri: str):
+  """An Examples artifact for a folder of Split-* folders."""
+  from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  examples = standard_artifacts.Examples()
+  examples.uri = examples_uri
+  examples.split_names = artifact_utils.encode_split_names(sorted(
+      name.split('-', 1)[1] for name in os.listdir(examples_uri)
+      if name.startswith('Split-')))
+  return examples
+
+
+def ids_of(ratings: new_users.TimedRatings, catalog: Catalog):
+  """(user ids, movie ids, users) of the ratings of catalog titles."""
+  index = catalog.index
+  known = np.array([t in index for t in ratings.titles.tolist()], bool)
+  users, user_ids = np.unique(ratings.users[known], return_inverse=True)
+  movies = np.array([index[t] for t in ratings.titles[known].tolist()])
+  return user_ids, movies, len(users)
+
+
+def knn_lists(training: new_users.TimedRatings, shrink: float,
+              people: Sequence[new_users.Case], k: int) -> List[list]:
+  """The item-kNN anchor: each person's given titles' similarities summed
+  (every neighbour kept), given titles out."""
+  catalog = Catalog(sorted(set(training.titles.tolist())))
+  users, movies, num_users = ids_of(training, catalog)
+  ids, sims = item_neighbors.neighbor_table(
+      users, movies, num_users, len(catalog.titles), ANCHOR_NEIGHBORS, shrink)
+  return from_ratings_lists(np.zeros(len(catalog.titles)), ids, sims, 1.0,
+                            0.0, catalog, people, k)
+
+
+def title_counts(training: new_users.TimedRatings) -> Dict[bytes, int]:
+  titles, counts = np.unique(training.titles, return_counts=True)
+  return dict(zip(titles.tolist(), counts.tolist()))
+
+
+def anchors(training: new_users.TimedRatings, new: new_users.TimedRatings,
+            shrink: float) -> Dict[str, Dict[str, Any]]:
+  """{H: {'most_popular', 'item_knn'}} on the new users."""
+  counts = title_counts(training)
+  result = {}
+  for history in configs.NEW_USER_HISTORIES:
+    people = new_users.cases(new, history, MIN_RATING)
+    result[str(history)] = {
+        'most_popular': new_users.score(
+            new_users.most_popular(counts, people, K), people, K),
+        'item_knn': new_users.score(
+            knn_lists(training, shrink, people, K), people, K)}
+  return result
+
+
+def write_csv(ratings: new_users.TimedRatings, path: str) -> None:
+  """The ratings as a --ratings-csv file (user, title, rating, time)."""
+  with open(path, 'w', newline='', encoding='utf-8') as f:
+    writer = csv.writer(f)
+    writer.writerow(configs.RATINGS_ONLY_COLUMNS)
+    for user, title, rating, timestamp in zip(
+        ratings.users.tolist(), ratings.titles.tolist(),
+        ratings.ratings.tolist(), ratings.timestamps.tolist()):
+      writer.writerow([user.decode(), title.decode(), rating, timestamp])
+
+
+def examples_dir(output_dir: str) -> str:
+  """The newest ExampleGen output of a pipeline run's output dir."""
+  from bench import compare  # pylint: disable=g-import-not-at-top
+  return compare.examples_dir(output_dir)
+
+
+def run_earlier(training: new_users.TimedRatings, work_dir: str,
+                extra: Sequence[str]) -> str:
+  """The pipeline on the run's training data (its output dir)."""
+  os.makedirs(work_dir, exist_ok=True)
+  data = os.path.join(work_dir, 'earlier_ratings.csv')
+  write_csv(training, data)
+  output_dir = os.path.join(work_dir, 'earlier')
+  subprocess.run([sys.executable, '-m', 'pipeline.local_runner',
+                  '--output-dir', output_dir, '--ratings-csv', data,
+                  '--no-report', *extra], check=True, cwd=PROJECT_ROOT)
+  return output_dir
+
+
+def newest_bundle(output_dir: str):
+  """The bundle the run's Trainer wrote (pushed or not)."""
+  import glob  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  found = sorted(glob.glob(os.path.join(
+      output_dir, 'pipeline_root', 'Trainer', 'model', '*', 'Format-Serving')),
+                 key=lambda p: int(p.split(os.sep)[-2]))
+  return tf.saved_model.load(found[-1])
+
+
+def mean_score(lists_for, people_by_history: Dict[int, list]
+               ) -> Dict[str, Any]:
+  """Recall@K and NDCG@K averaged over the histories (each H's people),
+  and Recall@K at each."""
+  scores = {h: new_users.score(lists_for(people), people, K)
+            for h, people in people_by_history.items()}
+  return {f'recall@{K}': round(float(np.mean(
+      [s[f'recall@{K}'] for s in scores.values()])), 4),
+          f'ndcg@{K}': round(float(np.mean(
+              [s[f'ndcg@{K}'] for s in scores.values()])), 4),
+          'recall_by_history': {str(h): s[f'recall@{K}']
+                                for h, s in scores.items()}}
+
+
+def choose(earlier_dir: str) -> Dict[str, Any]:
+  """Every setting scored on the earlier run's new users, averaged over
+  the histories H (one H's ~150 people alone choose by noise); the best
+  (mean Recall@K, then NDCG@K) of the bundle's and of the anchor's."""
+  examples = examples_dir(earlier_dir)
+  training = training_data(examples)
+  new = recommender_evaluator.read_timed_ratings(
+      examples_artifact(examples), 'new_users')
+  people = {h: new_users.cases(new, h, MIN_RATING)
+            for h in configs.NEW_USER_HISTORIES}
+  bundle = newest_bundle(earlier_dir)
+  catalog = Catalog(bundle.vocabularies()['movie_title'].numpy().tolist())
+  generic = bundle.from_ratings.generic.numpy()
+  users, movies, num_users = ids_of(training, catalog)
+  neighbors = hyperparameters.Hyperparameters().new_user_knn_neighbors
+  tried = []
+  for shrink in KNN_SHRINKS:
+    ids, sims = item_neighbors.neighbor_table(
+        users, movies, num_users, len(catalog.titles), neighbors, shrink)
+    for weight, center in itertools.product(KNN_WEIGHTS, RATING_CENTERS):
+      tried.append({'knn_weight': weight, 'shrink': shrink,
+                    'rating_center': center, **mean_score(
+                        lambda p: from_ratings_lists(
+                            generic, ids, sims, weight, center, catalog, p,
+                            K), people)})
+  anchor = [{'shrink': shrink, **mean_score(
+      lambda p: knn_lists(training, shrink, p, K), people)}
+            for shrink in KNN_SHRINKS]
+  counts = title_counts(training)
+  key = lambda row: (row[f'recall@{K}'], row[f'ndcg@{K}'])
+  return {'users': len(people[configs.NEW_USER_HISTORY]),
+          'bundle': max(tried, key=key), 'item_knn': max(anchor, key=key),
+          'unknown_user_list': mean_score(lambda p: from_ratings_lists(
+              generic, ids, sims, 0.0, 0.0, catalog, p, K), people),
+          'most_popular': mean_score(
+              lambda p: new_users.most_popular(counts, p, K), people),
+          'tried': tried, 'item_knn_tried': anchor}
+
+
+def table(run_top_n: Dict[str, Any], anchor: Dict[str, Any]) -> str:
+  """Recall@K (NDCG@K) per H: bundle, most popular, item-kNN."""
+  metric, ndcg = f'recall@{K}', f'ndcg@{K}'
+  new = run_top_n['new_users']
+  lines = [f"new users: {new['users']}; Recall@{K} (NDCG@{K}), people with a "
+           'later liked movie',
+           f"{'H':>3}  {'bundle':>15}  {'most popular':>15}  "
+           f"{'item-kNN':>15}  {'people':>6}"]
+  for history in sorted(new['by_history'], key=int):
+    row = new['by_history'][history]
+    cells = [row['bundle'], anchor[history]['most_popular'],
+             anchor[history]['item_knn']]
+    lines.append(f'{history:>3}  ' + '  '.join(
+        f'{c[metric]:.4f} ({c[ndcg]:.4f})' for c in cells) +
+                 f"  {row['bundle']['users']:>6}")
+  return '\n'.join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  parser = argparse.ArgumentParser(
+      prog='python -m bench.new_users', description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--run-dir', required=True,
+                      help='a finished pipeline run (its --output-dir)')
+  parser.add_argument('--work-dir', default=None,
+                      help='where the earlier run goes (default: a new '
+                      'temporary folder)')
+  parser.add_argument('--output', default=DEFAULT_OUTPUT)
+  parser.add_argument('--earlier-args', default='',
+                      help="extra local_runner flags for the earlier run "
+                      "(e.g. the run's --preset)")
+  args = parser.parse_args(argv)
+  with open(os.path.join(args.run_dir, 'run_summary.json')) as f:
+    top_n = json.load(f)['top_n']
+  if 'by_history' not in (top_n or {}).get('new_users', {}):
+    parser.error(f'{args.run_dir} has no new-user figures (its data has no '
+                 'timestamps, or it ran with --new-user-percent 0)')
+  examples = examples_dir(args.run_dir)
+  training = training_data(examples)
+  work_dir = args.work_dir or tempfile.mkdtemp(prefix='new_users_')
+  earlier = choose(run_earlier(training, work_dir,
+                               args.earlier_args.split()))
+  new = recommender_evaluator.read_timed_ratings(
+      examples_artifact(examples), 'new_users')
+  anchor = anchors(training, new, earlier['item_knn']['shrink'])
+  chosen = earlier['bundle']
+  print(f"chosen one step earlier ({earlier['users']} people; mean "
+        f"Recall@{K} over H = {configs.NEW_USER_HISTORIES}): knn_weight {chosen['knn_weight']}, shrink "
+        f"{chosen['shrink']}, rating_center {chosen['rating_center']} "
+        f"(Recall@{K} {chosen[f'recall@{K}']:.4f}; unknown-user list "
+        f"{earlier['unknown_user_list'][f'recall@{K}']:.4f}, item-kNN "
+        f"{earlier['item_knn'][f'recall@{K}']:.4f} at shrink "
+        f"{earlier['item_knn']['shrink']}, most popular "
+        f"{earlier['most_popular'][f'recall@{K}']:.4f})")
+  print(table(top_n, anchor))
+  result = {'run_dir': os.path.abspath(args.run_dir),
+            'table': table(top_n, anchor),
+            'bundle': top_n['new_users'], 'anchors': anchor,
+            'earlier': earlier,
+            'served_settings': {
+                name: getattr(hyperparameters.Hyperparameters(), name)
+                for name in ('new_user_knn_weight', 'new_user_knn_shrink',
+                             'new_user_rating_center',
+                             'new_user_knn_neighbors')}}
+  os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+  with open(args.output, 'w') as f:
+    json.dump(result, f, indent=2)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
