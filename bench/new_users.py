@@ -65,23 +65,33 @@ class Catalog:
     return {title: i for i, title in enumerate(self.titles)}
 
 
+def from_ratings_scores(generic: np.ndarray, ids: np.ndarray,
+                        sims: np.ndarray, weight: float, center: float,
+                        index: Dict[Any, int], titles: Sequence,
+                        ratings: Sequence[float]) -> np.ndarray:
+  """One person's score of every movie as serving.FromRatings computes it:
+  the unknown user's scores + weight / sqrt(known given) * sum of (rating -
+  center) * the given movies' neighbour similarities; given movies -inf
+  (titles not in `index` are ignored)."""
+  given = [(index[t], r) for t, r in zip(titles, ratings) if t in index]
+  knn = np.zeros(len(generic))
+  for movie, rating in given:
+    np.add.at(knn, ids[movie], sims[movie] * (rating - center))
+  scores = generic + weight / np.sqrt(max(len(given), 1)) * knn
+  scores[[movie for movie, _ in given]] = -np.inf
+  return scores
+
+
 def from_ratings_lists(generic: np.ndarray, ids: np.ndarray,
                        sims: np.ndarray, weight: float, center: float,
                        catalog: Catalog, people: Sequence[new_users.Case],
                        k: int) -> List[list]:
-  """Each person's top k titles as serving.FromRatings scores them: the
-  unknown user's scores + weight / sqrt(known given) * sum of (rating -
-  center) * the given movies' neighbour similarities; given titles out."""
+  """Each person's top k titles by from_ratings_scores."""
   index = catalog.index
   lists = []
   for case in people:
-    given = [(index[t], r) for t, r in zip(case.given_titles,
-                                           case.given_ratings) if t in index]
-    knn = np.zeros(len(catalog.titles))
-    for movie, rating in given:
-      np.add.at(knn, ids[movie], sims[movie] * (rating - center))
-    scores = generic + weight / np.sqrt(max(len(given), 1)) * knn
-    scores[[movie for movie, _ in given]] = -np.inf
+    scores = from_ratings_scores(generic, ids, sims, weight, center, index,
+                                 case.given_titles, case.given_ratings)
     best = np.argsort(-scores, kind='stable')[:k]
     lists.append([catalog.titles[i] for i in best if np.isfinite(scores[i])])
   return lists

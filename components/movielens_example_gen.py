@@ -8,10 +8,11 @@ on every orchestrator (on Kubeflow V2 / Vertex too, where it runs before
 the cache check); a changed file is never served from cache. The standard
 executor splits the records by hash into train and eval (80/20 by default,
 or the two files given), then this executor carves `validation` out of
-train by a second hash (10% of it by default), and writes gzipped
-TFRecords. The
-Trainer fits on train and validates (early stopping, model selection) on
-validation; only the Evaluator reads eval.
+train by a second hash (10% of it by default), moves every rating of the
+newest users by sign-up to `new_users` when asked (`new_user_percent`,
+data with timestamps: components/new_users.py), and writes gzipped
+TFRecords. The Trainer fits on train and validates (early stopping, model
+selection) on validation; only the Evaluator reads eval and new_users.
 This module holds the component, its executor and the splits; each source
 has its own module:
 

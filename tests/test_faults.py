@@ -171,9 +171,12 @@ def test_eval_split_of_unseen_users_stops_before_pusher(
     row['user_id'] = f"new-{row['user_id']}"
   evaluation = write_rows(str(tmp_path / 'eval.csv'), rows[:600],
                           synthetic.COLUMNS)
+  # No new_users split: it would move the newest of these unseen users out
+  # of eval (and the other splits) before the Evaluator could refuse them.
   result, summary = run_with_fault(
       'eval split of unseen users', served,
-      ['--ratings-csv', train, '--eval-ratings-csv', evaluation, *TRAINING])
+      ['--ratings-csv', train, '--eval-ratings-csv', evaluation,
+       '--new-user-percent', '0', *TRAINING])
   assert_stopped(result, summary, 'Evaluator', 'EvalSplitError',
                  '100% of the eval ratings are by users the training data')
 

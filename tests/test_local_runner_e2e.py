@@ -43,7 +43,11 @@ def test_summary_reports_the_run(first_run, ratings_csv):
   with open(ratings_csv) as f:
     rows = sum(1 for _ in f) - 1
   assert sum(summary['examples'].values()) == rows
-  assert set(summary['examples']) == {'train', 'validation', 'eval'}
+  assert set(summary['examples']) == {'train', 'validation', 'eval',
+                                      'new_users'}
+  new = summary['top_n']['new_users']
+  assert new['users'] == 24  # the newest fifth of the 120 users
+  assert set(new['by_history']) == {'1', '3', '5', '10', '20'}
   # The generated ratings have std ~1.0: a model at 0.9 learned something.
   assert 0.3 < summary['rmse'] <= 0.9
   assert summary['blessed'] is True
@@ -65,7 +69,7 @@ def test_predict_ranks_titles_and_flags_unknown_ones(first_run):
   output_dir, _ = first_run
   titles = synthetic.movie_titles(150)[:3]
   args = ['--model-dir', configs.output_paths(output_dir)['serving_model_dir'],
-          '--user-id', '42', '--json']
+          '--user-id', known_user(output_dir), '--json']
   for title in [*titles, 'Not A Movie (2099)']:
     args += ['--movie-title', title]
   result = e2e.run_module('pipeline.predict', args)
@@ -77,6 +81,36 @@ def test_predict_ranks_titles_and_flags_unknown_ones(first_run):
   assert ratings == sorted(ratings, reverse=True)
   known = {r['movie_title']: r['known'] for r in out['ranking']}
   assert known == {**{t: True for t in titles}, 'Not A Movie (2099)': False}
+
+
+def known_user(output_dir: str) -> str:
+  """A user of the run's train split (not one of its new users)."""
+  from bench import compare  # pylint: disable=g-import-not-at-top
+  from components import recommender_evaluator  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  examples = standard_artifacts.Examples()
+  examples.uri = compare.examples_dir(output_dir)
+  examples.split_names = '["train"]'
+  return sorted(recommender_evaluator.read_ratings(
+      examples, 'train').users.tolist())[0].decode()
+
+
+def test_predict_recommends_from_ratings_for_someone_unknown(first_run):
+  output_dir, _ = first_run
+  titles = synthetic.movie_titles(150)
+  result = e2e.run_module('pipeline.predict', [
+      '--model-dir', configs.output_paths(output_dir)['serving_model_dir'],
+      '--ratings', f'{titles[0]}=5,{titles[1]}=4,Not A Movie (2099)=2',
+      '--top-k', '7', '--json'])
+  assert result.returncode == 0, result.stderr[-2000:]
+  import json  # pylint: disable=g-import-not-at-top
+  out = json.loads(result.stdout)
+  assert (out['given_ratings'], out['known_ratings']) == (3, 2)
+  assert out['unknown_titles'] == ['Not A Movie (2099)']
+  ranked = [r['movie_title'] for r in out['ranking']]
+  assert len(ranked) == 7 and not set(ranked) & set(titles[:2])
+  scores = [r['score'] for r in out['ranking']]
+  assert scores == sorted(scores, reverse=True)
 
 
 def test_rerun_with_nothing_changed_is_all_cache_and_a_retrain_is_compared(

@@ -45,11 +45,15 @@ def test_one_progress_line_per_component_start_and_finish(two_runs):
   assert any(re.search(r'StatisticsGen complete .*train [\d,]+ examples, '
                        r'validation [\d,]+ examples, eval [\d,]+ examples', l)
              for l in lines)
-  assert any(re.search(r'Transform complete .*vocabularies: user_id 120, '
+  # 24 of the 120 users are the newest by sign-up: the new_users split.
+  assert any(re.search(r'StatisticsGen complete .*new_users [\d,]+ examples',
+                       l) for l in lines)
+  assert any(re.search(r'Transform complete .*vocabularies: user_id 96, '
                        r'movie_title 150', l) for l in lines)
   assert any(re.search(r'Trainer complete .*epochs 1: rmse [\d.]+ val '
                        r'[\d.]+; 2: .*; 3: rmse', l) for l in lines)
-  assert any(re.search(r'Evaluator complete .*eval RMSE [\d.]+, blessed', l)
+  assert any(re.search(r'Evaluator complete .*eval RMSE [\d.]+, blessed.*; '
+                       r'new users [\d.]+ \(most popular [\d.]+\)', l)
              for l in lines)
   assert any(re.search(r'Pusher complete .*pushed version \d+', l)
              for l in lines)
