@@ -9,7 +9,9 @@ that run's new users, at every H of configs.NEW_USER_HISTORIES:
 - the bundle: the Evaluator's figures (recommend_from_ratings);
 - most popular in the training data (train + validation);
 - item-kNN (cosine, shrunk; trainer_module/item_neighbors.py) over the
-  same training data: the given titles' neighbours summed.
+  same training data: the given titles' neighbours summed;
+- the unknown user's list: what the bundle gives without the given ratings
+  (the retrieval model's out-of-vocabulary user), given titles left out.
 
 Settings (the bundle's new_user_* hyperparameters and the item-kNN
 anchor's shrink) are chosen one step earlier, never on the run's new
@@ -146,9 +148,13 @@ def title_counts(training: new_users.TimedRatings) -> Dict[bytes, int]:
 
 
 def anchors(training: new_users.TimedRatings, new: new_users.TimedRatings,
-            shrink: float) -> Dict[str, Dict[str, Any]]:
-  """{H: {'most_popular', 'item_knn'}} on the new users."""
+            shrink: float, bundle) -> Dict[str, Dict[str, Any]]:
+  """{H: {'most_popular', 'item_knn', 'unknown_user'}} on the new users
+  (`bundle`: the run's, for its unknown user's list)."""
   counts = title_counts(training)
+  catalog = Catalog(bundle.vocabularies()['movie_title'].numpy().tolist())
+  generic = bundle.from_ratings.generic.numpy()
+  no_neighbors = np.zeros((len(generic) + 1, 1), np.int32)
   result = {}
   for history in configs.NEW_USER_HISTORIES:
     people = new_users.cases(new, history, MIN_RATING)
@@ -156,7 +162,10 @@ def anchors(training: new_users.TimedRatings, new: new_users.TimedRatings,
         'most_popular': new_users.score(
             new_users.most_popular(counts, people, K), people, K),
         'item_knn': new_users.score(
-            knn_lists(training, shrink, people, K), people, K)}
+            knn_lists(training, shrink, people, K), people, K),
+        'unknown_user': new_users.score(from_ratings_lists(
+            generic, no_neighbors, no_neighbors.astype(np.float32), 0.0,
+            0.0, catalog, people, K), people, K)}
   return result
 
 
@@ -254,17 +263,18 @@ def choose(earlier_dir: str) -> Dict[str, Any]:
 
 
 def table(run_top_n: Dict[str, Any], anchor: Dict[str, Any]) -> str:
-  """Recall@K (NDCG@K) per H: bundle, most popular, item-kNN."""
+  """Recall@K (NDCG@K) per H: bundle, most popular, item-kNN, the unknown
+  user's list."""
   metric, ndcg = f'recall@{K}', f'ndcg@{K}'
   new = run_top_n['new_users']
   lines = [f"new users: {new['users']}; Recall@{K} (NDCG@{K}), people with a "
            'later liked movie',
            f"{'H':>3}  {'bundle':>15}  {'most popular':>15}  "
-           f"{'item-kNN':>15}  {'people':>6}"]
+           f"{'item-kNN':>15}  {'unknown user':>15}  {'people':>6}"]
   for history in sorted(new['by_history'], key=int):
     row = new['by_history'][history]
     cells = [row['bundle'], anchor[history]['most_popular'],
-             anchor[history]['item_knn']]
+             anchor[history]['item_knn'], anchor[history]['unknown_user']]
     lines.append(f'{history:>3}  ' + '  '.join(
         f'{c[metric]:.4f} ({c[ndcg]:.4f})' for c in cells) +
                  f"  {row['bundle']['users']:>6}")
@@ -287,6 +297,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   args = parser.parse_args(argv)
   with open(os.path.join(args.run_dir, 'run_summary.json')) as f:
     top_n = json.load(f)['top_n']
+  # The run dir's last run is the one measured: its Evaluator's figures,
+  # its Trainer's bundle.
   if 'by_history' not in (top_n or {}).get('new_users', {}):
     parser.error(f'{args.run_dir} has no new-user figures (its data has no '
                  'timestamps, or it ran with --new-user-percent 0)')
@@ -297,7 +309,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                                args.earlier_args.split()))
   new = recommender_evaluator.read_timed_ratings(
       examples_artifact(examples), 'new_users')
-  anchor = anchors(training, new, earlier['item_knn']['shrink'])
+  anchor = anchors(training, new, earlier['item_knn']['shrink'],
+                   newest_bundle(args.run_dir))
   chosen = earlier['bundle']
   print(f"chosen one step earlier ({earlier['users']} people; mean "
         f"Recall@{K} over H = {configs.NEW_USER_HISTORIES}): knn_weight {chosen['knn_weight']}, shrink "

@@ -152,7 +152,7 @@ def test_page_loads_and_every_image_renders(page, tmp_path):
   driver, _ = page
   assert driver.title.startswith('MovieLens ranking run')
   images = driver.find_elements(By.TAG_NAME, 'img')
-  assert len(images) == 3
+  assert len(images) == 4  # curves, slices, ratings, new users
   for image in images:
     width = driver.execute_script(
         'return arguments[0].complete ? arguments[0].naturalWidth : 0', image)
@@ -204,6 +204,20 @@ def test_page_shows_the_top_n_metrics_of_every_list(page):
     assert float(recall) == pytest.approx(top_n[key]['recall@10'], abs=5e-5)
   buckets = driver.find_elements(By.CSS_SELECTOR, '#top-n-by-activity tr')
   assert len(buckets) == len(top_n['bundle']['by_activity']) + 1
+
+
+def test_page_shows_new_users_at_every_history(page):
+  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+  driver, summary = page
+  new = summary['top_n']['new_users']
+  rows = driver.find_elements(By.CSS_SELECTOR, '#new-users tr')[1:]
+  assert len(rows) == 2 * len(new['by_history'])  # bundle, most popular
+  for row in rows:
+    history, name, recall = (c.text for c in
+                             row.find_elements(By.TAG_NAME, 'td')[:3])
+    key = 'bundle' if name.startswith('bundle') else 'most_popular'
+    assert float(recall) == pytest.approx(
+        new['by_history'][history][key]['recall@10'], abs=5e-5)
 
 
 def test_report_of_a_run_that_failed_before_any_component(tmp_path):

@@ -16,8 +16,7 @@ from typing import Tuple
 import numpy as np
 from scipy import sparse
 
-# Movies whose similarity rows are computed at a time (a dense block of
-# BLOCK x catalog floats).
+# Movies whose co-rated pairs are counted at a time (one sparse product).
 BLOCK = 1024
 # At most this many ratings of one user enter the co-occurrence counts (a
 # seeded random subset): a user with n ratings adds n^2 pairs.
@@ -51,23 +50,29 @@ def neighbor_table(users: np.ndarray, movies: np.ndarray, num_users: int,
                    seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
   """(ids, sims), each [num_movies + 1, width]: row i holds movie i's most
   similar movies, best first (width = min(neighbors, num_movies - 1), at
-  least 1); the extra last row (the out-of-vocabulary id) and padding have
-  similarity 0. `users` / `movies` are the training ratings' ids, each
-  < num_users / num_movies."""
+  least 1); a movie co-rated with fewer movies is padded with similarity 0,
+  as is the extra last row (the out-of-vocabulary id). `users` / `movies`
+  are the training ratings' ids, each < num_users / num_movies."""
   matrix = user_movie_matrix(users, movies, num_users, num_movies, seed)
   by_movie = matrix.T.tocsr()
-  raters = np.sqrt(np.asarray(by_movie.sum(axis=1), np.float32).reshape(-1))
+  norms = np.sqrt(np.asarray(by_movie.sum(axis=1), np.float32).reshape(-1))
   width = max(1, min(neighbors, num_movies - 1))
   ids = np.zeros((num_movies + 1, width), np.int32)
   sims = np.zeros((num_movies + 1, width), np.float32)
   for start in range(0, num_movies, BLOCK):
     rows = np.arange(start, min(start + BLOCK, num_movies))
-    both = (by_movie[rows] @ matrix).toarray()
-    block = both / (np.outer(raters[rows], raters) + np.float32(shrink))
-    block[np.arange(len(rows)), rows] = -1.0  # never a movie's own neighbour
-    best = np.argpartition(-block, width - 1, axis=1)[:, :width]
-    order = np.argsort(-np.take_along_axis(block, best, axis=1), axis=1,
-                       kind='stable')
-    ids[rows] = np.take_along_axis(best, order, axis=1)
-    sims[rows] = np.maximum(np.take_along_axis(block, ids[rows], axis=1), 0)
+    both = by_movie[rows] @ matrix  # sparse: only co-rated pairs
+    for offset, movie in enumerate(rows):
+      begin, end = both.indptr[offset], both.indptr[offset + 1]
+      others = both.indices[begin:end]
+      values = both.data[begin:end] / (norms[movie] * norms[others] +
+                                       np.float32(shrink))
+      values[others == movie] = -1.0  # never a movie's own neighbour
+      if len(values) > width:
+        best = np.argpartition(-values, width - 1)[:width]
+        others, values = others[best], values[best]
+      order = np.argsort(-values, kind='stable')
+      keep = order[values[order] > 0][:width]
+      ids[movie, :len(keep)] = others[keep]
+      sims[movie, :len(keep)] = values[keep]
   return ids, sims
