@@ -23,10 +23,10 @@ popular list on the same people.
 
 The model is blessed only if TFMA blessed it, its Recall@k is at least
 the most popular list's and no more than `recall_change_tolerance` below
-the baseline bundle's, and its new-user Recall@k at H =
-`new_user_history` is at least the most popular list's. Being one component with one blessing, every
-consumer of blessings (the Pusher, the baseline resolver, the drift
-baseline) sees the whole verdict.
+the baseline bundle's, and its new-user Recall@k at H = `new_user_history`
+is at least the most popular list's. Being one component with one
+blessing, every consumer of blessings (the Pusher, the baseline resolver,
+the drift baseline) sees the whole verdict.
 """
 
 import json
