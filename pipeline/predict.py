@@ -33,7 +33,9 @@ from typing import List, Optional, Set, Tuple
 
 DEFAULT_TOP_K = 10
 MAX_TOP_K = 100  # what `recommend` accepts
-MIN_RATING, MAX_RATING = 0.5, 5.0  # what recommend_from_ratings accepts
+# What recommend_from_ratings accepts: ratings, and ratings per person.
+MIN_RATING, MAX_RATING = 0.5, 5.0
+MAX_GIVEN_RATINGS = 1000
 # One "title=rating" of --ratings; titles may hold commas ("Usual
 # Suspects, The (1995)"), so a pair ends at "=number" and a comma or the end.
 _RATING_PAIR = re.compile(r'\s*(.+?)\s*=\s*([0-9]*\.?[0-9]+)\s*(?:,|$)')
@@ -56,9 +58,13 @@ def parse_ratings(text: str) -> List[Tuple[str, float]]:
 
 def check_ratings(pairs: List[Tuple[str, float]], source: str
                   ) -> List[Tuple[str, float]]:
-  """The pairs, or ValueError naming the first rating out of range."""
+  """The pairs, or ValueError naming the first rating out of range (or
+  too many ratings)."""
   if not pairs:
     raise ValueError(f'{source}: no ratings given')
+  if len(pairs) > MAX_GIVEN_RATINGS:
+    raise ValueError(f'{source}: {len(pairs)} ratings; at most '
+                     f'{MAX_GIVEN_RATINGS} are taken')
   for title, rating in pairs:
     if not MIN_RATING <= rating <= MAX_RATING:
       raise ValueError(f'{source}: the rating of {title!r} is {rating:g}; '

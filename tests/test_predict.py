@@ -19,6 +19,8 @@ def test_ratings_pairs_allow_commas_in_titles():
      '0.5..5'),
     ('Fargo (1996)=0', 'is 0; ratings are 0.5..5'),
     ('', 'no ratings given'),
+    (','.join(f'Film {i} (1990)=4' for i in range(1001)),
+     '1001 ratings; at most 1000 are taken'),
 ])
 def test_bad_ratings_are_named(text, message):
   with pytest.raises(ValueError, match=message):
@@ -58,3 +60,11 @@ def test_the_command_line_refuses_before_loading_a_model(args, message,
     predict.main(['--model-dir', str(tmp_path), *args])
   assert exit_info.value.code == 2
   assert message in capsys.readouterr().err
+
+
+def test_the_limits_are_the_served_signatures():
+  """predict refuses before loading what the bundle would refuse."""
+  from trainer_module import serving  # pylint: disable=g-import-not-at-top
+  assert (predict.MIN_RATING, predict.MAX_RATING, predict.MAX_GIVEN_RATINGS,
+          predict.MAX_TOP_K) == (serving.MIN_RATING, serving.MAX_RATING,
+                                 serving.MAX_GIVEN_RATINGS, serving.MAX_K)
