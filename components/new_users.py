@@ -2,18 +2,17 @@
 first ratings they give.
 
 Users are ordered by their first rating (their sign-up); the newest
-`percent`% of them are new, and T is the first new user's sign-up. Each new
-user gives their first H ratings (by time) at request time; relevant = the
-rest of their ratings >= min_rating; the H given titles are never
-recommended. Recall@k and NDCG@k as for known users
-(top_n_metrics.per_user); users with nothing relevant are not counted.
+`percent`% of them are new. Each new user gives their first H ratings (by
+time) at request time; relevant = the rest of their ratings >= min_rating;
+the H given titles are never recommended. Recall@k and NDCG@k as for known
+users (top_n_metrics.per_user); users with nothing relevant are not
+counted.
 
-ExampleGen sets the new users' ratings apart in the `new_users` split
-(`newest_users`); the Evaluator scores the bundle's
-`recommend_from_ratings` and the most popular list on them. bench/ applies
-the protocol strictly (training = the ratings before T of users who signed
-up before T) and once more inside that training data, where settings are
-chosen.
+ExampleGen moves every rating of the new users to the `new_users` split
+(`newest_users`), so the run's training data is the other users' ratings;
+the Evaluator scores the bundle's `recommend_from_ratings` and the most
+popular list on them; bench/new_users.py adds its anchors and chooses
+settings on a run over that training data, one step earlier.
 
 Pure NumPy, as top_n_metrics.
 """
@@ -25,12 +24,6 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from components import top_n_metrics
-
-# H: the ratings a new user gives at request time; the gate's and the
-# ones the report shows.
-DEFAULT_HISTORY = 10
-HISTORIES = (1, 3, 5, 10, 20)
-DEFAULT_PERCENT = 20  # of the users, by sign-up
 
 
 def newest_users(first_ratings: Iterable[Tuple[bytes, Optional[int]]],
@@ -51,35 +44,6 @@ class TimedRatings:
   titles: np.ndarray
   ratings: np.ndarray
   timestamps: np.ndarray
-
-  def where(self, mask: np.ndarray) -> 'TimedRatings':
-    return TimedRatings(*(getattr(self, f.name)[mask]
-                          for f in dataclasses.fields(self)))
-
-  def as_ratings(self) -> top_n_metrics.Ratings:
-    return top_n_metrics.Ratings(self.users, self.titles, self.ratings)
-
-
-def first_ratings(ratings: TimedRatings) -> Dict:
-  """{user: the time of their first rating}."""
-  first: Dict = {}
-  for user, timestamp in zip(ratings.users.tolist(),
-                             ratings.timestamps.tolist()):
-    if user not in first or timestamp < first[user]:
-      first[user] = timestamp
-  return first
-
-
-def signup_cut(ratings: TimedRatings, percent: float = DEFAULT_PERCENT
-               ) -> Tuple[TimedRatings, TimedRatings]:
-  """(training, new): the ratings given before T by the users who signed up
-  before T, and every rating of the new users (the protocol, strictly)."""
-  first = first_ratings(ratings)
-  new = newest_users(first.items(), percent)
-  cut = min(first[user] for user in new)
-  is_new = np.array([user in new for user in ratings.users.tolist()], bool)
-  return (ratings.where(~is_new & (ratings.timestamps < cut)),
-          ratings.where(is_new))
 
 
 @dataclasses.dataclass

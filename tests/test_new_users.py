@@ -22,16 +22,6 @@ def test_newest_users_by_first_rating_ties_by_user_untimed_never():
   assert new_users.newest_users(firsts, 0) == frozenset()
 
 
-def test_signup_cut_keeps_old_users_ratings_before_the_first_new_one():
-  ratings = timed([('old', 'A', 4, 1), ('old', 'B', 5, 50),
-                   ('mid', 'A', 3, 5), ('new', 'C', 4, 20),
-                   ('new', 'A', 2, 21)])
-  training, new = new_users.signup_cut(ratings, 34)
-  assert sorted(zip(training.users, training.titles)) == [
-      ('mid', 'A'), ('old', 'A')]
-  assert set(new.users) == {'new'} and len(new.users) == 2
-
-
 def test_cases_give_the_first_h_by_time_and_relevant_is_the_liked_rest():
   new = timed([('u', 'late', 5, 30), ('u', 'first', 2, 10),
                ('u', 'second', 5, 20), ('u', 'meh', 3, 40),
