@@ -200,13 +200,10 @@ def run_earlier(training: new_users.TimedRatings, work_dir: str,
 
 
 def newest_bundle(output_dir: str):
-  """The bundle the run's Trainer wrote (pushed or not)."""
-  import glob  # pylint: disable=g-import-not-at-top
+  """The bundle the run's Trainer wrote last (pushed or not)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  found = sorted(glob.glob(os.path.join(
-      output_dir, 'pipeline_root', 'Trainer', 'model', '*', 'Format-Serving')),
-                 key=lambda p: int(p.split(os.sep)[-2]))
-  return tf.saved_model.load(found[-1])
+  from bench import compare  # pylint: disable=g-import-not-at-top
+  return tf.saved_model.load(compare.trained_model_dir(output_dir))
 
 
 def mean_score(lists_for, people_by_history: Dict[int, list]
