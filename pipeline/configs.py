@@ -120,10 +120,6 @@ NEW_USER_HISTORIES = (1, 3, 5, 10, 20)
 # on 2 cores), and 100k ratings measure RMSE to ~0.003.
 EVAL_MAX_RATINGS = 100_000
 
-# This project's setup.py: what Beam workers need besides TFX.
-PROJECT_SETUP_FILE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'setup.py')
-
 # The resolvers' node ids: they run on every run (they read ML Metadata).
 DRIFT_BASELINE_RESOLVER_ID = 'drift_baseline_statistics_resolver'
 BASELINE_MODEL_RESOLVER_ID = 'latest_blessed_model_resolver'
@@ -138,15 +134,19 @@ STATS_MAX_EXAMPLES = 200_000
 
 # Beam defaults, used when --beam-pipeline-args names no other runner.
 # Locally, one in-memory worker: on MovieLens 100k and 2 cores it beat
-# multi_processing with 2 workers (100-112 s against 123-127 s a cold run).
-# Unless the Beam args name the workers' dependencies, every Beam component
-# packs TFX's own installation into an sdist for them (2.5 s, 52 MB in a
-# temporary directory TFX never deletes); a direct runner stages nothing, so
-# name this project's setup.py (the Kubeflow runner names its image).
+# multi_processing with 2 workers (README, "Beam").
+# The DirectRunner's workers are this process (or its subprocesses), so they
+# have every dependency already. Unless the Beam args name the workers'
+# dependencies, TFX packs its own installation for every Beam component; a
+# named setup.py makes Beam build an sdist of this project for every Beam
+# pipeline instead. A worker image is the one dependency flag that neither
+# builds nor stages anything (TFX skips its packing for it, tensorflow/tfx
+# #3022), and the DirectRunner never starts it.
+DIRECT_RUNNER_WORKER_IMAGE = 'direct-runner-workers:this-python-environment'
 LOCAL_BEAM_PIPELINE_ARGS = [
     '--direct_running_mode=in_memory',
     '--direct_num_workers=1',
-    f'--setup_file={PROJECT_SETUP_FILE}',
+    f'--sdk_container_image={DIRECT_RUNNER_WORKER_IMAGE}',
 ]
 # In a Kubeflow / Vertex pod: every core of the pod.
 CLUSTER_BEAM_PIPELINE_ARGS = [

@@ -35,10 +35,12 @@ def run_command(command: List[str], env: Optional[Dict[str, str]] = None,
       capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def run_module(module: str, args: List[str],
-               timeout: int = 1800) -> subprocess.CompletedProcess:
+def run_module(module: str, args: List[str], timeout: int = 1800,
+               env: Optional[Dict[str, str]] = None
+               ) -> subprocess.CompletedProcess:
   """Runs `python -m module args` from the project root, as a user would."""
-  return run_command([sys.executable, '-m', module, *args], timeout=timeout)
+  return run_command([sys.executable, '-m', module, *args], env=env,
+                     timeout=timeout)
 
 
 def run_pipeline(output_dir: str, args: List[str]) -> dict:
@@ -46,10 +48,11 @@ def run_pipeline(output_dir: str, args: List[str]) -> dict:
   return run_pipeline_with_output(output_dir, args)[0]
 
 
-def run_pipeline_with_output(output_dir: str, args: List[str]):
+def run_pipeline_with_output(output_dir: str, args: List[str],
+                             env: Optional[Dict[str, str]] = None):
   """Runs the local runner; returns (run_summary.json, finished process)."""
   result = run_module('pipeline.local_runner',
-                      ['--output-dir', output_dir, *args])
+                      ['--output-dir', output_dir, *args], env=env)
   assert result.returncode == 0, (
       f'runner failed ({result.returncode}):\n{result.stdout[-2000:]}\n'
       f'{result.stderr[-4000:]}')

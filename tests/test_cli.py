@@ -34,7 +34,7 @@ def test_defaults_are_the_tutorials():
 def test_local_beam_args_spare_tfx_packing_itself(monkeypatch):
   """TFX packs its own installation for Beam workers (2.5 s and 52 MB left
   in a temporary directory, per Beam component) unless the args name their
-  dependencies: the local defaults name this project's setup.py."""
+  dependencies: the local defaults name a worker image."""
   from tfx.utils import dependency_utils  # pylint: disable=g-import-not-at-top
 
   def packs(*_):
@@ -44,7 +44,6 @@ def test_local_beam_args_spare_tfx_packing_itself(monkeypatch):
   for given in ([], ['--direct_num_workers=2']):
     args = cli.beam_args(given)
     assert dependency_utils.make_beam_dependency_flags(args) == args
-  assert os.path.isfile(configs.PROJECT_SETUP_FILE)
   with pytest.raises(AssertionError, match='tfx_ephemeral'):
     dependency_utils.make_beam_dependency_flags(
         ['--direct_running_mode=in_memory'])
@@ -89,10 +88,10 @@ def test_beam_args_repeatable_or_one_string_and_override_defaults():
                         '--direct_num_workers=2 --foo=bar']) == [
                             '--direct_running_mode=multi_processing',
                             '--direct_num_workers=2', '--foo=bar',
-                            f'--setup_file={configs.PROJECT_SETUP_FILE}']
+                            f'--sdk_container_image={configs.DIRECT_RUNNER_WORKER_IMAGE}']
   assert cli.beam_args(['--direct_num_workers=4']) == [
       '--direct_num_workers=4', '--direct_running_mode=in_memory',
-      f'--setup_file={configs.PROJECT_SETUP_FILE}']
+      f'--sdk_container_image={configs.DIRECT_RUNNER_WORKER_IMAGE}']
 
 
 def test_other_runners_get_no_direct_runner_defaults():

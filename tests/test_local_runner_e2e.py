@@ -20,12 +20,32 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope='module')
-def first_run(ratings_csv, tmp_path_factory):
+def first_run_process(ratings_csv, tmp_path_factory):
+  """The first run: (output dir, summary, finished process, its TMPDIR)."""
   output_dir = str(tmp_path_factory.mktemp('e2e') / 'out')
-  summary = e2e.run_pipeline(
+  tmp_dir = str(tmp_path_factory.mktemp('tmpdir'))
+  summary, result = e2e.run_pipeline_with_output(
       output_dir, ['--ratings-csv', ratings_csv, '--rmse-threshold', '0.9',
-                   *TRAINING])
-  return output_dir, summary
+                   *TRAINING], env=e2e.project_env(TMPDIR=tmp_dir))
+  return output_dir, summary, result, tmp_dir
+
+
+@pytest.fixture(scope='module')
+def first_run(first_run_process):
+  return first_run_process[:2]
+
+
+def test_local_run_packs_and_stages_nothing(first_run_process):
+  """Neither TFX (tfx_ephemeral) nor Beam (an sdist of this project, tried
+  with `python -m build` first on Beam 2.77) packs anything for the
+  DirectRunner's workers."""
+  _, _, result, tmp_dir = first_run_process
+  packed = [os.path.join(d, f) for d, _, files in os.walk(tmp_dir)
+            for f in files if f.endswith(('.tar.gz', '.whl'))]
+  assert not packed
+  output = result.stdout + result.stderr
+  assert 'No module named build' not in output
+  assert 'tfx_ephemeral' not in output
 
 
 def test_every_component_executed_once(first_run):
