@@ -23,9 +23,6 @@ BROWSER ?= browser
 # Which tests: make test TESTS="tests/test_cli.py" PYTEST_ARGS="-m \"not e2e\"".
 TESTS ?= tests
 
-# TFRS 0.7.7, TFT and TFMA need Keras 2 (tf_keras) in every process.
-export TF_USE_LEGACY_KERAS := 1
-
 .PHONY: setup browser run test bench bench-scale clean
 
 setup: $(STAMP)

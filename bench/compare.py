@@ -43,8 +43,8 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional
 
+from components import names
 from pipeline import run_key
-from pipeline.configs import RESOLVER_IDS
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(PROJECT_ROOT, 'bench', 'results')
@@ -74,7 +74,7 @@ TUNED_U1_RMSE_GOAL = 0.890
 def run_process(args: List[str]) -> Dict[str, float]:
   """Runs `python -m ...args` from the project root; wall seconds and peak
   RSS (MiB) of the process. Raises with its output if it fails."""
-  env = dict(os.environ, TF_USE_LEGACY_KERAS='1')
+  env = dict(os.environ)
   start = time.monotonic()
   with tempfile.TemporaryFile('w+') as log:
     process = subprocess.Popen([sys.executable, '-m', *args],
@@ -129,7 +129,7 @@ def run_pipeline(work_dir: str, manual_dir: Optional[str],
   return {**process,
           'reported_from_last_run': reported,
           'executed': [] if reported else run_key.executed(
-              summary['component_states'], RESOLVER_IDS), 'rmse': summary['rmse'], 'blessed': summary['blessed'],
+              summary['component_states'], names.RESOLVERS), 'rmse': summary['rmse'], 'blessed': summary['blessed'],
           'not_blessed_because': summary['not_blessed_because'],
           'top_n': summary['top_n'],
           'pushed_model': summary['pushed_model'],
@@ -151,7 +151,7 @@ def measure_serving(work_dir: str, model_dir: str, vocab_model: str,
 def examples_dir(output_dir: str) -> str:
   """The newest ExampleGen output of a pipeline run's output dir."""
   found = sorted(glob.glob(os.path.join(
-      output_dir, 'pipeline_root', 'MovieLensExampleGen', 'examples', '*')),
+      output_dir, 'pipeline_root', names.EXAMPLE_GEN, names.EXAMPLES, '*')),
                  key=lambda path: int(os.path.basename(path)))
   if not found:
     raise FileNotFoundError(f'no ExampleGen output under {output_dir}')
@@ -242,7 +242,8 @@ def u1_table(u1: Dict[str, Any]) -> str:
 def trained_model_dir(output_dir: str) -> str:
   """The newest Trainer export of a run (when nothing was pushed)."""
   found = sorted(glob.glob(os.path.join(
-      output_dir, 'pipeline_root', 'Trainer', 'model', '*', 'Format-Serving')),
+      output_dir, 'pipeline_root', names.TRAINER, names.MODEL, '*',
+      names.SERVING_MODEL_FOLDER)),
                  key=lambda path: int(path.split(os.sep)[-2]))
   if not found:
     raise FileNotFoundError(f'no Trainer export under {output_dir}')

@@ -22,16 +22,12 @@ NumPy twin of the served graph, tested equal to it) and the bundle that run
 trained. Prints the tables; writes F (default bench/results/new_users.json).
 """
 
-import os
-
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-import argparse  # pylint: disable=g-import-not-at-top,wrong-import-position
+import argparse
 import csv
 import dataclasses
 import itertools
 import json
+import os
 import subprocess
 import sys
 import tempfile

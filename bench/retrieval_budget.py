@@ -13,13 +13,9 @@ train movies left out, relevant = validation ratings >= 4. Prints the
 recall and the training seconds at each point.
 """
 
-import os
-
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-import argparse  # pylint: disable=g-import-not-at-top,wrong-import-position
+import argparse
 import json
+import os
 import time
 from typing import Dict, List, Optional
 
@@ -28,6 +24,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components import movielens_example_gen
+from components import names
 from pipeline import run_summary
 from trainer_module import features
 from trainer_module import retrieval_model
@@ -45,17 +42,17 @@ def run_outputs(run_dir: str) -> Dict[str, str]:
   store = run_summary.open_store(os.path.join(run_dir, 'metadata.db'))
   runs = run_summary.component_runs(store, run_summary.latest_run_id(store))
   return {
-      'examples': run_summary.output(runs, 'MovieLensExampleGen',
-                                     'examples').uri,
-      'transform_graph': run_summary.output(runs, 'Transform',
-                                            'transform_graph').uri}
+      'examples': run_summary.output(runs, names.EXAMPLE_GEN,
+                                     names.EXAMPLES).uri,
+      'transform_graph': run_summary.output(runs, names.TRANSFORM,
+                                            names.TRANSFORM_GRAPH).uri}
 
 
 def load(examples_uri: str, split: str, parser: splits.SplitParser
          ) -> Dict[str, np.ndarray]:
   """A split's transformed user ids, movie ids and ratings."""
   data = splits.load_split(splits.split_files(
-      [os.path.join(examples_uri, f'Split-{split}', '*')]), parser)
+      [os.path.join(examples_uri, names.split_folder(split), '*')]), parser)
   return {key: data[key].numpy() for key in
           (splits.USER_KEY, splits.MOVIE_KEY, features.LABEL_KEY)}
 

@@ -83,8 +83,7 @@ def run_pipeline(data_path: str, output_dir: str, workers: int,
   args = [sys.executable, '-m', 'pipeline.local_runner',
           '--output-dir', output_dir, flag, data_path, '--no-report',
           f'--beam-pipeline-args={BEAM_ARGS.format(workers)}']
-  env = dict(os.environ, TF_USE_LEGACY_KERAS='1',
-             PYTHONWARNINGS='ignore::FutureWarning')
+  env = dict(os.environ, PYTHONWARNINGS='ignore::FutureWarning')
   start = time.monotonic()
   with open(log_path, 'w') as log:
     process = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=log,

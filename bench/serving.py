@@ -16,17 +16,12 @@ giving 20 ratings (random known titles and ratings), k=10, through
 `recommend_from_ratings`.
 """
 
-import os
-
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-import argparse  # pylint: disable=g-import-not-at-top,wrong-import-position
+import argparse
 import json
 import time
 from typing import Dict, List, Optional
 
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np
 import tensorflow as tf
 
 

@@ -37,34 +37,23 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from components import csv_source
+from components import grouplens_files
+
 CHUNK_SIZE = 262_144  # ratings generated and written at a time
 FORMATS = ('csv', 'parquet')
 FILE_NAMES = {'csv': 'ratings.csv', 'parquet': 'ratings.parquet'}
 MANIFEST = 'synthetic.json'
-MULTI_VALUE_SEPARATOR = '|'  # genres in a CSV cell, as MovieLens writes them
 
 # Every column of MovieLens 100k, in TFDS's names (the repo schema's).
 COLUMNS = ['user_id', 'movie_title', 'user_rating', 'timestamp', 'movie_id',
            'movie_genres', 'user_gender', 'bucketized_user_age',
            'raw_user_age', 'user_occupation_text', 'user_occupation_label',
            'user_zip_code']
-GENRES = ['Action', 'Adventure', 'Animation', 'Children', 'Comedy', 'Crime',
-          'Documentary', 'Drama', 'Fantasy', 'Film-Noir', 'Horror',
-          'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller', 'War',
-          'Western']
-# MovieLens 100k's occupations and the label TFDS gives each.
-OCCUPATIONS = {
-    'administrator': 'clerical/admin', 'artist': 'artist',
-    'doctor': 'doctor/health care', 'educator': 'academic/educator',
-    'engineer': 'technician/engineer', 'entertainment': 'entertainment',
-    'executive': 'executive/managerial', 'healthcare': 'doctor/health care',
-    'homemaker': 'homemaker', 'lawyer': 'lawyer', 'librarian': 'librarian',
-    'marketing': 'sales/marketing', 'none': 'other/not specified',
-    'other': 'other/not specified', 'programmer': 'programmer',
-    'retired': 'retired', 'salesman': 'sales/marketing',
-    'scientist': 'scientist', 'student': 'student',
-    'technician': 'technician/engineer', 'writer': 'writer',
-}
+# MovieLens 100k's genres (less "unknown") and occupations, each with the
+# label TFDS gives it: the GroupLens reader's own tables.
+GENRES = grouplens_files.GENRES_100K[1:]
+OCCUPATIONS = grouplens_files.OCCUPATION_LABELS_100K
 AGE_GROUPS = np.array([1, 18, 25, 35, 45, 50, 56])  # MovieLens's lower bounds
 FACTORS = 8
 MEAN_RATING = 3.45  # MovieLens 100k: 3.53 (popular movies add a little)
@@ -189,7 +178,7 @@ def chunks(sizes: Sizes, seed: int) -> Iterator[pa.Table]:
 
 def _csv_ready(table: pa.Table) -> pa.Table:
   """Genres joined by '|', as MovieLens CSVs (and our CSV reader) have them."""
-  joined = pc.binary_join(table['movie_genres'], MULTI_VALUE_SEPARATOR)
+  joined = pc.binary_join(table['movie_genres'], csv_source.MULTI_VALUE_SEPARATOR)
   return table.set_column(COLUMNS.index('movie_genres'), 'movie_genres',
                           joined)
 
@@ -288,7 +277,7 @@ def write_small_ratings_csv(path: str, num_ratings: int = 3000,
       writer.writerow([
           str(user + 1), titles[movie], float(np.clip(np.rint(score), 1, 5)),
           874_000_000 + int(rng.integers(0, 10_000_000)), str(movie + 1),
-          MULTI_VALUE_SEPARATOR.join(
+          csv_source.MULTI_VALUE_SEPARATOR.join(
               SMALL_GENRES[g] for g in sorted({movie % 5, (movie // 5) % 5})),
           int(user % 2),
           float(max(g for g in AGE_GROUPS if g <= age)), float(age),

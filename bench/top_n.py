@@ -12,13 +12,9 @@ scored with the Evaluator's protocol and code
   P = (X^T X + lambda I)^-1 over the train split's user x movie matrix.
 """
 
-import os
-
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-import argparse  # pylint: disable=g-import-not-at-top,wrong-import-position
+import argparse
 import json
+import os
 import time
 from typing import Dict, List, Optional
 

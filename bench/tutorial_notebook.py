@@ -9,13 +9,9 @@ split, StringLookup + 32-d embeddings, MLP 256-64-1, Adagrad 0.1, batch 8192,
       --export-dir DIR --output result.json
 """
 
-import os
-
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')  # TFRS 0.7.7 needs Keras 2
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-import argparse  # pylint: disable=g-import-not-at-top,wrong-import-position
+import argparse
 import json
+import os
 import time
 from typing import Dict, List, Optional
 

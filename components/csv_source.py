@@ -5,12 +5,14 @@ value keeps the type the model expects (ids stay strings)."""
 import csv
 import io
 import math
-from typing import Any, List
+from typing import Any, List, Optional
 
 import apache_beam as beam
 import tensorflow as tf
 
 from components import tf_examples
+from components.ratings_source import is_remote
+from components.ratings_source import RatingsSource
 from components.tf_examples import RatingsSourceError
 from trainer_module import features
 
@@ -97,3 +99,51 @@ def ReadCsv(  # pylint: disable=invalid-name
                                  encoding)
           | 'DropBlank' >> beam.Filter(lambda line: line.strip() != '')
           | 'ToExample' >> beam.Map(csv_line_to_example, columns, path))
+
+
+# ---------------------------------------- the source interface (ratings_source)
+
+FILE_BASED = True
+
+
+def split_paths(source: RatingsSource) -> List[str]:
+  """The ratings CSV, and the eval split's when given."""
+  return list(source.paths)
+
+
+def check(source: RatingsSource) -> Optional[List[str]]:
+  """Checks each local file's header and first rating (a remote one is
+  read when the component runs); the columns every file has, None when
+  none was read."""
+  local = [p for p in source.paths if not is_remote(p)]
+  found = [check_csv(path, source.encoding) for path in local]
+  return [c for c in found[0] if all(c in f for f in found)] if found else (
+      None)
+
+
+def columns(source: RatingsSource) -> Optional[List[str]]:
+  """The ratings CSV's columns (its header; a remote file too)."""
+  return read_csv_header(source.paths[0], source.encoding)
+
+
+def tfds_config(source: RatingsSource) -> Optional[str]:
+  """None: the schema follows the file's columns."""
+  del source
+  return None
+
+
+def count(source: RatingsSource, path: str) -> int:
+  """The data lines of the CSV, checked to be text in its encoding."""
+  return count_ratings(path, source.encoding)
+
+
+def read(pipeline: beam.Pipeline, source: RatingsSource,
+         path: str) -> beam.PCollection:
+  """ReadCsv of `path`."""
+  return pipeline | 'ReadCsv' >> ReadCsv(path, source.encoding)  # pylint: disable=no-value-for-parameter
+
+
+def side_files(input_base: str) -> List[str]:
+  """None: each split is its file."""
+  del input_base
+  return []

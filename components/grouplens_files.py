@@ -22,6 +22,7 @@ import apache_beam as beam
 import tensorflow as tf
 
 from components import tf_examples
+from components.ratings_source import RatingsSource
 from components.tf_examples import RatingsSourceError
 
 # MovieLens 100k's shipped train/test pairs (its README: u1..u5 are the
@@ -293,14 +294,56 @@ def ReadGroupLens(pipeline: beam.Pipeline,  # pylint: disable=invalid-name
                                                            fmt)))
 
 
-def side_files(directory: str) -> List[str]:
-  """The names of the movies and users files the ratings are joined with
-  (fingerprinted with the ratings files)."""
-  fmt = find_format(directory)
-  return [name for name in (fmt.movies_file, fmt.users_file) if name]
-
-
 def count_ratings(ratings_path: str) -> int:
   """The ratings in a GroupLens ratings file (its lines, less a header)."""
   return tf_examples.count_lines(ratings_path) - int(
       format_of(ratings_path).header)
+
+
+# ---------------------------------------- the source interface (ratings_source)
+
+FILE_BASED = True
+
+
+def split_paths(source: RatingsSource) -> List[str]:
+  """The release's ratings file, or the shipped pair's train and test
+  files; checks that they and the files they are joined with exist (names
+  only)."""
+  return ratings_files(source.paths[0], source.split)[1]
+
+
+def check(source: RatingsSource) -> Optional[List[str]]:
+  """`split_paths` checks the files; None: every MovieLens column."""
+  split_paths(source)
+  return None
+
+
+def columns(source: RatingsSource) -> Optional[List[str]]:
+  """None: the release's own columns (`tfds_config`)."""
+  del source
+  return None
+
+
+def tfds_config(source: RatingsSource) -> Optional[str]:
+  """The TFDS config of the same release, whose reviewed schema it has."""
+  return find_format(source.paths[0]).tfds_config
+
+
+def count(source: RatingsSource, path: str) -> int:
+  """The ratings in the ratings file."""
+  del source
+  return count_ratings(path)
+
+
+def read(pipeline: beam.Pipeline, source: RatingsSource,
+         path: str) -> beam.PCollection:
+  """ReadGroupLens of the ratings file `path`."""
+  del source
+  return pipeline | 'ReadGroupLens' >> ReadGroupLens(path)  # pylint: disable=no-value-for-parameter
+
+
+def side_files(input_base: str) -> List[str]:
+  """The names of the movies and users files the ratings are joined with
+  (fingerprinted with the ratings files): the folder is the input base."""
+  fmt = find_format(input_base)
+  return [name for name in (fmt.movies_file, fmt.users_file) if name]

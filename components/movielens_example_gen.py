@@ -13,15 +13,17 @@ newest users by sign-up to `new_users` when asked (`new_user_percent`,
 data with timestamps: components/new_users.py), and writes gzipped
 TFRecords. The Trainer fits on train and validates (early stopping, model
 selection) on validation; only the Evaluator reads eval and new_users.
-This module holds the component, its executor and the splits; each source
-has its own module:
+This module holds the component, its executor and the splits. What it
+reads is one RatingsSource (components/ratings_source.py); each format is
+its own module with the same functions (`SourceModule`):
 
-- TFDS (`dataset='movielens/100k-ratings'`, any `*-ratings` config):
-  components/tfds_source.py;
-- a ratings CSV (`ratings_csv=...`, UTF-8 or `csv_encoding`):
+- TFDS (`RatingsSource.tfds('movielens/100k-ratings')`, any `*-ratings`
+  config): components/tfds_source.py;
+- a ratings CSV (`RatingsSource.csv(path[, eval_path, encoding])`):
   components/csv_source.py;
-- Parquet (`ratings_parquet=...`, a path or glob): components/parquet_source.py;
-- an unpacked GroupLens folder (`movielens_dir=...`):
+- Parquet (`RatingsSource.parquet(path or glob)`):
+  components/parquet_source.py;
+- an unpacked GroupLens folder (`RatingsSource.grouplens(folder[, split])`):
   components/grouplens_files.py.
 
 What they share (tf.Example building, decoding, file fingerprints):
@@ -31,7 +33,8 @@ components/tf_examples.py.
 import hashlib
 import json
 import os
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Dict, Iterable, List, Optional, Protocol, Sequence,
+                    Tuple, Union)
 
 import apache_beam as beam
 from apache_beam.runners.runner import PipelineResult
@@ -56,42 +59,32 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
-from components import csv_source
-from components import grouplens_files
-from components import parquet_source
-from components import tf_examples
 from components import new_users
-from components import tfds_source
+from components import tf_examples
 from components.beam_runner import is_direct_runner
+from components.ratings_source import is_remote
+from components.ratings_source import RatingsSource
+from components.ratings_source import source_module
+from components.split_names import check_percent
+from components.split_names import DEFAULT_VALIDATION_PERCENT
+from components.split_names import EVAL_SPLIT
+from components.split_names import NEW_USERS_SPLIT
+from components.split_names import TRAIN_SPLIT
+from components.split_names import VALIDATION_SPLIT
 from components.tf_examples import RatingsSourceError
 from trainer_module import features
 
-# What the input splits' patterns name (`source_format`).
-TFDS = 'tfds'  # a TFDS config name
-CSV = 'csv'  # a ratings CSV
-PARQUET = 'parquet'  # Parquet files (a glob)
-GROUPLENS = 'grouplens'  # a ratings file of an unpacked GroupLens zip
-SOURCE_FORMATS = (TFDS, CSV, PARQUET, GROUPLENS)
-# TFDS datasets are versioned and prepared by the executor: there are no
-# files to fingerprint before it runs. This base matches no file, so TFX's
-# file-based driver (on Kubeflow V2) gives a constant fingerprint too.
-TFDS_INPUT_BASE = 'tfds:'
+# A source that is not file-based (a TFDS dataset, versioned and prepared
+# by the executor) has no files to fingerprint before it runs. This base
+# matches no file, so TFX's file-based driver (on Kubeflow V2) gives a
+# constant fingerprint too.
+NO_FILES_INPUT_BASE = 'tfds:'
 
-SOURCE_FORMAT_KEY = 'source_format'
-MANUAL_DIR_KEY = 'manual_dir'
-DATA_DIR_KEY = 'data_dir'
-CSV_ENCODING_KEY = 'csv_encoding'
+RATINGS_SOURCE_KEY = 'ratings_source'  # RatingsSource.to_json()
 VALIDATION_PERCENT_KEY = 'validation_percent'
 EVAL_MAX_RATINGS_KEY = 'eval_max_ratings'
 NEW_USER_PERCENT_KEY = 'new_user_percent'
 
-TRAIN_SPLIT = 'train'
-VALIDATION_SPLIT = 'validation'
-EVAL_SPLIT = 'eval'
-# Every rating of the newest users by sign-up (components/new_users.py),
-# taken out of the other splits: the Evaluator serves them as new users.
-NEW_USERS_SPLIT = 'new_users'
-DEFAULT_VALIDATION_PERCENT = 10  # of the train split
 
 
 # -------------------------------------------------------------------- splits
@@ -190,12 +183,52 @@ def carve_new_users(splits: Dict[str, beam.PCollection], percent: int
   return {**kept, NEW_USERS_SPLIT: tuple(moved) | 'NewUsers' >> beam.Flatten()}
 
 
+# ------------------------------------------------------------------ sources
+
+
+class SourceModule(Protocol):
+  """What each format's module (ratings_source.SOURCE_MODULES) provides."""
+
+  FILE_BASED: bool  # False: no files for TFX's driver to fingerprint
+
+  def split_paths(self, source: RatingsSource) -> List[str]:
+    """Each input split's file or glob (train, then eval if given)."""
+
+  def check(self, source: RatingsSource) -> Optional[List[str]]:
+    """Cheap checks of local files while the pipeline is built; the
+    columns read, None when none were (a release's own columns)."""
+
+  def columns(self, source: RatingsSource) -> Optional[List[str]]:
+    """The columns, read cheaply (remote files too); None: a release's."""
+
+  def tfds_config(self, source: RatingsSource) -> Optional[str]:
+    """The TFDS config with the same columns (its reviewed schema)."""
+
+  def count(self, source: RatingsSource, path: str) -> int:
+    """The ratings an input split holds, before Beam runs."""
+
+  def read(self, pipeline: beam.Pipeline, source: RatingsSource,
+           path: str) -> beam.PCollection:
+    """Every rating of an input split, as tf.Examples (or their bytes)."""
+
+  def side_files(self, input_base: str) -> List[str]:
+    """Files besides the splits' whose changes must re-run ExampleGen."""
+
+
+def source_of(exec_properties: Dict[str, Any]) -> RatingsSource:
+  """The RatingsSource the component was built with."""
+  return RatingsSource.from_json(exec_properties[RATINGS_SOURCE_KEY])
+
+
 # ------------------------------------------------------------------ executor
 
 
 def source_path(exec_properties: Dict[str, Any], split_pattern: str) -> str:
   """The file (or glob) an input split names, as the driver fingerprints it
-  (TFX joins input_base and the pattern the same way)."""
+  (TFX joins input_base and the pattern the same way); a source without
+  files names it by the pattern itself."""
+  if not source_module(source_of(exec_properties)).FILE_BASED:
+    return split_pattern
   return os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY],
                       split_pattern)
 
@@ -205,42 +238,20 @@ def source_path(exec_properties: Dict[str, Any], split_pattern: str) -> str:
 @beam.typehints.with_output_types(Union[tf.train.Example, bytes])
 def _RatingsToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
                       split_pattern: str) -> beam.PCollection:
-  """Reads the ratings one input split names, in the `source_format`."""
-  source_format = exec_properties[SOURCE_FORMAT_KEY]
-  if source_format == TFDS:
-    return pipeline | 'ReadTfds' >> tfds_source.ReadTfds(  # pylint: disable=no-value-for-parameter
-        split_pattern, exec_properties.get(DATA_DIR_KEY),
-        exec_properties.get(MANUAL_DIR_KEY))
-  path = source_path(exec_properties, split_pattern)
-  if source_format == CSV:
-    return pipeline | 'ReadCsv' >> csv_source.ReadCsv(  # pylint: disable=no-value-for-parameter
-        path, exec_properties.get(CSV_ENCODING_KEY) or
-        tf_examples.DEFAULT_ENCODING)
-  if source_format == GROUPLENS:
-    return pipeline | 'ReadGroupLens' >> grouplens_files.ReadGroupLens(  # pylint: disable=no-value-for-parameter
-        path)
-  if source_format == PARQUET:
-    return pipeline | 'ReadParquet' >> parquet_source.ReadParquet(  # pylint: disable=no-value-for-parameter
-        path)
-  raise RatingsSourceError(f'unknown source_format {source_format!r}: one '
-                           f'of {SOURCE_FORMATS}')
+  """Reads the ratings one input split names, as its source's module
+  does."""
+  source = source_of(exec_properties)
+  return source_module(source).read(pipeline, source,
+                                    source_path(exec_properties, split_pattern))
 
 
 def count_ratings(exec_properties: Dict[str, Any], split_pattern: str) -> int:
   """The ratings an input split holds, read before Beam runs; a CSV is
   checked on the way to be text in its encoding, so a bad byte is named by
   its exact line before anything is written."""
-  source_format = exec_properties[SOURCE_FORMAT_KEY]
-  if source_format == TFDS:
-    return tfds_source.TFDS_RATINGS.get(split_pattern, 0)
-  path = source_path(exec_properties, split_pattern)
-  if source_format == PARQUET:
-    return parquet_source.check_parquet(path)[1]
-  if source_format == CSV:
-    return csv_source.count_ratings(
-        path, exec_properties.get(CSV_ENCODING_KEY) or
-        tf_examples.DEFAULT_ENCODING)
-  return grouplens_files.count_ratings(path)
+  source = source_of(exec_properties)
+  return source_module(source).count(
+      source, source_path(exec_properties, split_pattern))
 
 
 def resolved_output_config(exec_properties: Dict[str, Any]
@@ -268,11 +279,10 @@ SPLIT_EXAMPLE_COUNTS_PROPERTY = 'split_example_counts'
 _COUNTERS = 'MovieLensExampleGen.split_examples'
 
 
-def split_files(examples: types.Artifact, split: str) -> List[str]:
-  """The files of one split of an Examples artifact, sorted (none if it
-  has none)."""
-  return sorted(tf.io.gfile.glob(os.path.join(
-      artifact_utils.get_split_uri([examples], split), '*')))
+def split_pattern(examples: types.Artifact, split: str) -> str:
+  """The glob of one split's files in an Examples artifact (for
+  trainer_module.splits.split_files)."""
+  return os.path.join(artifact_utils.get_split_uri([examples], split), '*')
 
 
 class _SerializeAndCount(write_split.MaybeSerialize):
@@ -408,16 +418,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
 
 class MovieLensExampleGenSpec(ComponentSpec):
-  """The file-based ExampleGen spec plus the source's format, where TFDS
-  finds its files, the text encoding, the validation share and the eval
-  cap."""
+  """The file-based ExampleGen spec plus the RatingsSource, the validation
+  and new-user shares and the eval cap."""
 
   PARAMETERS = {
       **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
-      SOURCE_FORMAT_KEY: ExecutionParameter(type=str),
-      MANUAL_DIR_KEY: ExecutionParameter(type=str, optional=True),
-      DATA_DIR_KEY: ExecutionParameter(type=str, optional=True),
-      CSV_ENCODING_KEY: ExecutionParameter(type=str, optional=True),
+      RATINGS_SOURCE_KEY: ExecutionParameter(type=str),
       VALIDATION_PERCENT_KEY: ExecutionParameter(type=int, optional=True),
       EVAL_MAX_RATINGS_KEY: ExecutionParameter(type=int, optional=True),
       NEW_USER_PERCENT_KEY: ExecutionParameter(type=int, optional=True),
@@ -432,14 +438,15 @@ class MovieLensExampleGenSpec(ComponentSpec):
 class SourceDriver(driver.FileBasedDriver):
   """TFX's file-based driver (span, version and a fingerprint of the input
   files, taken when the component runs, before the cache is looked up),
-  which also fingerprints a GroupLens folder's movies and users files and
-  names a TFDS dataset by its (versioned) name."""
+  which also fingerprints the files a source's splits are joined with (a
+  GroupLens folder's movies and users files) and names a source without
+  files (a TFDS dataset) by its (versioned) name."""
 
   def resolve_exec_properties(self, exec_properties: Dict[str, Any],
                               pipeline_info, component_info
                               ) -> Dict[str, Any]:
-    source_format = exec_properties[SOURCE_FORMAT_KEY]
-    if source_format == TFDS:
+    module = source_module(source_of(exec_properties))
+    if not module.FILE_BASED:
       input_config = example_gen_pb2.Input()
       proto_utils.json_to_proto(
           exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
@@ -447,21 +454,16 @@ class SourceDriver(driver.FileBasedDriver):
       exec_properties[example_gen_utils.SPAN_PROPERTY_NAME] = 0
       exec_properties[example_gen_utils.VERSION_PROPERTY_NAME] = None
       exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME] = (
-          'tfds:' + ','.join(s.pattern for s in input_config.splits))
+          NO_FILES_INPUT_BASE + ','.join(s.pattern
+                                         for s in input_config.splits))
       return exec_properties
     exec_properties = super().resolve_exec_properties(
         exec_properties, pipeline_info, component_info)
-    if source_format == GROUPLENS:
-      base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-      exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME] += ''.join(
-          '\n' + io_utils.generate_fingerprint(name, os.path.join(base, name))
-          for name in grouplens_files.side_files(base))
+    base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME] += ''.join(
+        '\n' + io_utils.generate_fingerprint(name, os.path.join(base, name))
+        for name in module.side_files(base))
     return exec_properties
-
-
-def is_remote(path: str) -> bool:
-  """Whether a path is a URI (gs://, s3://, ...), not a local file."""
-  return '://' in path
 
 
 def input_base_and_patterns(paths: Sequence[str]) -> Tuple[str, List[str]]:
@@ -475,30 +477,39 @@ def input_base_and_patterns(paths: Sequence[str]) -> Tuple[str, List[str]]:
           ['/'.join(p[len(common):]) for p in parts])
 
 
+def input_config_for(patterns: Sequence[str]) -> example_gen_pb2.Input:
+  """One input split (hash-split later), or two: the given train and eval."""
+  if len(patterns) == 2:
+    return example_gen_pb2.Input(splits=[
+        example_gen_pb2.Input.Split(name=TRAIN_SPLIT, pattern=patterns[0]),
+        example_gen_pb2.Input.Split(name=EVAL_SPLIT, pattern=patterns[1]),
+    ])
+  return example_gen_utils.make_default_input_config(patterns[0])
+
+
+def has_timestamps(source: RatingsSource) -> bool:
+  """Whether the ratings have a timestamp column, checking local files
+  (cheaply) on the way; assumed for a release's own columns and remote
+  files."""
+  columns = source_module(source).check(source)
+  return columns is None or features.TIMESTAMP_KEY in columns
+
+
 class MovieLensExampleGen(component.FileBasedExampleGen):
-  """ExampleGen over MovieLens ratings from TFDS, a CSV file, Parquet or an
-  unpacked GroupLens folder."""
+  """ExampleGen over MovieLens ratings from one RatingsSource: TFDS, a CSV
+  file, Parquet or an unpacked GroupLens folder."""
 
   SPEC_CLASS = MovieLensExampleGenSpec
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
   DRIVER_CLASS = SourceDriver
 
   def __init__(self,  # pylint: disable=super-init-not-called
-               dataset: Optional[str] = None,
-               ratings_csv: Optional[str] = None,
-               eval_ratings_csv: Optional[str] = None,
-               ratings_parquet: Optional[str] = None,
-               movielens_dir: Optional[str] = None,
-               movielens_split: Optional[str] = None,
-               manual_dir: Optional[str] = None,
-               data_dir: Optional[str] = None,
+               source: RatingsSource,
                output_config: Optional[example_gen_pb2.Output] = None,
                eval_max_ratings: Optional[int] = None,
-               csv_encoding: str = tf_examples.DEFAULT_ENCODING,
                validation_percent: int = DEFAULT_VALIDATION_PERCENT,
                new_user_percent: int = 0):
-    """Reads `dataset` (a TFDS MovieLens ratings config), `ratings_csv`,
-    `ratings_parquet` or `movielens_dir`.
+    """Reads `source`.
 
     Local files are checked here (columns, a first rating, the GroupLens
     folder's files), cheaply: nothing reads a whole file or a bucket while
@@ -506,26 +517,13 @@ class MovieLensExampleGen(component.FileBasedExampleGen):
     and decoded when the component runs.
 
     Args:
-      dataset: TFDS name, e.g. 'movielens/100k-ratings'.
-      ratings_csv: path of a ratings CSV, instead of `dataset`.
-      eval_ratings_csv: path of the eval split's ratings CSV; then
-        `ratings_csv` is the train split (no hash split).
-      ratings_parquet: path or glob of Parquet files with the CSV's columns
-        (typed; genres a list of strings), instead of `dataset`.
-      movielens_dir: an unpacked GroupLens MovieLens folder (ml-100k,
-        ml-1m, ml-20m, ml-25m, ml-latest-small), instead of `dataset`.
-      movielens_split: with a 100k `movielens_dir`, one of its shipped
-        train/test pairs ('u1'..'u5', 'ua', 'ub') as train/eval.
-      manual_dir: folder holding the original zip, for offline TFDS use.
-      data_dir: where TFDS keeps prepared datasets (TFDS default if unset).
+      source: the ratings (components/ratings_source.py).
       output_config: the splits; default train/eval 80/20 by hash (see
         `split_config`), or the two files' splits.
       eval_max_ratings: caps the default eval split near this many ratings.
-      csv_encoding: text encoding of the ratings CSVs (a UTF-8 byte-order
-        mark is accepted either way).
       validation_percent: the share of the train split (after the eval
-        split is set apart, or of `ratings_csv` / the base file when eval
-        is given) written as the `validation` split instead; 0 writes none.
+        split is set apart, or of the train file when eval is given) written
+        as the `validation` split instead; 0 writes none.
       new_user_percent: the newest users by first rating (this share of
         them) have every rating moved to the `new_users` split, when the
         data has timestamps (a local CSV or Parquet without a `timestamp`
@@ -536,60 +534,23 @@ class MovieLensExampleGen(component.FileBasedExampleGen):
       RatingsSourceError: a local source is missing, or its header, columns
         or files are wrong (checked here, before anything runs).
     """
-    if sum(bool(s) for s in (dataset, ratings_csv, ratings_parquet,
-                             movielens_dir)) != 1:
-      raise ValueError('give exactly one of dataset, ratings_csv, '
-                       'ratings_parquet or movielens_dir')
-    if eval_ratings_csv and not ratings_csv:
-      raise ValueError('eval_ratings_csv needs ratings_csv (the train split)')
-    if movielens_split and not movielens_dir:
-      raise ValueError('movielens_split needs movielens_dir')
-    if not 0 <= validation_percent <= 50:
-      raise ValueError('validation_percent must be between 0 and 50, not '
-                       f'{validation_percent}')
-    if not 0 <= new_user_percent <= 50:
-      raise ValueError('new_user_percent must be between 0 and 50, not '
-                       f'{new_user_percent}')
-    timestamps = True  # TFDS, GroupLens and remote files: assumed
-    csv_encoding = tf_examples.check_encoding(csv_encoding)
-    if dataset:
-      source_format, input_base, paths = TFDS, TFDS_INPUT_BASE, [dataset]
-    elif ratings_csv:
-      source_format = CSV
-      paths = [ratings_csv] + ([eval_ratings_csv] if eval_ratings_csv else [])
-      for path in paths:
-        if not is_remote(path):  # fail at pipeline build, not mid-run
-          timestamps &= features.TIMESTAMP_KEY in csv_source.check_csv(
-              path, csv_encoding)
-      input_base, paths = input_base_and_patterns(paths)
-    elif ratings_parquet:
-      source_format = PARQUET
-      if not is_remote(ratings_parquet):
-        timestamps = features.TIMESTAMP_KEY in parquet_source.check_parquet(
-            ratings_parquet)[0]
-      input_base, paths = input_base_and_patterns([ratings_parquet])
+    check_percent('validation_percent', validation_percent)
+    check_percent('new_user_percent', new_user_percent)
+    tf_examples.check_encoding(source.encoding)
+    module = source_module(source)
+    timestamps = has_timestamps(source)
+    if module.FILE_BASED:
+      input_base, patterns = input_base_and_patterns(
+          module.split_paths(source))
     else:
-      source_format = GROUPLENS
-      # Which release it is decides the file names: looked up (names only).
-      input_base, paths = input_base_and_patterns(
-          grouplens_files.ratings_files(movielens_dir, movielens_split)[1])
-    if len(paths) == 2:  # given train and eval files
-      input_config = example_gen_pb2.Input(splits=[
-          example_gen_pb2.Input.Split(name=TRAIN_SPLIT, pattern=paths[0]),
-          example_gen_pb2.Input.Split(name=EVAL_SPLIT, pattern=paths[1]),
-      ])
-    else:
-      input_config = example_gen_utils.make_default_input_config(paths[0])
+      input_base, patterns = NO_FILES_INPUT_BASE, module.split_paths(source)
     spec = MovieLensExampleGenSpec(
         input_base=input_base,
-        input_config=input_config,
+        input_config=input_config_for(patterns),
         output_config=output_config or example_gen_pb2.Output(),
         output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
         output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
-        source_format=source_format,
-        manual_dir=manual_dir,
-        data_dir=data_dir,
-        csv_encoding=(csv_encoding if csv_encoding != 'utf-8' else None),
+        ratings_source=source.to_json(),
         validation_percent=validation_percent or None,
         eval_max_ratings=eval_max_ratings,
         new_user_percent=(new_user_percent or None) if timestamps else None,

@@ -16,6 +16,8 @@ import tensorflow as tf
 from tfx_bsl.coders import example_coder
 
 from components import tf_examples
+from components.ratings_source import is_remote
+from components.ratings_source import RatingsSource
 from components.tf_examples import RatingsSourceError
 from trainer_module import features
 
@@ -123,3 +125,50 @@ def ReadParquet(  # pylint: disable=invalid-name
           | 'ReadParquet' >> beam.io.ReadFromParquetBatched(
               pattern, columns=columns)
           | 'ToExamples' >> beam.FlatMap(parquet_table_to_examples, pattern))
+
+
+# ---------------------------------------- the source interface (ratings_source)
+
+FILE_BASED = True
+
+
+def split_paths(source: RatingsSource) -> List[str]:
+  """The path or glob of the Parquet files."""
+  return list(source.paths)
+
+
+def check(source: RatingsSource) -> Optional[List[str]]:
+  """Checks local files' columns, types and rows (their footers); the
+  columns, None for remote files (read when the component runs)."""
+  return None if is_remote(source.paths[0]) else check_parquet(
+      source.paths[0])[0]
+
+
+def columns(source: RatingsSource) -> Optional[List[str]]:
+  """The files' columns (their footers; remote files too)."""
+  return check_parquet(source.paths[0])[0]
+
+
+def tfds_config(source: RatingsSource) -> Optional[str]:
+  """None: the schema follows the files' columns."""
+  del source
+  return None
+
+
+def count(source: RatingsSource, path: str) -> int:
+  """The rows of the files, from their footers."""
+  del source
+  return check_parquet(path)[1]
+
+
+def read(pipeline: beam.Pipeline, source: RatingsSource,
+         path: str) -> beam.PCollection:
+  """ReadParquet of `path`."""
+  del source
+  return pipeline | 'ReadParquet' >> ReadParquet(path)  # pylint: disable=no-value-for-parameter
+
+
+def side_files(input_base: str) -> List[str]:
+  """None: the split is its files."""
+  del input_base
+  return []

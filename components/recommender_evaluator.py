@@ -55,7 +55,7 @@ from components import top_n_metrics
 from components.movielens_example_gen import EVAL_SPLIT
 from components.movielens_example_gen import NEW_USERS_SPLIT
 from components.movielens_example_gen import TRAIN_SPLIT
-from components.movielens_example_gen import split_files
+from components.movielens_example_gen import split_pattern
 from components.movielens_example_gen import VALIDATION_SPLIT
 from trainer_module import features
 
@@ -83,7 +83,8 @@ def rating_batches(examples: types.Artifact, split: str
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer_module import splits  # pylint: disable=g-import-not-at-top
   from trainer_module import tracing  # pylint: disable=g-import-not-at-top
-  files = split_files(examples, split)
+  files = splits.split_files([split_pattern(examples, split)],
+                             required=False)
   if not files:
     raise ValueError(f'no {split} examples under {examples.uri}')
   spec = {features.USER_ID_KEY: tf.io.FixedLenFeature([], tf.string),
@@ -216,7 +217,8 @@ def read_timed_ratings(examples: types.Artifact, split: str
   timestamp counts as given first)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer_module import splits  # pylint: disable=g-import-not-at-top
-  files = split_files(examples, split)  # none: an empty split
+  files = splits.split_files([split_pattern(examples, split)],
+                             required=False)  # none: an empty split
   spec = {features.USER_ID_KEY: tf.io.FixedLenFeature([], tf.string),
           features.MOVIE_TITLE_KEY: tf.io.FixedLenFeature([], tf.string),
           features.LABEL_KEY: tf.io.FixedLenFeature([], tf.float32),

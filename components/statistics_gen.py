@@ -53,7 +53,7 @@ from tfx.utils import stats_utils
 from tfx_bsl.coders import example_coder
 
 from components.movielens_example_gen import SPLIT_EXAMPLE_COUNTS_PROPERTY
-from components.movielens_example_gen import split_files
+from components.movielens_example_gen import split_pattern
 from trainer_module import splits
 
 MAX_EXAMPLES_KEY = 'max_examples_per_split'
@@ -155,7 +155,9 @@ def sampled_examples(examples: types.Artifact, rates: Dict[str, float],
   for split in artifact_utils.decode_split_names(examples.split_names):
     split_dir = artifact_utils.get_split_uri([sample], split)
     fileio.makedirs(split_dir)
-    sample_split(split_files(examples, split), rates.get(split, 1.0),
+    files = splits.split_files([split_pattern(examples, split)],
+                               required=False)
+    sample_split(files, rates.get(split, 1.0),
                  os.path.join(split_dir, SAMPLE_FILE_NAME))
   return sample
 
@@ -220,8 +222,9 @@ def describe_in_memory(examples: types.Artifact, statistics: types.Artifact,
     fileio.makedirs(output)
     with fileio.open(os.path.join(
         output, statistics_gen_executor.DEFAULT_FILE_NAME), 'wb') as f:
-      f.write(split_statistics(split_files(examples, split), rate,
-                               options).SerializeToString())
+      files = splits.split_files([split_pattern(examples, split)],
+                                 required=False)
+      f.write(split_statistics(files, rate, options).SerializeToString())
 
 
 class Executor(statistics_gen_executor.Executor):

@@ -8,6 +8,7 @@ import apache_beam as beam
 import tensorflow as tf
 
 from components import tf_examples
+from components.ratings_source import RatingsSource
 from components.tf_examples import RatingsSourceError
 from trainer_module import features
 
@@ -109,3 +110,50 @@ def ReadTfds(  # pylint: disable=invalid-name
           | 'ReadTfRecords' >> beam.io.ReadAllFromTFRecord()
           | 'ToExample' >> beam.ParDo(RenameTfdsExample(
               class_names(builder))))
+
+
+# ---------------------------------------- the source interface (ratings_source)
+
+FILE_BASED = False  # a versioned dataset TFDS prepares: no files to watch
+
+
+def split_paths(source: RatingsSource) -> List[str]:
+  """The one input split: the config's name."""
+  return list(source.paths)
+
+
+def check(source: RatingsSource) -> Optional[List[str]]:
+  """Nothing to check before the run (TFDS prepares it then); None: every
+  MovieLens column, timestamps included."""
+  del source
+  return None
+
+
+def columns(source: RatingsSource) -> Optional[List[str]]:
+  """None: the TFDS config's own columns (`tfds_config`)."""
+  del source
+  return None
+
+
+def tfds_config(source: RatingsSource) -> Optional[str]:
+  """The config, whose reviewed schema the run uses."""
+  return source.paths[0]
+
+
+def count(source: RatingsSource, path: str) -> int:
+  """The config's ratings, from TFDS's catalog."""
+  del source
+  return TFDS_RATINGS.get(path, 0)
+
+
+def read(pipeline: beam.Pipeline, source: RatingsSource,
+         path: str) -> beam.PCollection:
+  """ReadTfds of the config `path` names."""
+  return pipeline | 'ReadTfds' >> ReadTfds(  # pylint: disable=no-value-for-parameter
+      path, source.data_dir, source.manual_dir)
+
+
+def side_files(input_base: str) -> List[str]:
+  """None: the dataset is named by its versioned name, not files."""
+  del input_base
+  return []

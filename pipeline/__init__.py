@@ -2,13 +2,8 @@
 
 import functools
 from importlib import metadata
-import os
 
-# TFRS 0.7.7, TFT and TFMA need Keras 2 (tf_keras); this must be set before
-# TensorFlow is first imported, in every process that runs our code.
-os.environ['TF_USE_LEGACY_KERAS'] = '1'
-# Hide TensorFlow's C++ info and warning lines unless asked for.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+import trainer_module  # noqa: F401  (Keras 2 before TensorFlow)
 
 # Each google.cloud client library TFX and Beam import (four in a run) has
 # google-api-core >= 2.27 look up its own distribution name with

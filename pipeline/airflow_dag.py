@@ -17,8 +17,6 @@ Importing TFX takes ~20 s: raise Airflow's `dagbag_import_timeout`
 (AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=120).
 """
 
-import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
-
 import argparse
 import datetime
 import os

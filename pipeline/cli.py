@@ -7,9 +7,27 @@ import shlex
 from typing import Any, Dict, List, Optional
 
 from components import beam_runner
+from components import ratings_source as ratings_sources
+from components.ratings_source import local_path
+from components.ratings_source import RatingsSource
 from pipeline import configs
 from trainer_module import features
 from trainer_module.hyperparameters import Hyperparameters
+
+
+class InputPath(str):
+  """A flag's value naming a local input (a file, glob or folder; a URI such
+  as gs://... stays as given): made absolute, and fingerprinted by a run's
+  key (pipeline/run_key.py) by being of this type. Give a new path flag
+  `type=InputPath`."""
+
+  def __new__(cls, value: str) -> 'InputPath':
+    return super().__new__(cls, local_path(value) or '')
+
+
+def schema_flag(value: str) -> str:
+  """--schema: a file (an InputPath), or SCHEMA_INFER."""
+  return value if value == configs.SCHEMA_INFER else InputPath(value)
 
 
 def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
@@ -18,20 +36,20 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
   source.add_argument('--dataset', default=configs.DEFAULT_DATASET,
                       help='TFDS MovieLens ratings config '
                       '(default: %(default)s)')
-  source.add_argument('--ratings-csv', default=None,
+  source.add_argument('--ratings-csv', default=None, type=InputPath,
                       help='your own ratings: user_id,movie_title,'
                       'user_rating[,timestamp,...] instead of --dataset')
-  source.add_argument('--ratings-parquet', default=None,
+  source.add_argument('--ratings-parquet', default=None, type=InputPath,
                       help='your own ratings as Parquet (a path or glob; '
                       'the CSV\'s columns, typed): the fastest to ingest')
-  source.add_argument('--movielens-dir', default=None,
+  source.add_argument('--movielens-dir', default=None, type=InputPath,
                       help='an unpacked GroupLens MovieLens zip (ml-100k, '
                       'ml-1m, ml-20m, ml-25m, ml-latest-small), read as it '
                       'comes instead of --dataset')
   parser.add_argument('--movielens-split', default=None,
                       help='with a 100k --movielens-dir: its shipped '
                       'train/test pair (u1..u5, ua, ub) as train/eval')
-  parser.add_argument('--eval-ratings-csv', default=None,
+  parser.add_argument('--eval-ratings-csv', default=None, type=InputPath,
                       help='your own eval split (same columns); then '
                       '--ratings-csv is the train split')
   parser.add_argument('--csv-encoding', default='utf-8',
@@ -56,13 +74,13 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help='H: the ratings each new user gives at request '
                       'time in the Evaluator\'s new-user gate (default: '
                       '%(default)s)')
-  parser.add_argument('--manual-dir',
+  parser.add_argument('--manual-dir', type=InputPath,
                       default=os.environ.get(configs.MANUAL_DIR_ENV),
                       help='folder holding the original MovieLens zip, for '
                       f'offline use (default: ${configs.MANUAL_DIR_ENV})')
-  parser.add_argument('--tfds-data-dir', default=None,
+  parser.add_argument('--tfds-data-dir', default=None, type=InputPath,
                       help="where TFDS keeps prepared data (TFDS's default)")
-  parser.add_argument('--schema', default=None,
+  parser.add_argument('--schema', default=None, type=schema_flag,
                       help='the reviewed schema the data must match '
                       '(default: the repo\'s for the --dataset, or for '
                       'MovieLens 100k columns); '
@@ -154,12 +172,9 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
   """Rejects values no run could use, before anything starts."""
   try:
     pipeline_config(args)
+    ratings_source(args)
   except ValueError as error:
     parser.error(str(error))
-  if args.eval_ratings_csv and not args.ratings_csv:
-    parser.error('--eval-ratings-csv needs --ratings-csv (the train split)')
-  if args.movielens_split and not args.movielens_dir:
-    parser.error('--movielens-split needs --movielens-dir')
   if args.tune_trials is not None and not args.tune:
     parser.error('--tune-trials needs --tune')
   if args.schema not in (None, configs.SCHEMA_INFER) and not (
@@ -176,21 +191,32 @@ def schema_path(args: argparse.Namespace) -> Optional[str]:
   if args.schema == configs.SCHEMA_INFER:
     return None
   if args.schema:
-    return local_path(args.schema)
-  from components import csv_source  # pylint: disable=g-import-not-at-top
-  from components import grouplens_files  # pylint: disable=g-import-not-at-top
-  from components import parquet_source  # pylint: disable=g-import-not-at-top
-  if args.movielens_dir:
-    return configs.default_schema(grouplens_files.find_format(
-        args.movielens_dir).tfds_config)
-  if args.ratings_csv:
-    columns = csv_source.read_csv_header(args.ratings_csv, args.csv_encoding)
-  elif args.ratings_parquet:
-    columns, _ = parquet_source.check_parquet(args.ratings_parquet)
-  else:
-    return configs.default_schema(args.dataset)
-  return configs.schema_for_columns(columns,
+    return args.schema
+  source = ratings_source(args)
+  module = ratings_sources.source_module(source)
+  config = module.tfds_config(source)
+  if config:
+    return configs.default_schema(config)
+  return configs.schema_for_columns(module.columns(source),
                                     list(features.FEATURE_KINDS))
+
+
+def ratings_source(args: argparse.Namespace) -> RatingsSource:
+  """The one RatingsSource the flags name; raises ValueError for flags no
+  source reads together."""
+  if args.eval_ratings_csv and not args.ratings_csv:
+    raise ValueError('--eval-ratings-csv needs --ratings-csv (the train '
+                     'split)')
+  if args.movielens_split and not args.movielens_dir:
+    raise ValueError('--movielens-split needs --movielens-dir')
+  if args.ratings_csv:
+    return RatingsSource.csv(args.ratings_csv, args.eval_ratings_csv,
+                             args.csv_encoding)
+  if args.ratings_parquet:
+    return RatingsSource.parquet(args.ratings_parquet)
+  if args.movielens_dir:
+    return RatingsSource.grouplens(args.movielens_dir, args.movielens_split)
+  return RatingsSource.tfds(args.dataset, args.manual_dir, args.tfds_data_dir)
 
 
 def beam_args(values: List[str],
@@ -206,28 +232,12 @@ def beam_args(values: List[str],
   return flat + [d for d in defaults if d.split('=', 1)[0] not in given]
 
 
-def local_path(path: Optional[str]) -> Optional[str]:
-  """Absolute path for local files; URLs such as gs://... stay as given."""
-  if not path or '://' in path:
-    return path or None
-  return os.path.abspath(path)
-
-
 def pipeline_kwargs(args: argparse.Namespace,
                     beam_defaults: Optional[List[str]] = None
                     ) -> Dict[str, Any]:
   """create_pipeline's data, model and Beam arguments from parsed flags."""
   return dict(
-      dataset=(None if args.ratings_csv or args.ratings_parquet
-               or args.movielens_dir else args.dataset),
-      ratings_csv=local_path(args.ratings_csv),
-      ratings_parquet=local_path(args.ratings_parquet),
-      eval_ratings_csv=local_path(args.eval_ratings_csv),
-      movielens_dir=local_path(args.movielens_dir),
-      movielens_split=args.movielens_split,
-      csv_encoding=args.csv_encoding,
-      manual_dir=local_path(args.manual_dir),
-      tfds_data_dir=local_path(args.tfds_data_dir),
+      source=ratings_source(args),
       schema_path=schema_path(args),
       config=pipeline_config(args),
       beam_pipeline_args=beam_args(args.beam_pipeline_args, beam_defaults),

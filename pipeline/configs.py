@@ -4,11 +4,13 @@ import dataclasses
 import os
 from typing import Any, Mapping, Optional, Sequence, Tuple
 
+from components import ratings_source
+from components import split_names
 from trainer_module import hyperparameters
 from trainer_module.hyperparameters import Hyperparameters
 
 PIPELINE_NAME = 'movielens-ranking'
-DEFAULT_DATASET = 'movielens/100k-ratings'
+DEFAULT_DATASET = ratings_source.DEFAULT_DATASET
 DEFAULT_OUTPUT_DIR = os.path.join('runs', 'local')
 MANUAL_DIR_ENV = 'MOVIELENS_MANUAL_DIR'
 
@@ -100,7 +102,7 @@ MAX_UNSEEN_EVAL_USER_SHARE = 0.5
 # The share of the training data ExampleGen writes as the `validation`
 # split: the Trainer validates, early-stops and selects on it; the
 # Evaluator alone reads `eval`.
-VALIDATION_PERCENT = 10
+VALIDATION_PERCENT = split_names.DEFAULT_VALIDATION_PERCENT
 
 # New users (components/new_users.py): where the data has timestamps,
 # ExampleGen sets apart every rating of the newest NEW_USER_PERCENT% of the
@@ -119,11 +121,6 @@ NEW_USER_HISTORIES = (1, 3, 5, 10, 20)
 # Evaluator's cost grows with its split (TFMA: 113 s for 200k eval ratings
 # on 2 cores), and 100k ratings measure RMSE to ~0.003.
 EVAL_MAX_RATINGS = 100_000
-
-# The resolvers' node ids: they run on every run (they read ML Metadata).
-DRIFT_BASELINE_RESOLVER_ID = 'drift_baseline_statistics_resolver'
-BASELINE_MODEL_RESOLVER_ID = 'latest_blessed_model_resolver'
-RESOLVER_IDS = (DRIFT_BASELINE_RESOLVER_ID, BASELINE_MODEL_RESOLVER_ID)
 
 # StatisticsGen describes a split of more examples than this from a random
 # sample of about this many (components/statistics_gen.py): TFDV's cost is
@@ -178,13 +175,10 @@ class PipelineConfig:
 
   def __post_init__(self):
     """Refuses settings no run could use."""
-    if not 1 <= self.validation_percent <= 50:
-      raise ValueError('validation_percent must be between 1 and 50 (the '
-                       'Trainer validates on that split), not '
-                       f'{self.validation_percent}')
-    if not 0 <= self.new_user_percent <= 50:
-      raise ValueError('new_user_percent must be between 0 and 50, not '
-                       f'{self.new_user_percent}')
+    # The Trainer validates on the validation split: it must exist.
+    split_names.check_percent(
+        'validation_percent', self.validation_percent, minimum=1)
+    split_names.check_percent('new_user_percent', self.new_user_percent)
     if self.new_user_history < 1:
       raise ValueError('new_user_history must be >= 1, not '
                        f'{self.new_user_history}')

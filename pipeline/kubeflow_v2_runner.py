@@ -9,8 +9,6 @@ needs no cluster and no cloud credentials. Submit it with the Vertex AI SDK
 or a KFP v2 client (see the README).
 """
 
-import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
-
 import argparse
 import os
 import posixpath

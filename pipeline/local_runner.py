@@ -6,8 +6,6 @@ Everything of a run lives under --output-dir: the pipeline root, the SQLite
 ML Metadata store, the pushed serving models and run_summary.json.
 """
 
-import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
-
 import argparse
 import gc
 import json
@@ -17,6 +15,7 @@ import time
 import traceback
 from typing import List, Optional
 
+from components import names
 from pipeline import cli
 from pipeline import configs
 from pipeline import logs
@@ -180,7 +179,7 @@ def run(args: argparse.Namespace, paths: dict) -> int:
   # find (a first run blesses the data the next run's drift check compares
   # with).
   executed = run_key.executed(summary['component_states'],
-                              configs.RESOLVER_IDS)
+                              names.RESOLVERS)
   run_key.record(args.output_dir, paths['metadata_path'],
                  None if executed else key)
   return 0

@@ -32,9 +32,11 @@ from components.baseline_model_strategy import LatestBlessedBaselineStrategy
 from components.drift_validator import BlessedDataStatisticsStrategy
 from components.drift_validator import drift_config
 from components.drift_validator import DriftValidator
+from components import names
 from components.movielens_example_gen import MovieLensExampleGen
-from components.movielens_example_gen import TRAIN_SPLIT
-from components.movielens_example_gen import VALIDATION_SPLIT
+from components.ratings_source import RatingsSource
+from components.split_names import TRAIN_SPLIT
+from components.split_names import VALIDATION_SPLIT
 from components.recommender_evaluator import RecommenderEvaluator
 from components.serving_pusher import Pusher
 from components.statistics_gen import StatisticsGen
@@ -95,15 +97,7 @@ def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
     serving_model_dir: str,
-    dataset: Optional[str] = configs.DEFAULT_DATASET,
-    ratings_csv: Optional[str] = None,
-    eval_ratings_csv: Optional[str] = None,
-    ratings_parquet: Optional[str] = None,
-    movielens_dir: Optional[str] = None,
-    movielens_split: Optional[str] = None,
-    csv_encoding: str = 'utf-8',
-    manual_dir: Optional[str] = None,
-    tfds_data_dir: Optional[str] = None,
+    source: RatingsSource = RatingsSource.tfds(),
     schema_path: Optional[str] = configs.SCHEMA_PATH,
     config: configs.PipelineConfig = configs.PRESETS[configs.DEFAULT_PRESET],
     metadata_connection_config: Optional[Any] = None,
@@ -119,16 +113,8 @@ def create_pipeline(
     pipeline_name: the pipeline's name in ML Metadata.
     pipeline_root: where components write their artifacts.
     serving_model_dir: where the Pusher writes numbered model versions.
-    dataset: a TFDS MovieLens ratings config, used when no file is given.
-    ratings_csv: your own ratings CSV instead (see MovieLensExampleGen).
-    eval_ratings_csv: your own eval split; `ratings_csv` is then train.
-    ratings_parquet: your own ratings as Parquet (a path or glob).
-    movielens_dir: an unpacked GroupLens MovieLens folder.
-    movielens_split: with a 100k `movielens_dir`, its shipped train/test
-      pair ('u1'..'u5', 'ua', 'ub') as train/eval.
-    csv_encoding: the text encoding of the ratings CSVs.
-    manual_dir: the folder holding the GroupLens zip for offline TFDS use.
-    tfds_data_dir: where TFDS keeps prepared datasets.
+    source: the ratings (components/ratings_source.py): a TFDS config,
+      your own CSV or Parquet files, or an unpacked GroupLens folder.
     schema_path: the reviewed schema ImportSchemaGen imports; None infers
       one with SchemaGen on every run.
     config: the Trainer's hyperparameters and every gate, cap and check
@@ -157,65 +143,17 @@ def create_pipeline(
       (checked while the pipeline is built, before anything runs).
   """
   example_gen = MovieLensExampleGen(
-      dataset=(None if ratings_csv or ratings_parquet or movielens_dir
-               else dataset),
-      ratings_csv=ratings_csv,
-      eval_ratings_csv=eval_ratings_csv,
-      ratings_parquet=ratings_parquet,
-      movielens_dir=movielens_dir,
-      movielens_split=movielens_split,
-      csv_encoding=csv_encoding,
-      manual_dir=manual_dir,
-      data_dir=tfds_data_dir,
+      source,
       eval_max_ratings=config.eval_max_ratings,
       validation_percent=config.validation_percent,
-      new_user_percent=config.new_user_percent)
-
-  statistics_gen = StatisticsGen(
-      examples=example_gen.outputs['examples'],
-      max_examples_per_split=configs.STATS_MAX_EXAMPLES)
-
-  if schema_path:
-    schema_gen = ImportSchemaGen(schema_file=schema_path)
-  else:
-    schema_gen = SchemaGen(
-        statistics=statistics_gen.outputs['statistics'],
-        infer_feature_shape=True)
-
-  example_validator = ExampleValidator(
-      statistics=statistics_gen.outputs['statistics'],
-      schema=schema_gen.outputs['schema'])
-
+      new_user_percent=config.new_user_percent).with_id(names.EXAMPLE_GEN)
+  examples = example_gen.outputs[names.EXAMPLES]
   blessings = Channel(type=standard_artifacts.ModelBlessing)
-  every_statistics = Channel(type=standard_artifacts.ExampleStatistics)
-  if baseline_excludes_candidate:
-    statistics_resolver = Resolver(
-        strategy_class=BlessedDataStatisticsStrategy,
-        statistics=every_statistics, model_blessing=blessings,
-        examples=example_gen.outputs['examples'])
-  else:
-    statistics_resolver = Resolver(
-        strategy_class=LatestArtifactStrategy,
-        statistics=every_statistics)
-  statistics_resolver = statistics_resolver.with_id(
-      configs.DRIFT_BASELINE_RESOLVER_ID)
-  # Resolve the baseline before this run adds its own statistics.
-  statistics_gen.add_upstream_node(statistics_resolver)
-  drift_validator = DriftValidator(
-      statistics=statistics_gen.outputs['statistics'],
-      baseline_statistics=statistics_resolver.outputs['statistics'],
-      config=drift_config(config.drift_comparators))
-
-  anomalies_gate = AnomaliesGate(
-      anomalies=example_validator.outputs['anomalies'],
-      statistics=statistics_gen.outputs['statistics'],
-      user_key=features.USER_ID_KEY,
-      max_one_user_share=config.max_one_user_share,
-      drift_anomalies=drift_validator.outputs['drift_anomalies'])
-
+  data = data_checks(examples, blessings, schema_path, config,
+                     baseline_excludes_candidate)
   transform = Transform(
-      examples=example_gen.outputs['examples'],
-      schema=schema_gen.outputs['schema'],
+      examples=examples,
+      schema=data.schema,
       preprocessing_fn=configs.PREPROCESSING_FN,
       # StatisticsGen already describes the raw data; Transform's own TFDV
       # passes over the raw and the transformed data are used by nothing.
@@ -227,78 +165,163 @@ def create_pipeline(
       splits_config=transform_pb2.SplitsConfig(analyze=[TRAIN_SPLIT]),
       materialize=False,
       custom_config={code_fingerprint.CODE_FINGERPRINT_KEY:
-                     code_fingerprint.transform_fingerprint()})
-  transform.add_upstream_node(anomalies_gate)
+                     code_fingerprint.transform_fingerprint()},
+  ).with_id(names.TRANSFORM)
+  transform.add_upstream_node(data.gate)
+  training = training_nodes(examples, transform, data.schema, config)
+  model_resolver = baseline_model_resolver(
+      training.trainer, blessings, baseline_excludes_candidate)
+  evaluator = RecommenderEvaluator(
+      examples=examples,
+      model=training.trainer.outputs[names.MODEL],
+      baseline_model=model_resolver.outputs[names.MODEL],
+      eval_config=eval_config(config.rmse_threshold,
+                              config.rmse_change_tolerance),
+      top_n_config=top_n_config(config),
+  ).with_id(names.EVALUATOR)
+  pusher = Pusher(
+      model=training.trainer.outputs[names.MODEL],
+      model_blessing=evaluator.outputs[names.BLESSING],
+      push_destination=pusher_pb2.PushDestination(
+          filesystem=pusher_pb2.PushDestination.Filesystem(
+              base_directory=serving_model_dir)),
+  ).with_id(names.PUSHER)
+  return Pipeline(
+      pipeline_name=pipeline_name,
+      pipeline_root=pipeline_root,
+      components=[example_gen, *data.nodes, transform, *training.nodes,
+                  model_resolver, evaluator, pusher],
+      enable_cache=enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=beam_pipeline_args or [])
 
+
+@dataclasses.dataclass
+class DataChecks:
+  """The nodes that describe and check the data before Transform."""
+  nodes: List[base_node.BaseNode]  # in the order they are listed
+  schema: Channel  # the reviewed (or inferred) schema
+  gate: base_node.BaseNode  # Transform waits for it
+
+
+def data_checks(examples: Channel, blessings: Channel,
+                schema_path: Optional[str], config: configs.PipelineConfig,
+                baseline_excludes_candidate: bool) -> DataChecks:
+  """Statistics, the schema, TFDV's validation, the drift check against
+  the blessed model's data, and the gate that stops the run on either."""
+  statistics_gen = StatisticsGen(
+      examples=examples, max_examples_per_split=configs.STATS_MAX_EXAMPLES,
+  ).with_id(names.STATISTICS_GEN)
+  statistics = statistics_gen.outputs[names.STATISTICS]
+  if schema_path:
+    schema_gen = ImportSchemaGen(schema_file=schema_path).with_id(
+        names.SCHEMA_GEN)
+  else:
+    schema_gen = SchemaGen(statistics=statistics,
+                           infer_feature_shape=True).with_id(
+                               names.INFERRED_SCHEMA_GEN)
+  example_validator = ExampleValidator(
+      statistics=statistics, schema=schema_gen.outputs['schema'],
+  ).with_id(names.EXAMPLE_VALIDATOR)
+  statistics_resolver = drift_baseline_resolver(
+      examples, blessings, baseline_excludes_candidate)
+  # Resolve the baseline before this run adds its own statistics.
+  statistics_gen.add_upstream_node(statistics_resolver)
+  drift_validator = DriftValidator(
+      statistics=statistics,
+      baseline_statistics=statistics_resolver.outputs[names.STATISTICS],
+      config=drift_config(config.drift_comparators),
+  ).with_id(names.DRIFT_VALIDATOR)
+  anomalies_gate = AnomaliesGate(
+      anomalies=example_validator.outputs['anomalies'],
+      statistics=statistics,
+      user_key=features.USER_ID_KEY,
+      max_one_user_share=config.max_one_user_share,
+      drift_anomalies=drift_validator.outputs['drift_anomalies'],
+  ).with_id(names.ANOMALIES_GATE)
+  return DataChecks(
+      nodes=[statistics_resolver, statistics_gen, schema_gen,
+             example_validator, drift_validator, anomalies_gate],
+      schema=schema_gen.outputs['schema'], gate=anomalies_gate)
+
+
+def drift_baseline_resolver(examples: Channel, blessings: Channel,
+                            baseline_excludes_candidate: bool) -> Resolver:
+  """The statistics the drift check compares this run's data with: the
+  blessed model's data (ours), or TFX's latest statistics (Kubeflow V2)."""
+  every_statistics = Channel(type=standard_artifacts.ExampleStatistics)
+  if baseline_excludes_candidate:
+    resolver = Resolver(
+        strategy_class=BlessedDataStatisticsStrategy,
+        statistics=every_statistics, model_blessing=blessings,
+        examples=examples)
+  else:
+    resolver = Resolver(strategy_class=LatestArtifactStrategy,
+                        statistics=every_statistics)
+  return resolver.with_id(names.DRIFT_BASELINE_RESOLVER)
+
+
+def baseline_model_resolver(trainer: Trainer, blessings: Channel,
+                            baseline_excludes_candidate: bool) -> Resolver:
+  """The model the Evaluator compares the candidate with: the latest
+  blessed one other than the candidate (ours), or TFX's latest blessed."""
+  if baseline_excludes_candidate:
+    resolver = Resolver(
+        strategy_class=LatestBlessedBaselineStrategy,
+        model=trainer.outputs[names.MODEL], model_blessing=blessings)
+  else:
+    resolver = Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=blessings)
+  return resolver.with_id(names.BASELINE_MODEL_RESOLVER)
+
+
+@dataclasses.dataclass
+class Training:
+  """The Trainer, and the Tuner before it when asked for."""
+  nodes: List[base_node.BaseNode]
+  trainer: Trainer
+
+
+def training_nodes(examples: Channel, transform: Transform, schema: Channel,
+                   config: configs.PipelineConfig) -> Training:
+  """The Trainer on train, validating on validation (model selection never
+  sees the Evaluator's split), after a Tuner when `config.tune_trials`."""
   trainer_config: Dict[str, Any] = {
       **dataclasses.asdict(config.hyperparameters),
       code_fingerprint.CODE_FINGERPRINT_KEY:
           code_fingerprint.trainer_fingerprint(),
   }
-  # Validation and model selection never see the Evaluator's split.
   splits = dict(train_args=trainer_pb2.TrainArgs(splits=[TRAIN_SPLIT]),
                 eval_args=trainer_pb2.EvalArgs(splits=[VALIDATION_SPLIT]))
   tuner = None
   if config.tune_trials:
     tuner = Tuner(
         tuner_fn=configs.TUNER_FN,
-        examples=example_gen.outputs['examples'],
-        transform_graph=transform.outputs['transform_graph'],
+        examples=examples,
+        transform_graph=transform.outputs[names.TRANSFORM_GRAPH],
         custom_config={**trainer_config,
                        TUNE_TRIALS_KEY: config.tune_trials},
-        **splits)
+        **splits).with_id(names.TUNER)
   trainer = Trainer(
       run_fn=configs.RUN_FN,
-      examples=example_gen.outputs['examples'],
-      transform_graph=transform.outputs['transform_graph'],
-      schema=schema_gen.outputs['schema'],
+      examples=examples,
+      transform_graph=transform.outputs[names.TRANSFORM_GRAPH],
+      schema=schema,
       hyperparameters=(tuner.outputs['best_hyperparameters'] if tuner
                        else None),
-      custom_config=trainer_config, **splits)
+      custom_config=trainer_config, **splits).with_id(names.TRAINER)
+  return Training(nodes=[*([tuner] if tuner else []), trainer],
+                  trainer=trainer)
 
-  if baseline_excludes_candidate:
-    model_resolver = Resolver(
-        strategy_class=LatestBlessedBaselineStrategy,
-        model=trainer.outputs['model'],
-        model_blessing=blessings)
-  else:
-    model_resolver = Resolver(
-        strategy_class=LatestBlessedModelStrategy,
-        model=Channel(type=standard_artifacts.Model),
-        model_blessing=blessings)
-  model_resolver = model_resolver.with_id(configs.BASELINE_MODEL_RESOLVER_ID)
 
-  evaluator = RecommenderEvaluator(
-      examples=example_gen.outputs['examples'],
-      model=trainer.outputs['model'],
-      baseline_model=model_resolver.outputs['model'],
-      eval_config=eval_config(config.rmse_threshold,
-                              config.rmse_change_tolerance),
-      top_n_config={
-          'k': config.top_n_k, 'min_rating': config.top_n_min_rating,
-          'max_unseen_eval_user_share': config.max_unseen_eval_user_share,
-          'recall_change_tolerance': config.recall_change_tolerance,
-          'new_user_history': config.new_user_history,
-          'new_user_histories': sorted({*configs.NEW_USER_HISTORIES,
-                                        config.new_user_history})},
-  ).with_id('Evaluator')
-
-  pusher = Pusher(
-      model=trainer.outputs['model'],
-      model_blessing=evaluator.outputs['blessing'],
-      push_destination=pusher_pb2.PushDestination(
-          filesystem=pusher_pb2.PushDestination.Filesystem(
-              base_directory=serving_model_dir)))
-
-  components: List[base_node.BaseNode] = [
-      example_gen, statistics_resolver, statistics_gen, schema_gen,
-      example_validator, drift_validator, anomalies_gate, transform,
-      *([tuner] if tuner else []), trainer, model_resolver, evaluator, pusher,
-  ]
-  return Pipeline(
-      pipeline_name=pipeline_name,
-      pipeline_root=pipeline_root,
-      components=components,
-      enable_cache=enable_cache,
-      metadata_connection_config=metadata_connection_config,
-      beam_pipeline_args=beam_pipeline_args or [])
+def top_n_config(config: configs.PipelineConfig) -> Dict[str, Any]:
+  """The Evaluator's top-N and new-user settings."""
+  return {
+      'k': config.top_n_k, 'min_rating': config.top_n_min_rating,
+      'max_unseen_eval_user_share': config.max_unseen_eval_user_share,
+      'recall_change_tolerance': config.recall_change_tolerance,
+      'new_user_history': config.new_user_history,
+      'new_user_histories': sorted({*configs.NEW_USER_HISTORIES,
+                                    config.new_user_history})}

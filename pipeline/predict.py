@@ -21,8 +21,6 @@ from the ratings they give now, through the bundle's
 titles the model does not know are ignored (and listed).
 """
 
-import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
-
 import argparse
 import csv
 import json

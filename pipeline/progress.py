@@ -13,6 +13,7 @@ from typing import Callable, Dict, Optional, TextIO
 
 from ml_metadata import errors as mlmd_errors
 
+from components import names
 from pipeline import artifacts
 from pipeline import run_summary
 
@@ -25,25 +26,25 @@ def _first(run: run_summary.ComponentRun, key: str, inputs: bool = False):
 
 
 def _example_gen(run):
-  examples = _first(run, 'examples')
+  examples = _first(run, names.EXAMPLES)
   return f"splits {examples.properties['split_names'].string_value}" if (
       examples) else ''
 
 
 def _statistics(run):
-  statistics = _first(run, 'statistics')
+  statistics = _first(run, names.STATISTICS)
   counts = artifacts.split_example_counts(statistics) if statistics else {}
   return ', '.join(f'{split} {n:,} examples' for split, n in counts.items())
 
 
 def _transform(run):
-  graph = _first(run, 'transform_graph')
+  graph = _first(run, names.TRANSFORM_GRAPH)
   sizes = artifacts.vocabulary_sizes(graph) if graph else {}
   return 'vocabularies: ' + ', '.join(f'{k} {n:,}' for k, n in sizes.items())
 
 
 def _tuner(run):
-  results = _first(run, 'tuner_results')
+  results = _first(run, names.TUNER_RESULTS)
   trials = artifacts.tuner_trials(results.uri) if results else []
   if not trials:
     return ''
@@ -55,7 +56,7 @@ def _tuner(run):
 
 
 def _trainer(run):
-  model_run = _first(run, 'model_run')
+  model_run = _first(run, names.MODEL_RUN)
   if not model_run:
     return ''
   curves = artifacts.training_curves(model_run.uri)
@@ -69,7 +70,7 @@ def _trainer(run):
 
 
 def _evaluator(run):
-  evaluation, blessing = _first(run, 'evaluation'), _first(run, 'blessing')
+  evaluation, blessing = _first(run, names.EVALUATION), _first(run, names.BLESSING)
   rmse = artifacts.overall_rmse(
       artifacts.slice_metrics(evaluation.uri)) if evaluation else None
   blessed = blessing is not None and artifacts.is_blessed(blessing)
@@ -92,20 +93,20 @@ def _evaluator(run):
 
 
 def _pusher(run):
-  pushed = _first(run, 'pushed_model')
+  pushed = _first(run, names.PUSHED_MODEL)
   version = artifacts.pushed_version(pushed) if pushed else None
   return (f'pushed version {version[0]}' if version else
           'not pushed (model not blessed)')
 
 
 DESCRIBERS: Dict[str, Callable[[run_summary.ComponentRun], str]] = {
-    'MovieLensExampleGen': _example_gen,
-    'StatisticsGen': _statistics,
-    'Transform': _transform,
-    'Tuner': _tuner,
-    'Trainer': _trainer,
-    'Evaluator': _evaluator,
-    'Pusher': _pusher,
+    names.EXAMPLE_GEN: _example_gen,
+    names.STATISTICS_GEN: _statistics,
+    names.TRANSFORM: _transform,
+    names.TUNER: _tuner,
+    names.TRAINER: _trainer,
+    names.EVALUATOR: _evaluator,
+    names.PUSHER: _pusher,
 }
 
 

@@ -9,8 +9,6 @@ predicted against actual ratings, the recommender's top-N metrics, the
 `recommend` lists of sample users, and the lineage of the model (read from ML Metadata).
 """
 
-import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
-
 import argparse
 import glob
 import html
@@ -19,6 +17,8 @@ import os
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
+from components import names
+from components import split_names
 from pipeline import artifacts
 from pipeline import configs
 from pipeline import run_summary
@@ -45,14 +45,17 @@ def _serving_model_path(summary: dict, runs) -> Optional[str]:
   """The pushed model, else the Trainer's candidate."""
   if summary.get('pushed_model'):
     return summary['pushed_model']
-  model_uri = _uri(runs, 'Trainer', 'model')
-  return os.path.join(model_uri, 'Format-Serving') if model_uri else None
+  model_uri = _uri(runs, names.TRAINER, names.MODEL)
+  return os.path.join(model_uri, names.SERVING_MODEL_FOLDER) if model_uri else None
 
 
 def _eval_batches(examples_uri: str, limit: int):
   """Up to `limit` serialized eval examples, in batches of 4096."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  files = sorted(glob.glob(os.path.join(examples_uri, 'Split-eval', '*')))
+  from trainer_module import splits  # pylint: disable=g-import-not-at-top
+  files = splits.split_files([os.path.join(
+      examples_uri, names.split_folder(split_names.EVAL_SPLIT), '*')],
+                             required=False)
   return tf.data.TFRecordDataset(files, compression_type='GZIP').take(
       limit).batch(4096)
 
@@ -147,7 +150,7 @@ def new_user_table(new: Optional[dict], k: int) -> str:
 def lineage(metadata_path: str, runs) -> List[dict]:
   """Every artifact upstream of the model, newest first: type, id, uri and
   the component that produced it."""
-  model = run_summary.output(runs, 'Trainer', 'model')
+  model = run_summary.output(runs, names.TRAINER, names.MODEL)
   if not model:
     return []
   store = run_summary.open_store(metadata_path)
@@ -440,7 +443,7 @@ def write_report(output_dir: str) -> str:
 
   charts = Charts(report_dir)
   images = {}
-  model_run = _uri(runs, 'Trainer', 'model_run')
+  model_run = _uri(runs, names.TRAINER, names.MODEL_RUN)
   if model_run:
     charts.draw('training_curves.png', model_run, lambda path: (
         plot_training_curves(artifacts.training_curves(model_run), path)))
@@ -454,7 +457,7 @@ def write_report(output_dir: str) -> str:
     charts.draw('new_users.png', new, lambda path: plot_new_users(new, path))
     images['New users: Recall against ratings given'] = 'new_users.png'
   model_path = _serving_model_path(summary, runs)
-  examples_uri = _uri(runs, 'MovieLensExampleGen', 'examples')
+  examples_uri = _uri(runs, names.EXAMPLE_GEN, names.EXAMPLES)
   top_k = []
   if model_path and examples_uri:
     top_k = charts.draw(

@@ -26,25 +26,34 @@ import os
 import sys
 from typing import Any, Dict, Iterable, List, Optional
 
+from pipeline import cli
+
 LAST_RUN_FILE = 'last_run.json'
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCE_DIRS = ('pipeline', 'components', 'trainer_module')
+DISTRIBUTION = 'movielens-ranking-tfx'  # setup.py's name
 SOURCE_SUFFIXES = ('.py', '.pbtxt')
-PACKAGES = ('tfx', 'tensorflow', 'tf-keras', 'tensorflow-transform',
-            'tensorflow-model-analysis', 'tensorflow-data-validation',
-            'tensorflow-recommenders', 'tensorflow-datasets', 'apache-beam',
-            'ml-metadata')
 # Flags that change what is printed or where, not what runs.
 UNKEYED_FLAGS = ('verbose', 'no_report', 'output_dir')
-# Flags naming local inputs: each file's size and modification time count.
-PATH_FLAGS = ('ratings_csv', 'eval_ratings_csv', 'ratings_parquet',
-              'movielens_dir', 'manual_dir', 'schema')
+
+
+def source_dirs() -> List[str]:
+  """This project's packages, as setup.py lists them (the installed
+  distribution's top_level.txt)."""
+  listed = importlib.metadata.distribution(DISTRIBUTION).read_text(
+      'top_level.txt') or ''
+  return sorted(listed.split())
+
+
+def installed_packages() -> Dict[str, str]:
+  """{name: version} of every distribution installed beside this one."""
+  return dict(sorted((d.metadata['Name'], d.version)
+                     for d in importlib.metadata.distributions()))
 
 
 def source_digest() -> str:
   """sha256 of this project's code and schema files."""
   digest = hashlib.sha256()
-  for folder in SOURCE_DIRS:
+  for folder in source_dirs():
     for root, dirs, files in os.walk(os.path.join(PROJECT_ROOT, folder)):
       dirs[:] = sorted(d for d in dirs if d != '__pycache__')
       for name in sorted(files):
@@ -79,36 +88,33 @@ def state(path: str) -> List[Any]:
   return [path, stat.st_size, stat.st_mtime_ns]
 
 
-def tfds_folder(args: argparse.Namespace) -> Optional[str]:
-  """Where TFDS keeps the dataset, for a TFDS source."""
-  if not args.dataset or args.ratings_csv or args.ratings_parquet or (
-      args.movielens_dir):
-    return None
-  data_dir = args.tfds_data_dir or os.environ.get('TFDS_DATA_DIR') or (
-      os.path.expanduser('~/tensorflow_datasets'))
-  return os.path.join(data_dir, *args.dataset.split('/'))
+def input_paths(args: argparse.Namespace) -> List[str]:
+  """The local inputs a run with these flags reads: every path-typed flag's
+  value (cli.InputPath) and the ratings source's files (for TFDS, where it
+  keeps the dataset)."""
+  paths = [value for _, value in sorted(vars(args).items())
+           if isinstance(value, cli.InputPath)]
+  return paths + cli.ratings_source(args).local_inputs()
 
 
 def run_key(args: argparse.Namespace) -> Optional[str]:
   """The key of a run with these flags now; None when it must run anyway
-  (--no-cache, or an input this machine cannot stat)."""
+  (--no-cache, an input this machine cannot stat, or this project not
+  installed)."""
   flags = {k: v for k, v in sorted(vars(args).items())
            if k not in UNKEYED_FLAGS}
-  paths = [flags[k] for k in PATH_FLAGS if flags.get(k)]
-  paths += [p for p in [tfds_folder(args)] if p]
+  paths = input_paths(args)
   if args.no_cache or any('://' in p for p in paths):
     return None
-  packages = {}
-  for name in PACKAGES:
-    try:
-      packages[name] = importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-      packages[name] = None
+  try:
+    code = source_digest()
+  except importlib.metadata.PackageNotFoundError:
+    return None
   content = {
       'flags': flags,
-      'code': source_digest(),
+      'code': code,
       'python': sys.version,
-      'packages': packages,
+      'packages': installed_packages(),
       'inputs': [file_states(p) for p in paths],
   }
   return hashlib.sha256(

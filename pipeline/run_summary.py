@@ -12,6 +12,7 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
+from components import names
 from pipeline import artifacts
 
 _EXECUTION_STATES = metadata_store_pb2.Execution.State
@@ -135,29 +136,29 @@ def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
       'top_n': None,
       'tuner_trials': None,
   }
-  if output(runs, 'StatisticsGen', 'statistics'):
+  if output(runs, names.STATISTICS_GEN, names.STATISTICS):
     summary['examples'] = artifacts.split_example_counts(
-        output(runs, 'StatisticsGen', 'statistics'))
-  if output(runs, 'Transform', 'transform_graph'):
+        output(runs, names.STATISTICS_GEN, names.STATISTICS))
+  if output(runs, names.TRANSFORM, names.TRANSFORM_GRAPH):
     summary['vocabulary_sizes'] = artifacts.vocabulary_sizes(
-        output(runs, 'Transform', 'transform_graph'))
-  if output(runs, 'Tuner', 'tuner_results'):
+        output(runs, names.TRANSFORM, names.TRANSFORM_GRAPH))
+  if output(runs, names.TUNER, names.TUNER_RESULTS):
     summary['tuner_trials'] = artifacts.tuner_trials(
-        output(runs, 'Tuner', 'tuner_results').uri)
-  if output(runs, 'Trainer', 'model_run'):
+        output(runs, names.TUNER, names.TUNER_RESULTS).uri)
+  if output(runs, names.TRAINER, names.MODEL_RUN):
     summary['training'] = artifacts.training_stats(
-        output(runs, 'Trainer', 'model_run').uri)
-  if output(runs, 'Evaluator', 'evaluation'):
-    evaluation = output(runs, 'Evaluator', 'evaluation').uri
+        output(runs, names.TRAINER, names.MODEL_RUN).uri)
+  if output(runs, names.EVALUATOR, names.EVALUATION):
+    evaluation = output(runs, names.EVALUATOR, names.EVALUATION).uri
     summary['slices'] = artifacts.slice_metrics(evaluation)
     summary['rmse'] = artifacts.overall_rmse(summary['slices'])
     summary['top_n'] = artifacts.top_n_metrics(evaluation)
     summary['blessed'] = artifacts.is_blessed(
-        output(runs, 'Evaluator', 'blessing'))
+        output(runs, names.EVALUATOR, names.BLESSING))
     if not summary['blessed']:
       summary['not_blessed_because'] = artifacts.validation_failures(
           evaluation) + (summary['top_n'] or {}).get('failures', [])
-  pushed = output(runs, 'Pusher', 'pushed_model')
+  pushed = output(runs, names.PUSHER, names.PUSHED_MODEL)
   if pushed and artifacts.pushed_version(pushed):
     summary['pushed_model'] = artifacts.pushed_version(pushed)[1]
   return summary

@@ -1,10 +1,6 @@
 """Shared fixtures: small generated data, and Transform run on it."""
 
-import os
-
-# Keras 2 for TFRS/TFT/TFMA: must precede the first TensorFlow import.
-os.environ['TF_USE_LEGACY_KERAS'] = '1'
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+import trainer_module  # noqa: F401  (Keras 2 before TensorFlow)
 
 import dataclasses
 import sys

@@ -22,9 +22,9 @@ SMALL_DATA_RETRIEVAL = ['--retrieval-batch-size', '64', '--retrieval-epochs',
 
 
 def project_env(**extra: str) -> Dict[str, str]:
-  """The environment every process running our code gets: this one, Keras 2
-  for TFRS, and `extra`."""
-  return dict(os.environ, TF_USE_LEGACY_KERAS='1', **extra)
+  """The environment every process running our code gets: this one (Keras 2
+  set by trainer_module) and `extra`."""
+  return dict(os.environ, **extra)
 
 
 def run_command(command: List[str], env: Optional[Dict[str, str]] = None,

@@ -7,6 +7,8 @@ import os
 import pytest
 
 from bench import synthetic
+from components import ratings_source
+from components.ratings_source import RatingsSource
 from pipeline import cli
 from pipeline import configs
 
@@ -27,7 +29,7 @@ def test_defaults_are_the_tutorials():
           hparams.optimizer) == ('tutorial', 3, 8192, 0.1, 32, 'adagrad')
   assert kwargs['config'] == configs.PRESETS['tutorial']
   assert kwargs['config'].rmse_threshold == 1.2
-  assert kwargs['dataset'] == 'movielens/100k-ratings'
+  assert kwargs['source'] == RatingsSource.tfds('movielens/100k-ratings')
   assert kwargs['beam_pipeline_args'] == configs.LOCAL_BEAM_PIPELINE_ARGS
 
 
@@ -139,9 +141,8 @@ def test_ratings_csv_replaces_the_dataset_and_paths_become_absolute(
   write_csv('r.csv', ['user_id', 'movie_title', 'user_rating'])
   kwargs = cli.pipeline_kwargs(parse(['--ratings-csv', 'r.csv',
                                       '--manual-dir', 'gs://b/data']))
-  assert kwargs['dataset'] is None
-  assert kwargs['ratings_csv'] == os.path.abspath('r.csv')
-  assert kwargs['manual_dir'] == 'gs://b/data'
+  assert kwargs['source'] == RatingsSource(
+      ratings_source.CSV, (os.path.abspath('r.csv'),))
 
 
 def test_ratings_parquet_replaces_the_dataset(tmp_path, monkeypatch):
@@ -149,8 +150,8 @@ def test_ratings_parquet_replaces_the_dataset(tmp_path, monkeypatch):
   os.mkdir('r')
   write_parquet('r/part-0.parquet', ['user_id', 'movie_title', 'user_rating'])
   kwargs = cli.pipeline_kwargs(parse(['--ratings-parquet', 'r/*.parquet']))
-  assert kwargs['dataset'] is None and kwargs['ratings_csv'] is None
-  assert kwargs['ratings_parquet'] == os.path.abspath('r/*.parquet')
+  assert kwargs['source'] == RatingsSource(
+      ratings_source.PARQUET, (os.path.abspath('r/*.parquet'),))
 
 
 @pytest.mark.parametrize('argv, schema', [
@@ -218,13 +219,14 @@ def test_csv_encoding_reaches_example_gen(tmp_path):
                    .encode('latin-1'))
   kwargs = cli.pipeline_kwargs(parse(['--ratings-csv', str(path),
                                       '--csv-encoding', 'latin-1']))
-  assert kwargs['csv_encoding'] == 'latin-1'
+  assert kwargs['source'].encoding == 'latin-1'
   from pipeline import pipeline  # pylint: disable=g-import-not-at-top
   built = pipeline.create_pipeline('p', str(tmp_path / 'root'),
                                    str(tmp_path / 'serving'), **kwargs)
   example_gen = next(c for c in built.components
                      if c.id == 'MovieLensExampleGen')
-  assert example_gen.exec_properties['csv_encoding'] == 'iso8859-1'
+  assert RatingsSource.from_json(example_gen.exec_properties[
+      'ratings_source']) == kwargs['source']
 
 
 def test_movielens_split_needs_movielens_dir(capsys):

@@ -10,6 +10,7 @@ import tensorflow as tf
 from components import grouplens_files
 from components import movielens_example_gen as example_gen
 from components import tfds_source
+from components.ratings_source import RatingsSource
 from pipeline import cli
 from pipeline import configs
 from tests import e2e
@@ -82,7 +83,7 @@ def all_examples(uri: str) -> dict:
 
 def test_100k_folder_joins_movies_and_users_as_tfds_does(tmp_path):
   folder = write_100k(tmp_path / 'ml-100k')
-  uri = run_executor(example_gen.MovieLensExampleGen(movielens_dir=folder),
+  uri = run_executor(example_gen.MovieLensExampleGen(RatingsSource.grouplens(folder)),
                      str(tmp_path / 'out'))
   examples = all_examples(uri)
   assert examples['1'] == {
@@ -100,7 +101,7 @@ def test_100k_folder_joins_movies_and_users_as_tfds_does(tmp_path):
 
 def test_1m_folder(tmp_path):
   uri = run_executor(example_gen.MovieLensExampleGen(
-      movielens_dir=write_1m(tmp_path / 'ml-1m')), str(tmp_path / 'out'))
+      RatingsSource.grouplens(write_1m(tmp_path / 'ml-1m'))), str(tmp_path / 'out'))
   examples = all_examples(uri)
   assert examples['1']['movie_title'] == ['Misérables, Les (1995)']
   assert examples['1']['user_occupation_text'] == ['K-12 student']
@@ -114,7 +115,7 @@ def test_1m_folder(tmp_path):
 
 def test_25m_folder_has_no_user_features(tmp_path):
   uri = run_executor(example_gen.MovieLensExampleGen(
-      movielens_dir=write_25m(tmp_path / 'ml-25m')), str(tmp_path / 'out'))
+      RatingsSource.grouplens(write_25m(tmp_path / 'ml-25m'))), str(tmp_path / 'out'))
   examples = all_examples(uri)
   assert examples['2'] == {
       'user_id': ['2'], 'movie_id': ['20'],
@@ -130,7 +131,7 @@ def test_shipped_split_is_train_and_eval(tmp_path):
   write(tmp_path / 'ml-100k' / 'u1.base', '1\t10\t4\t881250949\n', 'latin-1')
   write(tmp_path / 'ml-100k' / 'u1.test', '2\t20\t2\t891717742\n', 'latin-1')
   uri = run_executor(example_gen.MovieLensExampleGen(
-      movielens_dir=folder, movielens_split='u1'), str(tmp_path / 'out'))
+      RatingsSource.grouplens(folder, 'u1')), str(tmp_path / 'out'))
   training = read_split(uri, 'train') + read_split(uri, 'validation')
   assert [values(e)['user_id'] for e in training] == [['1']]
   assert [values(e)['user_id'] for e in read_split(uri, 'eval')] == [['2']]
@@ -149,13 +150,13 @@ def test_each_release_gets_its_reviewed_schema(tmp_path, write_folder,
   cli.check_pipeline_flags(parser, args)
   kwargs = cli.pipeline_kwargs(args)
   assert kwargs['schema_path'] == schema
-  assert kwargs['movielens_dir'] == folder and kwargs['dataset'] is None
+  assert kwargs['source'] == RatingsSource.grouplens(folder)
 
 
 def test_a_changed_movies_file_changes_the_fingerprint(tmp_path):
   folder = write_100k(tmp_path / 'ml-100k')
   compiled = exec_properties(example_gen.MovieLensExampleGen(
-      movielens_dir=folder))
+      RatingsSource.grouplens(folder)))
   before = driver_fingerprint(compiled)
   write(tmp_path / 'ml-100k' / 'u.item',
         f'10|Other title (1995)|01-Jan-1995||http://x|{flags("Drama")}\n'
@@ -171,46 +172,46 @@ def test_a_folder_without_ratings_names_what_it_looked_for(tmp_path):
   (tmp_path / 'empty').mkdir()
   with pytest.raises(example_gen.RatingsSourceError,
                      match='u.data, ratings.dat, ratings.csv'):
-    example_gen.MovieLensExampleGen(movielens_dir=str(tmp_path / 'empty'))
+    example_gen.MovieLensExampleGen(RatingsSource.grouplens(str(tmp_path / 'empty')))
 
 
 def test_a_missing_folder_is_named(tmp_path):
   with pytest.raises(example_gen.RatingsSourceError, match='no such folder'):
-    example_gen.MovieLensExampleGen(movielens_dir=str(tmp_path / 'nope'))
+    example_gen.MovieLensExampleGen(RatingsSource.grouplens(str(tmp_path / 'nope')))
 
 
 def test_a_missing_movies_file_is_named(tmp_path):
   folder = write_100k(tmp_path / 'ml-100k')
   os.remove(os.path.join(folder, 'u.item'))
   with pytest.raises(example_gen.RatingsSourceError, match='u.item is missing'):
-    example_gen.MovieLensExampleGen(movielens_dir=folder)
+    example_gen.MovieLensExampleGen(RatingsSource.grouplens(folder))
 
 
 def test_split_of_a_release_without_splits_is_refused(tmp_path):
   with pytest.raises(example_gen.RatingsSourceError,
                      match='only MovieLens 100k ships'):
     example_gen.MovieLensExampleGen(
-        movielens_dir=write_1m(tmp_path / 'ml-1m'), movielens_split='u1')
+        RatingsSource.grouplens(write_1m(tmp_path / 'ml-1m'), 'u1'))
 
 
 def test_unknown_split_is_refused(tmp_path):
   with pytest.raises(example_gen.RatingsSourceError, match='u1, u2'):
     example_gen.MovieLensExampleGen(
-        movielens_dir=write_100k(tmp_path / 'ml-100k'), movielens_split='u9')
+        RatingsSource.grouplens(write_100k(tmp_path / 'ml-100k'), 'u9'))
 
 
 def test_a_rating_of_an_unknown_movie_fails_naming_the_line(tmp_path):
   folder = write_100k(tmp_path / 'ml-100k', ratings='1\t99\t4\t881250949\n')
   with pytest.raises(Exception, match=r"u.data: line '1\\t99\\t4.*rates "
                      'movie 99, which u.item does not have'):
-    run_executor(example_gen.MovieLensExampleGen(movielens_dir=folder),
+    run_executor(example_gen.MovieLensExampleGen(RatingsSource.grouplens(folder)),
                  str(tmp_path / 'out'))
 
 
 def test_a_short_rating_line_fails_naming_the_line(tmp_path):
   folder = write_100k(tmp_path / 'ml-100k', ratings='1\t10\t4\n')
   with pytest.raises(Exception, match='has 3 fields; a rating has 4'):
-    run_executor(example_gen.MovieLensExampleGen(movielens_dir=folder),
+    run_executor(example_gen.MovieLensExampleGen(RatingsSource.grouplens(folder)),
                  str(tmp_path / 'out'))
 
 
@@ -250,7 +251,7 @@ def test_real_100k_folder_gives_the_tfds_examples(tmp_path):
   """Every rating of u1.base + u1.test (all of u.data) becomes the same
   tf.Example as through TFDS."""
   uri = run_executor(example_gen.MovieLensExampleGen(
-      movielens_dir=REAL_100K, movielens_split='u1'), str(tmp_path / 'out'))
+      RatingsSource.grouplens(REAL_100K, 'u1')), str(tmp_path / 'out'))
   ours = sorted(e.SerializeToString(deterministic=True)
                 for e in read_every_split(uri))
   builder = tfds_source.prepare_tfds_builder(

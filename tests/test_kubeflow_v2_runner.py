@@ -8,6 +8,8 @@ import pytest
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from components.ratings_source import RatingsSource
+from components.ratings_source import RatingsSource
 from pipeline import configs
 from pipeline import kubeflow_v2_runner
 from tests import e2e
@@ -90,8 +92,9 @@ def test_user_code_is_referenced_by_module_path(spec):
 
 
 def test_data_and_serving_locations(spec):
-  assert parameter(spec, 'MovieLensExampleGen', 'manual_dir') == {
-      'stringValue': 'gs://bucket/movielens'}
+  source = RatingsSource.from_json(parameter(
+      spec, 'MovieLensExampleGen', 'ratings_source')['stringValue'])
+  assert source.manual_dir == 'gs://bucket/movielens'
   push = json.loads(parameter(spec, 'Pusher', 'push_destination')[
       'stringValue'])
   assert push['filesystem']['base_directory'] == 'gs://bucket/root/serving_model'
@@ -183,12 +186,12 @@ def test_kubeflows_driver_fingerprints_every_source_kind(tmp_path):
   from bench import synthetic  # pylint: disable=g-import-not-at-top
   path = synthetic.write_small_ratings_csv(str(tmp_path / 'r.csv'),
                                              num_ratings=200)
-  csv_gen = example_gen.MovieLensExampleGen(ratings_csv=path)
+  csv_gen = example_gen.MovieLensExampleGen(RatingsSource.csv(path))
   before = kubeflow_driver_fingerprint(csv_gen)
   assert 'num_files:1' in before
   with open(path, 'a') as f:
     f.write('1,Movie 1 (1951),5.0,874000000,Action,1,20.0,student,10000\n')
   assert kubeflow_driver_fingerprint(csv_gen) != before
   # TFDS: a versioned dataset, prepared by the executor; nothing to match.
-  tfds_gen = example_gen.MovieLensExampleGen(dataset='movielens/100k-ratings')
+  tfds_gen = example_gen.MovieLensExampleGen(RatingsSource.tfds('movielens/100k-ratings'))
   assert 'num_files:0' in kubeflow_driver_fingerprint(tfds_gen)

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from bench import synthetic
+from components import names
 from pipeline import configs
 from pipeline import run_lock
 from pipeline import run_summary
@@ -146,7 +147,7 @@ def test_rerun_with_nothing_changed_is_all_cache_and_a_retrain_is_compared(
   second = e2e.run_pipeline(output_dir, args)
   states = second['component_states']
   assert {n for n, s in states.items() if s != 'CACHED'} == set(
-      configs.RESOLVER_IDS), states
+      names.RESOLVERS), states
   assert second['rmse'] == first['rmse']
   assert second['blessed'] is True
   assert second['pushed_model'] == first['pushed_model']
@@ -172,7 +173,7 @@ def test_a_run_that_would_only_repeat_the_last_is_reported_not_run(
     last = e2e.run_pipeline(output_dir, args)
     if all(state == 'CACHED' for node, state in
            last['component_states'].items()
-           if node not in configs.RESOLVER_IDS):
+           if node not in names.RESOLVERS):
       break
   else:
     pytest.fail(f"no run executed nothing: {last['component_states']}")

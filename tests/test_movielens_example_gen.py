@@ -15,6 +15,7 @@ from components import movielens_example_gen as example_gen
 from components import parquet_source
 from components import tf_examples
 from components import tfds_source
+from components.ratings_source import RatingsSource
 from pipeline import configs
 from tests.example_gen_run import driver_fingerprint
 from tests.example_gen_run import exec_properties
@@ -26,7 +27,7 @@ from tests.example_gen_run import run_executor
 
 @pytest.fixture(scope='module')
 def written(ratings_csv, tmp_path_factory):
-  component = example_gen.MovieLensExampleGen(ratings_csv=ratings_csv)
+  component = example_gen.MovieLensExampleGen(RatingsSource.csv(ratings_csv))
   return run_executor(component, str(tmp_path_factory.mktemp('examples')))
 
 
@@ -46,7 +47,7 @@ def test_the_examples_artifact_counts_each_split(ratings_csv, tmp_path,
                                                  monkeypatch, direct):
   """Counted as written, on the DirectRunner's path and the others'."""
   monkeypatch.setattr(example_gen, 'is_direct_runner', lambda _: direct)
-  examples = execute(example_gen.MovieLensExampleGen(ratings_csv=ratings_csv),
+  examples = execute(example_gen.MovieLensExampleGen(RatingsSource.csv(ratings_csv)),
                      str(tmp_path))
   counts = json.loads(examples.get_string_custom_property(
       example_gen.SPLIT_EXAMPLE_COUNTS_PROPERTY))
@@ -76,7 +77,7 @@ def test_titles_with_commas_survive(written):
 
 
 def test_split_is_deterministic(ratings_csv, written, tmp_path):
-  again = run_executor(example_gen.MovieLensExampleGen(ratings_csv=ratings_csv),
+  again = run_executor(example_gen.MovieLensExampleGen(RatingsSource.csv(ratings_csv)),
                        str(tmp_path / 'again'))
   ids = lambda uri: sorted(e.SerializeToString()
                            for e in read_split(uri, 'eval'))
@@ -127,7 +128,7 @@ def test_missing_required_column_is_named_when_the_pipeline_is_built(tmp_path):
   path = write_csv(tmp_path / 'r.csv', ['user', 'movie_title', 'user_rating'],
                    [['1', 'A (1990)', '4']])
   with pytest.raises(example_gen.RatingsSourceError, match=r"\['user_id'\]"):
-    example_gen.MovieLensExampleGen(ratings_csv=path)
+    example_gen.MovieLensExampleGen(RatingsSource.csv(path))
 
 
 def test_unknown_column_is_refused(tmp_path):
@@ -135,12 +136,12 @@ def test_unknown_column_is_refused(tmp_path):
                    ['user_id', 'movie_title', 'user_rating', 'mood'],
                    [['1', 'A (1990)', '4', 'happy']])
   with pytest.raises(example_gen.RatingsSourceError, match='mood'):
-    example_gen.MovieLensExampleGen(ratings_csv=path)
+    example_gen.MovieLensExampleGen(RatingsSource.csv(path))
 
 
 def test_missing_file_is_named(tmp_path):
   with pytest.raises(example_gen.RatingsSourceError, match='does not exist'):
-    example_gen.MovieLensExampleGen(ratings_csv=str(tmp_path / 'nope.csv'))
+    example_gen.MovieLensExampleGen(RatingsSource.csv(str(tmp_path / 'nope.csv')))
 
 
 @pytest.mark.parametrize('line, problem', [
@@ -160,7 +161,7 @@ def test_bad_line_fails_the_executor(tmp_path):
   path = write_csv(tmp_path / 'r.csv', ['user_id', 'movie_title',
                                         'user_rating'],
                    [['1', 'A (1990)', '4'], ['2', 'B (1991)', 'x']])
-  component = example_gen.MovieLensExampleGen(ratings_csv=path)
+  component = example_gen.MovieLensExampleGen(RatingsSource.csv(path))
   with pytest.raises(Exception, match='bad user_rating'):
     run_executor(component, str(tmp_path / 'out'))
 
@@ -189,7 +190,7 @@ def test_a_file_changed_after_the_build_changes_the_run_time_fingerprint(
   component (its exec properties as compiled)."""
   path = synthetic.write_small_ratings_csv(str(tmp_path / 'r.csv'),
                                              num_ratings=200)
-  compiled = exec_properties(example_gen.MovieLensExampleGen(ratings_csv=path))
+  compiled = exec_properties(example_gen.MovieLensExampleGen(RatingsSource.csv(path)))
   assert 'input_fingerprint' not in compiled
   before = driver_fingerprint(compiled)
   assert before == driver_fingerprint(compiled)
@@ -213,7 +214,7 @@ def test_the_source_is_a_folder_and_patterns_in_it():
 def test_a_gs_source_is_not_read_while_the_pipeline_is_built():
   """Issue 18, defect 1: compiling with a gs:// input read the bucket."""
   component = example_gen.MovieLensExampleGen(
-      ratings_csv='gs://no-such-bucket-here/ratings.csv')
+      RatingsSource.csv('gs://no-such-bucket-here/ratings.csv'))
   assert component.exec_properties['input_base'] == 'gs://no-such-bucket-here'
 
 
@@ -233,9 +234,9 @@ def test_parquet_becomes_the_same_examples_as_csv(tmp_path):
   parquet_path = synthetic.write(sizes, str(tmp_path / 'p'), seed=3,
                                  file_format='parquet')['path']
   from_csv = run_executor(example_gen.MovieLensExampleGen(
-      ratings_csv=csv_path), str(tmp_path / 'out_csv'))
+      RatingsSource.csv(csv_path)), str(tmp_path / 'out_csv'))
   from_parquet = run_executor(example_gen.MovieLensExampleGen(
-      ratings_parquet=parquet_path), str(tmp_path / 'out_parquet'))
+      RatingsSource.parquet(parquet_path)), str(tmp_path / 'out_parquet'))
   def split_examples(uri, split):
     return sorted(e.SerializeToString(deterministic=True)
                   for e in read_split(uri, split))
@@ -290,7 +291,7 @@ def test_bad_parquet_is_refused_when_the_pipeline_is_built(tmp_path, columns,
                            else pa.float64()) for k in columns}
   path = write_parquet(tmp_path / 'bad.parquet', columns)
   with pytest.raises(example_gen.RatingsSourceError, match=problem):
-    example_gen.MovieLensExampleGen(ratings_parquet=path)
+    example_gen.MovieLensExampleGen(RatingsSource.parquet(path))
 
 
 def test_parquet_rows_without_a_rating_fail_with_the_count(tmp_path):
@@ -306,7 +307,7 @@ def test_parquet_rows_without_a_rating_fail_with_the_count(tmp_path):
 def test_missing_parquet_is_named(tmp_path):
   with pytest.raises(example_gen.RatingsSourceError, match='no such file'):
     example_gen.MovieLensExampleGen(
-        ratings_parquet=str(tmp_path / 'none-*.parquet'))
+        RatingsSource.parquet(str(tmp_path / 'none-*.parquet')))
 
 
 # -------------------------------------------------------------------- splits
@@ -338,13 +339,15 @@ def test_the_cap_follows_the_source_size_counted_at_run_time(tmp_path):
   for file_format in synthetic.FORMATS:
     path = synthetic.write(sizes, str(tmp_path / file_format),
                            file_format=file_format)['path']
-    flag = {'csv': 'ratings_csv', 'parquet': 'ratings_parquet'}[file_format]
-    component = example_gen.MovieLensExampleGen(**{flag: path},
+    source = {'csv': RatingsSource.csv,
+              'parquet': RatingsSource.parquet}[file_format](path)
+    component = example_gen.MovieLensExampleGen(source,
                                                 eval_max_ratings=300)
     assert split_buckets(example_gen.resolved_output_config(
         exec_properties(component))) == {'train': 900, 'eval': 100}
-  tfds = example_gen.MovieLensExampleGen(dataset='movielens/25m-ratings',
-                                         eval_max_ratings=100_000)
+  tfds = example_gen.MovieLensExampleGen(
+      RatingsSource.tfds('movielens/25m-ratings'),
+        eval_max_ratings=100_000)
   assert split_buckets(example_gen.resolved_output_config(
       exec_properties(tfds))) == {'train': 996, 'eval': 4}
 
@@ -368,7 +371,7 @@ LATIN1_ROWS = '1,"Misérables, Les (1995)",4\n2,Speed (1994),3\n'
 def test_a_byte_order_mark_is_accepted(tmp_path):
   path = tmp_path / 'bom.csv'
   path.write_bytes(b'\xef\xbb\xbf' + (RATINGS_HEADER + LATIN1_ROWS).encode())
-  component = example_gen.MovieLensExampleGen(ratings_csv=str(path))
+  component = example_gen.MovieLensExampleGen(RatingsSource.csv(str(path)))
   uri = run_executor(component, str(tmp_path / 'out'))
   titles = sorted(e.features.feature['movie_title'].bytes_list.value[0]
                   .decode() for e in read_every_split(uri))
@@ -378,7 +381,7 @@ def test_a_byte_order_mark_is_accepted(tmp_path):
 def test_a_latin1_csv_is_named_with_its_line_and_the_flag(tmp_path):
   path = tmp_path / 'latin1.csv'
   path.write_bytes((RATINGS_HEADER + LATIN1_ROWS).encode('latin-1'))
-  component = example_gen.MovieLensExampleGen(ratings_csv=str(path))
+  component = example_gen.MovieLensExampleGen(RatingsSource.csv(str(path)))
   with pytest.raises(example_gen.RatingsSourceError) as error:
     run_executor(component, str(tmp_path / 'out'))
   message = str(error.value)
@@ -393,8 +396,8 @@ def test_a_latin1_eval_csv_is_named_too(tmp_path):
   evals = tmp_path / 'eval.csv'
   evals.write_bytes((RATINGS_HEADER + '2,x,1\n' * 3 + LATIN1_ROWS).encode(
       'latin-1'))
-  component = example_gen.MovieLensExampleGen(ratings_csv=str(train),
-                                              eval_ratings_csv=str(evals))
+  component = example_gen.MovieLensExampleGen(
+      RatingsSource.csv(str(train), str(evals)))
   with pytest.raises(example_gen.RatingsSourceError,
                      match=f'{evals} line 5'):
     run_executor(component, str(tmp_path / 'out'))
@@ -403,8 +406,8 @@ def test_a_latin1_eval_csv_is_named_too(tmp_path):
 def test_csv_encoding_reads_latin1(tmp_path):
   path = tmp_path / 'latin1.csv'
   path.write_bytes((RATINGS_HEADER + LATIN1_ROWS).encode('latin-1'))
-  component = example_gen.MovieLensExampleGen(ratings_csv=str(path),
-                                              csv_encoding='latin-1')
+  component = example_gen.MovieLensExampleGen(
+      RatingsSource.csv(str(path), encoding='latin-1'))
   uri = run_executor(component, str(tmp_path / 'out'))
   titles = {e.features.feature['movie_title'].bytes_list.value[0].decode()
             for e in read_every_split(uri)}
@@ -439,8 +442,8 @@ def test_unusable_encodings_are_refused(tmp_path, encoding, problem):
   path = tmp_path / 'r.csv'
   path.write_text(RATINGS_HEADER + '1,Speed (1994),3\n')
   with pytest.raises(example_gen.RatingsSourceError, match=problem):
-    example_gen.MovieLensExampleGen(ratings_csv=str(path),
-                                    csv_encoding=encoding)
+    example_gen.MovieLensExampleGen(
+        RatingsSource.csv(str(path), encoding=encoding))
 
 
 def serialized(uri, *splits):
@@ -453,8 +456,9 @@ def test_the_direct_runner_path_writes_what_tfxs_executor_writes(
   """Issue 18, defect 8: the DirectRunner path (no Reshuffle) had drifted
   from TFX's BaseExampleGenExecutor.Do (no file_format property)."""
   from tfx.components.example_gen import base_example_gen_executor  # pylint: disable=g-import-not-at-top
-  component = example_gen.MovieLensExampleGen(ratings_csv=ratings_csv,
-                                              validation_percent=0)
+  component = example_gen.MovieLensExampleGen(
+      RatingsSource.csv(ratings_csv),
+        validation_percent=0)
   ours = execute(component, str(tmp_path / 'ours'))
   tfxs = execute(component, str(tmp_path / 'tfx'),
                  base_example_gen_executor.BaseExampleGenExecutor.Do)
@@ -475,8 +479,9 @@ def test_validation_is_carved_from_train_and_eval_stays_tfxs(
   """Issue 16: TFX's hash split gives train and eval; validation is a
   second hash over train, so eval is the same with or without it."""
   from tfx.components.example_gen import base_example_gen_executor  # pylint: disable=g-import-not-at-top
-  tfxs = execute(example_gen.MovieLensExampleGen(ratings_csv=ratings_csv,
-                                                 validation_percent=0),
+  tfxs = execute(example_gen.MovieLensExampleGen(
+      RatingsSource.csv(ratings_csv),
+        validation_percent=0),
                  str(tmp_path / 'tfx'),
                  base_example_gen_executor.BaseExampleGenExecutor.Do)
   assert serialized(written, 'train', 'validation') == serialized(
@@ -493,7 +498,8 @@ def test_a_given_eval_file_stays_whole_and_validation_comes_from_train(
   evals = synthetic.write_small_ratings_csv(str(tmp_path / 'eval.csv'),
                                              num_ratings=400)
   uri = run_executor(example_gen.MovieLensExampleGen(
-      ratings_csv=train, eval_ratings_csv=evals, validation_percent=20),
+      RatingsSource.csv(train, evals),
+        validation_percent=20),
       str(tmp_path / 'out'))
   assert len(read_split(uri, 'eval')) == 400
   validation = len(read_split(uri, 'validation'))
@@ -504,8 +510,9 @@ def test_a_given_eval_file_stays_whole_and_validation_comes_from_train(
 @pytest.mark.parametrize('percent', [-1, 51])
 def test_a_validation_share_out_of_range_is_refused(ratings_csv, percent):
   with pytest.raises(ValueError, match='validation_percent'):
-    example_gen.MovieLensExampleGen(ratings_csv=ratings_csv,
-                                    validation_percent=percent)
+    example_gen.MovieLensExampleGen(
+        RatingsSource.csv(ratings_csv),
+        validation_percent=percent)
 
 
 @pytest.mark.e2e
@@ -522,7 +529,7 @@ def test_the_local_runner_reruns_example_gen_only_when_the_file_changed(
       str(tmp_path / 'metadata.db'))
   built = tfx.dsl.Pipeline(
       pipeline_name='fingerprint', pipeline_root=str(tmp_path / 'root'),
-      components=[example_gen.MovieLensExampleGen(ratings_csv=path)],
+      components=[example_gen.MovieLensExampleGen(RatingsSource.csv(path))],
       enable_cache=True, metadata_connection_config=metadata,
       beam_pipeline_args=configs.LOCAL_BEAM_PIPELINE_ARGS)
   store = metadata_store.MetadataStore(metadata)
@@ -547,7 +554,8 @@ def test_new_users_take_every_rating_of_the_newest_users(ratings_csv,
   whole to new_users; the other splits keep the rest of theirs, unchanged."""
   from components import new_users  # pylint: disable=g-import-not-at-top
   uri = run_executor(example_gen.MovieLensExampleGen(
-      ratings_csv=ratings_csv, new_user_percent=20), str(tmp_path / 'out'))
+      RatingsSource.csv(ratings_csv),
+        new_user_percent=20), str(tmp_path / 'out'))
   with open(ratings_csv) as f:
     rows = list(csv.DictReader(f))
   first = {}
@@ -573,14 +581,16 @@ def test_new_users_take_every_rating_of_the_newest_users(ratings_csv,
 def test_no_new_users_split_without_a_timestamp_column(tmp_path):
   path = tmp_path / 'ratings.csv'
   path.write_text('user_id,movie_title,user_rating\n1,A (1990),4\n')
-  component = example_gen.MovieLensExampleGen(ratings_csv=str(path),
-                                              new_user_percent=20)
+  component = example_gen.MovieLensExampleGen(
+      RatingsSource.csv(str(path)),
+        new_user_percent=20)
   assert component.exec_properties[example_gen.NEW_USER_PERCENT_KEY] is None
   with_time = tmp_path / 'timed.csv'
   with_time.write_text('user_id,movie_title,user_rating,timestamp\n'
                        '1,A (1990),4,881250949\n')
   assert example_gen.MovieLensExampleGen(
-      ratings_csv=str(with_time), new_user_percent=20).exec_properties[
+      RatingsSource.csv(str(with_time)),
+        new_user_percent=20).exec_properties[
           example_gen.NEW_USER_PERCENT_KEY] == 20
 
 
@@ -588,5 +598,6 @@ def test_no_new_users_split_without_a_timestamp_column(tmp_path):
 def test_a_new_user_share_out_of_range_is_refused(ratings_csv, percent):
   with pytest.raises(ValueError, match='new_user_percent must be between 0 '
                      'and 50'):
-    example_gen.MovieLensExampleGen(ratings_csv=ratings_csv,
-                                    new_user_percent=percent)
+    example_gen.MovieLensExampleGen(
+        RatingsSource.csv(ratings_csv),
+        new_user_percent=percent)

@@ -7,6 +7,7 @@ from google.protobuf import json_format
 import pytest
 from tensorflow_model_analysis.proto import config_pb2 as tfma_config
 
+from components.ratings_source import RatingsSource
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
 from trainer_module import code_fingerprint
@@ -56,7 +57,8 @@ def built(tmp_path_factory):
   root = tmp_path_factory.mktemp('graph')
   return pipeline_lib.create_pipeline(
       pipeline_name='test', pipeline_root=str(root / 'root'),
-      serving_model_dir=str(root / 'serving'), manual_dir='/data')
+      serving_model_dir=str(root / 'serving'),
+      source=RatingsSource.tfds(manual_dir='/data'))
 
 
 COMPONENTS = {
@@ -87,7 +89,8 @@ def test_user_code_and_hyperparameters(built):
   assert by_id['Transform'].exec_properties['preprocessing_fn'] == (
       configs.PREPROCESSING_FN)
   assert by_id['Trainer'].exec_properties['run_fn'] == configs.RUN_FN
-  assert by_id['MovieLensExampleGen'].exec_properties['manual_dir'] == '/data'
+  assert RatingsSource.from_json(by_id['MovieLensExampleGen'].exec_properties[
+      'ratings_source']).manual_dir == '/data'
 
 
 def test_evaluator_gates_rmse_by_value_and_by_change():

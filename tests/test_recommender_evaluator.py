@@ -8,6 +8,7 @@ from tfx.types import standard_artifacts
 from components import movielens_example_gen as example_gen
 from components import recommender_evaluator
 from components.top_n_metrics import Ratings
+from components.ratings_source import RatingsSource
 from tests.example_gen_run import execute
 
 
@@ -34,7 +35,7 @@ def test_an_eval_split_of_unseen_users_is_refused():
 
 
 def test_training_data_is_train_and_validation(ratings_csv, tmp_path):
-  examples = execute(example_gen.MovieLensExampleGen(ratings_csv=ratings_csv),
+  examples = execute(example_gen.MovieLensExampleGen(RatingsSource.csv(ratings_csv)),
                      str(tmp_path / 'examples'))
   training = recommender_evaluator.training_ratings(examples)
   train = recommender_evaluator.read_ratings(examples, 'train')

@@ -91,3 +91,18 @@ def test_unchanged_needs_the_same_key_and_an_untouched_store(tmp_path):
   run_key.record(output_dir, str(metadata), 'k')
   run_key.record(output_dir, str(metadata), None)  # a run that executed
   assert not run_key.unchanged(output_dir, str(metadata), 'k')
+
+
+def test_a_new_path_flag_is_keyed_without_editing_run_key(ratings, tmp_path):
+  """Path flags are found by their type (cli.InputPath), not a list."""
+  parser = argparse.ArgumentParser()
+  parser.add_argument('--output-dir', default='out')
+  cli.add_pipeline_flags(parser)
+  parser.add_argument('--extra-file', type=cli.InputPath)
+  extra = tmp_path / 'extra.txt'
+  extra.write_text('a')
+  args = parser.parse_args(['--ratings-csv', ratings,
+                            '--extra-file', str(extra)])
+  key = run_key.run_key(args)
+  extra.write_text('ab')
+  assert run_key.run_key(args) != key

@@ -15,7 +15,9 @@ from tfx.types import standard_artifacts
 from bench import synthetic
 from components import movielens_example_gen as example_gen
 from components import statistics_gen
+from components.ratings_source import RatingsSource
 from pipeline import artifacts
+from trainer_module import splits
 from tests.example_gen_run import execute
 
 
@@ -30,7 +32,7 @@ def examples(tmp_path_factory):
   base = tmp_path_factory.mktemp('statistics')
   ratings = synthetic.write_small_ratings_csv(str(base / 'ratings.csv'),
                                               num_ratings=5000)
-  return execute(example_gen.MovieLensExampleGen(ratings_csv=ratings),
+  return execute(example_gen.MovieLensExampleGen(RatingsSource.csv(ratings)),
                  str(base / 'examples'))
 
 
@@ -71,9 +73,10 @@ def test_a_large_split_is_sampled_at_its_rate_and_counted_exactly(
   assert rates['train'] == pytest.approx(1500 / counts['train'])
   assert rates['eval'] == rates['validation'] == 1.0
   # The sample is the records' hash's: the same every run, about the size.
-  expected = statistics_gen.sample_split(
-      example_gen.split_files(examples, 'train'), rates['train'],
-      str(tmp_path / 'again.gz'))
+  train_files = splits.split_files(
+      [example_gen.split_pattern(examples, 'train')])
+  expected = statistics_gen.sample_split(train_files, rates['train'],
+                                         str(tmp_path / 'again.gz'))
   assert described(statistics, 'train') == expected
   assert abs(expected - 1500) < 5 * (1500 ** 0.5)
   assert described(statistics, 'eval') == counts['eval']
@@ -84,7 +87,7 @@ def test_a_large_split_is_sampled_at_its_rate_and_counted_exactly(
 
 
 def test_sample_split_keeps_whole_records_at_its_rate(examples, tmp_path):
-  files = example_gen.split_files(examples, 'train')
+  files = splits.split_files([example_gen.split_pattern(examples, 'train')])
   records = {r.numpy() for r in tf.data.TFRecordDataset(
       files, compression_type='GZIP')}
   kept = {}

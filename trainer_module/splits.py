@@ -24,11 +24,14 @@ LOAD_BATCH_SIZE = 65_536  # examples parsed and transformed at a time
 READ_BUFFER_BYTES = 1 << 20  # per TFRecord file being read
 
 
-def split_files(file_patterns: List[str]) -> List[str]:
-  """The TFRecord files of a split (FnArgs gives glob patterns)."""
+def split_files(file_patterns: List[str], required: bool = True
+                ) -> List[str]:
+  """The TFRecord files of a split, sorted (FnArgs gives glob patterns;
+  movielens_example_gen.split_pattern gives an Examples artifact's).
+  Raises if none match, unless not `required` (an empty split)."""
   files = sorted(f for pattern in file_patterns
                  for f in tf.io.gfile.glob(pattern))
-  if not files:
+  if not files and required:
     raise ValueError(f'no files match {file_patterns}')
   return files
 

@@ -1,0 +1,136 @@
+"""RatingsSource: where a run's ratings come from, as one value.
+
+The CLI builds one from its flags; `create_pipeline` and MovieLensExampleGen
+take it whole. What each format does with it (check it while the pipeline is
+built, count, read and fingerprint its files when ExampleGen runs) is the
+format's own module, each with the same functions (`SOURCE_MODULES`; the
+interface is in components/movielens_example_gen.py, `SourceModule`).
+Adding a source: a module with those functions, a format name here and a
+constructor (README, "How to add a data source").
+
+This module imports nothing heavy: the CLI's fast path (pipeline/run_key.py)
+reads it without importing TensorFlow.
+"""
+
+import dataclasses
+import importlib
+import json
+import os
+from types import ModuleType
+from typing import List, Optional, Tuple
+
+TFDS = 'tfds'  # a TFDS MovieLens ratings config
+CSV = 'csv'  # a ratings CSV, and optionally the eval split's
+PARQUET = 'parquet'  # Parquet files (a path or glob)
+GROUPLENS = 'grouplens'  # an unpacked GroupLens MovieLens zip
+# The module implementing each format.
+SOURCE_MODULES = {
+    TFDS: 'components.tfds_source',
+    CSV: 'components.csv_source',
+    PARQUET: 'components.parquet_source',
+    GROUPLENS: 'components.grouplens_files',
+}
+FORMATS = tuple(SOURCE_MODULES)
+DEFAULT_ENCODING = 'utf-8'
+DEFAULT_DATASET = 'movielens/100k-ratings'
+
+
+@dataclasses.dataclass(frozen=True)
+class RatingsSource:
+  """The ratings a run reads.
+
+  Attributes:
+    format: one of FORMATS.
+    paths: TFDS: (config name,); CSV: (ratings[, eval ratings]); Parquet:
+      (path or glob,); GroupLens: (folder,). Local paths are absolute.
+    encoding: the text encoding of a CSV.
+    split: a GroupLens 100k folder's shipped train/test pair (u1..u5, ua,
+      ub) as train/eval.
+    manual_dir: TFDS: the folder holding the original zip (offline use).
+    data_dir: TFDS: where prepared datasets are kept (TFDS's default).
+  """
+  format: str
+  paths: Tuple[str, ...]
+  encoding: str = DEFAULT_ENCODING
+  split: Optional[str] = None
+  manual_dir: Optional[str] = None
+  data_dir: Optional[str] = None
+
+  def __post_init__(self):
+    """Refuses a value no format reads."""
+    if self.format not in FORMATS:
+      raise ValueError(f'ratings source format {self.format!r}: one of '
+                       f'{", ".join(FORMATS)}')
+    most = 2 if self.format == CSV else 1
+    if not 1 <= len(self.paths) <= most or not all(self.paths):
+      raise ValueError(f'a {self.format} ratings source takes 1 to {most} '
+                       f'paths, not {list(self.paths)}')
+    if self.split and self.format != GROUPLENS:
+      raise ValueError('a shipped split (--movielens-split) needs a GroupLens '
+                       'folder (--movielens-dir)')
+    if (self.manual_dir or self.data_dir) and self.format != TFDS:
+      raise ValueError('manual_dir and data_dir are for a TFDS source')
+
+  @classmethod
+  def tfds(cls, dataset: str = DEFAULT_DATASET,
+           manual_dir: Optional[str] = None,
+           data_dir: Optional[str] = None) -> 'RatingsSource':
+    """A TFDS MovieLens ratings config, e.g. 'movielens/100k-ratings'."""
+    return cls(TFDS, (dataset,), manual_dir=local_path(manual_dir),
+               data_dir=local_path(data_dir))
+
+  @classmethod
+  def csv(cls, path: str, eval_path: Optional[str] = None,
+          encoding: str = DEFAULT_ENCODING) -> 'RatingsSource':
+    """A ratings CSV; with `eval_path`, it is train and that file eval."""
+    return cls(CSV, tuple(local_path(p) for p in (path, eval_path) if p),
+               encoding=encoding)
+
+  @classmethod
+  def parquet(cls, pattern: str) -> 'RatingsSource':
+    """Parquet files with the CSV's columns (a path or glob)."""
+    return cls(PARQUET, (local_path(pattern),))
+
+  @classmethod
+  def grouplens(cls, folder: str,
+                split: Optional[str] = None) -> 'RatingsSource':
+    """An unpacked GroupLens folder (ml-100k, ml-1m, ml-20m, ml-25m,
+    ml-latest-small), optionally 100k's shipped pair `split`."""
+    return cls(GROUPLENS, (local_path(folder),), split=split)
+
+  def to_json(self) -> str:
+    """The value as an execution property (a string)."""
+    return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+  @classmethod
+  def from_json(cls, text: str) -> 'RatingsSource':
+    """The value `to_json` wrote."""
+    fields = json.loads(text)
+    return cls(**{**fields, 'paths': tuple(fields['paths'])})
+
+  def local_inputs(self) -> List[str]:
+    """The local files, globs or folders a run reads: what a run's key
+    (pipeline/run_key.py) fingerprints. TFDS: where it keeps the dataset."""
+    if self.format == TFDS:
+      data_dir = self.data_dir or os.environ.get('TFDS_DATA_DIR') or (
+          os.path.expanduser('~/tensorflow_datasets'))
+      return [os.path.join(data_dir, *self.paths[0].split('/'))]
+    return [p for p in self.paths if not is_remote(p)]
+
+
+def source_module(source: RatingsSource) -> ModuleType:
+  """The module implementing the source's format (imported now: it imports
+  TensorFlow and Beam)."""
+  return importlib.import_module(SOURCE_MODULES[source.format])
+
+
+def is_remote(path: str) -> bool:
+  """Whether a path is a URI (gs://, s3://, ...), not a local file."""
+  return '://' in path
+
+
+def local_path(path: Optional[str]) -> Optional[str]:
+  """Absolute path for local files; URIs such as gs://... stay as given."""
+  if not path or is_remote(path):
+    return path or None
+  return os.path.abspath(path)
