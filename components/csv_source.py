@@ -43,13 +43,6 @@ def check_csv(path: str,
   return columns
 
 
-def count_ratings(path: str,
-                  encoding: str = tf_examples.DEFAULT_ENCODING) -> int:
-  """The data lines of a ratings CSV (blank lines too, as a bound), after
-  checking that the whole file is `encoding` text."""
-  return tf_examples.count_lines(path, encoding) - 1
-
-
 def _parse_cell(kind: str, name: str, text: str) -> List[Any]:
   """Values of one CSV cell; raises ValueError naming the column."""
   parts = text.split(MULTI_VALUE_SEPARATOR) if name == 'movie_genres' else [
@@ -133,8 +126,9 @@ def tfds_config(source: RatingsSource) -> Optional[str]:
 
 
 def count(source: RatingsSource, path: str) -> int:
-  """The data lines of the CSV, checked to be text in its encoding."""
-  return count_ratings(path, source.encoding)
+  """The data lines of the CSV (blank lines too, as a bound), after
+  checking that the whole file is text in its encoding."""
+  return tf_examples.count_lines(path, source.encoding) - 1
 
 
 def read(pipeline: beam.Pipeline, source: RatingsSource,

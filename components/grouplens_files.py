@@ -294,12 +294,6 @@ def ReadGroupLens(pipeline: beam.Pipeline,  # pylint: disable=invalid-name
                                                            fmt)))
 
 
-def count_ratings(ratings_path: str) -> int:
-  """The ratings in a GroupLens ratings file (its lines, less a header)."""
-  return tf_examples.count_lines(ratings_path) - int(
-      format_of(ratings_path).header)
-
-
 # ---------------------------------------- the source interface (ratings_source)
 
 FILE_BASED = True
@@ -330,9 +324,9 @@ def tfds_config(source: RatingsSource) -> Optional[str]:
 
 
 def count(source: RatingsSource, path: str) -> int:
-  """The ratings in the ratings file."""
+  """The ratings in the ratings file (its lines, less a header)."""
   del source
-  return count_ratings(path)
+  return tf_examples.count_lines(path) - int(format_of(path).header)
 
 
 def read(pipeline: beam.Pipeline, source: RatingsSource,

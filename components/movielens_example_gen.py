@@ -245,7 +245,7 @@ def _RatingsToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
                                     source_path(exec_properties, split_pattern))
 
 
-def count_ratings(exec_properties: Dict[str, Any], split_pattern: str) -> int:
+def count_split(exec_properties: Dict[str, Any], split_pattern: str) -> int:
   """The ratings an input split holds, read before Beam runs; a CSV is
   checked on the way to be text in its encoding, so a bad byte is named by
   its exact line before anything is written."""
@@ -265,7 +265,7 @@ def resolved_output_config(exec_properties: Dict[str, Any]
   proto_utils.json_to_proto(
       exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
       output_config)
-  counts = [count_ratings(exec_properties, split.pattern)
+  counts = [count_split(exec_properties, split.pattern)
             for split in input_config.splits]
   if output_config.HasField('split_config') or len(counts) > 1:
     return output_config

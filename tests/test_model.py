@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from tfx.components.trainer import fn_args_utils
 from tfx.types import standard_artifacts
 from tfx.utils import json_utils
 
+from trainer_module import ensemble as ensemble_lib
 from trainer_module import features
 from trainer_module import hyperparameters
 from trainer_module import ranking_models
@@ -466,7 +468,7 @@ def test_rated_table_keeps_known_ids_of_every_split_given(transformed_data):
                         splits.MOVIE_KEY: tf.constant(m, tf.int64)}
   rated = trainer.rated_movies(output, pairs([0, 1], [5, 6]),
                                pairs([0, users, 1], [7, 1, movies]))
-  assert rated.nrows() == ranking_models.vocabulary_size(
+  assert rated.nrows() == ranking_models.embedding_rows_of(
       output, features.USER_ID_KEY)
   assert rated[0].numpy().tolist() == [5, 7]
   assert rated[1].numpy().tolist() == [6]
@@ -530,19 +532,19 @@ def test_fit_blend_recovers_support_dependent_weights():
   rng = np.random.default_rng(0)
   ratings = rng.uniform(1, 5, size=(300, 2)).astype(np.float32)
   users, movies = rng.integers(0, 50, 300), rng.integers(0, 50, 300)
-  inputs = ranking_models.blend_features(
+  inputs = ensemble_lib.blend_features(
       tf.constant(ratings), tf.constant(users), tf.constant(movies)).numpy()
   assert inputs.shape == (300, 3 + 3 * 2)
   # The second member counts more for users with many ratings.
   labels = (0.3 + 0.6 * ratings[:, 0] +
             0.1 * ratings[:, 1] * np.log1p(users))
-  weights = ranking_models.fit_blend(inputs, labels)
+  weights = ensemble_lib.fit_blend(inputs, labels)
   np.testing.assert_allclose(weights, [0.3, 0, 0, 0.6, 0, 0, 0.1, 0, 0],
                              atol=1e-5)
 
 
 def test_rating_counts_count_each_id_of_a_split():
-  user_counts, movie_counts = ranking_models.rating_counts(
+  user_counts, movie_counts = ensemble_lib.rating_counts(
       autorec_inputs([0, 2, 0], [1, 1, 1]), num_users=4, num_movies=3)
   assert user_counts.numpy().tolist() == [2, 0, 1, 0]
   assert movie_counts.numpy().tolist() == [0, 3, 0]
@@ -560,7 +562,7 @@ def test_blend_weighs_members_by_support_and_clips_to_the_rating_range():
 
   # rating = 0.5 + 0.5 * p1 + 0.25 * p2 * log(1 + n_u); user 1 has e - 1
   # ratings (a count of 1.718 stands for it), user 0 none.
-  blend = ranking_models.BlendedRankingModel(
+  blend = ensemble_lib.BlendedRankingModel(
       [Constant(2.0), Constant(4.0)], [0.5, 0, 0, 0.5, 0, 0, 0.25, 0, 0],
       (1.0, 5.0), tf.constant([0.0, np.e - 1, 1e6]), tf.constant([0.0, 0.0]))
   np.testing.assert_allclose(
@@ -771,3 +773,18 @@ def test_from_ratings_refuses_bad_input_by_name(trained, titles, ratings, k,
   # The same loaded model still answers afterwards.
   out = from_ratings(loaded, [['Movie 1 (1951)']], [[5.0]], 5)
   assert out['movie_title'].shape == (1, 5)
+
+
+def test_every_model_name_has_one_entry_in_the_registry():
+  """The preset's model name is looked up in ranking_models.RATING_MODELS
+  only: no string checks on it anywhere else."""
+  assert tuple(ranking_models.RATING_MODELS) == hyperparameters.MODELS
+  folder = os.path.join(os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__))), 'trainer_module')
+  for name in os.listdir(folder):
+    if name.endswith('.py'):
+      with open(os.path.join(folder, name)) as f:
+        code = f.read()
+      assert not re.search(
+          r"""[=!]= *['"](tutorial|tuned|autorec)['"]|model in \(""",
+          code), name

@@ -3,7 +3,7 @@
 each trained through MovieLensModel (TFRS Ranking task)."""
 
 import dataclasses
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -21,9 +21,6 @@ STEPS_PER_EXECUTION = 32
 # MovieLensModel adds the rating being learned to a training batch's
 # features under this key: ItemAutoRec leaves it out of the movie's code.
 LEFT_OUT_RATING_KEY = 'left_out_rating'
-# The rating models built from the data they learn from (its mean rating
-# and tables of who rated what): build_model needs it for these.
-BUILT_FROM_DATA = ('tuned', 'autorec')
 
 
 class RankingModel(tf.keras.Model):
@@ -209,69 +206,6 @@ class ItemAutoRec(tf.keras.Model):
             tf.reduce_sum(codes * self.decoder(users), axis=1, keepdims=True))
 
 
-def blend_features(ratings: tf.Tensor, user_ratings: tf.Tensor,
-                   movie_ratings: tf.Tensor) -> tf.Tensor:
-  """What a blend weighs [batch, 3 + 3 * members]: 1, log(1 + n_u),
-  log(1 + n_i), the members' ratings p_k, then every p_k * log(1 + n_u)
-  and every p_k * log(1 + n_i), where n_u and n_i count the user's and the
-  movie's ratings in the training data: a member's weight moves with how
-  much is known of the user and the movie (ratings [batch, members],
-  counts [batch])."""
-  user, movie = (tf.math.log1p(tf.cast(tf.reshape(counts, [-1, 1]),
-                                       ratings.dtype))
-                 for counts in (user_ratings, movie_ratings))
-  return tf.concat([tf.ones_like(user), user, movie, ratings,
-                    ratings * user, ratings * movie], axis=1)
-
-
-def rating_counts(pairs: Dict[str, tf.Tensor], num_users: int,
-                  num_movies: int) -> Tuple[tf.Tensor, tf.Tensor]:
-  """Ratings per user id and per movie id in `pairs` (a split's ids)."""
-  return tuple(tf.math.bincount(tf.cast(pairs[key], tf.int32),
-                                minlength=size, maxlength=size,
-                                dtype=tf.int64)
-               for key, size in ((USER_KEY, num_users),
-                                 (MOVIE_KEY, num_movies)))
-
-
-class BlendedRankingModel(tf.keras.Model):
-  """rating = clip(blend_features . weights, rating range): trained rating
-  models blended by weights fitted on the validation split (`fit_blend`),
-  with the rating counts of the data the members learned from."""
-
-  def __init__(self, members: Sequence[tf.keras.Model],
-               weights: Sequence[float], rating_range: Tuple[float, float],
-               user_ratings: tf.Tensor, movie_ratings: tf.Tensor):
-    super().__init__()
-    self.members = list(members)
-    self.blend_weights = tf.Variable(np.asarray(weights, np.float32),
-                                     trainable=False, name='blend_weights')
-    self.rating_range = tf.Variable(np.asarray(rating_range, np.float32),
-                                    trainable=False, name='rating_range')
-    self.user_ratings = tf.Variable(user_ratings, trainable=False,
-                                    name='user_rating_counts')
-    self.movie_ratings = tf.Variable(movie_ratings, trainable=False,
-                                     name='movie_rating_counts')
-
-  def call(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
-    """`inputs`: transformed ids. Returns ratings [batch, 1]."""
-    ratings = tf.concat([member(inputs) for member in self.members], axis=1)
-    blended = tf.linalg.matvec(blend_features(
-        ratings, tf.gather(self.user_ratings, inputs[USER_KEY]),
-        tf.gather(self.movie_ratings, inputs[MOVIE_KEY])),
-                               self.blend_weights)[:, tf.newaxis]
-    return tf.clip_by_value(blended, self.rating_range[0],
-                            self.rating_range[1])
-
-
-def fit_blend(blend_inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-  """Least-squares weights of `blend_inputs` ([n, features], from
-  blend_features) that best fit `labels` [n] (the validation split's)."""
-  solution, *_ = np.linalg.lstsq(blend_inputs.astype(np.float64),
-                                 labels.astype(np.float64), rcond=None)
-  return solution
-
-
 # TFRS's train and test steps and our loss have no tensor-dependent Python
 # control flow, so they are traced as plain Python (tracing.py: tf_keras's
 # own code is left unconverted too).
@@ -304,18 +238,19 @@ class MovieLensModel(tfrs.models.Model):
                      predictions=predictions)
 
 
-def vocabulary_size(tf_transform_output: tft.TFTransformOutput,
-                    key: str) -> int:
-  """Embedding rows needed for raw feature `key`: vocabulary + OOV."""
+def embedding_rows_of(tf_transform_output: tft.TFTransformOutput,
+                      key: str) -> int:
+  """Embedding rows needed for raw feature `key`: its vocabulary's size
+  (pipeline/artifacts.vocabulary_sizes) plus the OOV bucket."""
   return (tf_transform_output.vocabulary_size_by_name(
       features.vocabulary_name(key)) + features.NUM_OOV_BUCKETS)
 
 
-def vocabulary_sizes(tf_transform_output: tft.TFTransformOutput
-                     ) -> Tuple[int, int]:
+def embedding_rows(tf_transform_output: tft.TFTransformOutput
+                   ) -> Tuple[int, int]:
   """Embedding rows of users and of movies (vocabulary + OOV)."""
-  return (vocabulary_size(tf_transform_output, features.USER_ID_KEY),
-          vocabulary_size(tf_transform_output, features.MOVIE_TITLE_KEY))
+  return (embedding_rows_of(tf_transform_output, features.USER_ID_KEY),
+          embedding_rows_of(tf_transform_output, features.MOVIE_TITLE_KEY))
 
 
 def side_feature_sizes(
@@ -327,7 +262,7 @@ def side_feature_sizes(
     if key not in written:
       continue
     if size is None:  # a vocabulary id
-      size = vocabulary_size(tf_transform_output, key)
+      size = embedding_rows_of(tf_transform_output, key)
     sizes[key] = size + 1  # ids are stored + 1: 0 is "unknown" / padding
   return sizes
 
@@ -336,7 +271,7 @@ def model_feature_keys(tf_transform_output: tft.TFTransformOutput,
                        hparams: Hyperparameters) -> List[str]:
   """The transformed features training reads."""
   keys = [USER_KEY, MOVIE_KEY]
-  if hparams.model == 'tuned':
+  if RATING_MODELS[hparams.model].side_features:
     keys += list(side_feature_sizes(tf_transform_output))
   return keys
 
@@ -378,50 +313,19 @@ def raters_per_movie(train: Dict[str, tf.Tensor], num_movies: int
                               tf.reshape(train[features.LABEL_KEY], [-1])))
 
 
-def rating_members(hparams: Hyperparameters) -> List[str]:
-  """The rating models trained: the preset's, and for the tuned model an
-  I-AutoRec ('autorec') when autorec_units > 0 (blended with it)."""
-  if hparams.model == 'tuned' and hparams.autorec_units:
-    return ['tuned', 'autorec']
-  return [hparams.model]
-
-
-def member_hparams(hparams: Hyperparameters, member: str) -> Hyperparameters:
-  """The settings rating model `member` trains with: the I-AutoRec has its
-  own learning rate and batch size, and Adam."""
-  if member != 'autorec':
-    return hparams
-  return dataclasses.replace(
-      hparams, model='autorec', batch_size=hparams.autorec_batch_size,
-      learning_rate=hparams.autorec_learning_rate, optimizer='adam')
-
-
 def build_model(tf_transform_output: tft.TFTransformOutput,
                 hparams: Hyperparameters,
                 train: Optional[Dict[str, tf.Tensor]] = None
                 ) -> MovieLensModel:
-  """The compiled model, sized by the vocabularies Transform built. The
-  tuned model and the I-AutoRec (`hparams.model` 'autorec', from
-  `member_hparams`) also need the `train` split: its mean rating and who
-  rated what."""
-  num_users, num_movies = vocabulary_sizes(tf_transform_output)
-  if hparams.model in BUILT_FROM_DATA and train is None:
+  """The compiled model, sized by the vocabularies Transform built. A model
+  built from its data (RATING_MODELS) also needs the `train` split: its
+  mean rating and who rated what."""
+  kind = RATING_MODELS[hparams.model]
+  if kind.built_from_data and train is None:
     raise ValueError(f'the {hparams.model} model is built from the train '
                      'split')
-  if hparams.model == 'tuned':
-    sizes = side_feature_sizes(tf_transform_output)
-    ranking_model = TunedRankingModel(
-        side_tables(train, list(sizes), num_users, num_movies), sizes,
-        num_users, num_movies, hparams.embedding_dim, hparams.l2,
-        float(tf.reduce_mean(train[features.LABEL_KEY])),
-        rated_movies_per_user(train, num_users))
-  elif hparams.model == 'autorec':
-    ranking_model = ItemAutoRec(
-        *raters_per_movie(train, num_movies), num_users,
-        hparams.autorec_units, hparams.autorec_l2,
-        float(tf.reduce_mean(train[features.LABEL_KEY])))
-  else:
-    ranking_model = RankingModel(num_users, num_movies, hparams.embedding_dim)
+  ranking_model = kind.build(tf_transform_output, hparams, train,
+                             *embedding_rows(tf_transform_output))
   model = MovieLensModel(ranking_model)
   if hparams.optimizer == 'adam':
     optimizer = tf.keras.optimizers.Adam(learning_rate=hparams.learning_rate)
@@ -430,3 +334,74 @@ def build_model(tf_transform_output: tft.TFTransformOutput,
         learning_rate=hparams.learning_rate)
   model.compile(optimizer=optimizer, steps_per_execution=STEPS_PER_EXECUTION)
   return model
+
+
+def _tutorial_model(tf_transform_output: tft.TFTransformOutput,
+                    hparams: Hyperparameters,
+                    train: Optional[Dict[str, tf.Tensor]], num_users: int,
+                    num_movies: int) -> tf.keras.Model:
+  """The tutorial's RankingModel."""
+  del tf_transform_output, train
+  return RankingModel(num_users, num_movies, hparams.embedding_dim)
+
+
+def _tuned_model(tf_transform_output: tft.TFTransformOutput,
+                 hparams: Hyperparameters,
+                 train: Optional[Dict[str, tf.Tensor]], num_users: int,
+                 num_movies: int) -> tf.keras.Model:
+  """TunedRankingModel, with the side features Transform wrote."""
+  sizes = side_feature_sizes(tf_transform_output)
+  return TunedRankingModel(
+      side_tables(train, list(sizes), num_users, num_movies), sizes,
+      num_users, num_movies, hparams.embedding_dim, hparams.l2,
+      float(tf.reduce_mean(train[features.LABEL_KEY])),
+      rated_movies_per_user(train, num_users))
+
+
+def _autorec_model(tf_transform_output: tft.TFTransformOutput,
+                   hparams: Hyperparameters,
+                   train: Optional[Dict[str, tf.Tensor]], num_users: int,
+                   num_movies: int) -> tf.keras.Model:
+  """The I-AutoRec."""
+  del tf_transform_output
+  return ItemAutoRec(
+      *raters_per_movie(train, num_movies), num_users,
+      hparams.autorec_units, hparams.autorec_l2,
+      float(tf.reduce_mean(train[features.LABEL_KEY])))
+
+
+def _autorec_settings(hparams: Hyperparameters) -> Hyperparameters:
+  """The I-AutoRec's own learning rate and batch size, and Adam."""
+  return dataclasses.replace(
+      hparams, model='autorec', batch_size=hparams.autorec_batch_size,
+      learning_rate=hparams.autorec_learning_rate, optimizer='adam')
+
+
+@dataclasses.dataclass(frozen=True)
+class RatingModelKind:
+  """What a rating model's name (Hyperparameters.model) decides."""
+  # (Transform's output, hparams, the train split or None, user rows,
+  # movie rows) -> the Keras model.
+  build: Callable[..., tf.keras.Model]
+  built_from_data: bool = False  # needs train: mean rating, who rated what
+  side_features: bool = False  # reads the side features Transform wrote
+  # Trained beside it and blended (ensemble.py) when autorec_units > 0.
+  blend_partner: Optional[str] = None
+  # Its settings from the preset's (as a blend partner, or alone).
+  settings: Callable[[Hyperparameters], Hyperparameters] = lambda h: h
+  # What the Tuner searches (trainer_module/tuner.py); no L2 when empty.
+  learning_rates: Tuple[float, ...] = (0.05, 0.1, 0.2)
+  l2s: Tuple[float, ...] = ()
+
+
+# The one place a rating model's name is looked up (hyperparameters.MODELS
+# lists the names; tests/test_model.py checks they match).
+RATING_MODELS: Dict[str, RatingModelKind] = {
+    'tutorial': RatingModelKind(_tutorial_model),
+    'tuned': RatingModelKind(
+        _tuned_model, built_from_data=True, side_features=True,
+        blend_partner='autorec', learning_rates=(5e-4, 1e-3, 2e-3, 4e-3),
+        l2s=(1e-5, 3e-5, 1e-4, 3e-4)),
+    'autorec': RatingModelKind(_autorec_model, built_from_data=True,
+                               settings=_autorec_settings),
+}

@@ -4,6 +4,8 @@ and mapped through Transform's graph once, into memory; then batches of them
 in a new order each epoch. Transform writes no transformed copy of the data
 (`materialize=False`)."""
 
+import dataclasses
+import functools
 from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
@@ -142,3 +144,27 @@ def batches(data: Dict[str, tf.Tensor], keys: List[str], batch_size: int,
                      num_parallel_calls=tf.data.AUTOTUNE).apply(
       tf.data.experimental.assert_cardinality(num_batches)).prefetch(
           tf.data.AUTOTUNE)
+
+
+@dataclasses.dataclass
+class TrainingData:
+  """What training reads: the train and validation splits in memory, the
+  model's features (`keys`) and the label, transformed once as they were
+  read. The Trainer never sees the eval split: it is the Evaluator's."""
+  keys: List[str]
+  train: Dict[str, tf.Tensor]
+  validation: Dict[str, tf.Tensor]
+
+  @functools.cached_property
+  def both(self) -> Dict[str, tf.Tensor]:
+    """Train then validation, concatenated once (refit, retrieval and the
+    rated-movies table read it)."""
+    return concat(self.train, self.validation)
+
+  @property
+  def train_examples(self) -> int:
+    return int(tf.size(self.train[features.LABEL_KEY]))
+
+  @property
+  def validation_examples(self) -> int:
+    return int(tf.size(self.validation[features.LABEL_KEY]))

@@ -3,8 +3,6 @@
 Transform's output and exports both as one served bundle (serving.py).
 """
 
-import dataclasses
-import functools
 import json
 import os
 import time
@@ -17,6 +15,7 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from trainer_module import code_fingerprint
+from trainer_module import ensemble
 from trainer_module import features
 from trainer_module import item_neighbors
 from trainer_module import ranking_models
@@ -63,38 +62,14 @@ def write_training_stats(model_run_dir: str, stats: Dict[str, Any]) -> None:
     json.dump(stats, f, indent=2)
 
 
-@dataclasses.dataclass
-class Splits:
-  """What training reads: the train and validation splits in memory, the
-  model's features (`keys`) and the label, transformed once as they were
-  read. The Trainer never sees the eval split: it is the Evaluator's."""
-  keys: List[str]
-  train: Dict[str, tf.Tensor]
-  validation: Dict[str, tf.Tensor]
-
-  @functools.cached_property
-  def both(self) -> Dict[str, tf.Tensor]:
-    """Train then validation, concatenated once (refit, retrieval and the
-    rated-movies table read it)."""
-    return splits.concat(self.train, self.validation)
-
-  @property
-  def train_examples(self) -> int:
-    return int(tf.size(self.train[features.LABEL_KEY]))
-
-  @property
-  def validation_examples(self) -> int:
-    return int(tf.size(self.validation[features.LABEL_KEY]))
-
-
 def read_splits(fn_args: FnArgs,
                 tf_transform_output: tft.TFTransformOutput,
-                hparams: Hyperparameters) -> Splits:
+                hparams: Hyperparameters) -> splits.TrainingData:
   """Loads the train and validation splits (FnArgs' train and eval files):
   the features the model reads, transformed, and the label."""
   keys = ranking_models.model_feature_keys(tf_transform_output, hparams)
   parser = splits.SplitParser(tf_transform_output, keys)
-  return Splits(keys, *(
+  return splits.TrainingData(keys, *(
       splits.load_split(splits.split_files(patterns), parser)
       for patterns in (fn_args.train_files, fn_args.eval_files)))
 
@@ -108,7 +83,7 @@ def epoch_logger(name: str, epochs: int) -> tf.keras.callbacks.Callback:
 
 
 def ranking_fit_args(fn_args: FnArgs,
-                     hparams: Hyperparameters, data: Splits
+                     hparams: Hyperparameters, data: splits.TrainingData
                      ) -> Dict[str, Any]:
   """The rating model's `fit` arguments (the Trainer's and every Tuner
   trial's): shuffled train batches, the validation split, and early
@@ -132,11 +107,12 @@ def ranking_fit_args(fn_args: FnArgs,
 def load_tables(hparams: Hyperparameters, split: Dict[str, tf.Tensor]
                 ) -> Optional[Dict[str, tf.Tensor]]:
   """`split`, for the tables of a model built from its data
-  (ranking_models.BUILT_FROM_DATA); None for a model that needs none."""
-  return split if hparams.model in ranking_models.BUILT_FROM_DATA else None
+  (ranking_models.RATING_MODELS); None for a model that needs none."""
+  return split if ranking_models.RATING_MODELS[
+      hparams.model].built_from_data else None
 
 
-def load_train_split(hparams: Hyperparameters, data: Splits
+def load_train_split(hparams: Hyperparameters, data: splits.TrainingData
                      ) -> Optional[Dict[str, tf.Tensor]]:
   """The train split in memory, for the tables of the tuned model and the
   I-AutoRec (None for a model that needs none)."""
@@ -160,7 +136,7 @@ def fit_stats(history: tf.keras.callbacks.History, clock: TrainingClock,
 
 def train_member(fn_args: FnArgs,
                  tf_transform_output: tft.TFTransformOutput,
-                 hparams: Hyperparameters, data: Splits, name: str,
+                 hparams: Hyperparameters, data: splits.TrainingData, name: str,
                  log_dir: str
                  ) -> Tuple[ranking_models.MovieLensModel, Dict[str, Any]]:
   """One rating model (`hparams` from member_hparams), fitted on train
@@ -179,7 +155,7 @@ def train_member(fn_args: FnArgs,
 
 
 def refit_member(tf_transform_output: tft.TFTransformOutput,
-                 hparams: Hyperparameters, data: Splits, epochs: int,
+                 hparams: Hyperparameters, data: splits.TrainingData, epochs: int,
                  name: str) -> ranking_models.MovieLensModel:
   """Rating model `hparams` trained anew on train + validation for the
   `epochs` validation chose (its tables from both splits too)."""
@@ -194,39 +170,6 @@ def refit_member(tf_transform_output: tft.TFTransformOutput,
   return model
 
 
-def validation_predictions(model: ranking_models.MovieLensModel,
-                           data: Splits) -> np.ndarray:
-  """`model`'s ratings of the validation split, in load order [n]."""
-  batches = splits.batches(data.validation, data.keys,
-                           splits.LOAD_BATCH_SIZE)
-  return np.concatenate([model(x).numpy().reshape(-1) for x, _ in batches])
-
-
-def fit_blend_on_validation(tf_transform_output: tft.TFTransformOutput,
-                            data: Splits,
-                            models: List[ranking_models.MovieLensModel]
-                            ) -> Tuple[np.ndarray, float]:
-  """Blend weights of `models` (fitted on train) by least squares on the
-  validation split, and the blend's validation RMSE."""
-  counts = ranking_models.rating_counts(
-      data.train, *ranking_models.vocabulary_sizes(tf_transform_output))
-  labels = data.validation[features.LABEL_KEY].numpy().reshape(-1)
-  blend_inputs = ranking_models.blend_features(
-      np.stack([validation_predictions(model, data) for model in models],
-               axis=1),
-      *(tf.gather(table, data.validation[key]) for table, key in
-        zip(counts, (splits.USER_KEY, splits.MOVIE_KEY)))).numpy()
-  weights = ranking_models.fit_blend(blend_inputs, labels)
-  blended = np.clip(blend_inputs @ weights, *rating_range(data))
-  return weights, float(np.sqrt(np.mean((blended - labels) ** 2)))
-
-
-def rating_range(data: Splits) -> Tuple[float, float]:
-  """The lowest and highest rating of the train split."""
-  labels = data.train[features.LABEL_KEY]
-  return float(tf.reduce_min(labels)), float(tf.reduce_max(labels))
-
-
 def freeze(ranking_model: tf.keras.Model) -> None:
   """Fixes what a trained rating model can compute once for serving (the
   I-AutoRec's movie codes); other models have nothing to fix."""
@@ -236,7 +179,7 @@ def freeze(ranking_model: tf.keras.Model) -> None:
 
 def train_ranking(fn_args: FnArgs,
                   tf_transform_output: tft.TFTransformOutput,
-                  hparams: Hyperparameters, data: Splits
+                  hparams: Hyperparameters, data: splits.TrainingData
                   ) -> Tuple[ranking_models.MovieLensModel, Dict[str, Any]]:
   """The rating model, trained; and its stats (the first member's at the
   top level, every member's under 'members').
@@ -247,12 +190,12 @@ def train_ranking(fn_args: FnArgs,
   on train + validation for its chosen epochs, and the blend keeps its
   weights.
   """
-  names = ranking_models.rating_members(hparams)
+  names = ensemble.rating_members(hparams)
   # The first member's logs are the run's (the report's curves); the
   # others' in a folder each.
   trained = [train_member(
       fn_args, tf_transform_output,
-      ranking_models.member_hparams(hparams, name), data,
+      ensemble.member_hparams(hparams, name), data,
       'ranking' if len(names) == 1 else name,
       fn_args.model_run_dir if i == 0 else os.path.join(
           fn_args.model_run_dir, name))
@@ -262,7 +205,7 @@ def train_ranking(fn_args: FnArgs,
   if len(names) == 1 and not hparams.refit:
     freeze(trained[0][0].ranking_model)
     return trained[0][0], stats
-  weights, blend_rmse = fit_blend_on_validation(
+  weights, blend_rmse = ensemble.fit_blend_on_validation(
       tf_transform_output, data, [model for model, _ in trained])
   stats.update(blend_weights=[round(float(w), 4) for w in weights],
                blend_val_rmse=round(blend_rmse, 4), refit=hparams.refit)
@@ -271,7 +214,7 @@ def train_ranking(fn_args: FnArgs,
   if hparams.refit:
     start = time.monotonic()
     models = [refit_member(
-        tf_transform_output, ranking_models.member_hparams(hparams, name),
+        tf_transform_output, ensemble.member_hparams(hparams, name),
         data, member_stats['best_epoch'] or member_stats['epochs_run'],
         name).ranking_model
               for name, (_, member_stats) in zip(names, trained)]
@@ -279,9 +222,9 @@ def train_ranking(fn_args: FnArgs,
     stats['refit_seconds'] = round(time.monotonic() - start, 3)
   for model in models:
     freeze(model)
-  return ranking_models.MovieLensModel(ranking_models.BlendedRankingModel(
-      models, weights, rating_range(data), *ranking_models.rating_counts(
-          pairs, *ranking_models.vocabulary_sizes(tf_transform_output)))), stats
+  return ranking_models.MovieLensModel(ensemble.BlendedRankingModel(
+      models, weights, ensemble.rating_range(data), *ensemble.rating_counts(
+          pairs, *ranking_models.embedding_rows(tf_transform_output)))), stats
 
 
 def rated_movies(tf_transform_output: tft.TFTransformOutput,
@@ -297,8 +240,8 @@ def rated_movies(tf_transform_output: tft.TFTransformOutput,
   known = (users < known_users) & (movies < known_movies)
   return ranking_models.rated_movies_per_user(
       {splits.USER_KEY: users[known], splits.MOVIE_KEY: movies[known]},
-      ranking_models.vocabulary_size(tf_transform_output,
-                                     features.USER_ID_KEY))
+      ranking_models.embedding_rows_of(tf_transform_output,
+                                       features.USER_ID_KEY))
 
 
 def retrieval_schedule(examples: int, hparams: Hyperparameters
@@ -321,15 +264,15 @@ def new_retrieval_model(tf_transform_output: tft.TFTransformOutput,
   """The compiled, untrained retrieval model for Transform's vocabularies;
   `train_movies`: the movie id of every rating it will train on."""
   return retrieval_model.build_retrieval_model(
-      ranking_models.vocabulary_size(tf_transform_output,
-                                     features.USER_ID_KEY),
-      ranking_models.vocabulary_size(tf_transform_output,
-                                     features.MOVIE_TITLE_KEY),
+      ranking_models.embedding_rows_of(tf_transform_output,
+                                       features.USER_ID_KEY),
+      ranking_models.embedding_rows_of(tf_transform_output,
+                                       features.MOVIE_TITLE_KEY),
       train_movies, hparams)
 
 
 def train_retrieval(tf_transform_output: tft.TFTransformOutput,
-                    hparams: Hyperparameters, data: Splits,
+                    hparams: Hyperparameters, data: splits.TrainingData,
                     rated: tf.RaggedTensor
                     ) -> Tuple[retrieval_model.RetrievalModel, Dict[str, Any]]:
   """The retrieval model, trained on every rating of the training data

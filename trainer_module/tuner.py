@@ -31,14 +31,14 @@ OBJECTIVE = 'val_rmse'  # the best epoch's validation RMSE, minimised
 
 def search_space(model: str) -> keras_tuner.HyperParameters:
   """The values searched: learning rate and embedding size for every
-  rating model; the L2 penalty too for the tuned model (the tutorial's has
-  none)."""
+  rating model, and the L2 penalty for one that has it (its values in
+  ranking_models.RATING_MODELS)."""
+  kind = ranking_models.RATING_MODELS[model]
   hp = keras_tuner.HyperParameters()
-  hp.Choice('learning_rate', ([5e-4, 1e-3, 2e-3, 4e-3] if model == 'tuned'
-                              else [0.05, 0.1, 0.2]))
+  hp.Choice('learning_rate', list(kind.learning_rates))
   hp.Choice('embedding_dim', [16, 32, 64])
-  if model == 'tuned':
-    hp.Choice('l2', [1e-5, 3e-5, 1e-4, 3e-4])
+  if kind.l2s:
+    hp.Choice('l2', list(kind.l2s))
   return hp
 
 
