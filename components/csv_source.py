@@ -45,7 +45,7 @@ def check_csv(path: str,
 
 def _parse_cell(kind: str, name: str, text: str) -> List[Any]:
   """Values of one CSV cell; raises ValueError naming the column."""
-  parts = text.split(MULTI_VALUE_SEPARATOR) if name == 'movie_genres' else [
+  parts = text.split(MULTI_VALUE_SEPARATOR) if name == features.GENRE_KEY else [
       text]
   if kind == 'bytes':
     return parts

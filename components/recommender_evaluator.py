@@ -169,7 +169,8 @@ def signature_recommender(loaded: Any, signature: str
 
   def recommend(users: List[bytes], k: int) -> List[list]:
     titles = function(user_id=tf.constant(users, tf.string),
-                      k=tf.constant(k, tf.int32))['movie_title'].numpy()
+                      k=tf.constant(k, tf.int32))[features.MOVIE_TITLE_KEY]
+    titles = titles.numpy()
     return [[t for t in row if t] for row in titles]
   return recommend
 
@@ -260,8 +261,8 @@ def signature_from_ratings(loaded: Any, max_batch: int = 256
                                              [len(batch), width]),
                      user_rating=tf.constant(ratings, tf.float32,
                                              [len(batch), width]),
-                     k=tf.constant(k, tf.int32))['movie_title'].numpy()
-      lists.extend([t for t in row if t] for row in top)
+                     k=tf.constant(k, tf.int32))[features.MOVIE_TITLE_KEY]
+      lists.extend([t for t in row if t] for row in top.numpy())
     return lists
   return recommend
 

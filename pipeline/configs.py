@@ -6,6 +6,7 @@ from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from components import ratings_source
 from components import split_names
+from trainer_module import features
 from trainer_module import hyperparameters
 from trainer_module.hyperparameters import Hyperparameters
 
@@ -46,7 +47,8 @@ DATASET_SCHEMAS = {
 
 
 RATINGS_ONLY_SCHEMA_PATH = os.path.join(SCHEMA_DIR, 'ratings_only.pbtxt')
-RATINGS_ONLY_COLUMNS = ('user_id', 'movie_title', 'user_rating', 'timestamp')
+RATINGS_ONLY_COLUMNS = (features.USER_ID_KEY, features.MOVIE_TITLE_KEY,
+                        features.LABEL_KEY, features.TIMESTAMP_KEY)
 
 
 def default_schema(dataset: Optional[str] = None) -> str:
@@ -68,7 +70,8 @@ def schema_for_columns(columns: Sequence[str], all_columns: Sequence[str]
     return RATINGS_ONLY_SCHEMA_PATH
   if given == set(all_columns):
     return SCHEMA_PATH
-  if given == set(RATINGS_ONLY_COLUMNS) | {'movie_id', 'movie_genres'}:
+  if given == set(RATINGS_ONLY_COLUMNS) | {features.MOVIE_ID_KEY,
+                                           features.GENRE_KEY}:
     return DATASET_SCHEMAS['movielens/20m-ratings']
   raise NoReviewedSchemaError(
       f'no reviewed schema has exactly the columns {list(columns)}: the '
@@ -90,9 +93,9 @@ MAX_ONE_USER_SHARE = 0.25
 # differ by JSD 0.00007 on ratings, L-inf 0.0012 on titles and 0.0016 on
 # users.
 DRIFT_COMPARATORS = {
-    'user_rating': ('jensen_shannon_divergence', 0.05),
-    'movie_title': ('infinity_norm', 0.05),
-    'user_id': ('infinity_norm', 0.05),
+    features.LABEL_KEY: ('jensen_shannon_divergence', 0.05),
+    features.MOVIE_TITLE_KEY: ('infinity_norm', 0.05),
+    features.USER_ID_KEY: ('infinity_norm', 0.05),
 }
 # The Evaluator refuses an eval split in which more than this share of the
 # ratings are by users the training data does not have: the model could

@@ -28,15 +28,23 @@ NUM_OOV_BUCKETS = 1
 # Side features ExampleGen keeps for later use (slicing, richer models), with
 # the tf.Example kind each is written as. Which ones a source carries depends
 # on the TFDS config (100k has all of them, 20m/25m none).
+MOVIE_ID_KEY = 'movie_id'
+GENRE_KEY = 'movie_genres'  # genre names, one value per genre
+GENDER_KEY = 'user_gender'  # 1 for male, 0 for female, as TFDS encodes it
+AGE_GROUP_SOURCE_KEY = 'bucketized_user_age'  # the age group's lower bound
+AGE_SOURCE_KEY = 'raw_user_age'
+OCCUPATION_LABEL_KEY = 'user_occupation_label'
+OCCUPATION_TEXT_KEY = 'user_occupation_text'
+ZIP_CODE_KEY = 'user_zip_code'
 SIDE_FEATURE_KINDS: Dict[str, str] = {
-    'movie_id': 'bytes',
-    'movie_genres': 'bytes',  # genre names, one value per genre
-    'user_gender': 'int64',  # 1 for male, 0 for female, as TFDS encodes it
-    'bucketized_user_age': 'float',
-    'raw_user_age': 'float',
-    'user_occupation_label': 'bytes',
-    'user_occupation_text': 'bytes',
-    'user_zip_code': 'bytes',
+    MOVIE_ID_KEY: 'bytes',
+    GENRE_KEY: 'bytes',
+    GENDER_KEY: 'int64',
+    AGE_GROUP_SOURCE_KEY: 'float',
+    AGE_SOURCE_KEY: 'float',
+    OCCUPATION_LABEL_KEY: 'bytes',
+    OCCUPATION_TEXT_KEY: 'bytes',
+    ZIP_CODE_KEY: 'bytes',
 }
 
 # Kinds of the required features.
@@ -58,11 +66,11 @@ OPTIONAL_FEATURE_KINDS: Dict[str, str] = {
 USER_ACTIVITY_KEY = 'user_activity_bucket'
 MOVIE_POPULARITY_KEY = 'movie_popularity_bucket'
 USER_AGE_KEY = 'user_age_bucket'
-GENRE_KEY = 'movie_genres'  # raw, one slice per genre
 USER_ACTIVITY_THRESHOLDS = (20, 50, 100, 200)  # ratings per user
 MOVIE_POPULARITY_THRESHOLDS = (10, 50, 100, 250)  # ratings per movie
 AGE_BOUNDARIES = (18, 25, 35, 45, 50, 56)
-AGE_SOURCE_KEYS = ('raw_user_age', 'bucketized_user_age')
+AGE_SOURCE_KEYS = (AGE_SOURCE_KEY, AGE_GROUP_SOURCE_KEY)
+# The raw genres: one slice per genre.
 SLICE_FEATURE_KEYS = (USER_ACTIVITY_KEY, MOVIE_POPULARITY_KEY, GENRE_KEY,
                       USER_AGE_KEY)
 
@@ -75,7 +83,7 @@ USER_GENDER_KEY = 'user_gender_id'  # 0 or 1, as TFDS encodes it
 USER_AGE_GROUP_KEY = 'user_age_group'  # index of the MovieLens age group
 MOVIE_GENRE_IDS_KEY = 'movie_genre_ids'  # [MAX_GENRES] ids + 1, 0 = padding
 MOVIE_YEAR_KEY = 'movie_year_bucket'  # release-year bucket from the title
-OCCUPATION_SOURCE_KEYS = ('user_occupation_text', 'user_occupation_label')
+OCCUPATION_SOURCE_KEYS = (OCCUPATION_TEXT_KEY, OCCUPATION_LABEL_KEY)
 ZIP_PREFIX_LENGTH = 2  # first digits of a US zip code: a region
 MAX_GENRES = 8  # MovieLens movies have at most 6 genres in 100k
 YEAR_BOUNDARIES = tuple(range(1930, 2030, 5))  # year buckets; 0 = unknown
@@ -89,9 +97,9 @@ SIDE_FEATURE_SIZES = {
     MOVIE_GENRE_IDS_KEY: None,
     MOVIE_YEAR_KEY: len(YEAR_BOUNDARIES) + 2,
 }
+# The side features that describe the user; the others describe the movie.
 USER_SIDE_FEATURE_KEYS = (USER_OCCUPATION_KEY, USER_ZIP_PREFIX_KEY,
                           USER_GENDER_KEY, USER_AGE_GROUP_KEY)
-MOVIE_SIDE_FEATURE_KEYS = (MOVIE_GENRE_IDS_KEY, MOVIE_YEAR_KEY)
 
 # {Transform output training reads: the raw features it may be computed
 # from}: the Trainer parses only these from ExampleGen's examples and maps
@@ -101,8 +109,8 @@ TRANSFORM_SOURCES: Dict[str, Tuple[str, ...]] = {
     transformed_name(MOVIE_TITLE_KEY): (MOVIE_TITLE_KEY,),
     LABEL_KEY: (LABEL_KEY,),
     USER_OCCUPATION_KEY: OCCUPATION_SOURCE_KEYS,
-    USER_ZIP_PREFIX_KEY: ('user_zip_code',),
-    USER_GENDER_KEY: ('user_gender',),
+    USER_ZIP_PREFIX_KEY: (ZIP_CODE_KEY,),
+    USER_GENDER_KEY: (GENDER_KEY,),
     USER_AGE_GROUP_KEY: AGE_SOURCE_KEYS,
     MOVIE_GENRE_IDS_KEY: (GENRE_KEY,),
     MOVIE_YEAR_KEY: (MOVIE_TITLE_KEY,),

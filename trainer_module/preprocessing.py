@@ -194,12 +194,12 @@ def side_features(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     outputs[features.USER_OCCUPATION_KEY] = vocabulary_ids(
         tf.strings.as_string(occupation) if occupation.dtype != tf.string
         else occupation, features.USER_OCCUPATION_KEY)
-  zip_code = _dense(inputs, ['user_zip_code'])
+  zip_code = _dense(inputs, [features.ZIP_CODE_KEY])
   if zip_code is not None:
     outputs[features.USER_ZIP_PREFIX_KEY] = vocabulary_ids(
         tf.strings.substr(zip_code, 0, features.ZIP_PREFIX_LENGTH),
         features.USER_ZIP_PREFIX_KEY)
-  gender = _dense(inputs, ['user_gender'])
+  gender = _dense(inputs, [features.GENDER_KEY])
   if gender is not None:
     outputs[features.USER_GENDER_KEY] = tf.clip_by_value(
         tf.cast(gender, tf.int64), 0, 1)
