@@ -37,6 +37,7 @@ import numpy as np
 
 from components import new_users
 from components import recommender_evaluator
+from pipeline import artifacts
 from pipeline import configs
 from trainer_module import hyperparameters
 from trainer_module import item_neighbors
@@ -97,24 +98,12 @@ def from_ratings_lists(generic: np.ndarray, ids: np.ndarray,
 
 def training_data(examples_uri: str) -> new_users.TimedRatings:
   """The run's training ratings (train and validation), with timestamps."""
-  examples = examples_artifact(examples_uri)
+  examples = artifacts.examples_artifact(examples_uri)
   parts = [recommender_evaluator.read_timed_ratings(examples, split)
            for split in recommender_evaluator.training_splits(examples)]
   return new_users.TimedRatings(*(
       np.concatenate([getattr(p, f.name) for p in parts])
       for f in dataclasses.fields(new_users.TimedRatings)))
-
-
-def examples_artifact(examples_uri: str):
-  """An Examples artifact for a folder of Split-* folders."""
-  from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
-  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
-  examples = standard_artifacts.Examples()
-  examples.uri = examples_uri
-  examples.split_names = artifact_utils.encode_split_names(sorted(
-      name.split('-', 1)[1] for name in os.listdir(examples_uri)
-      if name.startswith('Split-')))
-  return examples
 
 
 def ids_of(ratings: new_users.TimedRatings, catalog: Catalog):
@@ -223,7 +212,7 @@ def choose(earlier_dir: str) -> Dict[str, Any]:
   examples = examples_dir(earlier_dir)
   training = training_data(examples)
   new = recommender_evaluator.read_timed_ratings(
-      examples_artifact(examples), 'new_users')
+      artifacts.examples_artifact(examples), 'new_users')
   people = {h: new_users.cases(new, h, MIN_RATING)
             for h in configs.NEW_USER_HISTORIES}
   bundle = newest_bundle(earlier_dir)
@@ -301,7 +290,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   earlier = choose(run_earlier(training, work_dir,
                                args.earlier_args.split()))
   new = recommender_evaluator.read_timed_ratings(
-      examples_artifact(examples), 'new_users')
+      artifacts.examples_artifact(examples), 'new_users')
   anchor = anchors(training, new, earlier['item_knn']['shrink'],
                    newest_bundle(args.run_dir))
   chosen = earlier['bundle']

@@ -14,16 +14,14 @@ scored with the Evaluator's protocol and code
 
 import argparse
 import json
-import os
 import time
 from typing import Dict, List, Optional
 
 import numpy as np
-from tfx.types import artifact_utils
-from tfx.types import standard_artifacts
 
 from components import recommender_evaluator
 from components import top_n_metrics
+from pipeline import artifacts
 
 # EASE's L2 weight, chosen among 100 / 300 / 500 on a fifth of MovieLens
 # 100k's train split held out (never the eval split).
@@ -57,11 +55,7 @@ def ease_lists(train: top_n_metrics.Ratings,
 
 def reference_lists(examples_uri: str, k: int = K) -> Dict[str, Dict]:
   """{'most_popular': metrics, 'ease': metrics} on an ExampleGen output."""
-  examples = standard_artifacts.Examples()
-  examples.uri = examples_uri
-  examples.split_names = artifact_utils.encode_split_names(sorted(
-      name.split('-', 1)[1] for name in os.listdir(examples_uri)
-      if name.startswith('Split-')))
+  examples = artifacts.examples_artifact(examples_uri)
   # The pipeline's training data (train and validation), as the Evaluator.
   train = recommender_evaluator.training_ratings(examples)
   evals = recommender_evaluator.read_ratings(examples, 'eval')

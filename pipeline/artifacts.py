@@ -13,6 +13,8 @@ from typing import Dict, List, Optional, Tuple
 from ml_metadata.proto import metadata_store_pb2
 from tfx.components.evaluator import constants as evaluator_constants
 
+from components import names
+
 RMSE_METRIC = 'root_mean_squared_error'
 COUNT_METRIC = 'example_count'
 
@@ -226,3 +228,17 @@ def pushed_version(pushed_model: Mlmd) -> Optional[Tuple[str, str]]:
   props = pushed_model.custom_properties
   return (props['pushed_version'].string_value,
           props['pushed_destination'].string_value)
+
+
+def examples_artifact(examples_uri: str):
+  """An Examples artifact for a folder of Split-* folders (an ExampleGen
+  output read outside a run: the report, bench)."""
+  from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  examples = standard_artifacts.Examples()
+  examples.uri = examples_uri
+  examples.split_names = artifact_utils.encode_split_names(sorted(
+      name[len(names.SPLIT_FOLDER_PREFIX):]
+      for name in os.listdir(examples_uri)
+      if name.startswith(names.SPLIT_FOLDER_PREFIX)))
+  return examples

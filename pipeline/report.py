@@ -26,6 +26,7 @@ from pipeline import run_summary
 MAX_EVAL_EXAMPLES = 20_000
 TOP_K = 5
 SAMPLE_USERS = 3
+LIKED_TITLES = 3  # of each sample user's highest-rated training titles
 
 
 # ------------------------------------------------------------------- data
@@ -295,7 +296,14 @@ def _fmt(value, digits: int = 4) -> str:
 def render(summary: dict, images: Dict[str, str], top_k: List[dict],
            lineage_rows: List[dict]) -> str:
   """The report page; every number with an id the tests can read."""
+  top_n = summary.get('top_n') or {}
+  k = top_n.get('k')
   numbers = [
+      (f'recall-{key}', f'Recall@{k}, {label}',
+       _fmt(top_n[key][f'recall@{k}']))
+      for key, label in (('bundle', 'bundle'),
+                         ('most_popular', 'most popular'))
+      if top_n.get(key)] + [
       ('rmse', 'Eval RMSE', _fmt(summary['rmse'])),
       ('blessed', 'Blessed', str(summary['blessed']).lower()),
       ('pushed-model', 'Pushed model', summary['pushed_model'] or 'none'),
@@ -315,7 +323,7 @@ def render(summary: dict, images: Dict[str, str], top_k: List[dict],
        _fmt(r['rmse_change'])] for r in summary.get('slices', [])], 'slices')
   top = ''.join(
       f'<h3>User {html.escape(u["user_id"])} (activity rank '
-      f'{u["activity_rank"]})</h3>' + _table(
+      f'{u["activity_rank"]})</h3>' + liked_line(u) + _table(
           ['title', 'score', 'predicted rating'],
           [[t, f'{s:.3f}', f'{r:.3f}'] for t, s, r in u['top']],
           f'top-k-{u["user_id"]}')
@@ -334,16 +342,37 @@ def render(summary: dict, images: Dict[str, str], top_k: List[dict],
 <title>MovieLens ranking run {html.escape(summary['run_id'])}</title>
 {_PAGE_STYLE}</head><body>
 <h1>MovieLens ranking run <span id="run-id">{html.escape(summary['run_id'])}</span></h1>
+{trained_in_line(summary)}
 <h2>Summary</h2><table id="summary">{number_rows}</table>
 {f'<h3>Not blessed because</h3><ul id="not-blessed-because">{reasons}</ul>' if reasons else ''}
-<h2>Components</h2>{seconds}
-<h2>Charts</h2>{figures}
-<h2>RMSE by slice</h2>{slices}
 <h2>Recommending: top-N metrics</h2>{top_n_tables(summary.get('top_n'))}
 <h2>Recommendations for sample users</h2>{top}
+<h2>Charts</h2>{figures}
+<h2>RMSE by slice</h2>{slices}
+<h2>Components</h2>{seconds}
 <h2>Lineage of the model</h2>{lineage_table}
 </body></html>
 """
+
+
+def liked_line(user: dict) -> str:
+  """What a sample user rated highest in the training data."""
+  liked = user.get('liked') or []
+  if not liked:
+    return ''
+  titles = ', '.join(f'{title} ({rating:g})' for title, rating in liked)
+  return (f'<p id="liked-{html.escape(user["user_id"])}">Rated highest: '
+          f'{html.escape(titles)}</p>')
+
+
+def trained_in_line(summary: dict) -> str:
+  """Which run trained the model shown, when it is not this run (a re-run
+  that took it from the cache)."""
+  trained_in = summary.get('model_trained_in_run')
+  if not trained_in or trained_in == summary['run_id']:
+    return ''
+  return (f'<p id="model-trained-in">The model was trained in run '
+          f'{html.escape(trained_in)}; this run took it from the cache.</p>')
 
 
 _PAGE_STYLE = """<style>
@@ -383,12 +412,33 @@ def render_failure(summary: dict,
 def model_views(model_path: str, examples_uri: str, path: str
                 ) -> List[dict]:
   """Draws the served model's predicted against actual eval ratings to
-  `path`; returns its top-k lists of the sample users."""
+  `path`; returns its top-k lists of the sample users, each with the
+  titles they rated highest in the training data."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   model = tf.saved_model.load(model_path)
   predicted, labels = predictions_and_labels(model, examples_uri)
   plot_rating_distribution(predicted, labels, path)
-  return top_k_for_sample_users(model)
+  lists = top_k_for_sample_users(model)
+  liked = liked_titles(examples_uri, [u['user_id'] for u in lists])
+  return [{**u, 'liked': liked.get(u['user_id'], [])} for u in lists]
+
+
+def liked_titles(examples_uri: str, user_ids: List[str],
+                 count: int = LIKED_TITLES) -> Dict[str, List[list]]:
+  """{user id: [[title, rating]] of their `count` highest-rated training
+  ratings}: why the model recommends what it does to them."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from components import recommender_evaluator  # pylint: disable=g-import-not-at-top
+  examples = artifacts.examples_artifact(examples_uri)
+  wanted = np.array([u.encode() for u in user_ids], dtype=object)
+  rated: Dict[str, List[list]] = {}
+  for split in recommender_evaluator.training_splits(examples):
+    for batch in recommender_evaluator.rating_batches(examples, split):
+      for i in np.flatnonzero(np.isin(batch.users, wanted)):
+        rated.setdefault(batch.users[i].decode(), []).append(
+            [batch.titles[i].decode(), float(batch.ratings[i])])
+  return {user: sorted(rows, key=lambda r: (-r[1], r[0]))[:count]
+          for user, rows in rated.items()}
 
 
 class Charts:

@@ -107,6 +107,21 @@ def component_runs(store: mlmd.MetadataStore,
   return runs
 
 
+def producing_run(store: mlmd.MetadataStore,
+                  artifact: metadata_store_pb2.Artifact) -> Optional[str]:
+  """The pipeline run whose execution first wrote `artifact` (a cached
+  execution records the same artifact as its output later)."""
+  producers = sorted(e.execution_id for e in
+                     store.get_events_by_artifact_ids([artifact.id])
+                     if e.type in _OUTPUT_EVENTS)
+  if not producers:
+    return None
+  for context in store.get_contexts_by_execution(producers[0]):
+    if context.type == 'pipeline_run':
+      return context.name
+  return None
+
+
 def output(runs: Dict[str, ComponentRun], node: str,
             key: str) -> Optional[metadata_store_pb2.Artifact]:
   """The first `key` output of `node` in this run, if it produced one."""
@@ -135,6 +150,9 @@ def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
       'slices': [],
       'top_n': None,
       'tuner_trials': None,
+      # The run whose Trainer trained the model: an earlier one when this
+      # run took it from the cache.
+      'model_trained_in_run': None,
   }
   if output(runs, names.STATISTICS_GEN, names.STATISTICS):
     summary['examples'] = artifacts.split_example_counts(
@@ -148,6 +166,9 @@ def summarize(metadata_path: str, run_id: Optional[str] = None) -> dict:
   if output(runs, names.TRAINER, names.MODEL_RUN):
     summary['training'] = artifacts.training_stats(
         output(runs, names.TRAINER, names.MODEL_RUN).uri)
+  if output(runs, names.TRAINER, names.MODEL):
+    summary['model_trained_in_run'] = producing_run(
+        store, output(runs, names.TRAINER, names.MODEL))
   if output(runs, names.EVALUATOR, names.EVALUATION):
     evaluation = output(runs, names.EVALUATOR, names.EVALUATION).uri
     summary['slices'] = artifacts.slice_metrics(evaluation)

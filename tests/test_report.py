@@ -23,12 +23,17 @@ COMPONENTS = ('MovieLensExampleGen', 'StatisticsGen', 'ImportSchemaGen',
               'Transform', 'Trainer', 'Evaluator', 'Pusher')
 
 
+def run_args(ratings_csv: str) -> list:
+  """The runs' flags but --epochs."""
+  return ['--ratings-csv', ratings_csv, '--rmse-threshold', '0.95',
+          '--batch-size', '64', *e2e.SMALL_DATA_RETRIEVAL]
+
+
 @pytest.fixture(scope='module')
 def two_runs(ratings_csv, tmp_path_factory):
   """A first run, then one with more epochs: the first is its baseline."""
   output_dir = str(tmp_path_factory.mktemp('report') / 'out')
-  common = ['--ratings-csv', ratings_csv, '--rmse-threshold', '0.95',
-            '--batch-size', '64', *e2e.SMALL_DATA_RETRIEVAL]
+  common = run_args(ratings_csv)
   _, first = e2e.run_pipeline_with_output(output_dir, [*common, '--epochs', '3'])
   summary, second = e2e.run_pipeline_with_output(
       output_dir, [*common, '--epochs', '8'])
@@ -231,3 +236,59 @@ def test_report_of_a_run_that_failed_before_any_component(tmp_path):
   page = open(report.write_report(str(output_dir))).read()
   assert 'id="failed-in">pipeline construction<' in page
   assert 'byte 0xe9' in page
+
+
+def test_the_page_leads_with_recommending(page):
+  """The product is a recommender: Recall@10 first, and the top-N section
+  and sample users before the RMSE-by-slice table."""
+  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+  driver, summary = page
+  cells = driver.find_elements(By.CSS_SELECTOR, '#summary td')
+  assert [c.get_attribute('id') for c in cells[:3]] == [
+      'recall-bundle', 'recall-most_popular', 'rmse']
+  for cell, key in zip(cells, ('bundle', 'most_popular')):
+    assert float(cell.text) == pytest.approx(
+        summary['top_n'][key]['recall@10'], abs=5e-5)
+  headings = [h.text for h in driver.find_elements(By.TAG_NAME, 'h2')]
+  slices = headings.index('RMSE by slice')
+  assert headings.index('Recommending: top-N metrics') < slices
+  assert headings.index('Recommendations for sample users') < slices
+
+
+def test_each_sample_user_shows_what_they_rated_highest(page, ratings_csv):
+  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+  import csv  # pylint: disable=g-import-not-at-top
+  driver, _ = page
+  with open(ratings_csv) as f:
+    given = {(r['user_id'], r['movie_title'], float(r['user_rating']))
+             for r in csv.DictReader(f)}
+  tables = driver.find_elements(By.CSS_SELECTOR, 'table[id^="top-k-"]')
+  for table in tables:
+    user = table.get_attribute('id')[len('top-k-'):]
+    text = driver.find_element(By.ID, f'liked-{user}').text
+    liked = re.findall(r'(.+?) \(([\d.]+)\)(?:, |$)',
+                       text[len('Rated highest: '):])
+    assert 1 <= len(liked) <= report.LIKED_TITLES, text
+    ratings = [float(r) for _, r in liked]
+    assert ratings == sorted(ratings, reverse=True)
+    for title, rating in liked:
+      assert (user, title, float(rating)) in given
+
+
+def test_a_cached_rerun_names_the_run_that_trained_the_model(
+    two_runs, ratings_csv):
+  """A re-run that changed nothing takes every component from the cache:
+  its report is titled with its own run and names the run that trained
+  the model (run last: it rewrites the report the page tests read)."""
+  output_dir, second, _, _ = two_runs
+  assert second['model_trained_in_run'] == second['run_id']
+  third, _ = e2e.run_pipeline_with_output(
+      output_dir, [*run_args(ratings_csv), '--epochs', '8'])
+  assert third['component_states']['Trainer'] == 'CACHED'
+  assert third['run_id'] != second['run_id']
+  assert third['model_trained_in_run'] == second['run_id']
+  with open(os.path.join(output_dir, 'report', 'index.html')) as f:
+    page = f.read()
+  assert f'id="run-id">{third["run_id"]}<' in page
+  assert (f'id="model-trained-in">The model was trained in run '
+          f'{second["run_id"]};') in page
