@@ -471,7 +471,8 @@ def chart(results: Dict[str, Any], path: str) -> None:
   plt.close(fig)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+  """The bench's flags; --work-dir must hold no earlier run."""
   parser = argparse.ArgumentParser(
       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--manual-dir',
@@ -486,91 +487,126 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser.add_argument('--no-u1', action='store_true',
                       help='skip the u1.base/u1.test runs (about 7 min)')
   args = parser.parse_args(argv)
-  manual_dir = os.path.abspath(args.manual_dir) if args.manual_dir else None
-  work_dir = args.work_dir or tempfile.mkdtemp(prefix='movielens-bench-')
-  if os.path.exists(os.path.join(work_dir, 'pipeline')):
-    parser.error(f'{work_dir} holds an earlier run; give an empty --work-dir')
-  os.makedirs(work_dir, exist_ok=True)
+  args.manual_dir = (os.path.abspath(args.manual_dir) if args.manual_dir
+                     else None)
+  args.work_dir = args.work_dir or tempfile.mkdtemp(prefix='movielens-bench-')
+  if os.path.exists(os.path.join(args.work_dir, 'pipeline')):
+    parser.error(f'{args.work_dir} holds an earlier run; give an empty '
+                 '--work-dir')
+  os.makedirs(args.work_dir, exist_ok=True)
+  return args
 
+
+def pipeline_runs(work_dir: str, manual_dir: Optional[str]
+                  ) -> Dict[str, Any]:
+  """The notebook, then the pipeline cold, warm (three times), with a
+  changed hyperparameter and with the tuned preset; and the new users of
+  the cold run."""
   print('notebook (cold) ...', flush=True)
-  notebook = run_notebook(work_dir, manual_dir)
+  runs = {'notebook': run_notebook(work_dir, manual_dir)}
   print('pipeline cold ...', flush=True)
-  cold = run_pipeline(work_dir, manual_dir, [], report=True)
+  runs['pipeline_cold'] = run_pipeline(work_dir, manual_dir, [], report=True)
   print('new users (of the cold run) ...', flush=True)
-  new = run_new_users(work_dir)
+  runs['new_users'] = run_new_users(work_dir)
   print('pipeline warm (2nd, 3rd and 4th run) ...', flush=True)
-  warm = run_pipeline(work_dir, manual_dir, [], report=True)
-  warm_cached = run_pipeline(work_dir, manual_dir, [], report=True)
-  warm_unchanged = run_pipeline(work_dir, manual_dir, [], report=True)
+  for name in ('pipeline_warm', 'pipeline_warm_cached',
+               'pipeline_warm_unchanged'):
+    runs[name] = run_pipeline(work_dir, manual_dir, [], report=True)
   print('pipeline --epochs 4 ...', flush=True)
-  hparam_change = run_pipeline(work_dir, manual_dir, ['--epochs', '4'],
-                               report=True)
+  runs['hyperparameter_change'] = run_pipeline(
+      work_dir, manual_dir, ['--epochs', '4'], report=True)
   print('pipeline --preset tuned ...', flush=True)
-  tuned = run_pipeline(work_dir, manual_dir, ['--preset', 'tuned'])
-  print('serving ...', flush=True)
-  vocab_model = cold['pushed_model']
-  tuned_model = tuned['pushed_model'] or trained_model_dir(
+  runs['tuned'] = run_pipeline(work_dir, manual_dir, ['--preset', 'tuned'])
+  return runs
+
+
+def served_models(work_dir: str, runs: Dict[str, Any]) -> Dict[str, Any]:
+  """Serving latency of the notebook's, the pipeline's and the tuned
+  models, and top-N of the bundles against the reference lists."""
+  cold, notebook = runs['pipeline_cold'], runs['notebook']
+  # The tuned run's own export even when it was not pushed.
+  tuned_model = runs['tuned']['pushed_model'] or trained_model_dir(
       os.path.join(work_dir, 'pipeline'))
+  print('serving ...', flush=True)
   serving = {
       'notebook': measure_serving(work_dir, notebook['export_dir'],
-                                  vocab_model, 'notebook'),
+                                  cold['pushed_model'], 'notebook'),
       'pipeline': measure_serving(work_dir, cold['pushed_model'],
-                                  vocab_model, 'pipeline'),
-      # The tuned run's own export even when it was not pushed.
-      'tuned': measure_serving(work_dir, tuned_model, vocab_model, 'tuned'),
+                                  cold['pushed_model'], 'pipeline'),
+      'tuned': measure_serving(work_dir, tuned_model, cold['pushed_model'],
+                               'tuned'),
   }
   print('recommender ...', flush=True)
-  references = reference_lists(work_dir)
   recommend = {
       'tutorial 100k': measure_recommend(work_dir, cold['pushed_model'],
                                          'tutorial'),
       'tuned 100k': measure_recommend(work_dir, tuned_model, 'tuned'),
   }
+  return {'serving': serving, 'top_n_references': reference_lists(work_dir),
+          'recommend': recommend}
+
+
+def optional_runs(args: argparse.Namespace,
+                  recommend: Dict[str, Any]) -> Dict[str, Any]:
+  """The large-catalog run (its top-N into `recommend`) and the u1 pair,
+  unless skipped."""
   large = None
   if not args.no_large_catalog:
     print('large catalog ...', flush=True)
-    large = run_large_catalog(work_dir)
+    large = run_large_catalog(args.work_dir)
     recommend['large'] = large['recommend']
   u1 = None
-  folder = None if args.no_u1 else grouplens_100k_dir(work_dir, manual_dir)
+  folder = None if args.no_u1 else grouplens_100k_dir(args.work_dir,
+                                                      args.manual_dir)
   if folder:
     print('u1.base / u1.test ...', flush=True)
-    u1 = run_u1(work_dir, folder)
+    u1 = run_u1(args.work_dir, folder)
   elif not args.no_u1:
     print('u1 skipped: it needs the GroupLens zip (--manual-dir)')
-  results = {'notebook': notebook, 'pipeline_cold': cold,
-             'pipeline_warm': warm, 'pipeline_warm_cached': warm_cached,
-             'pipeline_warm_unchanged': warm_unchanged,
-             'hyperparameter_change': hparam_change,
-             'tuned': tuned, 'serving': serving,
-             'top_n_references': references, 'recommend': recommend,
-             'new_users': new, 'new_user_goals': new_user_goals(new),
-             'large_catalog': large, 'u1': u1,
-             'work_dir': work_dir, 'cpu_count': os.cpu_count()}
-  results.update(compare(notebook, cold, warm, tuned, serving))
-  results.update(compare_top_n(cold, tuned, references, recommend))
-  if u1:
-    results['u1_goals'] = {
-        f'tuned_u1_rmse <= {TUNED_U1_RMSE_GOAL}':
-            u1['tuned']['rmse'] <= TUNED_U1_RMSE_GOAL}
-  os.makedirs(args.results_dir, exist_ok=True)
-  with open(os.path.join(args.results_dir, 'latest.json'), 'w') as f:
-    json.dump(results, f, indent=2)
-  chart(results, os.path.join(args.results_dir, 'latest.png'))
+  return {'large_catalog': large, 'u1': u1}
+
+
+def print_results(results: Dict[str, Any], results_dir: str) -> None:
+  """The tables and goals, as the README quotes them."""
   print(table(results))
   print()
   print(top_n_table(results))
   print()
-  print(new['table'])
+  print(results['new_users']['table'])
   print('new-user goals: ' + ', '.join(
       f"{k}: {'met' if v else 'NOT met'}"
       for k, v in results['new_user_goals'].items()))
-  if u1:
+  if results['u1']:
     print()
-    print(u1_table(u1))
+    print(u1_table(results['u1']))
     print(f"goals: {results['u1_goals']}")
-  print(f"results: {os.path.join(args.results_dir, 'latest.json')} and "
+  print(f"results: {os.path.join(results_dir, 'latest.json')} and "
         'latest.png')
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = parse_args(argv)
+  runs = pipeline_runs(args.work_dir, args.manual_dir)
+  served = served_models(args.work_dir, runs)
+  results = {**runs, **served,
+             **optional_runs(args, served['recommend']),
+             'new_user_goals': new_user_goals(runs['new_users']),
+             'work_dir': args.work_dir, 'cpu_count': os.cpu_count()}
+  results.update(compare(runs['notebook'], runs['pipeline_cold'],
+                         runs['pipeline_warm'], runs['tuned'],
+                         served['serving']))
+  results.update(compare_top_n(runs['pipeline_cold'], runs['tuned'],
+                               served['top_n_references'],
+                               served['recommend']))
+  if results['u1']:
+    results['u1_goals'] = {
+        f'tuned_u1_rmse <= {TUNED_U1_RMSE_GOAL}':
+            results['u1']['tuned']['rmse'] <= TUNED_U1_RMSE_GOAL}
+  os.makedirs(args.results_dir, exist_ok=True)
+  with open(os.path.join(args.results_dir, 'latest.json'), 'w') as f:
+    json.dump(results, f, indent=2)
+  chart(results, os.path.join(args.results_dir, 'latest.png'))
+  print_results(results, args.results_dir)
   return 0
 
 
