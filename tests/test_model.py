@@ -576,12 +576,33 @@ ENSEMBLE_HPARAMS = {**TUNED_HPARAMS, 'autorec_units': 8, 'refit': 1,
 
 
 @pytest.fixture(scope='module')
-def ensemble(transformed_data, tmp_path_factory):
+def ensemble_run(transformed_data, tmp_path_factory):
   """run_fn with the tuned model blended with an I-AutoRec and refitted:
-  its fn_args and training stats."""
-  return run_fn_with_stats(transformed_data,
-                           str(tmp_path_factory.mktemp('ensemble')),
-                           ENSEMBLE_HPARAMS)
+  its fn_args, training stats, and the rating model and training data
+  train_ranking returned and read."""
+  trained = {}
+  original = trainer.train_ranking
+
+  def recording_train_ranking(fn_args, tf_transform_output, hparams, data):
+    trained['model'], _ = result = original(fn_args, tf_transform_output,
+                                            hparams, data)
+    trained['data'] = data
+    return result
+
+  trainer.train_ranking = recording_train_ranking
+  try:
+    fn_args, stats = run_fn_with_stats(
+        transformed_data, str(tmp_path_factory.mktemp('ensemble')),
+        ENSEMBLE_HPARAMS)
+  finally:
+    trainer.train_ranking = original
+  return fn_args, stats, trained['model'], trained['data']
+
+
+@pytest.fixture(scope='module')
+def ensemble(ensemble_run):
+  """The ensemble run's fn_args and training stats."""
+  return ensemble_run[:2]
 
 
 def test_ensemble_blend_is_no_worse_on_validation_than_a_member(ensemble):
@@ -614,21 +635,14 @@ def test_ensemble_serves_the_tutorial_call_within_the_rating_range(
           0.9 * np.std([r['user_rating'] for r in rows]))
 
 
-def test_refit_members_are_built_from_train_and_validation(
-    transformed_data, tmp_path):
-  fn_args = make_fn_args(transformed_data, str(tmp_path),
-                         {**ENSEMBLE_HPARAMS, 'epochs': 2})
-  hparams = hyperparameters.Hyperparameters.from_custom_config(
-      fn_args.custom_config)
-  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  data = trainer.read_splits(fn_args, tf_transform_output, hparams)
-  model, stats = trainer.train_ranking(fn_args, tf_transform_output,
-                                       hparams, data)
+def test_refit_members_are_built_from_train_and_validation(ensemble_run):
+  _, stats, model, data = ensemble_run
   tuned, autorec = model.ranking_model.members
   both = data.train_examples + data.validation_examples
   assert autorec.rater_values.shape[0] == both
   assert tuned.rated_values.shape[0] == both
-  assert stats['members']['autorec']['epochs_run'] <= 2
+  assert stats['members']['autorec']['epochs_run'] <= (
+      ENSEMBLE_HPARAMS['epochs'])
 
 
 # ---------------------------------------------- recommend_from_ratings
