@@ -86,7 +86,6 @@ EVAL_MAX_RATINGS_KEY = 'eval_max_ratings'
 NEW_USER_PERCENT_KEY = 'new_user_percent'
 
 
-
 # -------------------------------------------------------------------- splits
 
 
