@@ -4,8 +4,8 @@ candidate.
 TFX's LatestBlessedModelStrategy returns the latest blessed model. On a re-run
 where nothing changed, the Trainer is served from cache, so its model (already
 blessed by the previous run) becomes its own baseline: the Evaluator's inputs
-differ from the previous run's and it evaluates the same model twice (~45 s on
-MovieLens 100k). This strategy leaves the candidate out, so an unchanged run
+differ from the previous run's and it evaluates the same model twice. This
+strategy leaves the candidate out, so an unchanged run
 resolves the same inputs as before and the Evaluator is cached too; a model
 trained on new data or code is still compared with the last blessed one.
 

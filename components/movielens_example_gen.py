@@ -331,9 +331,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   """Turns MovieLens ratings into tf.Examples.
 
   On the DirectRunner the splits are written without TFX's Reshuffle: the
-  DirectRunner holds a shuffled PCollection whole in memory (MovieLensExampleGen
-  peaked at 5.1 GiB for 1M ratings, ~2 KiB a rating, and would need ~50 GiB
-  for 25M). The hash split already spreads the data; the Trainer shuffles.
+  DirectRunner holds a shuffled PCollection whole in memory, which grows
+  with the data (figures: bench/results/HISTORY.md). The hash split already
+  spreads the data; the Trainer shuffles.
   Other runners shuffle as TFX does.
   """
 

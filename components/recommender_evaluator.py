@@ -122,8 +122,8 @@ def training_ratings(examples: types.Artifact) -> top_n_metrics.Ratings:
 def gather_training(examples: types.Artifact, wanted: Iterable[str]
                     ) -> top_n_metrics.Training:
   """What the top-N protocol needs of the training splits, read a batch at
-  a time (25M synthetic ratings held whole as Python objects took the
-  Evaluator to 9.6 GiB)."""
+  a time: held whole as Python objects, the ratings of large data would not
+  fit in memory."""
   return top_n_metrics.Training.gather(
       (batch for split in training_splits(examples)
        for batch in rating_batches(examples, split)), wanted)

@@ -15,9 +15,8 @@ When every split to describe holds at most IN_MEMORY_MAX_EXAMPLES examples
 (always, under the pipeline's cap), TFDV describes each in memory
 (`split_statistics`: its records decoded in one Arrow batch, TFDV's
 `generate_statistics_in_memory`) instead of in TFX's Beam pipeline, whose
-fixed costs and per-record reading outweighed describing 100k examples:
-MovieLens 100k's three splits took 1.6-1.7 s instead of 4.7-5.1 s. The
-statistics are TFDV's from the same generators (means and deviations equal
+fixed costs and per-record reading outweigh describing that many examples.
+The statistics are TFDV's from the same generators (means and deviations equal
 to the last digit or two, equal counts ranked in another order among ties);
 larger splits still go through TFX's executor.
 

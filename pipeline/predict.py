@@ -29,6 +29,12 @@ import re
 import sys
 from typing import List, Optional, Set, Tuple
 
+from trainer_module import features
+
+# What the served signatures call a title and a rating: the features' names.
+TITLE = features.MOVIE_TITLE_KEY
+RATING = features.LABEL_KEY
+
 DEFAULT_TOP_K = 10
 MAX_TOP_K = 100  # what `recommend` accepts
 # What recommend_from_ratings accepts: ratings, and ratings per person.
@@ -76,14 +82,14 @@ def read_ratings_csv(path: str) -> List[Tuple[str, float]]:
     raise FileNotFoundError(f'--ratings-csv {path} does not exist')
   with open(path, newline='', encoding='utf-8-sig') as f:
     reader = csv.DictReader(f)
-    missing = {'movie_title', 'user_rating'} - set(reader.fieldnames or ())
+    missing = {TITLE, RATING} - set(reader.fieldnames or ())
     if missing:
       raise ValueError(f'{path}: needs the columns movie_title,user_rating '
                        f'(missing {sorted(missing)})')
     pairs = []
     for line, row in enumerate(reader, start=2):
       try:
-        pairs.append((row['movie_title'], float(row['user_rating'])))
+        pairs.append((row[TITLE], float(row[RATING])))
       except (TypeError, ValueError):
         raise ValueError(f'{path}: line {line}: bad user_rating '
                          f'{row["user_rating"]!r}') from None
@@ -104,9 +110,9 @@ def recommend_from_ratings(model, ratings: List[Tuple[str, float]],
       user_rating=tf.constant([[rating for _, rating in ratings]],
                               tf.float32),
       k=tf.constant(top_k, tf.int32))
-  ranking = [{'movie_title': title.decode(), 'score': float(score),
+  ranking = [{TITLE: title.decode(), 'score': float(score),
               'known': True}
-             for title, score in zip(out['movie_title'].numpy()[0],
+             for title, score in zip(out[TITLE].numpy()[0],
                                      out['score'].numpy()[0]) if title]
   return ranking, int(out['known_ratings'].numpy()[0])
 
@@ -133,9 +139,9 @@ def rank(model, user_id: str, titles: List[str],
     return []
   scores = model({
       'user_id': np.array([user_id] * len(titles)),
-      'movie_title': np.array(titles),
+      TITLE: np.array(titles),
   }).numpy().reshape(-1)
-  ranking = [{'movie_title': t, 'predicted_rating': float(s),
+  ranking = [{TITLE: t, 'predicted_rating': float(s),
               'known': t in known_titles} for t, s in zip(titles, scores)]
   return sorted(ranking, key=lambda r: -r['predicted_rating'])
 
@@ -153,10 +159,10 @@ def recommend(model, user_id: str, top_k: int,
   signature = model.signatures[name]
   out = signature(user_id=tf.constant([user_id]),
                   k=tf.constant(top_k, tf.int32))
-  ranking = [{'movie_title': title.decode(), 'score': float(score),
+  ranking = [{TITLE: title.decode(), 'score': float(score),
               'predicted_rating': float(rating), 'known': True}
              for title, score, rating in zip(
-                 out['movie_title'].numpy()[0], out['score'].numpy()[0],
+                 out[TITLE].numpy()[0], out['score'].numpy()[0],
                  out['predicted_rating'].numpy()[0]) if title]
   return ranking, bool(out['user_known'].numpy()[0])
 
@@ -173,7 +179,7 @@ def predict(model_dir: str, user_id: Optional[str],
   vocabularies = model.vocabularies()
   if ratings:
     ranking, known = recommend_from_ratings(model, ratings, top_k)
-    every_title = {t.decode() for t in vocabularies['movie_title'].numpy()}
+    every_title = {t.decode() for t in vocabularies[TITLE].numpy()}
     return {
         'model_version': os.path.basename(version_dir),
         'model_path': version_dir,
@@ -183,7 +189,7 @@ def predict(model_dir: str, user_id: Optional[str],
         'ranking': ranking,
     }
   if titles:
-    every_title = {t.decode() for t in vocabularies['movie_title'].numpy()}
+    every_title = {t.decode() for t in vocabularies[TITLE].numpy()}
     ranking = rank(model, user_id, titles, every_title)[:top_k]
     user_known = user_id.encode() in set(
         vocabularies['user_id'].numpy().tolist())
@@ -217,7 +223,7 @@ def format_text(result: dict) -> str:
     rating = (f"rating {row['predicted_rating']:.3f}"
               if 'predicted_rating' in row else '')
     lines.append(f"{i:3d}. {', '.join(filter(None, (score, rating)))}  "
-                 f"{row['movie_title']}{unknown}")
+                 f"{row[TITLE]}{unknown}")
   return '\n'.join(lines)
 
 

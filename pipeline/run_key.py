@@ -10,8 +10,8 @@ found what they found the run before), the local runner records its key
 with the state of the ML Metadata store (LAST_RUN_FILE). A run with the
 same key, on a store nobody has written since, would execute nothing
 either: the same flags, code and inputs, and resolvers reading the same
-store. The runner then reports that run without importing TFX (7.7 s of
-imports) or running its 14 cached components. A run that executed something
+store. The runner then reports that run without importing TFX or running
+its cached components. A run that executed something
 (a first run; the run after it, whose drift check has a blessed baseline
 for the first time) records no key, so the next one runs. `--no-cache` and
 remote paths (gs://...) always run.

@@ -29,7 +29,8 @@ def test_defaults_are_the_tutorials():
           hparams.optimizer) == ('tutorial', 3, 8192, 0.1, 32, 'adagrad')
   assert kwargs['config'] == configs.PRESETS['tutorial']
   assert kwargs['config'].rmse_threshold == 1.2
-  assert kwargs['source'] == RatingsSource.tfds('movielens/100k-ratings')
+  assert (kwargs['source'].format, kwargs['source'].paths) == (
+      ratings_source.TFDS, ('movielens/100k-ratings',))
   assert kwargs['beam_pipeline_args'] == configs.LOCAL_BEAM_PIPELINE_ARGS
 
 

@@ -26,9 +26,9 @@ def leave_tf_keras_unconverted() -> None:
 
   TensorFlow 2.16's conversion rules skip `keras` but not `tf_keras`
   (TensorFlow 2.21's skip both), so the first trace of each Keras train,
-  test and export function converted tf_keras's internals (~580 functions
-  they call, Layer.__call__ down): 7.2 s of MovieLens 100k's Trainer
-  (18.1 -> 10.7 s; the same RMSE and Recall@10). The rule is added once.
+  test and export function converted tf_keras's internals (every function
+  they call, Layer.__call__ down), most of a small run's Trainer time (the
+  figures: bench/results/HISTORY.md). The rule is added once.
   """
   if not tf_keras_rules():
     autograph_config.CONVERSION_RULES = (
