@@ -93,7 +93,7 @@ def input_paths(args: argparse.Namespace) -> List[str]:
   value (cli.InputPath) and the ratings source's files (for TFDS, where it
   keeps the dataset)."""
   paths = [value for _, value in sorted(vars(args).items())
-           if isinstance(value, cli.InputPath)]
+           if isinstance(value, cli.InputPath) and value]
   return paths + cli.ratings_source(args).local_inputs()
 
 
