@@ -3,7 +3,7 @@ the code running is the code the pipeline was built from (issue 18,
 defects 1 and 2)."""
 
 import pytest
-from tfx import v1 as tfx
+from tfx.components.trainer import fn_args_utils
 
 from trainer_module import code_fingerprint
 from trainer_module import preprocessing
@@ -84,7 +84,7 @@ def test_preprocessing_fn_refuses_code_other_than_the_pipelines():
 
 
 def test_run_fn_and_tuner_fn_refuse_it_before_reading_anything():
-  fn_args = tfx.components.FnArgs(custom_config=STALE)
+  fn_args = fn_args_utils.FnArgs(custom_config=STALE)
   with pytest.raises(code_fingerprint.CodeMismatchError):
     trainer.run_fn(fn_args)
   with pytest.raises(code_fingerprint.CodeMismatchError):

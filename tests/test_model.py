@@ -87,6 +87,12 @@ def trained(transformed_data, tmp_path_factory):
   return fn_args, histories[0]
 
 
+@pytest.fixture(scope='module')
+def loaded(trained):
+  """The tutorial run's export, loaded once: calling it changes nothing."""
+  return tf.saved_model.load(trained[0].serving_model_dir)
+
+
 def test_model_learns_more_than_the_mean_rating(trained, transformed_data):
   _, history = trained
   # 'rmse' is the epoch's running value (TFRS's 'loss' is the last batch's).
@@ -98,9 +104,7 @@ def test_model_learns_more_than_the_mean_rating(trained, transformed_data):
   assert history['val_rmse'][-1] < 0.95 * label_std
 
 
-def test_export_has_every_signature(trained):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+def test_export_has_every_signature(loaded):
   assert {'serving_default', 'serving_tf_example', 'transform_features',
           'recommend', 'recommend_including_rated',
           'retrieve'} <= set(loaded.signatures)
@@ -109,9 +113,7 @@ def test_export_has_every_signature(trained):
       'user_id': (tf.string, [None]), 'movie_title': (tf.string, [None])}
 
 
-def test_tutorial_call_returns_one_rating(trained, transformed_data):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+def test_tutorial_call_returns_one_rating(loaded, transformed_data):
   row = transformed_data.raw_train[0]
   rating = loaded({'user_id': np.array([row['user_id']]),
                    'movie_title': [row['movie_title']]})
@@ -119,9 +121,7 @@ def test_tutorial_call_returns_one_rating(trained, transformed_data):
   assert 0.0 < float(rating[0, 0]) < 6.0
 
 
-def test_signatures_agree_with_each_other(trained, transformed_data):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+def test_signatures_agree_with_each_other(loaded, transformed_data):
   rows = transformed_data.raw_train[:5]
   users = [r['user_id'] for r in rows]
   titles = [r['movie_title'] for r in rows]
@@ -141,9 +141,7 @@ def test_signatures_agree_with_each_other(trained, transformed_data):
   assert raw[features.PREDICTION_KEY].shape == (5, 1)
 
 
-def test_transform_features_signature_gives_the_model_inputs(trained):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+def test_transform_features_signature_gives_the_model_inputs(loaded):
   example = raw_example(user_id=b'1', movie_title=b'Unseen (2099)',
                         user_rating=3.0).SerializeToString()
   out = loaded.signatures['transform_features'](examples=tf.constant([example]))
@@ -169,7 +167,7 @@ def test_export_carries_the_vocabularies_inside(trained, tmp_path):
     tf.io.gfile.rename(str(moved), fn_args.serving_model_dir)
 
 
-def test_export_holds_variables_not_keras_objects(trained):
+def test_export_holds_variables_not_keras_objects(trained, loaded):
   """Only Transform's layer is a Keras object of the bundle: the models'
   layers (with their traced call functions) and optimizers are not saved,
   their variables are."""
@@ -183,7 +181,6 @@ def test_export_holds_variables_not_keras_objects(trained):
              if node.WhichOneof('kind') == 'user_object']
   assert [o for o in objects if 'keras' in o or 'ptimizer' in o] == [
       '_tf_keras_model']  # tft's TransformFeaturesLayer
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
   trainable = [v for v in loaded.keras_variables if v.trainable]
   # The user tower's and the rating model's; the movie tower's output is
   # in the retrieval index.
@@ -370,10 +367,8 @@ def recommend(loaded, users, k, signature='recommend'):
                                       k=tf.constant(k, tf.int32))
 
 
-def test_recommend_signature_shapes_dtypes_and_order(trained,
+def test_recommend_signature_shapes_dtypes_and_order(loaded,
                                                      transformed_data):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
   users = [transformed_data.raw_train[0]['user_id'], 'nobody']
   out = recommend(loaded, users, 7)
   assert {key: (value.dtype, value.shape.as_list())
@@ -392,9 +387,7 @@ def test_recommend_signature_shapes_dtypes_and_order(trained,
 
 
 def test_recommend_leaves_out_what_each_user_rated_in_train(
-    trained, transformed_data):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+    loaded, transformed_data):
   rated = {}
   for row in transformed_data.raw_train:
     rated.setdefault(row['user_id'], set()).add(row['movie_title'])
@@ -410,10 +403,8 @@ def test_recommend_leaves_out_what_each_user_rated_in_train(
   assert kept_rated > 0  # --include-rated brings rated movies back
 
 
-def test_recommend_rescores_the_retrieved_candidates(trained,
+def test_recommend_rescores_the_retrieved_candidates(loaded,
                                                      transformed_data):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
   user = transformed_data.raw_train[0]['user_id']
   out = recommend(loaded, [user], 10)
   # The score is retrieval score + weight * rating; the rating is the
@@ -428,9 +419,7 @@ def test_recommend_rescores_the_retrieved_candidates(trained,
   assert set(titles) <= set(retrieved_titles)
 
 
-def test_unknown_users_get_one_list_of_real_titles(trained):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+def test_unknown_users_get_one_list_of_real_titles(loaded):
   out = recommend(loaded, ['nobody', 'no one either', '\xff'], 10)
   assert not out['user_known'].numpy().any()
   titles = out['movie_title'].numpy()
@@ -440,9 +429,7 @@ def test_unknown_users_get_one_list_of_real_titles(trained):
 
 
 @pytest.mark.parametrize('k', [0, -1, 101])
-def test_recommend_refuses_k_out_of_range(trained, k):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+def test_recommend_refuses_k_out_of_range(loaded, k):
   with pytest.raises(tf.errors.InvalidArgumentError,
                      match='k must be between 1 and 100'):
     recommend(loaded, ['1'], k)
@@ -450,9 +437,7 @@ def test_recommend_refuses_k_out_of_range(trained, k):
   assert recommend(loaded, ['1'], 100)['movie_title'].shape == (1, 100)
 
 
-def test_recommend_answers_an_empty_batch(trained):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+def test_recommend_answers_an_empty_batch(loaded):
   out = recommend(loaded, tf.constant([], tf.string), 5)
   assert out['movie_title'].shape == (0, 5)
 
@@ -605,6 +590,7 @@ def ensemble(ensemble_run):
   return ensemble_run[:2]
 
 
+@pytest.mark.e2e  # the tuned preset's whole run_fn: two models, refitted
 def test_ensemble_blend_is_no_worse_on_validation_than_a_member(ensemble):
   _, stats = ensemble
   members = stats['members']
@@ -618,6 +604,7 @@ def test_ensemble_blend_is_no_worse_on_validation_than_a_member(ensemble):
   assert stats['refit'] == 1 and stats['refit_seconds'] > 0
 
 
+@pytest.mark.e2e  # the tuned preset's whole run_fn: two models, refitted
 def test_ensemble_serves_the_tutorial_call_within_the_rating_range(
     ensemble, transformed_data):
   fn_args, _ = ensemble
@@ -635,6 +622,7 @@ def test_ensemble_serves_the_tutorial_call_within_the_rating_range(
           0.9 * np.std([r['user_rating'] for r in rows]))
 
 
+@pytest.mark.e2e  # the tuned preset's whole run_fn: two models, refitted
 def test_refit_members_are_built_from_train_and_validation(ensemble_run):
   _, stats, model, data = ensemble_run
   tuned, autorec = model.ranking_model.members
@@ -678,9 +666,7 @@ def expected_from_ratings(loaded, titles, ratings, k):
   return results
 
 
-def test_from_ratings_signature_shapes_and_dtypes(trained):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+def test_from_ratings_signature_shapes_and_dtypes(loaded):
   spec = loaded.signatures[
       'recommend_from_ratings'].structured_input_signature[1]
   assert {k: (v.dtype, v.shape.as_list()) for k, v in spec.items()} == {
@@ -694,13 +680,11 @@ def test_from_ratings_signature_shapes_and_dtypes(trained):
               'score': (tf.float32, [2, 7]), 'known_ratings': (tf.int32, [2])}
 
 
-def test_from_ratings_scores_as_the_numpy_reference(trained,
+def test_from_ratings_scores_as_the_numpy_reference(loaded,
                                                     transformed_data):
   """Generic scores plus the rating-weighted neighbours of every known
   given title; unknown titles and '' pads count for nothing; given titles
   never come back."""
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
   titles = sorted({r['movie_title'] for r in transformed_data.raw_train})
   people = [titles[:3] + ['no such film (2031)', ''],
             [titles[5], '', '', '', ''],
@@ -718,11 +702,9 @@ def test_from_ratings_scores_as_the_numpy_reference(trained,
   assert out['known_ratings'].numpy().tolist() == [3, 1, 5]
 
 
-def test_from_ratings_follows_what_a_person_liked(trained, transformed_data):
+def test_from_ratings_follows_what_a_person_liked(loaded, transformed_data):
   """Rating one movie highly lifts its nearest neighbour above where the
   unknown user's list has it."""
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
   stage = loaded.from_ratings
   vocabulary = loaded.vocabularies()['movie_title'].numpy()
   generic = stage.generic.numpy()
@@ -742,9 +724,7 @@ def test_from_ratings_follows_what_a_person_liked(trained, transformed_data):
   assert after < before or before == 0
 
 def test_from_ratings_without_known_titles_is_the_unknown_users_list(
-    trained):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+    loaded):
   unknown = recommend(loaded, ['nobody'], 10, 'retrieve')
   for titles, ratings in (([[]], [[]]), ([['not a film', '']], [[4.0, 0]])):
     out = from_ratings(loaded, titles, ratings, 10)
@@ -755,9 +735,7 @@ def test_from_ratings_without_known_titles_is_the_unknown_users_list(
                                unknown['score'].numpy(), rtol=1e-5)
 
 
-def test_from_ratings_answers_an_empty_batch(trained):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
+def test_from_ratings_answers_an_empty_batch(loaded):
   out = loaded.signatures['recommend_from_ratings'](
       movie_title=tf.zeros([0, 3], tf.string),
       user_rating=tf.zeros([0, 3], tf.float32), k=tf.constant(5))
@@ -778,10 +756,8 @@ def test_from_ratings_answers_an_empty_batch(trained):
      [[0.0] * (serving.MAX_GIVEN_RATINGS + 1)], 5,
      'movie_title holds more than 1000 ratings per person'),
 ])
-def test_from_ratings_refuses_bad_input_by_name(trained, titles, ratings, k,
+def test_from_ratings_refuses_bad_input_by_name(loaded, titles, ratings, k,
                                                 message):
-  fn_args, _ = trained
-  loaded = tf.saved_model.load(fn_args.serving_model_dir)
   with pytest.raises(tf.errors.InvalidArgumentError, match=message):
     from_ratings(loaded, titles, ratings, k)
   # The same loaded model still answers afterwards.

@@ -26,9 +26,26 @@ from tests.example_gen_run import run_executor
 
 
 @pytest.fixture(scope='module')
-def written(ratings_csv, tmp_path_factory):
+def written_examples(ratings_csv, tmp_path_factory):
+  """The Examples artifact of the generated CSV with the default settings
+  (the executor's Beam args name no runner: the DirectRunner's path)."""
   component = example_gen.MovieLensExampleGen(RatingsSource.csv(ratings_csv))
-  return run_executor(component, str(tmp_path_factory.mktemp('examples')))
+  return execute(component, str(tmp_path_factory.mktemp('examples')))
+
+
+@pytest.fixture(scope='module')
+def written(written_examples):
+  return written_examples.uri
+
+
+@pytest.fixture(scope='module')
+def tfxs_written(ratings_csv, tmp_path_factory):
+  """What TFX's own executor writes for the generated CSV: train and eval."""
+  from tfx.components.example_gen import base_example_gen_executor  # pylint: disable=g-import-not-at-top
+  component = example_gen.MovieLensExampleGen(RatingsSource.csv(ratings_csv),
+                                              validation_percent=0)
+  return execute(component, str(tmp_path_factory.mktemp('tfx')),
+                 base_example_gen_executor.BaseExampleGenExecutor.Do)
 
 
 def test_splits_are_80_20_and_keep_every_rating(written, ratings_csv):
@@ -43,12 +60,16 @@ def test_splits_are_80_20_and_keep_every_rating(written, ratings_csv):
 
 
 @pytest.mark.parametrize('direct', [True, False])
-def test_the_examples_artifact_counts_each_split(ratings_csv, tmp_path,
-                                                 monkeypatch, direct):
+def test_the_examples_artifact_counts_each_split(ratings_csv, written_examples,
+                                                 tmp_path, monkeypatch, direct):
   """Counted as written, on the DirectRunner's path and the others'."""
-  monkeypatch.setattr(example_gen, 'is_direct_runner', lambda _: direct)
-  examples = execute(example_gen.MovieLensExampleGen(RatingsSource.csv(ratings_csv)),
-                     str(tmp_path))
+  assert example_gen.is_direct_runner([])
+  if direct:
+    examples = written_examples
+  else:
+    monkeypatch.setattr(example_gen, 'is_direct_runner', lambda _: False)
+    examples = execute(example_gen.MovieLensExampleGen(
+        RatingsSource.csv(ratings_csv)), str(tmp_path))
   counts = json.loads(examples.get_string_custom_property(
       example_gen.SPLIT_EXAMPLE_COUNTS_PROPERTY))
   assert counts == {split: len(read_split(examples.uri, split))
@@ -452,16 +473,13 @@ def serialized(uri, *splits):
 
 
 def test_the_direct_runner_path_writes_what_tfxs_executor_writes(
-    ratings_csv, tmp_path):
+    ratings_csv, tfxs_written, tmp_path):
   """Issue 18, defect 8: the DirectRunner path (no Reshuffle) had drifted
   from TFX's BaseExampleGenExecutor.Do (no file_format property)."""
-  from tfx.components.example_gen import base_example_gen_executor  # pylint: disable=g-import-not-at-top
-  component = example_gen.MovieLensExampleGen(
-      RatingsSource.csv(ratings_csv),
-        validation_percent=0)
-  ours = execute(component, str(tmp_path / 'ours'))
-  tfxs = execute(component, str(tmp_path / 'tfx'),
-                 base_example_gen_executor.BaseExampleGenExecutor.Do)
+  ours = execute(example_gen.MovieLensExampleGen(
+      RatingsSource.csv(ratings_csv), validation_percent=0),
+                 str(tmp_path / 'ours'))
+  tfxs = tfxs_written
   assert ours.split_names == tfxs.split_names == '["train", "eval"]'
   # TFX's properties, and the split counts ours adds.
   ours_properties = dict(ours.mlmd_artifact.custom_properties)
@@ -475,15 +493,10 @@ def test_the_direct_runner_path_writes_what_tfxs_executor_writes(
 
 
 def test_validation_is_carved_from_train_and_eval_stays_tfxs(
-    ratings_csv, written, tmp_path):
+    written, tfxs_written):
   """Issue 16: TFX's hash split gives train and eval; validation is a
   second hash over train, so eval is the same with or without it."""
-  from tfx.components.example_gen import base_example_gen_executor  # pylint: disable=g-import-not-at-top
-  tfxs = execute(example_gen.MovieLensExampleGen(
-      RatingsSource.csv(ratings_csv),
-        validation_percent=0),
-                 str(tmp_path / 'tfx'),
-                 base_example_gen_executor.BaseExampleGenExecutor.Do)
+  tfxs = tfxs_written
   assert serialized(written, 'train', 'validation') == serialized(
       tfxs.uri, 'train')
   assert serialized(written, 'eval') == serialized(tfxs.uri, 'eval')

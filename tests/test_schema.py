@@ -6,6 +6,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 
 from bench import synthetic
 from components import csv_source
+from components import statistics_gen
 from components import tfds_source
 from pipeline import configs
 from trainer_module import features
@@ -34,7 +35,8 @@ def test_model_features_are_required_with_one_value(schema):
 
 
 def _statistics(rows, columns, path):
-  """TFDV statistics of CSV rows parsed the way ExampleGen parses them."""
+  """TFDV statistics of CSV rows parsed the way ExampleGen parses them,
+  described as StatisticsGen describes a small split (in memory)."""
   import csv  # pylint: disable=g-import-not-at-top
   import io  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -44,7 +46,7 @@ def _statistics(rows, columns, path):
       csv.writer(line).writerow(row)
       writer.write(csv_source.csv_line_to_example(
           line.getvalue(), columns).SerializeToString())
-  return tfdv.generate_statistics_from_tfrecord(path)
+  return statistics_gen.split_statistics([path], 1.0, tfdv.StatsOptions())
 
 
 def test_generated_ratings_match_and_out_of_range_ones_do_not(

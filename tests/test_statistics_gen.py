@@ -44,6 +44,19 @@ def describer(request, monkeypatch):
   return request.param
 
 
+@pytest.fixture(scope='module')
+def whole(examples, tmp_path_factory) -> dict:
+  """Each way's statistics of every example (no limit), computed once."""
+  statistics = {}
+  for way, limit in (('in memory', statistics_gen.IN_MEMORY_MAX_EXAMPLES),
+                     ('beam', 0)):
+    with pytest.MonkeyPatch.context() as patch:
+      patch.setattr(statistics_gen, 'IN_MEMORY_MAX_EXAMPLES', limit)
+      statistics[way] = run(examples, str(tmp_path_factory.mktemp('whole')),
+                            max_examples=None)
+  return statistics
+
+
 def run(examples, output_dir, max_examples):
   statistics = standard_artifacts.ExampleStatistics()
   statistics.uri = output_dir
@@ -103,19 +116,16 @@ def test_sample_split_keeps_whole_records_at_its_rate(examples, tmp_path):
       0.21 * len(records)) ** 0.5
 
 
-def test_with_no_limit_every_example_is_described(examples, tmp_path,
-                                                 describer):
-  statistics = run(examples, str(tmp_path), max_examples=None)
+@pytest.mark.parametrize('way', ['in memory', 'beam'])
+def test_with_no_limit_every_example_is_described(examples, whole, way):
+  statistics = whole[way]
   counts = json.loads(examples.get_string_custom_property(
       example_gen.SPLIT_EXAMPLE_COUNTS_PROPERTY))
   assert {split: described(statistics, split) for split in counts} == counts
 
 
-def test_in_memory_statistics_are_tfx_beam_executors(examples, tmp_path,
-                                                     monkeypatch):
-  in_memory = run(examples, str(tmp_path / 'memory'), max_examples=None)
-  monkeypatch.setattr(statistics_gen, 'IN_MEMORY_MAX_EXAMPLES', 0)
-  beam = run(examples, str(tmp_path / 'beam'), max_examples=None)
+def test_in_memory_statistics_are_tfx_beam_executors(whole):
+  in_memory, beam = whole['in memory'], whole['beam']
   for key in ('sample_rate_by_split', 'stats_dashboard_link'):
     assert in_memory.get_string_custom_property(key) == (
         beam.get_string_custom_property(key))

@@ -49,6 +49,7 @@ def searched(transformed_data, tmp_path_factory):
   return best_config, trials
 
 
+@pytest.mark.e2e  # TFX's Tuner executor, then run_fn
 def test_the_search_tries_the_trials_asked_within_the_space(searched):
   best_config, trials = searched
   assert len(trials) == TUNED_SMALL['tune_trials']
@@ -65,6 +66,7 @@ def test_the_search_tries_the_trials_asked_within_the_space(searched):
   assert 0.3 < best['score'] < 1.2  # generated ratings' std is ~1.0
 
 
+@pytest.mark.e2e  # TFX's Tuner executor, then run_fn
 def test_the_trainer_trains_with_the_tuners_best_values(
     searched, transformed_data, tmp_path):
   best_config, _ = searched
