@@ -122,9 +122,10 @@ def measure_size(label: str, ratings: int, work_dir: str, file_format: str,
   pipeline on it; the size's figures."""
   data_dir = os.path.join(work_dir, 'data', f'{label}-{file_format}-{seed}')
   manifest_path = os.path.join(data_dir, synthetic.MANIFEST)
-  if os.path.exists(manifest_path):
-    manifest = compare.read_json(manifest_path)
-  else:
+  manifest = compare.read_json(manifest_path) if os.path.exists(
+      manifest_path) else {}
+  if manifest.get('generator') != json.loads(json.dumps(
+      synthetic.generator_settings())):  # not generated, or by other code
     print(f'[{label}] generating {ratings:,} ratings ({file_format})',
           flush=True)
     manifest = synthetic.write(synthetic.Sizes.for_ratings(ratings),

@@ -10,11 +10,24 @@ MovieLens 100k, so the repo's reviewed schema applies, and DIR/synthetic.json
   python -m pipeline.local_runner --ratings-parquet DIR/ratings.parquet
 
 Structure: each user and movie has latent factors and a bias; a rating is
-round(mean + biases + <user, movie> + noise), clipped to 1-5. Who rates and
-what is rated are long-tailed (Zipf-like), as in MovieLens. Users, movies and
-their side features are tables (sizes grow with N: about N/150 users and
-1.7 N^0.6 movies); ratings are generated and written CHUNK_SIZE rows at a
-time, so memory does not grow with N. The same seed gives the same bytes.
+round(mean + biases + <user, movie> + noise), clipped to 1-5. How many
+ratings each user gives and how popular each movie is are long-tailed
+(Zipf-like), as in MovieLens. Which movies a user rates follows their taste
+as well as popularity: every user belongs to one of TASTE_CLUSTERS taste
+clusters, whose centre their factors lie around, and picks movies with
+probability proportional to popularity x exp(TASTE_STRENGTH x the movie's
+standardised affinity to that centre); OFF_TASTE of the picks follow
+popularity alone. A user rates a movie at most once. Users arrive over the
+years: each has a sign-up time, and rates most movies within a day of it
+(SAME_DAY), the rest over the following months, as MovieLens people do.
+`python -m bench.synthetic --calibrate` prints the generated 100k beside the
+real MovieLens 100k (README "Scale" says how the constants were chosen).
+
+Users, movies and their side features are tables (sizes grow with N: about
+N/150 users and 1.7 N^0.6 movies); ratings are generated and written
+CHUNK_SIZE rows at a time, so memory does not grow with N. Each user's
+ratings come from their own random stream, so the same seed gives the same
+bytes whatever the chunk size.
 
 The tests' small data (`write_small_ratings_csv`) comes from here too: a few
 thousand ratings whose choice of movies has a planted structure (taste
@@ -56,9 +69,18 @@ GENRES = grouplens_files.GENRES_100K[1:]
 OCCUPATIONS = grouplens_files.OCCUPATION_LABELS_100K
 AGE_GROUPS = np.array([1, 18, 25, 35, 45, 50, 56])  # MovieLens's lower bounds
 FACTORS = 8
-MEAN_RATING = 3.45  # MovieLens 100k: 3.53 (popular movies add a little)
-NOISE = 0.75
+# Chosen with --calibrate (README "Scale"): people pick what they like, so
+# the ratings given lie above this mean.
+MEAN_RATING = 3.05
+NOISE = 0.9
 FIRST_TIMESTAMP, LAST_TIMESTAMP = 874_724_710, 1_574_327_703  # 1997 - 2019
+MOVIE_TAIL = (1.2, 15.0)  # rank r is picked in proportion to (r + 15) ** -1.2
+TASTE_CLUSTERS = 12
+TASTE_STRENGTH = 2.5
+OFF_TASTE = 0.25
+SAME_DAY = 0.78  # MovieLens 100k: 78% of ratings within a day of the first
+LATER_DAYS = 120.0  # the mean delay of the other ratings
+DAY_SECONDS = 86_400
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,24 +116,56 @@ def _title(index: int, year: int) -> str:
   return f'Film {index} ({year})'
 
 
+def _counts(weights: np.ndarray, total: int, cap: int) -> np.ndarray:
+  """`total` split in proportion to `weights` (largest remainders), none
+  above `cap` (the excess goes to the others in turn)."""
+  if total > cap * len(weights):
+    raise ValueError(f'{total:,} ratings cannot come from {len(weights):,} '
+                     f'users who rate each of {cap:,} movies at most once')
+  share = weights / weights.sum() * total
+  counts = np.floor(share).astype(np.int64)
+  remainder = total - counts.sum()
+  counts[np.argsort(counts - share, kind='stable')[:remainder]] += 1
+  counts = np.minimum(counts, cap)
+  while counts.sum() < total:  # only when some user hit the cap
+    room = np.flatnonzero(counts < cap)
+    extra = min(total - counts.sum(), len(room))
+    counts[room[:extra]] += 1
+  return counts
+
+
 class World:
-  """Users and movies: factors, biases, popularity and side features."""
+  """Users and movies: factors, biases, taste, popularity, side features,
+  and how many ratings each user gives."""
 
   def __init__(self, sizes: Sizes, seed: int):
     rng = np.random.default_rng([seed, 0])
     self.sizes = sizes
     users, movies = sizes.users, sizes.movies
-    self.user_factors = rng.normal(0, 0.45, (users, FACTORS)).astype(
-        np.float32)
+    centres = rng.normal(0, 0.4, (TASTE_CLUSTERS, FACTORS))
+    self.cluster = rng.integers(0, TASTE_CLUSTERS, users)
+    self.user_factors = (centres[self.cluster] + rng.normal(
+        0, 0.2, (users, FACTORS))).astype(np.float32)
     self.movie_factors = rng.normal(0, 0.45, (movies, FACTORS)).astype(
         np.float32)
     self.user_bias = rng.normal(0, 0.35, users).astype(np.float32)
     self.movie_bias = rng.normal(0, 0.55, movies).astype(np.float32)
-    self.user_cdf = _long_tail(rng, users, 0.8, 20.0)
-    self.movie_cdf = _long_tail(rng, movies, 1.0, 30.0)
+    popularity = np.diff(_long_tail(rng, movies, MOVIE_TAIL[0], MOVIE_TAIL[1]),
+                         prepend=0)
     # Popular movies are rated a little higher, as in MovieLens.
-    self.movie_bias += 0.3 * (np.diff(self.movie_cdf, prepend=0) *
-                              movies > 1).astype(np.float32)
+    self.movie_bias += 0.3 * (popularity * movies > 1).astype(np.float32)
+    affinity = centres @ self.movie_factors.T
+    affinity = (affinity - affinity.mean(1, keepdims=True)) / (
+        affinity.std(1, keepdims=True) + 1e-9)
+    taste = popularity * np.exp(TASTE_STRENGTH * affinity)
+    # Row c: cluster c's picks; the last row: popularity alone.
+    picks = np.vstack([taste / taste.sum(1, keepdims=True), popularity])
+    self.pick_cdf = np.cumsum(picks, axis=1)
+    self.pick_cdf /= self.pick_cdf[:, -1:]
+    self.counts = _counts(np.diff(_long_tail(rng, users, 0.8, 20.0),
+                                  prepend=0), sizes.ratings, movies)
+    self.ends = np.cumsum(self.counts)
+    self.signup = rng.integers(FIRST_TIMESTAMP, LAST_TIMESTAMP, users)
     occupations = list(OCCUPATIONS)
     occupation = rng.integers(0, len(occupations), users)
     age = rng.integers(7, 74, users)
@@ -141,20 +195,65 @@ class World:
             for m in range(movies)], pa.list_(pa.string())),
     })
 
-  def ratings(self, start: int, count: int, seed: int) -> pa.Table:
-    """Ratings start .. start+count-1; each chunk has its own random
-    stream, so the output depends only on the seed."""
-    rng = np.random.default_rng([seed, 1, start])
-    users = np.searchsorted(self.user_cdf, rng.random(count), 'right')
-    movies = np.searchsorted(self.movie_cdf, rng.random(count), 'right')
-    users = np.minimum(users, self.sizes.users - 1)
-    movies = np.minimum(movies, self.sizes.movies - 1)
-    score = (MEAN_RATING + self.user_bias[users] + self.movie_bias[movies] +
-             np.einsum('ij,ij->i', self.user_factors[users],
-                       self.movie_factors[movies]) +
+  def picked_movies(self, user: int, rng: np.random.Generator) -> np.ndarray:
+    """The user's distinct movies, in the order they were picked: from
+    their cluster's taste, or (OFF_TASTE of the time) by popularity; a user
+    who rates nearly every movie gets the last few by weighted shuffle."""
+    wanted = int(self.counts[user])
+    chosen = np.empty(0, np.int64)
+    for _ in range(4):
+      draws = 2 * (wanted - len(chosen)) + 8
+      rows = np.where(rng.random(draws) < OFF_TASTE, TASTE_CLUSTERS,
+                      self.cluster[user])
+      both = np.concatenate([chosen, self._search(rows, rng.random(draws))])
+      _, first = np.unique(both, return_index=True)
+      chosen = both[np.sort(first)]
+      if len(chosen) >= wanted:
+        return chosen[:wanted]
+    rest = np.setdiff1d(np.arange(self.sizes.movies), chosen)
+    weight = np.diff(self.pick_cdf[self.cluster[user]], prepend=0)[rest]
+    keys = np.log(rng.random(len(rest))) / np.maximum(weight, 1e-12)
+    rest = rest[np.argsort(-keys, kind='stable')]
+    return np.concatenate([chosen, rest])[:wanted]
+
+  def _search(self, rows: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Inverse-CDF picks, each from its row of pick_cdf."""
+    movies = np.empty(len(draws), np.int64)
+    for row in np.unique(rows):
+      mask = rows == row
+      movies[mask] = np.searchsorted(self.pick_cdf[row], draws[mask], 'right')
+    return np.minimum(movies, self.sizes.movies - 1)
+
+  def user_ratings(self, user: int, seed: int):
+    """(movies, ratings, timestamps) of every rating the user gives, from
+    the user's own random stream."""
+    rng = np.random.default_rng([seed, 2, user])
+    movies = self.picked_movies(user, rng)
+    count = len(movies)
+    score = (MEAN_RATING + self.user_bias[user] + self.movie_bias[movies] +
+             self.movie_factors[movies] @ self.user_factors[user] +
              rng.normal(0, NOISE, count))
-    rating = np.clip(np.rint(score), 1, 5)
-    timestamp = rng.integers(FIRST_TIMESTAMP, LAST_TIMESTAMP, count)
+    later = rng.random(count) >= SAME_DAY
+    delay = np.where(later, rng.exponential(LATER_DAYS * DAY_SECONDS, count),
+                     rng.uniform(0, DAY_SECONDS, count))
+    delay[:1] = 0  # the first rating is the sign-up
+    timestamps = np.minimum(self.signup[user] + delay.astype(np.int64),
+                            LAST_TIMESTAMP)
+    return movies, np.clip(np.rint(score), 1, 5), timestamps
+
+  def ratings(self, start: int, count: int, seed: int) -> pa.Table:
+    """Ratings start .. start+count-1 (user by user)."""
+    first = int(np.searchsorted(self.ends, start, 'right'))
+    last = int(np.searchsorted(self.ends, start + count - 1, 'right'))
+    parts = []
+    for user in range(first, last + 1):
+      begin = self.ends[user] - self.counts[user]
+      low, high = max(start, begin) - begin, min(start + count,
+                                                 self.ends[user]) - begin
+      parts.append((np.full(high - low, user),
+                    *(a[low:high] for a in self.user_ratings(user, seed))))
+    users, movies, rating, timestamp = (np.concatenate(p) for p in
+                                        zip(*parts))
     user_rows = self.users.take(pa.array(users))
     movie_rows = self.movies.take(pa.array(movies))
     columns = {
@@ -167,6 +266,14 @@ class World:
         **{name: user_rows[name] for name in COLUMNS[6:]},
     }
     return pa.table({name: columns[name] for name in COLUMNS})
+
+
+def generator_settings() -> Dict[str, object]:
+  """The constants the ratings follow: data written under other settings
+  is other data (bench.scale regenerates it)."""
+  return {name: globals()[name] for name in (
+      'FACTORS', 'MEAN_RATING', 'NOISE', 'MOVIE_TAIL', 'TASTE_CLUSTERS',
+      'TASTE_STRENGTH', 'OFF_TASTE', 'SAME_DAY', 'LATER_DAYS')}
 
 
 def chunks(sizes: Sizes, seed: int) -> Iterator[pa.Table]:
@@ -209,12 +316,98 @@ def write(sizes: Sizes, out_dir: str, seed: int = 0,
   manifest = {
       'path': path, 'format': file_format, 'seed': seed,
       **dataclasses.asdict(sizes),
+      'generator': generator_settings(),
       'bytes': os.path.getsize(path),
       'seconds': round(time.monotonic() - start, 1),
   }
   with open(os.path.join(out_dir, MANIFEST), 'w') as f:
     json.dump(manifest, f, indent=2)
   return manifest
+
+
+# ------------------------------------------------- calibration at 100k
+
+CALIBRATION_K = 10
+CALIBRATION_EVAL_SHARE = 0.2
+
+
+def generated(sizes: Sizes, seed: int = 0) -> Dict[str, np.ndarray]:
+  """Every generated rating in memory: user, movie, rating, timestamp."""
+  tables = list(chunks(sizes, seed))
+  table = pa.concat_tables(tables)
+  return {'users': table['user_id'].to_numpy(),
+          'movies': table['movie_title'].to_numpy(),
+          'ratings': table['user_rating'].to_numpy(),
+          'timestamps': table['timestamp'].to_numpy()}
+
+
+def movielens_100k(directory: str) -> Dict[str, np.ndarray]:
+  """MovieLens 100k's u.data (user, movie id, rating, timestamp)."""
+  data = np.loadtxt(os.path.join(directory, 'u.data'), dtype=np.int64)
+  return {'users': data[:, 0].astype(str), 'movies': data[:, 1].astype(str),
+          'ratings': data[:, 2].astype(np.float64), 'timestamps': data[:, 3]}
+
+
+def recalls(data: Dict[str, np.ndarray], seed: int = 0) -> Dict[str, float]:
+  """Recall@10 of EASE and of most popular on a random 80/20 split of the
+  ratings (relevant: held-out ratings >= 4), scored as the Evaluator
+  scores (components/top_n_metrics.py)."""
+  from bench import top_n  # pylint: disable=g-import-not-at-top
+  from components import top_n_metrics  # pylint: disable=g-import-not-at-top
+  held_out = np.random.default_rng(seed).random(len(data['ratings'])) < (
+      CALIBRATION_EVAL_SHARE)
+  train, evals = (top_n_metrics.Ratings(
+      data['users'][rows], data['movies'][rows], data['ratings'][rows])
+                  for rows in (~held_out, held_out))
+  evaluated = top_n_metrics.protocol(train, evals, min_rating=4.0)
+  k = CALIBRATION_K
+  ease = top_n_metrics.summarize(top_n.ease_lists(train, evaluated, k),
+                                 evaluated, k)[f'recall@{k}']
+  popular = top_n_metrics.summarize(top_n_metrics.most_popular(evaluated, k),
+                                    evaluated, k)[f'recall@{k}']
+  return {'ease': ease, 'most_popular': popular,
+          'ease_over_most_popular': ease / popular}
+
+
+def profile(data: Dict[str, np.ndarray]) -> Dict[str, float]:
+  """What calibration compares: sizes, the popularity curve, ratings per
+  user, the rating histogram, how soon people rate, and top-N signal."""
+  _, users = np.unique(data['users'], return_inverse=True)
+  _, movie_counts = np.unique(data['movies'], return_counts=True)
+  per_user = np.bincount(users)
+  first = np.full(per_user.size, np.iinfo(np.int64).max)
+  np.minimum.at(first, users, data['timestamps'])
+  by_movie = np.sort(movie_counts)[::-1]
+  stars = np.rint(data['ratings']).astype(int)
+  return {
+      'ratings': len(stars), 'users': int(per_user.size),
+      'movies': int(by_movie.size),
+      'top 10% of movies: share of ratings': by_movie[
+          :max(1, by_movie.size // 10)].sum() / len(stars),
+      'ratings per user: median': float(np.median(per_user)),
+      'ratings per user: 90th percentile': float(np.percentile(per_user, 90)),
+      **{f'{star} stars: share': float(np.mean(stars == star))
+         for star in range(1, 6)},
+      'mean rating': float(np.mean(data['ratings'])),
+      "within a day of the rater's first: share": float(np.mean(
+          data['timestamps'] - first[users] < DAY_SECONDS)),
+      **{f'Recall@{CALIBRATION_K} {name}': value
+         for name, value in recalls(data).items()},
+  }
+
+
+def calibration(real_100k_dir: str, seed: int = 0) -> str:
+  """The generated 100k beside MovieLens 100k, one line per measure."""
+  real = profile(movielens_100k(real_100k_dir))
+  # Its users and movies, so the per-user and per-movie curves compare.
+  ours = profile(generated(Sizes(real['ratings'], real['users'],
+                                 real['movies']), seed))
+  lines = [f'{"":46s} {"MovieLens 100k":>15s} {"generated":>10s}']
+  shown = lambda value: f'{value:,}' if isinstance(value, int) else (
+      f'{value:.3f}')
+  for name, value in real.items():
+    lines.append(f'{name:46s} {shown(value):>15s} {shown(ours[name]):>10s}')
+  return '\n'.join(lines)
 
 
 # ------------------------------------------------- the tests' small data
@@ -286,13 +479,22 @@ def write_small_ratings_csv(path: str, num_ratings: int = 3000,
   return path
 
 
+def sizes_of(args: argparse.Namespace) -> Sizes:
+  """The sizes the flags ask for (MovieLens-like where not given)."""
+  sizes = Sizes.for_ratings(args.ratings)
+  return dataclasses.replace(sizes, users=args.users or sizes.users,
+                             movies=args.movies or sizes.movies)
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(
       prog='python -m bench.synthetic', description=__doc__,
       formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--ratings', type=int, required=True,
-                      help='how many ratings')
-  parser.add_argument('--out', required=True, help='output folder')
+  parser.add_argument('--ratings', type=int, help='how many ratings')
+  parser.add_argument('--out', help='output folder')
+  parser.add_argument('--calibrate', metavar='ML_100K_DIR',
+                      help='print the generated 100k beside the real one '
+                      '(an unpacked ml-100k folder) instead of writing')
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--format', choices=FORMATS, default='csv',
                       help='csv (any tool reads it) or parquet (typed, '
@@ -302,20 +504,30 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
   parser.add_argument('--movies', type=int, default=None,
                       help='default: 1.7 * ratings ** 0.6')
   args = parser.parse_args(argv)
+  if args.calibrate:
+    if not os.path.isfile(os.path.join(args.calibrate, 'u.data')):
+      parser.error(f'--calibrate: no u.data in {args.calibrate}')
+    return args
+  if args.ratings is None or args.out is None:
+    parser.error('--ratings and --out are required (or --calibrate)')
   if args.ratings < 1:
     parser.error('--ratings must be >= 1')
   for name in ('users', 'movies'):
     if getattr(args, name) is not None and getattr(args, name) < 1:
       parser.error(f'--{name} must be >= 1')
+  sizes = sizes_of(args)
+  if sizes.ratings > sizes.users * sizes.movies:
+    parser.error(f'--ratings {sizes.ratings} is more than {sizes.users} '
+                 f'users can give to {sizes.movies} movies (each at most once)')
   return args
 
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
-  sizes = Sizes.for_ratings(args.ratings)
-  sizes = dataclasses.replace(sizes, users=args.users or sizes.users,
-                              movies=args.movies or sizes.movies)
-  manifest = write(sizes, args.out, args.seed, args.format)
+  if args.calibrate:
+    print(calibration(args.calibrate, args.seed))
+    return 0
+  manifest = write(sizes_of(args), args.out, args.seed, args.format)
   print(json.dumps(manifest))
   return 0
 

@@ -16,7 +16,9 @@ from trainer_module import features
 @pytest.fixture(scope='module')
 def parquet_ratings(tmp_path_factory):
   out = str(tmp_path_factory.mktemp('synthetic'))
-  synthetic.main(['--ratings', '20000', '--out', out, '--format', 'parquet'])
+  # MovieLens 100k's shape (each user rates a few % of the catalog), smaller.
+  synthetic.main(['--ratings', '30000', '--users', '400', '--movies', '1000',
+                  '--out', out, '--format', 'parquet'])
   return pq.read_table(os.path.join(out, 'ratings.parquet'))
 
 
@@ -53,6 +55,89 @@ def test_popularity_is_long_tailed(parquet_ratings):
   assert top_tenth > 0.3  # the top 10% of movies get > 30% of ratings
 
 
+def as_arrays(table) -> dict:
+  return {'users': table['user_id'].to_numpy(),
+          'movies': table['movie_title'].to_numpy(),
+          'ratings': table['user_rating'].to_numpy(),
+          'timestamps': table['timestamp'].to_numpy()}
+
+
+def test_taste_lets_an_item_model_beat_the_most_popular_list(parquet_ratings):
+  found = synthetic.recalls(as_arrays(parquet_ratings))
+  assert found['ease'] > 1.4 * found['most_popular'] > 0
+
+
+def test_without_taste_nothing_beats_the_most_popular_list(monkeypatch):
+  """The check above can fail: popularity alone gives no such margin."""
+  monkeypatch.setattr(synthetic, 'TASTE_STRENGTH', 0.0)
+  monkeypatch.setattr(synthetic, 'OFF_TASTE', 1.0)
+  found = synthetic.recalls(synthetic.generated(
+      synthetic.Sizes(30_000, 400, 1000)))
+  assert found['ease'] < 1.2 * found['most_popular']
+
+
+def test_a_user_rates_a_movie_once(parquet_ratings):
+  pairs = set(zip(parquet_ratings['user_id'].to_pylist(),
+                  parquet_ratings['movie_title'].to_pylist()))
+  assert len(pairs) == parquet_ratings.num_rows
+
+
+def test_users_arrive_over_time_and_rate_in_one_sitting(parquet_ratings):
+  data = as_arrays(parquet_ratings)
+  users, inverse = np.unique(data['users'], return_inverse=True)
+  first = np.full(len(users), np.iinfo(np.int64).max)
+  np.minimum.at(first, inverse, data['timestamps'])
+  span = synthetic.LAST_TIMESTAMP - synthetic.FIRST_TIMESTAMP
+  # Sign-ups spread over the years, not all at the start.
+  assert np.percentile(first, 90) - np.percentile(first, 10) > 0.6 * span
+  same_day = np.mean(data['timestamps'] - first[inverse] <
+                     synthetic.DAY_SECONDS)
+  assert 0.7 < same_day < 0.9
+  assert data['timestamps'].max() <= synthetic.LAST_TIMESTAMP
+
+
+def test_calibration_prints_the_real_data_beside_the_generated(tmp_path,
+                                                               capsys):
+  """A stand-in for ml-100k's u.data (tab-separated user, movie, rating,
+  time) gives one line per measure, real then generated."""
+  data = synthetic.generated(synthetic.Sizes(3000, 60, 200), seed=5)
+  with open(tmp_path / 'u.data', 'w') as f:
+    for row in zip(data['users'], range(len(data['users'])), data['ratings'],
+                   data['timestamps']):
+      f.write(f'{row[0]}\t{abs(hash(data["movies"][row[1]])) % 997}\t'
+              f'{int(row[2])}\t{row[3]}\n')
+  assert synthetic.main(['--calibrate', str(tmp_path)]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[0].split() == ['MovieLens', '100k', 'generated']
+  by_name = {line[:46].strip(): line[46:].split() for line in lines[1:]}
+  assert by_name['ratings'] == ['3,000', '3,000']
+  assert by_name['users'] == ['60', '60']
+  assert set(by_name) == set(synthetic.profile(data))
+
+
+def test_users_without_ratings_are_skipped():
+  """More users than ratings: some give none, the rest one each."""
+  data = synthetic.generated(synthetic.Sizes(30, 50, 40))
+  assert len(data['users']) == 30 == len(set(data['users']))
+
+
+def test_users_who_rate_almost_every_movie_rate_each_once():
+  data = synthetic.generated(synthetic.Sizes(58, 3, 20))
+  pairs = set(zip(data['users'].tolist(), data['movies'].tolist()))
+  assert len(pairs) == 58 and len(set(data['movies'])) == 20
+
+
+def test_same_bytes_whatever_the_chunk_size(tmp_path, monkeypatch):
+  def written(name):
+    manifest = synthetic.write(synthetic.Sizes.for_ratings(3000),
+                               str(tmp_path / name))
+    with open(manifest['path'], 'rb') as f:
+      return f.read()
+  whole = written('whole')
+  monkeypatch.setattr(synthetic, 'CHUNK_SIZE', 700)
+  assert written('chunked') == whole
+
+
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
   def digest(seed, name):
     out = str(tmp_path / name)
@@ -78,7 +163,10 @@ def test_written_in_chunks_with_a_manifest(tmp_path, monkeypatch):
     rows = list(csv.DictReader(f))
   assert len(rows) == 4500
   with open(tmp_path / synthetic.MANIFEST) as f:
-    assert json.load(f)['ratings'] == 4500
+    written = json.load(f)
+  assert written['ratings'] == 4500
+  assert written['generator'] == json.loads(json.dumps(
+      synthetic.generator_settings()))
   assert not any(name.endswith('.partial') for name in os.listdir(tmp_path))
 
 
@@ -95,6 +183,10 @@ def test_csv_is_what_example_gen_reads(tmp_path):
 @pytest.mark.parametrize('argv, message', [
     (['--ratings', '0', '--out', 'x'], '--ratings must be >= 1'),
     (['--ratings', '10', '--out', 'x', '--users', '0'], '--users must be'),
+    (['--out', 'x'], '--ratings and --out are required'),
+    (['--calibrate', '/nonexistent'], '--calibrate: no u.data in'),
+    (['--ratings', '50', '--out', 'x', '--users', '2', '--movies', '20'],
+     '--ratings 50 is more than 2 users can give to 20 movies'),
 ])
 def test_bad_flags_are_refused(argv, message, capsys):
   with pytest.raises(SystemExit):
