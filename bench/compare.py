@@ -311,6 +311,7 @@ def top_n_table(results: Dict[str, Any]) -> str:
            tuned['top_n']['bundle']),
           ('tuned retrieval alone', tuned['top_n']['retrieval']),
           ('most popular', references['most_popular']),
+          ('item-kNN', references['item_knn']),
           ('EASE', references['ease'])]
   lines = [f"{'top-N on the eval split':28s} Recall@10  NDCG@10  MAP@10  "
            'vs popular']

@@ -29,6 +29,7 @@ import psutil
 
 from bench import compare
 from bench import synthetic
+from bench import top_n
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(PROJECT_ROOT, 'bench', 'results')
@@ -37,6 +38,9 @@ SIZES = {'100k': 100_000, '1m': 1_000_000, '5m': 5_000_000,
          '25m': 25_000_000}
 DEFAULT_SIZES = '100k,1m'
 SAMPLE_SECONDS = 0.5
+# EASE inverts a catalog x catalog matrix: where the catalog is larger
+# (5M synthetic ratings know ~18k movies), only the sparse item-kNN runs.
+EASE_MAX_MOVIES = 10_000
 BEAM_ARGS = '--direct_running_mode=multi_processing --direct_num_workers={}'
 
 COST_RATIO_GOAL = 1.5  # seconds per rating at 5M <= 1.5x that at 1M
@@ -141,6 +145,9 @@ def measure_size(label: str, ratings: int, work_dir: str, file_format: str,
   components = component_figures(
       os.path.join(output_dir, 'metadata.db'), run['samples'])
   peak = max((mib for _, mib in run['samples']), default=None)
+  print(f'[{label}] top-N anchors on the run\'s eval users', flush=True)
+  anchors = top_n.reference_lists(compare.examples_dir(output_dir),
+                                  ease_max_movies=EASE_MAX_MOVIES)
   result = {
       'label': label, 'ratings': ratings,
       'users': manifest['users'], 'movies': manifest['movies'],
@@ -156,6 +163,8 @@ def measure_size(label: str, ratings: int, work_dir: str, file_format: str,
       'rmse': summary.get('rmse'),
       'blessed': summary.get('blessed'),
       'training': summary.get('training'),
+      'top_n': summary.get('top_n'),
+      'anchors': anchors,
   }
   print(size_table(result), flush=True)
   return result
@@ -183,8 +192,18 @@ def size_table(result: Dict[str, Any]) -> str:
       f"vocabulary sizes: {result['vocabulary_sizes']}; eval RMSE: "
       + (f'{rmse:.4f}' if rmse is not None else 'n/a')
       + f"; blessed: {result['blessed']}",
+      'Recall@10 on the eval users: ' + '; '.join(
+          f'{name} {recall:.4f}' for name, recall in top_n_recalls(result)),
   ]
   return '\n'.join(lines)
+
+
+def top_n_recalls(result: Dict[str, Any]) -> List[Tuple[str, float]]:
+  """(list, Recall@10) of the bundle and each anchor a size measured."""
+  bundle = ((result.get('top_n') or {}).get('bundle') or {}).get('recall@10')
+  return ([('bundle', bundle)] if bundle is not None else []) + [
+      (name, metrics['recall@10'])
+      for name, metrics in (result.get('anchors') or {}).items()]
 
 
 def growth(results: List[Dict[str, Any]]) -> Dict[str, Any]:

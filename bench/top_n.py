@@ -7,6 +7,9 @@ Split-eval); train and validation are the training data. The lists are
 scored with the Evaluator's protocol and code
 (components/top_n_metrics.py), so their figures compare with the bundle's:
 - most popular in train (the Evaluator's own reference, computed again);
+- item-kNN: the similarities of a user's train titles summed, with the
+  Trainer's new-user table (cosine over co-raters, trainer_module/
+  item_neighbors.py);
 - EASE (Steck, 2019, "Embarrassingly Shallow Autoencoders for Sparse Data"):
   a closed-form item-item linear model, B = I - P diagMat(1 / diag(P)) with
   P = (X^T X + lambda I)^-1 over the train split's user x movie matrix.
@@ -22,6 +25,8 @@ import numpy as np
 from components import recommender_evaluator
 from components import top_n_metrics
 from pipeline import artifacts
+from trainer_module import hyperparameters
+from trainer_module import item_neighbors
 
 # EASE's L2 weight, chosen among 100 / 300 / 500 on a fifth of MovieLens
 # 100k's train split held out (never the eval split).
@@ -53,22 +58,56 @@ def ease_lists(train: top_n_metrics.Ratings,
   return lists
 
 
-def reference_lists(examples_uri: str, k: int = K) -> Dict[str, Dict]:
-  """{'most_popular': metrics, 'ease': metrics} on an ExampleGen output."""
+def item_knn_lists(train: top_n_metrics.Ratings,
+                   evaluated: top_n_metrics.Protocol, k: int) -> List[list]:
+  """Each evaluated user's top k titles by item-kNN: the similarities of
+  their train titles summed, with the table the Trainer builds for new
+  users (trainer_module/item_neighbors.py; its settings), train titles out.
+  Sparse, so it runs where EASE's dense catalog x catalog matrix does not."""
+  settings = hyperparameters.Hyperparameters()
+  titles, movie_ids = np.unique(train.titles, return_inverse=True)
+  users, user_ids = np.unique(train.users, return_inverse=True)
+  ids, sims = item_neighbors.neighbor_table(
+      user_ids, movie_ids, len(users), len(titles),
+      settings.new_user_knn_neighbors, settings.new_user_knn_shrink)
+  order = np.argsort(user_ids, kind='stable')
+  bounds = np.searchsorted(user_ids[order], np.arange(len(users) + 1))
+  row_of = {user: row for row, user in enumerate(users)}
+  lists = []
+  for user in evaluated.users:
+    row = row_of.get(user)
+    history = (movie_ids[order[bounds[row]:bounds[row + 1]]]
+               if row is not None else np.zeros(0, np.int64))
+    scores = np.zeros(len(titles))
+    np.add.at(scores, ids[history].ravel(), sims[history].ravel())
+    scores[history] = -np.inf
+    lists.append(list(titles[np.argsort(-scores, kind='stable')[:k]]))
+  return lists
+
+
+def reference_lists(examples_uri: str, k: int = K,
+                    ease_max_movies: Optional[int] = None
+                    ) -> Dict[str, Dict]:
+  """{'most_popular', 'item_knn', 'ease'}: each list's metrics on an
+  ExampleGen output; EASE only where the train titles are at most
+  `ease_max_movies` (its matrix is catalog x catalog, dense)."""
   examples = artifacts.examples_artifact(examples_uri)
   # The pipeline's training data (train and validation), as the Evaluator.
   train = recommender_evaluator.training_ratings(examples)
   evals = recommender_evaluator.read_ratings(examples, 'eval')
   evaluated = top_n_metrics.protocol(train, evals, min_rating=4.0)
-  start = time.monotonic()
-  ease = top_n_metrics.summarize(ease_lists(train, evaluated, k), evaluated,
-                                 k)
-  ease['seconds'] = round(time.monotonic() - start, 2)
-  return {
-      'most_popular': top_n_metrics.summarize(
-          top_n_metrics.most_popular(evaluated, k), evaluated, k),
-      'ease': ease,
-  }
+  result = {'most_popular': top_n_metrics.summarize(
+      top_n_metrics.most_popular(evaluated, k), evaluated, k)}
+  makers = {'item_knn': item_knn_lists, 'ease': ease_lists}
+  if ease_max_movies is not None and len(
+      np.unique(train.titles)) > ease_max_movies:
+    del makers['ease']
+  for name, lists_of in makers.items():
+    start = time.monotonic()
+    result[name] = top_n_metrics.summarize(lists_of(train, evaluated, k),
+                                           evaluated, k)
+    result[name]['seconds'] = round(time.monotonic() - start, 2)
+  return result
 
 
 def main(argv: Optional[List[str]] = None) -> None:

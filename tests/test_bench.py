@@ -72,14 +72,15 @@ def test_a_failing_process_raises_with_its_output():
 
 
 def top_n_figures(tutorial=0.36, tuned=0.38, popular=0.18, ease=0.36,
-                  p99=(2.0, 10.0)):
+                  knn=0.34, p99=(2.0, 10.0)):
   def lists(recall):
     return {'recall@10': recall, 'ndcg@10': recall, 'map@10': recall / 2}
   cold = {'top_n': {'bundle': lists(tutorial), 'retrieval': lists(0.3)},
           'blessed': True}
   tuned_run = {'top_n': {'bundle': lists(tuned), 'retrieval': lists(0.3)},
                'blessed': False}
-  references = {'most_popular': lists(popular), 'ease': lists(ease)}
+  references = {'most_popular': lists(popular), 'ease': lists(ease),
+                'item_knn': lists(knn)}
   recommend = {name: {'catalog': 1000, 'latency_p50_ms': 1.0,
                       'latency_p99_ms': ms, 'users_per_second': 5000.0,
                       'batch_size': 256}
@@ -104,7 +105,8 @@ def test_top_n_table_names_every_list_and_an_unblessed_tuned_bundle():
              **compare.compare_top_n(cold, tuned, references, recommend)}
   text = compare.top_n_table(results)
   for name in ('tutorial bundle', 'tuned bundle (not blessed)',
-               'retrieval alone', 'most popular', 'EASE', 'p99 10.00 ms'):
+               'retrieval alone', 'most popular', 'item-kNN', 'EASE',
+               'p99 10.00 ms'):
     assert name in text, text
   assert '2.00x' in text
 

@@ -89,3 +89,15 @@ def test_merge_keeps_earlier_sizes_not_measured_again(tmp_path):
   assert [r['label'] for r in sizes] == ['1m', '5m', '25m']
   assert sizes[1]['wall_seconds'] == 450.0
   assert scale.merged(str(tmp_path / 'none.json'), new) == new
+
+
+def test_size_table_shows_the_bundle_beside_its_anchors():
+  measured = {**result('1m', 10**6, 100.0, 3000.0),
+              'top_n': {'bundle': {'recall@10': 0.31}},
+              'anchors': {'most_popular': {'recall@10': 0.15},
+                          'item_knn': {'recall@10': 0.3}}}
+  assert scale.top_n_recalls(measured) == [
+      ('bundle', 0.31), ('most_popular', 0.15), ('item_knn', 0.3)]
+  assert ('Recall@10 on the eval users: bundle 0.3100; most_popular '
+          '0.1500; item_knn 0.3000') in scale.size_table(measured)
+  assert scale.top_n_recalls(result('1m', 10**6, 100.0, 3000.0)) == []
