@@ -38,9 +38,9 @@ SIZES = {'100k': 100_000, '1m': 1_000_000, '5m': 5_000_000,
          '25m': 25_000_000}
 DEFAULT_SIZES = '100k,1m'
 SAMPLE_SECONDS = 0.5
-# EASE inverts a catalog x catalog matrix: where the catalog is larger
-# (5M synthetic ratings know ~18k movies), only the sparse item-kNN runs.
-EASE_MAX_MOVIES = 10_000
+# EASE inverts a dense catalog x catalog matrix (5M synthetic ratings know
+# ~18k movies: 2.5 GB); above this only the sparse item-kNN runs (25M).
+EASE_MAX_MOVIES = 20_000
 BEAM_ARGS = '--direct_running_mode=multi_processing --direct_num_workers={}'
 
 COST_RATIO_GOAL = 1.5  # seconds per rating at 5M <= 1.5x that at 1M

@@ -21,6 +21,7 @@ import time
 from typing import Dict, List, Optional
 
 import numpy as np
+from scipy import sparse
 
 from components import recommender_evaluator
 from components import top_n_metrics
@@ -40,18 +41,24 @@ def ease_lists(train: top_n_metrics.Ratings,
   """Each evaluated user's top k titles by EASE, train titles left out."""
   titles, movie_ids = np.unique(train.titles, return_inverse=True)
   users, user_ids = np.unique(train.users, return_inverse=True)
-  matrix = np.zeros((len(users), len(titles)), np.float64)
-  matrix[user_ids, movie_ids] = 1.0
-  gram = matrix.T @ matrix
+  # Who rated what, sparse (a pair rated twice counts once); only the
+  # catalog x catalog matrices are dense.
+  matrix = sparse.csr_matrix(
+      (np.ones(len(user_ids)), (user_ids, movie_ids)),
+      shape=(len(users), len(titles)))
+  matrix.sum_duplicates()
+  matrix.data[:] = 1.0
+  gram = (matrix.T @ matrix).toarray()
   gram[np.diag_indices_from(gram)] += l2
-  inverse = np.linalg.inv(gram)
-  weights = inverse / -np.diag(inverse)
+  weights = np.linalg.inv(gram)
+  del gram
+  weights /= -np.diag(weights)
   weights[np.diag_indices_from(weights)] = 0.0
   row_of = {user: row for row, user in enumerate(users)}
   lists = []
   for user in evaluated.users:
-    history = matrix[row_of[user]] if user in row_of else np.zeros(
-        len(titles))
+    history = (matrix[row_of[user]].toarray()[0] if user in row_of
+               else np.zeros(len(titles)))
     scores = history @ weights
     scores[history > 0] = -np.inf
     lists.append(list(titles[np.argsort(-scores, kind='stable')[:k]]))
