@@ -163,16 +163,27 @@ def earliest(timestamps: Iterable[Optional[int]]) -> Optional[int]:
   return min((t for t in timestamps if t is not None), default=None)
 
 
-def carve_new_users(splits: Dict[str, beam.PCollection], percent: int
-                    ) -> Dict[str, beam.PCollection]:
-  """Every rating of the newest `percent`% of the users by first rating
-  (new_users.newest_users, over all splits) moved to NEW_USERS_SPLIT."""
-  new = (tuple(splits.values())
-         | 'EverySplit' >> beam.Flatten()
-         | 'UserAndTime' >> beam.Map(user_and_time)
-         | 'FirstRating' >> beam.CombinePerKey(earliest)
-         | 'Users' >> beam.combiners.ToList()
-         | 'NewestUsers' >> beam.Map(new_users.newest_users, percent))
+def newest_of(records: Sequence[beam.PCollection], percent: int
+              ) -> beam.PCollection:
+  """The newest `percent`% of the users by first rating, over `records`
+  (new_users.newest_users): one set, for a side input."""
+  return (tuple(records)
+          | 'EverySplit' >> beam.Flatten()
+          | 'UserAndTime' >> beam.Map(user_and_time)
+          | 'FirstRating' >> beam.CombinePerKey(earliest)
+          | 'Users' >> beam.combiners.ToList()
+          | 'NewestUsers' >> beam.Map(new_users.newest_users, percent))
+
+
+def carve_new_users(splits: Dict[str, beam.PCollection],
+                    new: beam.PCollection) -> Dict[str, beam.PCollection]:
+  """Every rating of the users in `new` (a newest_of set) moved from each
+  split to NEW_USERS_SPLIT.
+
+  `new` must not be computed from `splits` themselves: a split that feeds
+  its own side input is held whole (in memory, on the DirectRunner) until
+  the side input is ready. The executor reads the source a second time for
+  it instead, so each split streams from the read to its files."""
   kept, moved = {}, []
   for name, split in splits.items():
     kept[name], part = split | f'NewUsersOf[{name}]' >> beam.Partition(
@@ -352,8 +363,22 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       splits = {**splits, TRAIN_SPLIT: train, VALIDATION_SPLIT: validation}
     new_user_percent = exec_properties.get(NEW_USER_PERCENT_KEY)
     if new_user_percent:
-      splits = carve_new_users(splits, new_user_percent)
+      splits = carve_new_users(splits, newest_of(
+          self.read_again(pipeline, exec_properties), new_user_percent))
     return splits
+
+  def read_again(self, pipeline: beam.Pipeline,
+                 exec_properties: Dict[str, Any]) -> List[beam.PCollection]:
+    """Every input split's records, read a second time (carve_new_users
+    says why)."""
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+        input_config)
+    read = self.GetInputSourceToExamplePTransform()
+    # pylint: disable=no-value-for-parameter
+    return [pipeline | f'ReadForNewUsers[{split.name}]' >> read(
+        exec_properties, split.pattern) for split in input_config.splits]
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
