@@ -1,15 +1,18 @@
 """bench.top_n's EASE and item-kNN anchors: they learn item-item
 structure, and leave out what each user rated."""
 
+import functools
+
 import numpy as np
+import pytest
 
 from bench import synthetic
 from bench import top_n
 from components import movielens_example_gen as example_gen
-from components.ratings_source import RatingsSource
 from components import top_n_metrics
-from tests.test_retrieval_model import as_ratings
+from components.ratings_source import RatingsSource
 from tests.example_gen_run import run_executor
+from tests.test_retrieval_model import as_ratings
 from tests.test_retrieval_model import planted_ratings
 
 
@@ -20,34 +23,22 @@ def example_gen_output(tmp_path) -> str:
       RatingsSource.csv(ratings)), str(tmp_path / 'examples'))
 
 
-def test_ease_beats_most_popular_and_skips_rated_titles():
+@pytest.mark.parametrize('lists_of', [
+    functools.partial(top_n.ease_lists, l2=50.0), top_n.item_knn_lists],
+                         ids=['ease', 'item_knn'])
+def test_anchor_beats_most_popular_and_skips_rated_titles(lists_of):
   train, held_out = planted_ratings()
   train_ratings = as_ratings(train)
   evaluated = top_n_metrics.protocol(train_ratings, as_ratings(held_out),
                                      min_rating=4)
-  lists = top_n.ease_lists(train_ratings, evaluated, 10, l2=50.0)
+  lists = lists_of(train_ratings, evaluated, 10)
   for user, top in zip(evaluated.users, lists):
     assert len(top) == 10 and not set(top) & evaluated.rated[user]
-  ease = top_n_metrics.summarize(lists, evaluated, 10)['recall@10']
+  found = top_n_metrics.summarize(lists, evaluated, 10)['recall@10']
   popular = top_n_metrics.summarize(
       top_n_metrics.most_popular(evaluated, 10), evaluated,
       10)['recall@10']
-  assert ease > 1.5 * popular, (ease, popular)
-
-
-def test_item_knn_beats_most_popular_and_skips_rated_titles():
-  train, held_out = planted_ratings()
-  train_ratings = as_ratings(train)
-  evaluated = top_n_metrics.protocol(train_ratings, as_ratings(held_out),
-                                     min_rating=4)
-  lists = top_n.item_knn_lists(train_ratings, evaluated, 10)
-  for user, top in zip(evaluated.users, lists):
-    assert len(top) == 10 and not set(top) & evaluated.rated[user]
-  knn = top_n_metrics.summarize(lists, evaluated, 10)['recall@10']
-  popular = top_n_metrics.summarize(
-      top_n_metrics.most_popular(evaluated, 10), evaluated,
-      10)['recall@10']
-  assert knn > 1.5 * popular, (knn, popular)
+  assert found > 1.5 * popular, (found, popular)
 
 
 def test_item_knn_sums_the_cosines_of_what_the_user_rated():
