@@ -101,11 +101,11 @@ def test_calibration_prints_the_real_data_beside_the_generated(tmp_path,
   """A stand-in for ml-100k's u.data (tab-separated user, movie, rating,
   time) gives one line per measure, real then generated."""
   data = synthetic.generated(synthetic.Sizes(3000, 60, 200), seed=5)
+  movie_ids = np.unique(data['movies'], return_inverse=True)[1] + 1
   with open(tmp_path / 'u.data', 'w') as f:
-    for row in zip(data['users'], range(len(data['users'])), data['ratings'],
+    for row in zip(data['users'], movie_ids, data['ratings'],
                    data['timestamps']):
-      f.write(f'{row[0]}\t{abs(hash(data["movies"][row[1]])) % 997}\t'
-              f'{int(row[2])}\t{row[3]}\n')
+      f.write('\t'.join(str(int(float(value))) for value in row) + '\n')
   assert synthetic.main(['--calibrate', str(tmp_path)]) == 0
   lines = capsys.readouterr().out.splitlines()
   assert lines[0].split() == ['MovieLens', '100k', 'generated']
