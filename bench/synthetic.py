@@ -333,8 +333,11 @@ CALIBRATION_EVAL_SHARE = 0.2
 
 def generated(sizes: Sizes, seed: int = 0) -> Dict[str, np.ndarray]:
   """Every generated rating in memory: user, movie, rating, timestamp."""
-  tables = list(chunks(sizes, seed))
-  table = pa.concat_tables(tables)
+  return as_arrays(pa.concat_tables(list(chunks(sizes, seed))))
+
+
+def as_arrays(table: pa.Table) -> Dict[str, np.ndarray]:
+  """A ratings table's user, movie, rating and timestamp columns."""
   return {'users': table['user_id'].to_numpy(),
           'movies': table['movie_title'].to_numpy(),
           'ratings': table['user_rating'].to_numpy(),

@@ -55,15 +55,8 @@ def test_popularity_is_long_tailed(parquet_ratings):
   assert top_tenth > 0.3  # the top 10% of movies get > 30% of ratings
 
 
-def as_arrays(table) -> dict:
-  return {'users': table['user_id'].to_numpy(),
-          'movies': table['movie_title'].to_numpy(),
-          'ratings': table['user_rating'].to_numpy(),
-          'timestamps': table['timestamp'].to_numpy()}
-
-
 def test_taste_lets_an_item_model_beat_the_most_popular_list(parquet_ratings):
-  found = synthetic.recalls(as_arrays(parquet_ratings))
+  found = synthetic.recalls(synthetic.as_arrays(parquet_ratings))
   assert found['ease'] > 1.4 * found['most_popular'] > 0
 
 
@@ -83,7 +76,7 @@ def test_a_user_rates_a_movie_once(parquet_ratings):
 
 
 def test_users_arrive_over_time_and_rate_in_one_sitting(parquet_ratings):
-  data = as_arrays(parquet_ratings)
+  data = synthetic.as_arrays(parquet_ratings)
   users, inverse = np.unique(data['users'], return_inverse=True)
   first = np.full(len(users), np.iinfo(np.int64).max)
   np.minimum.at(first, inverse, data['timestamps'])
