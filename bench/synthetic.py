@@ -419,6 +419,8 @@ TASTE_GROUPS = 6  # user u and movie m are in group u % 6 and m % 6
 TASTE_AFFINITY = 20.0  # a user picks a movie of their group this much more
 SMALL_GENRES = ['Action', 'Comedy', 'Drama', 'Romance', 'Thriller']
 SMALL_OCCUPATIONS = ['engineer', 'student', 'writer', 'doctor']
+SMALL_START, SMALL_SECONDS = 874_000_000, 10_000_000  # the ratings' times
+SMALL_ACTIVE_DAYS = 10  # with arrivals: each user rates within this of sign-up
 
 
 def movie_titles(num_movies: int) -> List[str]:
@@ -429,7 +431,7 @@ def movie_titles(num_movies: int) -> List[str]:
 
 def write_small_ratings_csv(path: str, num_ratings: int = 3000,
                             num_users: int = 120, num_movies: int = 150,
-                            seed: int = 0) -> str:
+                            seed: int = 0, arrivals: bool = False) -> str:
   """Writes the tests' small ratings CSV (every column ExampleGen knows);
   returns `path`.
 
@@ -438,7 +440,10 @@ def write_small_ratings_csv(path: str, num_ratings: int = 3000,
   a user picks a movie of their own taste group TASTE_AFFINITY times as
   often as another, and low-numbered movies more often than high-numbered
   ones (a long tail), so the most popular list is a fair reference. Every
-  user and movie occurs at least once. User ids are numeric-looking strings
+  user and movie occurs at least once. Timestamps spread over about 116
+  days; with `arrivals`, users sign up in id order over that time and give
+  their ratings within SMALL_ACTIVE_DAYS of it, so a later period has new
+  users (the same data otherwise). User ids are numeric-looking strings
   ("1", "2", ...) as in MovieLens, which catches any step that would infer
   them as integers.
   """
@@ -470,9 +475,13 @@ def write_small_ratings_csv(path: str, num_ratings: int = 3000,
                user_factors[user] @ movie_factors[movie] + rng.normal(0, 0.3))
       age = 18 + user % 50
       occupation = SMALL_OCCUPATIONS[user % len(SMALL_OCCUPATIONS)]
+      offset = int(rng.integers(0, SMALL_SECONDS))
+      if arrivals:
+        offset = (user * (SMALL_SECONDS // num_users)
+                  + offset % (SMALL_ACTIVE_DAYS * 86_400))
       writer.writerow([
           str(user + 1), titles[movie], float(np.clip(np.rint(score), 1, 5)),
-          874_000_000 + int(rng.integers(0, 10_000_000)), str(movie + 1),
+          SMALL_START + offset, str(movie + 1),
           csv_source.MULTI_VALUE_SEPARATOR.join(
               SMALL_GENRES[g] for g in sorted({movie % 5, (movie // 5) % 5})),
           int(user % 2),

@@ -50,6 +50,7 @@ from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_component
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
+from tfx.proto import range_config_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
@@ -65,6 +66,7 @@ from components.beam_runner import is_direct_runner
 from components.ratings_source import is_remote
 from components.ratings_source import RatingsSource
 from components.ratings_source import source_module
+from components.ratings_source import SPANS
 from components.split_names import check_percent
 from components.split_names import DEFAULT_VALIDATION_PERCENT
 from components.split_names import EVAL_SPLIT
@@ -277,7 +279,8 @@ def resolved_output_config(exec_properties: Dict[str, Any]
       output_config)
   counts = [count_split(exec_properties, split.pattern)
             for split in input_config.splits]
-  if output_config.HasField('split_config') or len(counts) > 1:
+  if output_config.HasField('split_config') or len(counts) > 1 or (
+      input_config.splits[0].name == TRAIN_SPLIT):  # a span, all train
     return output_config
   return split_config(counts[0], exec_properties.get(EVAL_MAX_RATINGS_KEY))
 
@@ -497,12 +500,20 @@ def input_base_and_patterns(paths: Sequence[str]) -> Tuple[str, List[str]]:
   paths = [p if is_remote(p) else os.path.abspath(p) for p in paths]
   parts = [p.split('/') for p in paths]
   common = os.path.commonprefix([p[:-1] for p in parts])
+  # TFX's placeholders ({SPAN}, {VERSION}) belong in the pattern.
+  common = common[:next((i for i, part in enumerate(common) if '{' in part),
+                        len(common))]
   return ('/'.join(common) or '/',
           ['/'.join(p[len(common):]) for p in parts])
 
 
-def input_config_for(patterns: Sequence[str]) -> example_gen_pb2.Input:
-  """One input split (hash-split later), or two: the given train and eval."""
+def input_config_for(patterns: Sequence[str],
+                     spans: bool = False) -> example_gen_pb2.Input:
+  """One input split (hash-split later), or two: the given train and eval;
+  a span is all train (the newest span is the pipeline's eval data)."""
+  if spans:
+    return example_gen_pb2.Input(splits=[
+        example_gen_pb2.Input.Split(name=TRAIN_SPLIT, pattern=patterns[0])])
   if len(patterns) == 2:
     return example_gen_pb2.Input(splits=[
         example_gen_pb2.Input.Split(name=TRAIN_SPLIT, pattern=patterns[0]),
@@ -532,7 +543,8 @@ class MovieLensExampleGen(component.FileBasedExampleGen):
                output_config: Optional[example_gen_pb2.Output] = None,
                eval_max_ratings: Optional[int] = None,
                validation_percent: int = DEFAULT_VALIDATION_PERCENT,
-               new_user_percent: int = 0):
+               new_user_percent: int = 0,
+               split_spans: bool = False):
     """Reads `source`.
 
     Local files are checked here (columns, a first rating, the GroupLens
@@ -553,6 +565,10 @@ class MovieLensExampleGen(component.FileBasedExampleGen):
         data has timestamps (a local CSV or Parquet without a `timestamp`
         column gets none; TFDS's and GroupLens's always have them); 0:
         none.
+      split_spans: a span (a folder of spans) is split train/eval by hash,
+        as any other input; by default it is all train and validation (the
+        pipeline evaluates on the newest span: components/span_window.py),
+        and no new users are carved (the next span's are the new ones).
 
     Raises:
       RatingsSourceError: a local source is missing, or its header, columns
@@ -562,7 +578,8 @@ class MovieLensExampleGen(component.FileBasedExampleGen):
     check_percent('new_user_percent', new_user_percent)
     tf_examples.check_encoding(source.encoding)
     module = source_module(source)
-    timestamps = has_timestamps(source)
+    spans = source.format == SPANS and not split_spans
+    timestamps = has_timestamps(source) and not spans
     if module.FILE_BASED:
       input_base, patterns = input_base_and_patterns(
           module.split_paths(source))
@@ -570,8 +587,13 @@ class MovieLensExampleGen(component.FileBasedExampleGen):
       input_base, patterns = NO_FILES_INPUT_BASE, module.split_paths(source)
     spec = MovieLensExampleGenSpec(
         input_base=input_base,
-        input_config=input_config_for(patterns),
+        input_config=input_config_for(patterns, spans),
         output_config=output_config or example_gen_pb2.Output(),
+        range_config=range_config_pb2.RangeConfig(
+            static_range=range_config_pb2.StaticRange(
+                start_span_number=source.span,
+                end_span_number=source.span)
+        ) if source.span is not None else None,
         output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
         output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
         ratings_source=source.to_json(),

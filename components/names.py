@@ -27,7 +27,9 @@ PUSHER = 'Pusher'
 # The resolvers run on every run (they read ML Metadata).
 DRIFT_BASELINE_RESOLVER = 'drift_baseline_statistics_resolver'
 BASELINE_MODEL_RESOLVER = 'latest_blessed_model_resolver'
-RESOLVERS = (DRIFT_BASELINE_RESOLVER, BASELINE_MODEL_RESOLVER)
+SPAN_WINDOW_RESOLVER = 'span_window_resolver'  # with a folder of spans
+RESOLVERS = (DRIFT_BASELINE_RESOLVER, BASELINE_MODEL_RESOLVER,
+             SPAN_WINDOW_RESOLVER)
 
 # Output keys (tfx.types.standard_component_specs).
 EXAMPLES = 'examples'

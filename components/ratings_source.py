@@ -16,6 +16,7 @@ import dataclasses
 import importlib
 import json
 import os
+import re
 from types import ModuleType
 from typing import List, Optional, Tuple
 
@@ -23,12 +24,14 @@ TFDS = 'tfds'  # a TFDS MovieLens ratings config
 CSV = 'csv'  # a ratings CSV, and optionally the eval split's
 PARQUET = 'parquet'  # Parquet files (a path or glob)
 GROUPLENS = 'grouplens'  # an unpacked GroupLens MovieLens zip
+SPANS = 'spans'  # a folder of periods, span-1/, span-2/, ... (CSV or Parquet)
 # The module implementing each format.
 SOURCE_MODULES = {
     TFDS: 'components.tfds_source',
     CSV: 'components.csv_source',
     PARQUET: 'components.parquet_source',
     GROUPLENS: 'components.grouplens_files',
+    SPANS: 'components.span_source',
 }
 FORMATS = tuple(SOURCE_MODULES)
 DEFAULT_ENCODING = 'utf-8'
@@ -48,6 +51,7 @@ class RatingsSource:
       ub) as train/eval.
     manual_dir: TFDS: the folder holding the original zip (offline use).
     data_dir: TFDS: where prepared datasets are kept (TFDS's default).
+    span: spans: the span to ingest (TFX's RangeConfig); None, the newest.
   """
   format: str
   paths: Tuple[str, ...]
@@ -55,6 +59,7 @@ class RatingsSource:
   split: Optional[str] = None
   manual_dir: Optional[str] = None
   data_dir: Optional[str] = None
+  span: Optional[int] = None
 
   def __post_init__(self):
     """Refuses a value no format reads."""
@@ -70,6 +75,9 @@ class RatingsSource:
                        'folder (--movielens-dir)')
     if (self.manual_dir or self.data_dir) and self.format != TFDS:
       raise ValueError('manual_dir and data_dir are for a TFDS source')
+    if self.span is not None and (self.format != SPANS or self.span < 0):
+      raise ValueError('a span (--span) is a number >= 0 of a folder of '
+                       'spans (--ratings-dir)')
 
   @classmethod
   def tfds(cls, dataset: str = DEFAULT_DATASET,
@@ -98,9 +106,19 @@ class RatingsSource:
     ml-latest-small), optionally 100k's shipped pair `split`."""
     return cls(GROUPLENS, (local_path(folder),), split=split)
 
+  @classmethod
+  def spans(cls, folder: str, span: Optional[int] = None,
+            encoding: str = DEFAULT_ENCODING) -> 'RatingsSource':
+    """A folder of `span-N/` folders of CSV or Parquet ratings; ExampleGen
+    ingests `span` (default: the newest)."""
+    return cls(SPANS, (local_path(folder),), encoding=encoding, span=span)
+
   def to_json(self) -> str:
-    """The value as an execution property (a string)."""
-    return json.dumps(dataclasses.asdict(self), sort_keys=True)
+    """The value as an execution property (a string), without the span:
+    ExampleGen's RangeConfig names it, and TFX's driver resolves it."""
+    fields = dataclasses.asdict(self)
+    del fields['span']
+    return json.dumps(fields, sort_keys=True)
 
   @classmethod
   def from_json(cls, text: str) -> 'RatingsSource':
@@ -116,6 +134,40 @@ class RatingsSource:
           os.path.expanduser('~/tensorflow_datasets'))
       return [os.path.join(data_dir, *self.paths[0].split('/'))]
     return [p for p in self.paths if not is_remote(p)]
+
+
+SPAN_PREFIX = 'span-'  # a span's folder: span-1, span-2, ...
+SPAN_NAME = re.compile(re.escape(SPAN_PREFIX) + r'(\d+)$')
+
+
+def span_window(source: RatingsSource, window_spans: int
+                ) -> Optional[Tuple[int, List[int]]]:
+  """(the span a run ingests and evaluates on, the spans before it that it
+  trains on) for a local folder of spans (None for a remote one: the window
+  resolver checks it when it runs). Raises ValueError when no window is
+  possible: the span is the first, or fewer spans precede it than asked."""
+  folder = source.paths[0]
+  if is_remote(folder):
+    return None
+  numbers = sorted(int(match.group(1)) for match in (
+      SPAN_NAME.match(name) for name in (
+          os.listdir(folder) if os.path.isdir(folder) else ()))
+                   if match)
+  if not numbers:
+    raise ValueError(f'{folder}: no span folders ({SPAN_PREFIX}1, '
+                     f'{SPAN_PREFIX}2, ...)')
+  span = max(numbers) if source.span is None else source.span
+  earlier = [n for n in numbers if n < span]
+  if not earlier:
+    raise ValueError(
+        f'{SPAN_PREFIX}{span} is the first span: a run evaluates on its '
+        'span and trains on the spans before it, so it needs at least two')
+  if window_spans > len(earlier):
+    raise ValueError(
+        f'--window-spans {window_spans}: only {len(earlier)} span(s) before '
+        f'{SPAN_PREFIX}{span} ({SPAN_PREFIX}{earlier[0]}..'
+        f'{SPAN_PREFIX}{earlier[-1]})')
+  return span, earlier[-window_spans:] if window_spans else earlier
 
 
 def source_module(source: RatingsSource) -> ModuleType:

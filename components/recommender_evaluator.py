@@ -32,7 +32,7 @@ the drift baseline) sees the whole verdict.
 import json
 import os
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
-                    Set)
+                    Sequence, Set, Tuple)
 
 from absl import logging
 import numpy as np
@@ -45,6 +45,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
+from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import io_utils
 from tfx.utils import json_utils
@@ -60,6 +61,9 @@ from components.movielens_example_gen import VALIDATION_SPLIT
 from trainer_module import features
 
 TOP_N_CONFIG_KEY = 'top_n_config'
+# With spans: the window of spans the model was trained on; `examples` is
+# then the newest span, the future, read whole.
+TRAINING_EXAMPLES_KEY = 'training_examples'
 TOP_N_FILE = 'top_n_metrics.json'
 RECOMMEND_SIGNATURE = 'recommend'
 RETRIEVE_SIGNATURE = 'retrieve'
@@ -69,10 +73,16 @@ READ_BATCH_SIZE = 65_536  # examples parsed at a time
 
 
 class RecommenderEvaluatorSpec(standard_component_specs.EvaluatorSpec):
-  """TFX's Evaluator spec and the top-N gate's config (JSON)."""
+  """TFX's Evaluator spec, the top-N gate's config (JSON) and, with spans,
+  the window the model was trained on."""
   PARAMETERS = {
       **standard_component_specs.EvaluatorSpec.PARAMETERS,
       TOP_N_CONFIG_KEY: ExecutionParameter(type=str),
+  }
+  INPUTS = {
+      **standard_component_specs.EvaluatorSpec.INPUTS,
+      TRAINING_EXAMPLES_KEY: ChannelParameter(
+          type=standard_artifacts.Examples, optional=True),
   }
 
 
@@ -119,14 +129,15 @@ def training_ratings(examples: types.Artifact) -> top_n_metrics.Ratings:
       read_ratings(examples, split) for split in training_splits(examples)))
 
 
-def gather_training(examples: types.Artifact, wanted: Iterable[str]
-                    ) -> top_n_metrics.Training:
-  """What the top-N protocol needs of the training splits, read a batch at
-  a time: held whole as Python objects, the ratings of large data would not
-  fit in memory."""
+def gather_training(examples: Sequence[types.Artifact],
+                    wanted: Iterable[str]) -> top_n_metrics.Training:
+  """What the top-N protocol needs of the training splits (of each
+  artifact: a window of spans has several), read a batch at a time: held
+  whole as Python objects, the ratings of large data would not fit in
+  memory."""
   return top_n_metrics.Training.gather(
-      (batch for split in training_splits(examples)
-       for batch in rating_batches(examples, split)), wanted)
+      (batch for artifact in examples for split in training_splits(artifact)
+       for batch in rating_batches(artifact, split)), wanted)
 
 
 class EvalSplitError(ValueError):
@@ -297,9 +308,44 @@ def evaluate_new_users(new: new_users.TimedRatings,
           'by_history': by_history, 'failures': failures}
 
 
+def read_future(examples: types.Artifact) -> new_users.TimedRatings:
+  """Every rating of a span (all its splits), with when it was given."""
+  parts = [read_timed_ratings(examples, split) for split in
+           artifact_utils.decode_split_names(examples.split_names)]
+  return new_users.TimedRatings(*(
+      np.concatenate([getattr(part, field) for part in parts])
+      for field in ('users', 'titles', 'ratings', 'timestamps')))
+
+
+def returning_and_new(future: new_users.TimedRatings, known: Set[bytes]
+                      ) -> Tuple[top_n_metrics.Ratings,
+                                 new_users.TimedRatings]:
+  """The newest span's ratings by people the training window has
+  (scored by id) and by everyone else (served from their first ratings)."""
+  if not len(future.users):
+    raise EvalSplitError('the newest span has no ratings')
+  returning = np.array([user in known for user in future.users.tolist()],
+                       dtype=bool)
+  if not returning.any():
+    raise EvalSplitError(
+        'nobody who rated in the newest span rated in the training window: '
+        'there is no returning user to measure the model by id (widen '
+        '--window-spans)')
+  return (top_n_metrics.Ratings(future.users[returning],
+                                future.titles[returning],
+                                future.ratings[returning]),
+          new_users.TimedRatings(*(
+              getattr(future, field)[~returning]
+              for field in ('users', 'titles', 'ratings', 'timestamps'))))
+
+
 NO_NEW_USERS = ('no new-user figures: ExampleGen wrote no new_users split '
                 '(the data has no timestamp column, or --new-user-percent '
                 'is 0)')
+
+
+NO_NEW_USERS_IN_SPAN = ('no new-user figures: everyone who rated in the '
+                        'newest span also rated in the training window')
 
 
 def withdraw_blessing(blessing: types.Artifact) -> None:
@@ -321,11 +367,24 @@ class Executor(evaluator_executor.Executor):
     config = json.loads(exec_properties[TOP_N_CONFIG_KEY])
     examples = artifact_utils.get_single_instance(
         input_dict[standard_component_specs.EXAMPLES_KEY])
-    evals = read_ratings(examples, EVAL_SPLIT)
-    relevant = top_n_metrics.relevant_titles(evals, config['min_rating'])
-    training = gather_training(examples, relevant)
-    unseen_share = check_eval_users(training.users, evals,
-                                    config['max_unseen_eval_user_share'])
+    window = input_dict.get(TRAINING_EXAMPLES_KEY)
+    new = None
+    if window:  # the newest span: returning people by id, new ones served
+      future = read_future(examples)  # from their first ratings
+      training = gather_training(window, set(future.users.tolist()))
+      evals, new = returning_and_new(future, training.users)
+      relevant = top_n_metrics.relevant_titles(evals, config['min_rating'])
+      unseen_share = float(np.mean([user not in training.users for user in
+                                    future.users.tolist()]))
+    else:
+      evals = read_ratings(examples, EVAL_SPLIT)
+      relevant = top_n_metrics.relevant_titles(evals, config['min_rating'])
+      training = gather_training([examples], relevant)
+      unseen_share = check_eval_users(training.users, evals,
+                                      config['max_unseen_eval_user_share'])
+      if NEW_USERS_SPLIT in artifact_utils.decode_split_names(
+          examples.split_names):
+        new = read_timed_ratings(examples, NEW_USERS_SPLIT)
     super().Do(input_dict, output_dict, exec_properties)
     model = artifact_utils.get_single_instance(
         input_dict[standard_component_specs.MODEL_KEY])
@@ -341,15 +400,16 @@ class Executor(evaluator_executor.Executor):
         signature_recommender(load_bundle(baseline[0]), RECOMMEND_SIGNATURE)
         if baseline else None, config)
     results['unseen_eval_user_share'] = round(unseen_share, 4)
-    if NEW_USERS_SPLIT in artifact_utils.decode_split_names(
-        examples.split_names):
+    if new is not None and not len(new.users):
+      results['new_users'] = {'skipped': NO_NEW_USERS_IN_SPAN}
+    elif new is not None:
       results['new_users'] = evaluate_new_users(
-          read_timed_ratings(examples, NEW_USERS_SPLIT),
-          training.title_counts, signature_from_ratings(bundle), config)
+          new, training.title_counts, signature_from_ratings(bundle), config)
       results['failures'] += results['new_users']['failures']
     else:
       results['new_users'] = {'skipped': NO_NEW_USERS}
-      logging.info(NO_NEW_USERS)
+    if 'skipped' in results['new_users']:
+      logging.info(results['new_users']['skipped'])
     evaluation = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.EVALUATION_KEY])
     io_utils.write_string_file(os.path.join(evaluation.uri, TOP_N_FILE),
@@ -371,21 +431,30 @@ class RecommenderEvaluator(base_component.BaseComponent):
 
   def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
                baseline_model: types.BaseChannel, eval_config: Any,
-               top_n_config: Dict[str, Any]):
+               top_n_config: Dict[str, Any],
+               training_examples: Optional[types.BaseChannel] = None):
     """Args:
-      examples: ExampleGen's raw examples (train, validation, eval).
+      examples: ExampleGen's raw examples (train, validation, eval); with
+        `training_examples`, the newest span, whose every rating is eval.
       model: the Trainer's bundle (with the `recommend` signature).
       baseline_model: the latest blessed bundle, if any.
       eval_config: TFMA's EvalConfig (the rating metrics and gates).
       top_n_config: {'k', 'min_rating', 'recall_change_tolerance',
         'max_unseen_eval_user_share', 'new_user_history',
         'new_user_histories'}.
+      training_examples: with spans, the window the model was trained on:
+        the newest span's people it has are scored by id, the others as
+        new users (so the unseen-user check does not apply).
     """
     super().__init__(spec=RecommenderEvaluatorSpec(
         examples=examples, model=model, baseline_model=baseline_model,
+        training_examples=training_examples,
         eval_config=eval_config,
         fairness_indicator_thresholds=json_utils.dumps(None),
-        example_splits=json_utils.dumps(None),
+        # TFMA reads the newest span whole (all train: ExampleGen carves
+        # validation from it as from any span), else the eval split.
+        example_splits=json_utils.dumps(
+            [TRAIN_SPLIT, VALIDATION_SPLIT] if training_examples else None),
         top_n_config=json.dumps(top_n_config, sort_keys=True),
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing)))

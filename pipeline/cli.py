@@ -46,6 +46,19 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help='an unpacked GroupLens MovieLens zip (ml-100k, '
                       'ml-1m, ml-20m, ml-25m, ml-latest-small), read as it '
                       'comes instead of --dataset')
+  source.add_argument('--ratings-dir', default=None, type=InputPath,
+                      help='your own ratings by period: a folder of span-1/, '
+                      'span-2/, ... each holding that period\'s ratings as '
+                      'CSV or Parquet (the columns of --ratings-csv); a run '
+                      'ingests the newest span (or --span), evaluates on it '
+                      'and trains on the spans before it')
+  parser.add_argument('--span', type=int, default=None,
+                      help='with --ratings-dir: the span to ingest and '
+                      'evaluate on (default: the newest)')
+  parser.add_argument('--window-spans', type=int, default=0,
+                      help='with --ratings-dir: how many spans before the '
+                      'evaluated one Transform and the Trainer read '
+                      '(default: all of them)')
   parser.add_argument('--movielens-split', default=None,
                       help='with a 100k --movielens-dir: its shipped '
                       'train/test pair (u1..u5, ua, ub) as train/eval')
@@ -157,6 +170,7 @@ def pipeline_config(args: argparse.Namespace) -> configs.PipelineConfig:
       validation_percent=args.validation_percent,
       new_user_percent=args.new_user_percent,
       new_user_history=args.new_user_history,
+      window_spans=args.window_spans,
       tune_trials=(None if not args.tune else args.tune_trials
                    if args.tune_trials is not None
                    else configs.DEFAULT_TUNE_TRIALS))
@@ -171,8 +185,10 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
                          args: argparse.Namespace) -> None:
   """Rejects values no run could use, before anything starts."""
   try:
-    pipeline_config(args)
-    ratings_source(args)
+    config = pipeline_config(args)
+    source = ratings_source(args)
+    if source.format == ratings_sources.SPANS:
+      ratings_sources.span_window(source, config.window_spans)
   except ValueError as error:
     parser.error(str(error))
   if args.tune_trials is not None and not args.tune:
@@ -209,6 +225,10 @@ def ratings_source(args: argparse.Namespace) -> RatingsSource:
                      'split)')
   if args.movielens_split and not args.movielens_dir:
     raise ValueError('--movielens-split needs --movielens-dir')
+  if (args.span is not None or args.window_spans) and not args.ratings_dir:
+    raise ValueError('--span and --window-spans need --ratings-dir')
+  if args.ratings_dir:
+    return RatingsSource.spans(args.ratings_dir, args.span, args.csv_encoding)
   if args.ratings_csv:
     return RatingsSource.csv(args.ratings_csv, args.eval_ratings_csv,
                              args.csv_encoding)

@@ -175,6 +175,9 @@ class PipelineConfig:
   new_user_percent: int = NEW_USER_PERCENT  # 0: no new-user split
   new_user_history: int = NEW_USER_HISTORY
   tune_trials: Optional[int] = None  # a Tuner trying this many sets; None: none
+  # With a folder of spans: the spans before the newest that Transform and
+  # the Trainer read (components/span_window.py); 0: every earlier span.
+  window_spans: int = 0
 
   def __post_init__(self):
     """Refuses settings no run could use."""
@@ -187,6 +190,8 @@ class PipelineConfig:
                        f'{self.new_user_history}')
     if self.tune_trials is not None and self.tune_trials < 1:
       raise ValueError(f'tune_trials must be >= 1, not {self.tune_trials}')
+    if self.window_spans < 0:
+      raise ValueError(f'window_spans must be >= 0, not {self.window_spans}')
     if not self.rmse_threshold > 0:
       raise ValueError(f'rmse_threshold must be > 0, not {self.rmse_threshold}')
 

@@ -7,6 +7,7 @@ ML Metadata store, the pushed serving models and run_summary.json.
 """
 
 import argparse
+import dataclasses
 import gc
 import json
 import os
@@ -16,6 +17,7 @@ import traceback
 from typing import List, Optional
 
 from components import names
+from components import ratings_source as ratings_sources
 from pipeline import cli
 from pipeline import configs
 from pipeline import logs
@@ -46,18 +48,43 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
   return args
 
 
-def build(args: argparse.Namespace):
-  """The pipeline object for these flags."""
+def build(args: argparse.Namespace, span: Optional[int] = None):
+  """The pipeline object for these flags; with a folder of spans, it
+  ingests `span` (default: --span, else the newest), named by ExampleGen's
+  RangeConfig, so that the run that first ingests a span and every later
+  one have the same inputs and share the cache."""
   from tfx.orchestration import metadata  # pylint: disable=g-import-not-at-top
   from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
   paths = configs.output_paths(args.output_dir)
+  kwargs = cli.pipeline_kwargs(args)
+  if kwargs['source'].format == ratings_sources.SPANS:
+    kwargs['source'] = dataclasses.replace(
+        kwargs['source'], span=span if span is not None else
+        ratings_sources.span_window(kwargs['source'],
+                                    kwargs['config'].window_spans)[0])
   return create_pipeline(
       pipeline_name=configs.PIPELINE_NAME,
       pipeline_root=paths['pipeline_root'],
       serving_model_dir=paths['serving_model_dir'],
       metadata_connection_config=metadata.sqlite_metadata_connection_config(
           paths['metadata_path']),
-      **cli.pipeline_kwargs(args))
+      **kwargs)
+
+
+def ingest_window(args: argparse.Namespace) -> None:
+  """With a folder of spans: ExampleGen alone (a TFX partial run) on each
+  span of the window before the run's span; a span ingested before comes
+  from the cache, so each is read once however many runs use it."""
+  from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
+  from tfx.orchestration.pipeline import RunOptions  # pylint: disable=g-import-not-at-top
+  source = cli.ratings_source(args)
+  if source.format != ratings_sources.SPANS:
+    return
+  window = ratings_sources.span_window(
+      source, cli.pipeline_config(args).window_spans)
+  for span in window[1] if window else ():
+    LocalDagRunner().run(build(args, span), run_options=RunOptions(
+        from_nodes=[names.EXAMPLE_GEN], to_nodes=[names.EXAMPLE_GEN]))
 
 
 def print_summary(summary: dict, timings: bool = True) -> None:
@@ -99,6 +126,9 @@ def new_user_line(new: Optional[dict]) -> str:
     return (new or {}).get('skipped', 'no new-user figures')
   metric = f"recall@{new['k']}"
   gated = new['by_history'][str(new['history'])]
+  if not gated['bundle']['users']:
+    return (f"new users ({new['users']}): none has a liked movie after the "
+            f"{new['history']} ratings given")
   return (f"new users ({gated['bundle']['users']} with a later liked movie, "
           f"given {new['history']} ratings): Recall@{new['k']} bundle "
           f"{gated['bundle'][metric]:.4f}, most popular "
@@ -152,6 +182,7 @@ def run(args: argparse.Namespace, paths: dict) -> int:
   try:
     built = build(args)
     with progress.watch(paths['metadata_path']):
+      ingest_window(args)
       LocalDagRunner().run(built)
   except Exception as error:  # pylint: disable=broad-except
     if args.verbose:

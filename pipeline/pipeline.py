@@ -35,6 +35,8 @@ from components.drift_validator import DriftValidator
 from components import names
 from components.movielens_example_gen import MovieLensExampleGen
 from components.ratings_source import RatingsSource
+from components.ratings_source import SPANS
+from components import span_window
 from components.split_names import TRAIN_SPLIT
 from components.split_names import VALIDATION_SPLIT
 from components.recommender_evaluator import RecommenderEvaluator
@@ -142,17 +144,27 @@ def create_pipeline(
     RatingsSourceError: a local data source is missing or malformed
       (checked while the pipeline is built, before anything runs).
   """
+  # A folder of spans: the newest span is the eval data and the window
+  # before it the training data, where the orchestrator runs our window
+  # resolver; Kubeflow V2 compiles only TFX's resolvers, so there a run
+  # splits its span by hash, as any other input.
+  windowed = source.format == SPANS and baseline_excludes_candidate
   example_gen = MovieLensExampleGen(
       source,
       eval_max_ratings=config.eval_max_ratings,
       validation_percent=config.validation_percent,
-      new_user_percent=config.new_user_percent).with_id(names.EXAMPLE_GEN)
+      new_user_percent=config.new_user_percent,
+      split_spans=not windowed).with_id(names.EXAMPLE_GEN)
   examples = example_gen.outputs[names.EXAMPLES]
+  window = span_window_resolver(example_gen, config.window_spans) if (
+      windowed) else None
+  training_examples = (window.outputs[span_window.EXAMPLES_KEY] if window
+                       else examples)
   blessings = Channel(type=standard_artifacts.ModelBlessing)
   data = data_checks(examples, blessings, schema_path, config,
                      baseline_excludes_candidate)
   transform = Transform(
-      examples=examples,
+      examples=training_examples,
       schema=data.schema,
       preprocessing_fn=configs.PREPROCESSING_FN,
       # StatisticsGen already describes the raw data; Transform's own TFDV
@@ -168,7 +180,8 @@ def create_pipeline(
                      code_fingerprint.transform_fingerprint()},
   ).with_id(names.TRANSFORM)
   transform.add_upstream_node(data.gate)
-  training = training_nodes(examples, transform, data.schema, config)
+  training = training_nodes(training_examples, transform, data.schema,
+                            config)
   model_resolver = baseline_model_resolver(
       training.trainer, blessings, baseline_excludes_candidate)
   evaluator = RecommenderEvaluator(
@@ -178,6 +191,7 @@ def create_pipeline(
       eval_config=eval_config(config.rmse_threshold,
                               config.rmse_change_tolerance),
       top_n_config=top_n_config(config),
+      training_examples=training_examples if window else None,
   ).with_id(names.EVALUATOR)
   pusher = Pusher(
       model=training.trainer.outputs[names.MODEL],
@@ -189,11 +203,27 @@ def create_pipeline(
   return Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
-      components=[example_gen, *data.nodes, transform, *training.nodes,
+      components=[example_gen, *([window] if window else []), *data.nodes,
+                  transform, *training.nodes,
                   model_resolver, evaluator, pusher],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=beam_pipeline_args or [])
+
+
+def span_window_resolver(example_gen: MovieLensExampleGen,
+                         window_spans: int) -> Resolver:
+  """The spans before this run's that Transform and the Trainer read
+  (components/span_window.py)."""
+  return Resolver(
+      strategy_class=span_window.SpanWindowStrategy,
+      config={span_window.WINDOW_SPANS_KEY: window_spans},
+      current=example_gen.outputs[names.EXAMPLES],
+      # Every run's (no output key: with one, the compiler would take it
+      # for `current`, this run's output).
+      examples=Channel(type=standard_artifacts.Examples,
+                       producer_component_id=names.EXAMPLE_GEN),
+  ).with_id(names.SPAN_WINDOW_RESOLVER)
 
 
 @dataclasses.dataclass

@@ -82,8 +82,8 @@ def _evaluator(run):
     recall = (f"; {metric} {top_n['bundle'][metric]:.4f} (most popular "
               f"{top_n['most_popular'][metric]:.4f})")
     new = top_n.get('new_users') or {}
-    if new.get('by_history'):
-      gated = new['by_history'][str(new['history'])]
+    gated = new.get('by_history', {}).get(str(new.get('history')))
+    if gated and gated['bundle']['users']:
       recall += (f"; new users {gated['bundle'][metric]:.4f} (most popular "
                  f"{gated['most_popular'][metric]:.4f})")
   return (f'eval RMSE {rmse:.4f}, ' if rmse is not None else '') + (
