@@ -194,3 +194,20 @@ def failed_components(metadata_path: str) -> Dict[str, Optional[str]]:
   return {n: r.error for n, r in component_runs(store, run_id).items()
           if r.state == 'FAILED'}
 
+
+
+def span_ingests(metadata_path: str) -> Dict[int, int]:
+  """{span: how many ExampleGen executions read it} over every run of the
+  store (executions served from the cache read nothing): a folder of spans
+  is read once per span however many runs use it."""
+  store = open_store(metadata_path)
+  reads: Dict[int, int] = {}
+  for execution in store.get_executions():
+    if (execution.last_known_state != _EXECUTION_STATES.COMPLETE
+        or node_id(store, execution) != names.EXAMPLE_GEN):
+      continue
+    for artifact in _inputs_and_outputs(store, execution.id)[1].get(
+        names.EXAMPLES, []):
+      span = artifact.custom_properties['span'].int_value
+      reads[span] = reads.get(span, 0) + 1
+  return dict(sorted(reads.items()))

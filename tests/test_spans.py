@@ -1,0 +1,306 @@
+"""A folder of spans: cutting ratings into periods, checking the folder,
+ExampleGen's span semantics, the window resolver, the Evaluator's split of
+the newest span, and the pipeline they make."""
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from tfx.components.example_gen import utils as example_gen_utils
+from tfx.dsl.components.common import resolver
+from tfx.types import standard_artifacts
+
+from bench import spans as span_cutter
+from bench import synthetic
+from components import movielens_example_gen as example_gen
+from components import names
+from components import new_users
+from components import recommender_evaluator
+from components import span_source
+from components import span_window
+from components.ratings_source import RatingsSource
+from components.ratings_source import span_window as window_of
+from components.split_names import TRAIN_SPLIT
+from components.split_names import VALIDATION_SPLIT
+from components.tf_examples import RatingsSourceError
+from pipeline import cli
+from pipeline import configs
+from pipeline import pipeline as pipeline_lib
+from tests import example_gen_run
+from tests.test_pipeline import edges
+
+
+@pytest.fixture(scope='module')
+def arrivals_csv(tmp_path_factory) -> str:
+  """The small data with users arriving over its 116 days."""
+  return synthetic.write_small_ratings_csv(
+      str(tmp_path_factory.mktemp('arrivals') / 'ratings.csv'),
+      arrivals=True)
+
+
+@pytest.fixture
+def span_dir(arrivals_csv, tmp_path) -> str:
+  """Three spans of six weeks each (a fresh copy per test)."""
+  span_cutter.cut(arrivals_csv, str(tmp_path / 'spans'), days=42)
+  return str(tmp_path / 'spans')
+
+
+def rows_of(path: str) -> list:
+  with open(path, newline='') as f:
+    return list(csv.reader(f))
+
+
+# ------------------------------------------------------------ cutting spans
+
+
+def test_cut_keeps_every_rating_once_in_time_order(arrivals_csv, span_dir):
+  header, *rows = rows_of(arrivals_csv)
+  column = header.index('timestamp')
+  spans = sorted(os.listdir(span_dir))
+  assert spans == ['span-1', 'span-2', 'span-3', span_cutter.SPANS_FILE]
+  parts = [rows_of(os.path.join(span_dir, s, 'ratings.csv')) for s in spans[:3]]
+  assert all(part[0] == header for part in parts)
+  assert sorted(r for part in parts for r in part[1:]) == sorted(rows)
+  # Each span's ratings are later than the previous span's.
+  for before, after in zip(parts, parts[1:]):
+    assert max(int(r[column]) for r in before[1:]) < min(
+        int(r[column]) for r in after[1:])
+  with open(os.path.join(span_dir, span_cutter.SPANS_FILE)) as f:
+    written = json.load(f)['spans']
+  assert [s['ratings'] for s in written] == [len(p) - 1 for p in parts]
+
+
+def test_cut_gives_a_longer_first_span_and_skips_empty_periods(tmp_path):
+  path = str(tmp_path / 'r.csv')
+  day = span_cutter.DAY_SECONDS
+  with open(path, 'w', newline='') as f:
+    csv.writer(f).writerows(
+        [['user_id', 'movie_title', 'user_rating', 'timestamp']] +
+        [['1', 'A', '4', str(t * day)] for t in (0, 5, 20, 21, 50)])
+  written = span_cutter.cut(path, str(tmp_path / 'out'), days=7,
+                            first_days=14)
+  # Days 0-13 | 14-20 | 21-27 | (28-34, 35-41, 42-48 empty) | 49-55.
+  assert [(s['span'], s['ratings']) for s in written] == [
+      (1, 2), (2, 1), (3, 1), (4, 1)]
+
+
+def test_cut_refuses_ratings_without_timestamps(tmp_path):
+  path = str(tmp_path / 'r.csv')
+  with open(path, 'w') as f:
+    f.write('user_id,movie_title,user_rating\n1,A,4\n')
+  with pytest.raises(ValueError, match='no timestamp column'):
+    span_cutter.cut(path, str(tmp_path / 'out'))
+
+
+# ------------------------------------------------------ checking the folder
+
+
+def test_check_spans_reads_every_span(span_dir):
+  kind, columns, numbers = span_source.check_spans(
+      RatingsSource.spans(span_dir))
+  assert (kind, numbers) == ('csv', [1, 2, 3])
+  assert columns == synthetic.COLUMNS
+
+
+@pytest.mark.parametrize('damage, message', [
+    (lambda d: shutil.rmtree(os.path.join(d, 'span-2')),
+     r'span-2 is missing \(spans 1 and 3'),
+    (lambda d: os.remove(os.path.join(d, 'span-3', 'ratings.csv')),
+     r'span-3: no ratings'),
+    (lambda d: open(os.path.join(d, 'span-2', 'ratings.csv'), 'w').write(
+        'user_id,movie_title,user_rating\n1,A,4\n'),
+     r'span-2: columns .* differ from span-1'),
+    (lambda d: open(os.path.join(d, 'span-3', 'more.parquet'), 'w').close(),
+     r'span-3: both .csv and .parquet'),
+    (lambda d: [shutil.rmtree(os.path.join(d, s)) for s in os.listdir(d)
+                if s.startswith('span-')],
+     r'no span folders'),
+])
+def test_a_bad_span_is_named_before_anything_runs(span_dir, damage, message):
+  damage(span_dir)
+  with pytest.raises(RatingsSourceError, match=message):
+    example_gen.MovieLensExampleGen(RatingsSource.spans(span_dir))
+
+
+def test_a_span_that_is_not_there_is_refused(span_dir):
+  with pytest.raises(RatingsSourceError, match='no span-7'):
+    span_source.check_spans(RatingsSource.spans(span_dir, span=7))
+
+
+def test_the_window_is_the_spans_before_the_evaluated_one(span_dir):
+  assert window_of(RatingsSource.spans(span_dir), 0) == (3, [1, 2])
+  assert window_of(RatingsSource.spans(span_dir), 1) == (3, [2])
+  assert window_of(RatingsSource.spans(span_dir, span=2), 0) == (2, [1])
+  with pytest.raises(ValueError, match='span-1 is the first span'):
+    window_of(RatingsSource.spans(span_dir, span=1), 0)
+  with pytest.raises(ValueError, match=r'--window-spans 3: only 2 span\(s\) '
+                     r'before span-3 \(span-1..span-2\)'):
+    window_of(RatingsSource.spans(span_dir), 3)
+
+
+def test_span_flags(span_dir):
+  parser = cli.argparse.ArgumentParser()
+  cli.add_pipeline_flags(parser)
+  args = parser.parse_args(['--ratings-dir', span_dir, '--span', '2'])
+  cli.check_pipeline_flags(parser, args)
+  assert cli.ratings_source(args) == RatingsSource.spans(span_dir, span=2)
+  for bad in (['--ratings-dir', span_dir, '--window-spans', '5'],
+              ['--span', '2'], ['--ratings-dir', span_dir, '--span', '1']):
+    with pytest.raises(SystemExit):
+      cli.check_pipeline_flags(parser, parser.parse_args(bad))
+
+
+# ------------------------------------------------------------- ExampleGen
+
+
+def ingest(source: RatingsSource, output_dir: str
+           ) -> standard_artifacts.Examples:
+  """ExampleGen's driver (span resolution) and executor, as a run does."""
+  component = example_gen.MovieLensExampleGen(source)
+  properties = example_gen.SourceDriver(None).resolve_exec_properties(
+      example_gen_run.exec_properties(component), None, None)
+  examples = standard_artifacts.Examples()
+  examples.uri = output_dir
+  example_gen.Executor().Do({}, {'examples': [examples]}, properties)
+  examples.set_int_custom_property(
+      example_gen_utils.SPAN_PROPERTY_NAME,
+      properties[example_gen_utils.SPAN_PROPERTY_NAME])
+  return examples
+
+
+def test_example_gen_reads_the_newest_span_or_the_one_named(span_dir,
+                                                            tmp_path):
+  component = example_gen.MovieLensExampleGen(RatingsSource.spans(span_dir))
+  assert component.exec_properties['input_base'] == span_dir
+  for span, source in ((3, RatingsSource.spans(span_dir)),
+                       (1, RatingsSource.spans(span_dir, span=1))):
+    examples = ingest(source, str(tmp_path / str(span)))
+    assert span_window.span_of(examples) == span
+    # The whole span is training data: no eval or new_users split.
+    assert examples.split_names == json.dumps([TRAIN_SPLIT, VALIDATION_SPLIT])
+    written = example_gen_run.read_every_split(examples.uri)
+    expected = rows_of(os.path.join(span_dir, f'span-{span}',
+                                    'ratings.csv'))[1:]
+    assert len(written) == len(expected)
+    assert sorted(e.features.feature['timestamp'].int64_list.value[0]
+                  for e in written) == sorted(int(r[3]) for r in expected)
+
+
+def test_a_parquet_span_reads_as_its_csv(span_dir, tmp_path):
+  import pyarrow.csv as pa_csv  # pylint: disable=g-import-not-at-top
+  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
+  parquet_dir = tmp_path / 'parquet'
+  for span in ('span-1', 'span-2'):
+    (parquet_dir / span).mkdir(parents=True)
+    table = pa_csv.read_csv(
+        os.path.join(span_dir, span, 'ratings.csv'),
+        convert_options=pa_csv.ConvertOptions(column_types={
+            c: 'string' for c in ('user_id', 'movie_id', 'user_zip_code')}))
+    pq.write_table(table, str(parquet_dir / span / 'part-0.parquet'))
+  assert span_source.check_spans(RatingsSource.spans(str(parquet_dir)))[0] == (
+      'parquet')
+  written = example_gen_run.read_every_split(
+      ingest(RatingsSource.spans(str(parquet_dir)), str(tmp_path / 'o')).uri)
+  assert len(written) == len(rows_of(
+      os.path.join(span_dir, 'span-2', 'ratings.csv'))) - 1
+
+
+# ------------------------------------------------------ the window resolver
+
+
+def span_artifact(span: int, artifact_id: int) -> standard_artifacts.Examples:
+  artifact = standard_artifacts.Examples()
+  artifact.id = artifact_id
+  artifact.set_int_custom_property(example_gen_utils.SPAN_PROPERTY_NAME, span)
+  return artifact
+
+
+def test_window_takes_each_spans_latest_ingest_oldest_first():
+  every = [span_artifact(s, i) for i, s in enumerate([1, 2, 3, 2, 4, 5], 1)]
+  current = every[-1]
+  assert [a.id for a in span_window.window(current, every, 0)] == [1, 4, 3, 5]
+  assert [a.id for a in span_window.window(current, every, 2)] == [3, 5]
+  # A run of an older span trains on the spans before it only.
+  assert [a.id for a in span_window.window(every[2], every, 0)] == [1, 4]
+  strategy = span_window.SpanWindowStrategy(window_spans=1)
+  resolved = strategy.resolve_artifacts(None, {'current': [current],
+                                               'examples': every})
+  assert [a.id for a in resolved['examples']] == [5]
+  assert resolved['current'] == [current]
+
+
+def test_window_names_a_span_no_run_ingested():
+  every = [span_artifact(1, 1), span_artifact(3, 2), span_artifact(4, 3)]
+  with pytest.raises(span_window.SpanWindowError, match='span 2 of the window'):
+    span_window.window(every[-1], every, 0)
+  assert [a.id for a in span_window.window(every[-1], every, 1)] == [2]
+  with pytest.raises(span_window.SpanWindowError, match='no earlier span'):
+    span_window.window(every[0], every, 0)
+
+
+# ---------------------------------------------------------- the Evaluator
+
+
+def test_the_newest_span_splits_into_returning_and_new_people():
+  future = new_users.TimedRatings(
+      users=np.array([b'1', b'9', b'1', b'9', b'2'], dtype=object),
+      titles=np.array([b'A', b'B', b'C', b'D', b'E'], dtype=object),
+      ratings=np.array([5.0, 4.0, 3.0, 5.0, 4.0]),
+      timestamps=np.array([1, 2, 3, 4, 5]))
+  returning, new = recommender_evaluator.returning_and_new(
+      future, known={b'1', b'2', b'3'})
+  assert returning.users.tolist() == [b'1', b'1', b'2']
+  assert returning.titles.tolist() == [b'A', b'C', b'E']
+  assert new.users.tolist() == [b'9', b'9']
+  assert new.timestamps.tolist() == [2, 4]
+  with pytest.raises(recommender_evaluator.EvalSplitError,
+                     match='no returning user'):
+    recommender_evaluator.returning_and_new(future, known={b'7'})
+
+
+# ------------------------------------------------------------- the pipeline
+
+
+def build(span_dir, tmp_path, **kwargs):
+  return pipeline_lib.create_pipeline(
+      pipeline_name='test', pipeline_root=str(tmp_path / 'root'),
+      serving_model_dir=str(tmp_path / 'serving'),
+      source=RatingsSource.spans(span_dir),
+      schema_path=configs.schema_for_columns(synthetic.COLUMNS,
+                                             synthetic.COLUMNS),
+      config=dataclasses.replace(configs.PRESETS['tutorial'], window_spans=2),
+      **kwargs)
+
+
+def test_transform_and_the_trainer_read_the_window(span_dir, tmp_path):
+  built = build(span_dir, tmp_path)
+  by_id = {c.id: c for c in built.components}
+  window = by_id[names.SPAN_WINDOW_RESOLVER]
+  assert window.exec_properties[resolver.RESOLVER_CONFIG] == {
+      'window_spans': 2}
+  graph = edges(built)
+  for node in (names.TRANSFORM, names.TRAINER, names.EVALUATOR):
+    assert (names.SPAN_WINDOW_RESOLVER, node) in graph
+  assert (names.EXAMPLE_GEN, names.TRANSFORM) not in graph
+  assert (names.EXAMPLE_GEN, names.TRAINER) not in graph
+  evaluator = by_id[names.EVALUATOR]
+  assert json.loads(evaluator.exec_properties['example_splits']) == [
+      TRAIN_SPLIT, VALIDATION_SPLIT]
+  assert evaluator.inputs['examples'] is by_id[names.EXAMPLE_GEN].outputs[
+      'examples']
+
+
+def test_kubeflow_v2_splits_each_span_by_hash(span_dir, tmp_path):
+  """Kubeflow V2 compiles only TFX's resolvers: a run there trains and
+  evaluates on its span, split as any other input."""
+  built = build(span_dir, tmp_path, baseline_excludes_candidate=False)
+  by_id = {c.id: c for c in built.components}
+  assert names.SPAN_WINDOW_RESOLVER not in by_id
+  component = by_id[names.EXAMPLE_GEN]
+  assert json.loads(component.exec_properties['input_config'])['splits'][0][
+      'name'] == 'single_split'
+  assert (names.EXAMPLE_GEN, names.TRAINER) in edges(built)

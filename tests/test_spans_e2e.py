@@ -1,0 +1,126 @@
+"""The local runner over a folder of small generated spans, span by span:
+each span ingested once, the window before the newest span trained on, the
+newest span as the eval data, and a bad span stopping the run."""
+
+import csv
+import os
+import shutil
+
+import pytest
+
+from bench import spans as span_cutter
+from bench import synthetic
+from components import names
+from pipeline import configs
+from pipeline import run_summary
+from tests import e2e
+from tests.test_local_runner_e2e import TRAINING
+
+pytestmark = pytest.mark.e2e
+
+# The future is harder to predict than a hash split of the same period.
+SPAN_TRAINING = [*TRAINING, '--rmse-threshold', '1.5']
+
+
+def span_of(artifact) -> int:
+  return artifact.custom_properties['span'].int_value
+
+
+def latest_runs(output_dir: str) -> dict:
+  """The latest pipeline run's component runs, by node id."""
+  store = run_summary.open_store(
+      configs.output_paths(output_dir)['metadata_path'])
+  return run_summary.component_runs(store, run_summary.latest_run_id(store))
+
+
+def ingests(output_dir: str) -> dict:
+  return run_summary.span_ingests(
+      configs.output_paths(output_dir)['metadata_path'])
+
+
+@pytest.fixture(scope='module')
+def spans_run(tmp_path_factory):
+  """Spans 1-2 present for a first run, span 3 added for a second; returns
+  (spans folder, output dir, after each run: (summary, its component runs,
+  span reads so far))."""
+  root = tmp_path_factory.mktemp('spans_e2e')
+  ratings = synthetic.write_small_ratings_csv(str(root / 'ratings.csv'),
+                                              arrivals=True)
+  span_cutter.cut(ratings, str(root / 'all'), days=42)
+  spans, output_dir = str(root / 'spans'), str(root / 'out')
+  os.makedirs(spans)
+  after = []
+  for span in (1, 2, 3):
+    shutil.copytree(str(root / 'all' / f'span-{span}'),
+                    os.path.join(spans, f'span-{span}'))
+    if span == 1:
+      continue
+    summary = e2e.run_pipeline(output_dir,
+                               ['--ratings-dir', spans, *SPAN_TRAINING])
+    after.append((summary, latest_runs(output_dir), ingests(output_dir)))
+  return spans, output_dir, after
+
+
+def test_each_span_is_ingested_once(spans_run):
+  _, _, after = spans_run
+  assert after[0][2] == {1: 1, 2: 1}
+  assert after[1][2] == {1: 1, 2: 1, 3: 1}
+  # The second run ingested span 3 itself: ExampleGen executed, not cached.
+  assert after[1][0]['component_states'][names.EXAMPLE_GEN] == 'COMPLETE'
+
+
+def test_the_newest_span_is_evaluated_the_ones_before_trained_on(spans_run):
+  _, _, after = spans_run
+  for newest, (summary, runs, _) in zip((2, 3), after):
+    (evaluated,) = runs[names.EVALUATOR].inputs['examples']
+    assert span_of(evaluated) == newest
+    assert [span_of(a) for a in runs[names.TRAINER].inputs['examples']] == (
+        list(range(1, newest)))
+    assert [span_of(a) for a in runs[names.TRANSFORM].inputs['examples']] == (
+        list(range(1, newest)))
+    (window_current,) = runs[names.SPAN_WINDOW_RESOLVER].outputs.get(
+        'current', [evaluated])
+    assert span_of(window_current) == newest
+    # Measured on the future: pushed exactly when the gates passed.
+    assert summary['top_n']['bundle']['users'] > 0
+    assert bool(summary['pushed_model']) == summary['blessed'] == (
+        not summary['not_blessed_because'])
+
+
+def test_new_people_of_the_newest_span_are_served_from_their_ratings(
+    spans_run):
+  """Users arrive over time: span 3 has people spans 1-2 never saw."""
+  summary = spans_run[2][1][0]
+  new = summary['top_n']['new_users']
+  assert new['users'] > 0 and 'skipped' not in new
+  gated = new['by_history'][str(new['history'])]
+  assert gated['bundle']['users'] > 0
+  assert summary['top_n']['unseen_eval_user_share'] > 0
+
+
+def test_a_shorter_window_trains_on_fewer_spans(spans_run):
+  spans, output_dir, _ = spans_run
+  e2e.run_pipeline(output_dir, ['--ratings-dir', spans, '--window-spans', '1',
+                                *SPAN_TRAINING])
+  runs = latest_runs(output_dir)
+  assert [span_of(a) for a in runs[names.TRAINER].inputs['examples']] == [2]
+  assert ingests(output_dir) == {1: 1, 2: 1, 3: 1}
+
+
+def test_a_bad_span_stops_the_run_and_changes_nothing(spans_run):
+  spans, output_dir, _ = spans_run
+  pushed = sorted(os.listdir(e2e.serving_dir(output_dir)))
+  bad = os.path.join(spans, 'span-4')
+  os.makedirs(bad)
+  with open(os.path.join(bad, 'ratings.csv'), 'w', newline='') as f:
+    csv.writer(f).writerows([['user_id', 'movie_title', 'user_rating'],
+                             ['1', 'Movie 1 (1951)', '4']])
+  try:
+    result = e2e.run_module('pipeline.local_runner', [
+        '--output-dir', output_dir, '--ratings-dir', spans, *SPAN_TRAINING])
+  finally:
+    shutil.rmtree(bad)
+  assert result.returncode != 0
+  assert 'span-4: columns' in result.stderr
+  assert sorted(os.listdir(e2e.serving_dir(output_dir))) == pushed
+  assert ingests(output_dir) == {1: 1, 2: 1, 3: 1}
