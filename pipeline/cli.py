@@ -59,6 +59,10 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help='with --ratings-dir: how many spans before the '
                       'evaluated one Transform and the Trainer read '
                       '(default: all of them)')
+  parser.add_argument('--no-warm-start', dest='warm_start',
+                      action='store_false',
+                      help='with --ratings-dir: train from scratch, not from '
+                      'the latest blessed model of an earlier window')
   parser.add_argument('--movielens-split', default=None,
                       help='with a 100k --movielens-dir: its shipped '
                       'train/test pair (u1..u5, ua, ub) as train/eval')
@@ -171,6 +175,7 @@ def pipeline_config(args: argparse.Namespace) -> configs.PipelineConfig:
       new_user_percent=args.new_user_percent,
       new_user_history=args.new_user_history,
       window_spans=args.window_spans,
+      warm_start=args.warm_start,
       tune_trials=(None if not args.tune else args.tune_trials
                    if args.tune_trials is not None
                    else configs.DEFAULT_TUNE_TRIALS))
@@ -225,8 +230,10 @@ def ratings_source(args: argparse.Namespace) -> RatingsSource:
                      'split)')
   if args.movielens_split and not args.movielens_dir:
     raise ValueError('--movielens-split needs --movielens-dir')
-  if (args.span is not None or args.window_spans) and not args.ratings_dir:
-    raise ValueError('--span and --window-spans need --ratings-dir')
+  if (args.span is not None or args.window_spans or not args.warm_start
+      ) and not args.ratings_dir:
+    raise ValueError('--span, --window-spans and --no-warm-start need '
+                     '--ratings-dir')
   if args.ratings_dir:
     return RatingsSource.spans(args.ratings_dir, args.span, args.csv_encoding)
   if args.ratings_csv:

@@ -97,6 +97,10 @@ DRIFT_COMPARATORS = {
     features.MOVIE_TITLE_KEY: ('infinity_norm', 0.05),
     features.USER_ID_KEY: ('infinity_norm', 0.05),
 }
+# With a folder of spans the drift check compares the newest span with the
+# one the served model was evaluated on: each period brings its own people,
+# so their ids are not compared (the ratings and the movies are).
+SPAN_DRIFT_FEATURES_LEFT_OUT = (features.USER_ID_KEY,)
 # The Evaluator refuses an eval split in which more than this share of the
 # ratings are by users the training data does not have: the model could
 # only score them through the out-of-vocabulary bucket.
@@ -178,6 +182,9 @@ class PipelineConfig:
   # With a folder of spans: the spans before the newest that Transform and
   # the Trainer read (components/span_window.py); 0: every earlier span.
   window_spans: int = 0
+  # With a folder of spans: the Trainer starts from the latest blessed model
+  # trained on an earlier window, when there is one.
+  warm_start: bool = True
 
   def __post_init__(self):
     """Refuses settings no run could use."""

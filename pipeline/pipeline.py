@@ -28,6 +28,7 @@ from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
 from components.anomalies_gate import AnomaliesGate
+from components.warm_start_model import WarmStartModelStrategy
 from components.baseline_model_strategy import LatestBlessedBaselineStrategy
 from components.drift_validator import BlessedDataStatisticsStrategy
 from components.drift_validator import drift_config
@@ -161,6 +162,10 @@ def create_pipeline(
   training_examples = (window.outputs[span_window.EXAMPLES_KEY] if window
                        else examples)
   blessings = Channel(type=standard_artifacts.ModelBlessing)
+  if window:
+    config = dataclasses.replace(config, drift_comparators={
+        key: comparator for key, comparator in config.drift_comparators.items()
+        if key not in configs.SPAN_DRIFT_FEATURES_LEFT_OUT})
   data = data_checks(examples, blessings, schema_path, config,
                      baseline_excludes_candidate)
   transform = Transform(
@@ -180,8 +185,10 @@ def create_pipeline(
                      code_fingerprint.transform_fingerprint()},
   ).with_id(names.TRANSFORM)
   transform.add_upstream_node(data.gate)
+  base = warm_start_resolver(training_examples, blessings) if (
+      window and config.warm_start) else None
   training = training_nodes(training_examples, transform, data.schema,
-                            config)
+                            config, base.outputs[names.MODEL] if base else None)
   model_resolver = baseline_model_resolver(
       training.trainer, blessings, baseline_excludes_candidate)
   evaluator = RecommenderEvaluator(
@@ -204,7 +211,7 @@ def create_pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
       components=[example_gen, *([window] if window else []), *data.nodes,
-                  transform, *training.nodes,
+                  transform, *([base] if base else []), *training.nodes,
                   model_resolver, evaluator, pusher],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
@@ -224,6 +231,18 @@ def span_window_resolver(example_gen: MovieLensExampleGen,
       examples=Channel(type=standard_artifacts.Examples,
                        producer_component_id=names.EXAMPLE_GEN),
   ).with_id(names.SPAN_WINDOW_RESOLVER)
+
+
+def warm_start_resolver(training_examples: Channel,
+                        blessings: Channel) -> Resolver:
+  """The model the Trainer starts from: the latest blessed one trained on
+  an earlier window (components/warm_start_model.py)."""
+  return Resolver(
+      strategy_class=WarmStartModelStrategy,
+      examples=training_examples,
+      model=Channel(type=standard_artifacts.Model),
+      model_blessing=blessings,
+  ).with_id(names.WARM_START_RESOLVER)
 
 
 @dataclasses.dataclass
@@ -315,9 +334,11 @@ class Training:
 
 
 def training_nodes(examples: Channel, transform: Transform, schema: Channel,
-                   config: configs.PipelineConfig) -> Training:
+                   config: configs.PipelineConfig,
+                   base_model: Optional[Channel] = None) -> Training:
   """The Trainer on train, validating on validation (model selection never
-  sees the Evaluator's split), after a Tuner when `config.tune_trials`."""
+  sees the Evaluator's split), after a Tuner when `config.tune_trials`;
+  from `base_model`'s weights when it holds one (warm start)."""
   trainer_config: Dict[str, Any] = {
       **dataclasses.asdict(config.hyperparameters),
       code_fingerprint.CODE_FINGERPRINT_KEY:
@@ -341,6 +362,7 @@ def training_nodes(examples: Channel, transform: Transform, schema: Channel,
       schema=schema,
       hyperparameters=(tuner.outputs['best_hyperparameters'] if tuner
                        else None),
+      base_model=base_model,
       custom_config=trainer_config, **splits).with_id(names.TRAINER)
   return Training(nodes=[*([tuner] if tuner else []), trainer],
                   trainer=trainer)

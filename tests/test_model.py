@@ -568,9 +568,10 @@ def ensemble_run(transformed_data, tmp_path_factory):
   trained = {}
   original = trainer.train_ranking
 
-  def recording_train_ranking(fn_args, tf_transform_output, hparams, data):
-    trained['model'], _ = result = original(fn_args, tf_transform_output,
-                                            hparams, data)
+  def recording_train_ranking(fn_args, tf_transform_output, hparams, data,
+                              base):
+    trained['model'], _, _ = result = original(fn_args, tf_transform_output,
+                                               hparams, data, base)
     trained['data'] = data
     return result
 

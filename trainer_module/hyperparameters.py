@@ -61,6 +61,12 @@ class Hyperparameters:
   # Chosen on a validation set carved from MovieLens 100k's train split
   # (never the eval split): see README "Recommending".
   retrieval_epochs: int = _field(5, 'epochs of the retrieval model', low=1)
+  # A warm run (trainer_module/warm_start.py: from the last blessed model,
+  # with spans) continues training instead of starting over.
+  warm_epochs: int = _field(
+      1, 'maximum epochs of the rating model in a warm run', low=1)
+  warm_retrieval_epochs: int = _field(
+      1, 'epochs of the retrieval model in a warm run', low=1)
   # On 1M and 5M synthetic ratings more passes did not help, and a pass
   # over 5M takes ~45 s on 2 cores. Recall@10 on the validation split
   # (bench/retrieval_budget.py; the eval split is never read): MovieLens

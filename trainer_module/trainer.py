@@ -3,6 +3,7 @@
 Transform's output and exports both as one served bundle (serving.py).
 """
 
+import dataclasses
 import json
 import os
 import time
@@ -22,6 +23,7 @@ from trainer_module import ranking_models
 from trainer_module import retrieval_model
 from trainer_module import serving
 from trainer_module import splits
+from trainer_module import warm_start
 from trainer_module.hyperparameters import Hyperparameters
 from trainer_module.hyperparameters import tuned_values
 
@@ -134,16 +136,39 @@ def fit_stats(history: tf.keras.callbacks.History, clock: TrainingClock,
   }
 
 
+def member_key(model: str) -> str:
+  """The name a rating model's weights are saved under for warm start (by
+  its kind, Hyperparameters.model)."""
+  return f'ranking-{model}'
+
+
+def warm(model: tf.keras.Model, inputs: Dict[str, tf.Tensor],
+         base: Optional[warm_start.WarmStart], key: str,
+         tf_transform_output: tft.TFTransformOutput
+         ) -> Optional[warm_start.Carried]:
+  """Builds `model` on two rows of `inputs` and carries the base run's
+  weights `key` into it; None (nothing done) without a base or such weights."""
+  if base is None or not base.has(key):
+    return None
+  model({name: values[:2] for name, values in inputs.items()})
+  return base.restore(key, model, tf_transform_output)
+
+
 def train_member(fn_args: FnArgs,
                  tf_transform_output: tft.TFTransformOutput,
                  hparams: Hyperparameters, data: splits.TrainingData, name: str,
-                 log_dir: str
+                 log_dir: str, base: Optional[warm_start.WarmStart] = None
                  ) -> Tuple[ranking_models.MovieLensModel, Dict[str, Any]]:
   """One rating model (`hparams` from member_hparams), fitted on train
   and validated (early stopping, best epoch kept) on validation; its
-  TensorBoard logs in `log_dir`."""
+  TensorBoard logs in `log_dir`. From `base`'s weights, when given, for at
+  most `warm_epochs`."""
   model = ranking_models.build_model(tf_transform_output, hparams,
                                      load_train_split(hparams, data))
+  carried = warm(model, {k: data.train[k] for k in data.keys}, base,
+                 member_key(hparams.model), tf_transform_output)
+  if carried:
+    hparams = dataclasses.replace(hparams, epochs=hparams.warm_epochs)
   clock = TrainingClock()
   fit_args = ranking_fit_args(fn_args, hparams, data)
   fit_args['callbacks'] += [
@@ -151,18 +176,23 @@ def train_member(fn_args: FnArgs,
       epoch_logger(name, hparams.epochs), clock,
   ]
   history = model.fit(**fit_args)
-  return model, fit_stats(history, clock, data.train_examples)
+  return model, {**fit_stats(history, clock, data.train_examples),
+                 'warm_start': dataclasses.asdict(carried) if carried else None}
 
 
 def refit_member(tf_transform_output: tft.TFTransformOutput,
                  hparams: Hyperparameters, data: splits.TrainingData, epochs: int,
-                 name: str) -> ranking_models.MovieLensModel:
-  """Rating model `hparams` trained anew on train + validation for the
-  `epochs` validation chose (its tables from both splits too)."""
+                 name: str, base: Optional[warm_start.WarmStart] = None
+                 ) -> ranking_models.MovieLensModel:
+  """Rating model `hparams` trained again on train + validation for the
+  `epochs` validation chose (its tables from both splits too), from
+  `base`'s weights when given."""
   if hparams.seed is not None:
     tf.keras.utils.set_random_seed(hparams.seed)
   model = ranking_models.build_model(tf_transform_output, hparams,
                                      load_tables(hparams, data.both))
+  warm(model, {k: data.both[k] for k in data.keys}, base,
+       member_key(hparams.model), tf_transform_output)
   model.fit(splits.batches(data.both, data.keys, hparams.batch_size,
                            shuffle=True, seed=hparams.seed),
             epochs=epochs, callbacks=[epoch_logger(f'{name} refit', epochs)],
@@ -179,10 +209,13 @@ def freeze(ranking_model: tf.keras.Model) -> None:
 
 def train_ranking(fn_args: FnArgs,
                   tf_transform_output: tft.TFTransformOutput,
-                  hparams: Hyperparameters, data: splits.TrainingData
-                  ) -> Tuple[ranking_models.MovieLensModel, Dict[str, Any]]:
-  """The rating model, trained; and its stats (the first member's at the
-  top level, every member's under 'members').
+                  hparams: Hyperparameters, data: splits.TrainingData,
+                  base: Optional[warm_start.WarmStart] = None
+                  ) -> Tuple[ranking_models.MovieLensModel, Dict[str, Any],
+                             Dict[str, tf.keras.Model]]:
+  """The rating model, trained (from `base`'s weights when given); its
+  stats (the first member's at the top level, every member's under
+  'members'); and each member as exported, by its warm-start name.
 
   Each member is fitted on train and selected on validation; the members
   are blended by least-squares weights on validation (BlendedRankingModel;
@@ -198,13 +231,13 @@ def train_ranking(fn_args: FnArgs,
       ensemble.member_hparams(hparams, name), data,
       'ranking' if len(names) == 1 else name,
       fn_args.model_run_dir if i == 0 else os.path.join(
-          fn_args.model_run_dir, name))
+          fn_args.model_run_dir, name), base)
              for i, name in enumerate(names)]
   stats = {**trained[0][1], 'members': {
       name: member_stats for name, (_, member_stats) in zip(names, trained)}}
   if len(names) == 1 and not hparams.refit:
     freeze(trained[0][0].ranking_model)
-    return trained[0][0], stats
+    return trained[0][0], stats, {member_key(names[0]): trained[0][0]}
   weights, blend_rmse = ensemble.fit_blend_on_validation(
       tf_transform_output, data, [model for model, _ in trained])
   stats.update(blend_weights=[round(float(w), 4) for w in weights],
@@ -216,15 +249,18 @@ def train_ranking(fn_args: FnArgs,
     models = [refit_member(
         tf_transform_output, ensemble.member_hparams(hparams, name),
         data, member_stats['best_epoch'] or member_stats['epochs_run'],
-        name).ranking_model
+        name, base).ranking_model
               for name, (_, member_stats) in zip(names, trained)]
     pairs = data.both
     stats['refit_seconds'] = round(time.monotonic() - start, 3)
   for model in models:
     freeze(model)
+  members = {member_key(name): ranking_models.MovieLensModel(model)
+             for name, model in zip(names, models)}
   return ranking_models.MovieLensModel(ensemble.BlendedRankingModel(
       models, weights, ensemble.rating_range(data), *ensemble.rating_counts(
-          pairs, *ranking_models.embedding_rows(tf_transform_output)))), stats
+          pairs, *ranking_models.embedding_rows(tf_transform_output)))), (
+              stats), members
 
 
 def rated_movies(tf_transform_output: tft.TFTransformOutput,
@@ -271,9 +307,13 @@ def new_retrieval_model(tf_transform_output: tft.TFTransformOutput,
       train_movies, hparams)
 
 
+RETRIEVAL_KEY = 'retrieval'  # the retrieval model's warm-start name
+
+
 def train_retrieval(tf_transform_output: tft.TFTransformOutput,
                     hparams: Hyperparameters, data: splits.TrainingData,
-                    rated: tf.RaggedTensor
+                    rated: tf.RaggedTensor,
+                    base: Optional[warm_start.WarmStart] = None
                     ) -> Tuple[retrieval_model.RetrievalModel, Dict[str, Any]]:
   """The retrieval model, trained on every rating of the training data
   (train and validation; `rated`: their movies per user) as a positive.
@@ -288,6 +328,14 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
     tf.keras.utils.set_random_seed(hparams.seed)
   model = new_retrieval_model(tf_transform_output, rated.values.numpy(),
                               hparams)
+  carried = None
+  if base is not None and base.has(RETRIEVAL_KEY):
+    ids = tf.zeros([1], tf.int64)
+    model.user_tower(ids)
+    model.movie_tower(ids)
+    carried = base.restore(RETRIEVAL_KEY, model, tf_transform_output)
+    hparams = dataclasses.replace(
+        hparams, retrieval_epochs=hparams.warm_retrieval_epochs)
   examples = data.train_examples + data.validation_examples
   epochs, steps_per_epoch = retrieval_schedule(examples, hparams)
   clock = TrainingClock()
@@ -306,6 +354,7 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
           examples if steps_per_epoch is None else
           min(examples, steps_per_epoch * hparams.retrieval_batch_size)),
       'retrieval_train_seconds': round(clock.train_seconds, 3),
+      'retrieval_warm_start': dataclasses.asdict(carried) if carried else None,
   }
 
 
@@ -347,17 +396,23 @@ def run_fn(fn_args: FnArgs) -> None:
   if hparams.seed is not None:
     tf.keras.utils.set_random_seed(hparams.seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  # The last blessed model, when the pipeline gives one (a folder of
+  # spans: components/warm_start_model.py).
+  base = warm_start.WarmStart(warm_start.warm_start_dir(
+      fn_args.base_model)) if fn_args.base_model else None
 
   start = time.monotonic()
   data = read_splits(fn_args, tf_transform_output, hparams)
   load_seconds = time.monotonic() - start
-  ranking, ranking_stats = train_ranking(fn_args, tf_transform_output,
-                                         hparams, data)
+  ranking, ranking_stats, members = train_ranking(
+      fn_args, tf_transform_output, hparams, data, base)
   # What each user rated: retrieval's positives, and what `recommend`
   # leaves out.
   rated = rated_movies(tf_transform_output, data.both)
   retrieval, retrieval_stats = train_retrieval(tf_transform_output, hparams,
-                                               data, rated)
+                                               data, rated, base)
+  warm_start.save(warm_start.warm_start_dir(fn_args.serving_model_dir),
+                  {**members, RETRIEVAL_KEY: retrieval}, tf_transform_output)
 
   start = time.monotonic()
   recommender = serving.Recommender(
@@ -370,6 +425,7 @@ def run_fn(fn_args: FnArgs) -> None:
   stats = {
       'model': hparams.model,
       'from_tuner': tuned_values(fn_args.hyperparameters),
+      'base_model': fn_args.base_model,
       'train_examples': data.train_examples,
       'validation_examples': data.validation_examples,
       'load_seconds': round(load_seconds, 3),

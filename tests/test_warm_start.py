@@ -1,0 +1,166 @@
+"""Warm start: weights carried over by key into new vocabularies."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trainer_module import features
+from trainer_module import ranking_models
+from trainer_module import retrieval_model
+from trainer_module import trainer
+from trainer_module import warm_start
+from trainer_module.hyperparameters import Hyperparameters
+from trainer_module.splits import MOVIE_KEY
+from trainer_module.splits import USER_KEY
+from tests.test_model import HPARAMS
+from tests.test_model import make_fn_args
+
+USER, MOVIE = features.USER_ID_KEY, features.MOVIE_TITLE_KEY
+
+
+class Vocabularies:
+  """What warm start reads of a TFTransformOutput: its vocabularies."""
+
+  def __init__(self, users, movies):
+    self.terms = {features.vocabulary_name(USER): users,
+                  features.vocabulary_name(MOVIE): movies}
+
+  def vocabulary_by_name(self, name):
+    return self.terms[name]
+
+
+OLD = Vocabularies([b'u1', b'u2', b'u3'], [b'A', b'B'])
+# Reordered, one user gone (u2), keys added (u4, C).
+NEW = Vocabularies([b'u3', b'u4', b'u1'], [b'C', b'B', b'A'])
+
+
+def tutorial_model(vocabularies: Vocabularies) -> tf.keras.Model:
+  """The tutorial's rating model for the vocabularies (+1 OOV row), built."""
+  users, movies = (len(vocabularies.vocabulary_by_name(
+      features.vocabulary_name(key))) + features.NUM_OOV_BUCKETS
+                   for key in (USER, MOVIE))
+  model = ranking_models.MovieLensModel(
+      ranking_models.RankingModel(users, movies, 4))
+  model({USER_KEY: tf.constant([0, 1]), MOVIE_KEY: tf.constant([0, 1])})
+  return model
+
+
+def rows(model, vocabularies, key):
+  """{term: embedding row} of a tutorial model (the OOV row as b'')."""
+  table = {USER: model.ranking_model.user_embeddings,
+           MOVIE: model.ranking_model.movie_embeddings}[key].embeddings.numpy()
+  terms = vocabularies.vocabulary_by_name(features.vocabulary_name(key))
+  return {**dict(zip(terms, table)), b'': table[len(terms)]}
+
+
+def test_remap_rows_moves_each_row_to_its_keys_new_id():
+  old = np.arange(4 * 2, dtype=np.float32).reshape(4, 2)  # a b c OOV
+  fresh = -np.ones((5, 2), np.float32)  # c d a e OOV
+  value, kept = warm_start.remap_rows(
+      old, [b'a', b'b', b'c'], {b'c': 0, b'd': 1, b'a': 2, b'e': 3}, fresh)
+  np.testing.assert_array_equal(value, [[4, 5], [-1, -1], [0, 1], [-1, -1],
+                                        [6, 7]])
+  assert kept == 3  # a, c and the OOV row
+  with pytest.raises(ValueError, match='does not fit'):
+    warm_start.remap_rows(old, [b'a', b'b', b'c'], {b'a': 0}, fresh)
+
+
+def test_a_keys_rows_are_the_same_after_a_warm_start_that_reorders_and_adds(
+    tmp_path):
+  before = tutorial_model(OLD)
+  warm_start.save(str(tmp_path), {'ranking-tutorial': before}, OLD)
+  after = tutorial_model(NEW)
+  fresh_rows = rows(after, NEW, USER)
+  carried = warm_start.WarmStart(str(tmp_path)).restore(
+      'ranking-tutorial', after, NEW)
+  for key in (USER, MOVIE):
+    old_rows, new_rows = rows(before, OLD, key), rows(after, NEW, key)
+    shared = set(old_rows) & set(new_rows)
+    assert shared >= {b''} and len(shared) > 1
+    for term in shared:
+      np.testing.assert_array_equal(new_rows[term], old_rows[term])
+  # A new user starts from the fresh model's own row.
+  np.testing.assert_array_equal(rows(after, NEW, USER)[b'u4'],
+                                fresh_rows[b'u4'])
+  # The MLP continues as it was.
+  for old, new in zip(before.ranking_model.ratings.weights,
+                      after.ranking_model.ratings.weights):
+    np.testing.assert_array_equal(new.numpy(), old.numpy())
+  assert (carried.tables, carried.copied, carried.fresh) == (2, 6, [])
+  assert carried.rows_kept == 3 + 3  # u1 u3 OOV; A B OOV
+  assert carried.rows_new == 1 + 1  # u4; C
+
+
+def test_the_retrieval_towers_carry_over_by_key(tmp_path):
+  def towers(vocabularies):
+    model = retrieval_model.build_retrieval_model(
+        4, len(vocabularies.vocabulary_by_name(
+            features.vocabulary_name(MOVIE))) + 1,
+        np.array([0, 1]), Hyperparameters(retrieval_embedding_dim=3))
+    model.user_tower(tf.zeros([1], tf.int64))
+    model.movie_tower(tf.zeros([1], tf.int64))
+    return model
+  before = towers(OLD)
+  warm_start.save(str(tmp_path), {'retrieval': before}, OLD)
+  after = towers(NEW)
+  warm_start.WarmStart(str(tmp_path)).restore('retrieval', after, NEW)
+  movies_before = before.movie_tower.embeddings.numpy()
+  movies_after = after.movie_tower.embeddings.numpy()
+  np.testing.assert_array_equal(movies_after[2], movies_before[0])  # A
+  np.testing.assert_array_equal(movies_after[1], movies_before[1])  # B
+  np.testing.assert_array_equal(movies_after[3], movies_before[2])  # OOV
+  np.testing.assert_array_equal(after.user_tower.embeddings.numpy()[[2, 0]],
+                                before.user_tower.embeddings.numpy()[[0, 2]])
+
+
+def test_a_table_of_another_vocabulary_starts_fresh(tmp_path):
+  """An embedding warm start cannot key (a side feature's) is never copied
+  by position, even with the same shape."""
+
+  class WithSide(tf.keras.Model):
+
+    def __init__(self):
+      super().__init__()
+      self.side = tf.keras.layers.Embedding(3, 2, name='occupation_embedding')
+
+    def call(self, ids):
+      return self.side(ids)
+
+  before, after = WithSide(), WithSide()
+  before(tf.constant([0]))
+  after(tf.constant([0]))
+  fresh = after.side.embeddings.numpy()
+  warm_start.save(str(tmp_path), {'side': before}, OLD)
+  carried = warm_start.WarmStart(str(tmp_path)).restore('side', after, NEW)
+  assert carried.fresh == ['side/embeddings']
+  np.testing.assert_array_equal(after.side.embeddings.numpy(), fresh)
+
+
+def test_a_base_model_without_warm_start_weights_is_named(tmp_path):
+  with pytest.raises(ValueError, match='no warm_start folder'):
+    warm_start.WarmStart(str(tmp_path / 'warm_start'))
+
+
+def test_run_fn_continues_from_the_base_model(transformed_data, tmp_path):
+  """A second run_fn given the first's model starts from its weights and
+  trains for warm_epochs."""
+  base_args = make_fn_args(transformed_data, str(tmp_path / 'base'), HPARAMS)
+  trainer.run_fn(base_args)
+  fn_args = make_fn_args(transformed_data, str(tmp_path / 'warm'), HPARAMS)
+  fn_args.base_model = base_args.serving_model_dir
+  trainer.run_fn(fn_args)
+  with open(os.path.join(fn_args.model_run_dir,
+                         trainer.TRAINING_STATS_FILE)) as f:
+    stats = json.load(f)
+  hparams = Hyperparameters()
+  assert stats['base_model'] == base_args.serving_model_dir
+  assert stats['epochs_run'] == hparams.warm_epochs
+  assert stats['retrieval_epochs_run'] == hparams.warm_retrieval_epochs
+  for carried in (stats['warm_start'], stats['retrieval_warm_start']):
+    assert carried['tables'] == 2 and not carried['fresh']
+    assert carried['rows_new'] == 0  # the same vocabularies
+  assert tf.io.gfile.exists(os.path.join(
+      warm_start.warm_start_dir(fn_args.serving_model_dir), 'retrieval.npz'))
