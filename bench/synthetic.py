@@ -431,7 +431,7 @@ def movie_titles(num_movies: int) -> List[str]:
 
 def write_small_ratings_csv(path: str, num_ratings: int = 3000,
                             num_users: int = 120, num_movies: int = 150,
-                            seed: int = 0, arrivals: bool = False) -> str:
+                            seed: int = 0, arrivals: float = 0.0) -> str:
   """Writes the tests' small ratings CSV (every column ExampleGen knows);
   returns `path`.
 
@@ -441,9 +441,10 @@ def write_small_ratings_csv(path: str, num_ratings: int = 3000,
   often as another, and low-numbered movies more often than high-numbered
   ones (a long tail), so the most popular list is a fair reference. Every
   user and movie occurs at least once. Timestamps spread over about 116
-  days; with `arrivals`, users sign up in id order over that time and give
-  their ratings within SMALL_ACTIVE_DAYS of it, so a later period has new
-  users (the same data otherwise). User ids are numeric-looking strings
+  days; with `arrivals` (a share), every user whose id's hash falls in
+  that share signs up at a time that grows with their id and gives their
+  ratings within SMALL_ACTIVE_DAYS of it, so a later period has new users
+  (the same data otherwise). User ids are numeric-looking strings
   ("1", "2", ...) as in MovieLens, which catches any step that would infer
   them as integers.
   """
@@ -476,7 +477,7 @@ def write_small_ratings_csv(path: str, num_ratings: int = 3000,
       age = 18 + user % 50
       occupation = SMALL_OCCUPATIONS[user % len(SMALL_OCCUPATIONS)]
       offset = int(rng.integers(0, SMALL_SECONDS))
-      if arrivals:
+      if (user * 2654435761 % 2**32) / 2**32 < arrivals:  # Knuth's hash
         offset = (user * (SMALL_SECONDS // num_users)
                   + offset % (SMALL_ACTIVE_DAYS * 86_400))
       writer.writerow([

@@ -70,17 +70,21 @@ def statistics_of_blessed_data(
     current_examples: Sequence[types.Artifact] = ()
 ) -> List[types.Artifact]:
   """[statistics of the examples the latest blessed model was evaluated on],
-  or [] if no model is blessed, those statistics are gone, or those examples
-  are `current_examples` (this run's data is the blessed data: there is no
-  drift to measure, and a run that changed nothing stays all cached)."""
-  blessed = [b for b in blessings if b.get_int_custom_property(_BLESSED) == 1]
-  if not blessed:
-    return []
-  latest = max(blessed, key=lambda b: b.id)
-  evaluator_runs = [e.execution_id for e in _events(
-      store, [latest.id], _Event.OUTPUT)]
-  examples = _linked(store, evaluator_runs, _Event.INPUT, EXAMPLES_KEY)
-  if set(examples) & {e.id for e in current_examples}:
+  leaving out blessings of models evaluated on `current_examples` (this
+  run's data: no drift to measure against itself, and a re-run resolves
+  what the run it repeats resolved, so it stays all cached); [] if there is
+  no such blessing or its statistics are gone."""
+  blessed = sorted((b for b in blessings
+                    if b.get_int_custom_property(_BLESSED) == 1),
+                   key=lambda b: b.id, reverse=True)
+  current = {e.id for e in current_examples}
+  for blessing in blessed:
+    evaluator_runs = [e.execution_id for e in _events(
+        store, [blessing.id], _Event.OUTPUT)]
+    examples = _linked(store, evaluator_runs, _Event.INPUT, EXAMPLES_KEY)
+    if not set(examples) & current:
+      break
+  else:
     return []
   consumers = [e.execution_id for e in _events(store, examples, _Event.INPUT)]
   statistics = store.get_artifacts_by_id(
@@ -177,12 +181,16 @@ class DriftValidator(base_component.BaseComponent):
   def __init__(
       self, statistics: types.BaseChannel,
       baseline_statistics: types.BaseChannel,
-      config: distribution_validator_pb2.DistributionValidatorConfig):
-    """Compares `statistics` split by split with `baseline_statistics`."""
+      config: distribution_validator_pb2.DistributionValidatorConfig,
+      split_pairs: Optional[Sequence[Tuple[str, str]]] = None):
+    """Compares `statistics` with `baseline_statistics`: each split with
+    the baseline's of the same name, or the (split, baseline split) pairs
+    given."""
     super().__init__(spec=DriftValidatorSpec(
         statistics=statistics,
         baseline_statistics=baseline_statistics,
         distribution_validator_config=config,
-        include_split_pairs=json_utils.dumps(None),
+        include_split_pairs=json_utils.dumps(
+            [list(pair) for pair in split_pairs] if split_pairs else None),
         drift_anomalies=types.Channel(
             type=standard_artifacts.ExampleAnomalies)))

@@ -97,8 +97,9 @@ DRIFT_COMPARATORS = {
     features.MOVIE_TITLE_KEY: ('infinity_norm', 0.05),
     features.USER_ID_KEY: ('infinity_norm', 0.05),
 }
-# With a folder of spans the drift check compares the newest span with the
-# one the served model was evaluated on: each period brings its own people,
+# With a folder of spans the drift check compares the newest span's train
+# split with the one the served model was evaluated on (validation splits
+# of a span are too small to compare): each period brings its own people,
 # so their ids are not compared (the ratings and the movies are).
 SPAN_DRIFT_FEATURES_LEFT_OUT = (features.USER_ID_KEY,)
 # The Evaluator refuses an eval split in which more than this share of the

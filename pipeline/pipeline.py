@@ -162,12 +162,8 @@ def create_pipeline(
   training_examples = (window.outputs[span_window.EXAMPLES_KEY] if window
                        else examples)
   blessings = Channel(type=standard_artifacts.ModelBlessing)
-  if window:
-    config = dataclasses.replace(config, drift_comparators={
-        key: comparator for key, comparator in config.drift_comparators.items()
-        if key not in configs.SPAN_DRIFT_FEATURES_LEFT_OUT})
   data = data_checks(examples, blessings, schema_path, config,
-                     baseline_excludes_candidate)
+                     baseline_excludes_candidate, spans=bool(window))
   transform = Transform(
       examples=training_examples,
       schema=data.schema,
@@ -255,9 +251,13 @@ class DataChecks:
 
 def data_checks(examples: Channel, blessings: Channel,
                 schema_path: Optional[str], config: configs.PipelineConfig,
-                baseline_excludes_candidate: bool) -> DataChecks:
+                baseline_excludes_candidate: bool,
+                spans: bool = False) -> DataChecks:
   """Statistics, the schema, TFDV's validation, the drift check against
-  the blessed model's data, and the gate that stops the run on either."""
+  the blessed model's data, and the gate that stops the run on either.
+  With `spans` the drift check compares the newest span's train split with
+  the one the served model was evaluated on, without the
+  features of configs.SPAN_DRIFT_FEATURES_LEFT_OUT."""
   statistics_gen = StatisticsGen(
       examples=examples, max_examples_per_split=configs.STATS_MAX_EXAMPLES,
   ).with_id(names.STATISTICS_GEN)
@@ -279,7 +279,10 @@ def data_checks(examples: Channel, blessings: Channel,
   drift_validator = DriftValidator(
       statistics=statistics,
       baseline_statistics=statistics_resolver.outputs[names.STATISTICS],
-      config=drift_config(config.drift_comparators),
+      config=drift_config({
+          key: comparator for key, comparator in config.drift_comparators.items()
+          if not (spans and key in configs.SPAN_DRIFT_FEATURES_LEFT_OUT)}),
+      split_pairs=[(TRAIN_SPLIT, TRAIN_SPLIT)] if spans else None,
   ).with_id(names.DRIFT_VALIDATOR)
   anomalies_gate = AnomaliesGate(
       anomalies=example_validator.outputs['anomalies'],

@@ -108,3 +108,15 @@ def test_no_baseline_when_this_run_has_the_blessed_data():
   new_examples = lineage.artifact(standard_artifacts.Examples.TYPE_NAME)
   assert baseline(lineage, [blessing],
                   [examples_artifact(new_examples)]) == [first]
+
+
+def test_a_rerun_compares_with_the_blessed_data_before_its_own():
+  """Run 2 on new data is compared with run 1's; a re-run of run 2 (its
+  model now the latest blessed) resolves run 1's data again, as run 2 did."""
+  lineage = Lineage()
+  first, blessed_first = lineage.run(blessed=True)
+  _, blessed_second = lineage.run(blessed=True)
+  second_examples = max(lineage.store.get_artifacts_by_type(
+      standard_artifacts.Examples.TYPE_NAME), key=lambda a: a.id)
+  assert baseline(lineage, [blessed_first, blessed_second],
+                  [examples_artifact(second_examples.id)]) == [first]

@@ -12,6 +12,8 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.utils import path_utils
 
+from bench import spans as span_cutter
+from bench import synthetic
 from components import names
 from components.ratings_source import RatingsSource
 from pipeline import configs
@@ -32,17 +34,22 @@ def names_used(path: str) -> set:
 @pytest.fixture(scope='module')
 def every_node(tmp_path_factory):
   """{node id: output keys} over the pipeline's variants: the default, a
-  Tuner, an inferred schema."""
+  Tuner, an inferred schema, a folder of spans."""
   root = tmp_path_factory.mktemp('names')
+  spans = str(root / 'spans')
+  span_cutter.cut(synthetic.write_small_ratings_csv(str(root / 'r.csv')),
+                  spans, days=42)
   nodes = {}
   for changes in ({}, {'tune_trials': 2}):
     for schema in (configs.SCHEMA_PATH, None):
-      built = pipeline_lib.create_pipeline(
-          'p', str(root / 'root'), str(root / 'serving'),
-          source=RatingsSource.tfds(), schema_path=schema,
-          config=dataclasses.replace(configs.PRESETS['tutorial'], **changes))
-      for node in built.components:
-        nodes.setdefault(node.id, set()).update(node.outputs)
+      for source in (RatingsSource.tfds(), RatingsSource.spans(spans)):
+        built = pipeline_lib.create_pipeline(
+            'p', str(root / 'root'), str(root / 'serving'),
+            source=source, schema_path=schema,
+            config=dataclasses.replace(configs.PRESETS['tutorial'],
+                                       **changes))
+        for node in built.components:
+          nodes.setdefault(node.id, set()).update(node.outputs)
   return nodes
 
 

@@ -39,7 +39,7 @@ def arrivals_csv(tmp_path_factory) -> str:
   """The small data with users arriving over its 116 days."""
   return synthetic.write_small_ratings_csv(
       str(tmp_path_factory.mktemp('arrivals') / 'ratings.csv'),
-      arrivals=True)
+      arrivals=1.0)
 
 
 @pytest.fixture

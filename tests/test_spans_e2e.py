@@ -44,8 +44,9 @@ def spans_run(tmp_path_factory):
   (spans folder, output dir, after each run: (summary, its component runs,
   span reads so far))."""
   root = tmp_path_factory.mktemp('spans_e2e')
+  # A third of the people arrive over time; the others rate throughout.
   ratings = synthetic.write_small_ratings_csv(str(root / 'ratings.csv'),
-                                              arrivals=True)
+                                              arrivals=0.3)
   span_cutter.cut(ratings, str(root / 'all'), days=42)
   spans, output_dir = str(root / 'spans'), str(root / 'out')
   os.makedirs(spans)
@@ -85,6 +86,25 @@ def test_the_newest_span_is_evaluated_the_ones_before_trained_on(spans_run):
     assert summary['top_n']['bundle']['users'] > 0
     assert bool(summary['pushed_model']) == summary['blessed'] == (
         not summary['not_blessed_because'])
+
+
+def test_the_second_run_starts_from_the_first_runs_blessed_model(spans_run):
+  _, output_dir, after = spans_run
+  (first, first_runs, _), (second, second_runs, _) = after
+  assert first['blessed']
+  (model,) = first_runs[names.TRAINER].outputs['model']
+  (base,) = second_runs[names.TRAINER].inputs['base_model']
+  assert base.id == model.id
+  stats = second['training']
+  assert stats['base_model'].startswith(model.uri)
+  assert stats['epochs_run'] == 1  # warm_epochs
+  assert stats['warm_start']['rows_kept'] > 0
+  assert stats['warm_start']['rows_new'] > 0  # span 2's people and movies
+  # A re-run of the same span resolves the same base: all from the cache.
+  summary = e2e.run_pipeline(output_dir, ['--ratings-dir', spans_run[0],
+                                          *SPAN_TRAINING])
+  assert {state for node, state in summary['component_states'].items()
+          if node not in names.RESOLVERS} == {'CACHED'}
 
 
 def test_new_people_of_the_newest_span_are_served_from_their_ratings(
