@@ -65,7 +65,8 @@ def window(current: types.Artifact, every: List[types.Artifact],
 
 
 class SpanWindowStrategy(resolver.ResolverStrategy):
-  """Inputs: `current` (ExampleGen's output: this run's span) and
+  """Inputs: `current` (ExampleGen's output: this run's span; on Airflow,
+  every run's, and the newest span is taken) and
   `examples` (every Examples artifact ExampleGen wrote). Outputs: `current`
   as given, and `examples`, the window before it."""
 
@@ -77,7 +78,9 @@ class SpanWindowStrategy(resolver.ResolverStrategy):
       input_dict: Dict[str, List[types.Artifact]]
   ) -> Optional[Dict[str, List[types.Artifact]]]:
     del store
-    (current,) = input_dict[CURRENT_KEY]
+    # One artifact on IR-based runners (this run's); Airflow's launcher
+    # gives every run's, of which a scheduled run's is the newest span.
+    current = max(input_dict[CURRENT_KEY], key=lambda a: (span_of(a), a.id))
     return {CURRENT_KEY: [current],
             EXAMPLES_KEY: window(current, input_dict[EXAMPLES_KEY],
                                  self._window_spans)}

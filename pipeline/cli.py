@@ -59,6 +59,11 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help='with --ratings-dir: how many spans before the '
                       'evaluated one Transform and the Trainer read '
                       '(default: all of them)')
+  parser.add_argument('--ingest-only', action='store_true',
+                      help='with --ratings-dir: run ExampleGen alone on the '
+                      'span (--span, else the newest), for later runs\' '
+                      'windows: how to backfill spans on Airflow or Kubeflow '
+                      '(the local runner ingests the window\'s spans itself)')
   parser.add_argument('--no-warm-start', dest='warm_start',
                       action='store_false',
                       help='with --ratings-dir: train from scratch, not from '
@@ -192,7 +197,7 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
   try:
     config = pipeline_config(args)
     source = ratings_source(args)
-    if source.format == ratings_sources.SPANS:
+    if source.format == ratings_sources.SPANS and not args.ingest_only:
       ratings_sources.span_window(source, config.window_spans)
   except ValueError as error:
     parser.error(str(error))
@@ -231,9 +236,9 @@ def ratings_source(args: argparse.Namespace) -> RatingsSource:
   if args.movielens_split and not args.movielens_dir:
     raise ValueError('--movielens-split needs --movielens-dir')
   if (args.span is not None or args.window_spans or not args.warm_start
-      ) and not args.ratings_dir:
-    raise ValueError('--span, --window-spans and --no-warm-start need '
-                     '--ratings-dir')
+      or args.ingest_only) and not args.ratings_dir:
+    raise ValueError('--span, --window-spans, --ingest-only and '
+                     '--no-warm-start need --ratings-dir')
   if args.ratings_dir:
     return RatingsSource.spans(args.ratings_dir, args.span, args.csv_encoding)
   if args.ratings_csv:
@@ -268,4 +273,5 @@ def pipeline_kwargs(args: argparse.Namespace,
       schema_path=schema_path(args),
       config=pipeline_config(args),
       beam_pipeline_args=beam_args(args.beam_pipeline_args, beam_defaults),
-      enable_cache=not args.no_cache)
+      enable_cache=not args.no_cache,
+      ingest_only=args.ingest_only)

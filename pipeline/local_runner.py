@@ -49,19 +49,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def build(args: argparse.Namespace, span: Optional[int] = None):
-  """The pipeline object for these flags; with a folder of spans, it
-  ingests `span` (default: --span, else the newest), named by ExampleGen's
-  RangeConfig, so that the run that first ingests a span and every later
-  one have the same inputs and share the cache."""
+  """The pipeline object for these flags; with a folder of spans, one that
+  ingests `span` (default: --span, else the newest)."""
   from tfx.orchestration import metadata  # pylint: disable=g-import-not-at-top
   from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
   paths = configs.output_paths(args.output_dir)
   kwargs = cli.pipeline_kwargs(args)
-  if kwargs['source'].format == ratings_sources.SPANS:
-    kwargs['source'] = dataclasses.replace(
-        kwargs['source'], span=span if span is not None else
-        ratings_sources.span_window(kwargs['source'],
-                                    kwargs['config'].window_spans)[0])
+  if span is not None:
+    kwargs['source'] = dataclasses.replace(kwargs['source'], span=span)
   return create_pipeline(
       pipeline_name=configs.PIPELINE_NAME,
       pipeline_root=paths['pipeline_root'],
@@ -71,20 +66,24 @@ def build(args: argparse.Namespace, span: Optional[int] = None):
       **kwargs)
 
 
-def ingest_window(args: argparse.Namespace) -> None:
-  """With a folder of spans: ExampleGen alone (a TFX partial run) on each
-  span of the window before the run's span; a span ingested before comes
-  from the cache, so each is read once however many runs use it."""
+def ingest_window(args: argparse.Namespace, metadata_path: str) -> None:
+  """With a folder of spans: ExampleGen alone (a TFX partial run, its
+  RangeConfig naming the span) on each span of the window before the run's
+  that no run has ingested yet, so each span is read once however many
+  runs use it."""
   from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
   from tfx.orchestration.pipeline import RunOptions  # pylint: disable=g-import-not-at-top
+  from pipeline import run_summary  # pylint: disable=g-import-not-at-top
   source = cli.ratings_source(args)
-  if source.format != ratings_sources.SPANS:
+  if source.format != ratings_sources.SPANS or args.ingest_only:
     return
   window = ratings_sources.span_window(
       source, cli.pipeline_config(args).window_spans)
+  ingested = set(run_summary.ingested_spans(metadata_path))
   for span in window[1] if window else ():
-    LocalDagRunner().run(build(args, span), run_options=RunOptions(
-        from_nodes=[names.EXAMPLE_GEN], to_nodes=[names.EXAMPLE_GEN]))
+    if span not in ingested:
+      LocalDagRunner().run(build(args, span), run_options=RunOptions(
+          from_nodes=[names.EXAMPLE_GEN], to_nodes=[names.EXAMPLE_GEN]))
 
 
 def print_summary(summary: dict, timings: bool = True) -> None:
@@ -182,7 +181,7 @@ def run(args: argparse.Namespace, paths: dict) -> int:
   try:
     built = build(args)
     with progress.watch(paths['metadata_path']):
-      ingest_window(args)
+      ingest_window(args, paths['metadata_path'])
       LocalDagRunner().run(built)
   except Exception as error:  # pylint: disable=broad-except
     if args.verbose:

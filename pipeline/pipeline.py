@@ -107,6 +107,7 @@ def create_pipeline(
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
     baseline_excludes_candidate: bool = True,
+    ingest_only: bool = False,
 ) -> Pipeline:
   """Builds ExampleGen -> stats/schema/validation -> Transform -> Trainer
   -> Evaluator (with the latest blessed model as baseline) -> Pusher: the
@@ -137,6 +138,8 @@ def create_pipeline(
       (components/drift_validator.py);
       False uses TFX's LatestBlessedModelStrategy and
       LatestArtifactStrategy, the only ones Kubeflow V2 compiles.
+    ingest_only: ExampleGen alone, under the same pipeline name: a span
+      ingested for later runs' windows (a backfill on any orchestrator).
 
   Returns:
     The TFX Pipeline.
@@ -157,6 +160,12 @@ def create_pipeline(
       new_user_percent=config.new_user_percent,
       split_spans=not windowed).with_id(names.EXAMPLE_GEN)
   examples = example_gen.outputs[names.EXAMPLES]
+  if ingest_only:
+    return Pipeline(
+        pipeline_name=pipeline_name, pipeline_root=pipeline_root,
+        components=[example_gen], enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args or [])
   window = span_window_resolver(example_gen, config.window_spans) if (
       windowed) else None
   training_examples = (window.outputs[span_window.EXAMPLES_KEY] if window

@@ -6,6 +6,7 @@ the blessing and the pushed model.
 """
 
 import dataclasses
+import os
 from typing import Dict, List, Optional, Tuple
 
 import ml_metadata as mlmd
@@ -194,6 +195,14 @@ def failed_components(metadata_path: str) -> Dict[str, Optional[str]]:
   return {n: r.error for n, r in component_runs(store, run_id).items()
           if r.state == 'FAILED'}
 
+
+
+def ingested_spans(metadata_path: str) -> List[int]:
+  """The spans ExampleGen has written (live Examples artifacts) in every
+  run of the store so far; none when there is no store yet."""
+  if not os.path.exists(metadata_path):
+    return []
+  return sorted(span_ingests(metadata_path))
 
 
 def span_ingests(metadata_path: str) -> Dict[int, int]:

@@ -6,6 +6,7 @@ subprocesses with their own AIRFLOW_HOME.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -116,3 +117,40 @@ def test_airflow_dags_test_runs_the_pipeline_and_pushes(airflow_home,
       os.path.join(paths['serving_model_dir'], versions[0]), '42',
       'Movie 3 (1953)')
   assert rating.shape == (1, 1)
+
+
+def test_a_scheduled_run_takes_the_newest_span(airflow_home, tmp_path):
+  """A folder of spans on Airflow: spans 1-2 are backfilled by DAG runs of
+  ExampleGen alone (--ingest-only --span N); span 3 arrives and a DAG run
+  ingests it, trains on spans 1-2 (the earlier runs' artifacts) and
+  evaluates on span 3."""
+  from bench import spans as span_cutter  # pylint: disable=g-import-not-at-top
+  from bench import synthetic  # pylint: disable=g-import-not-at-top
+  from pipeline import run_summary  # pylint: disable=g-import-not-at-top
+  all_spans, spans = tmp_path / 'all', tmp_path / 'spans'
+  span_cutter.cut(synthetic.write_small_ratings_csv(
+      str(tmp_path / 'r.csv'), arrivals=0.3), str(all_spans), days=42)
+  spans.mkdir()
+  for span in ('span-1', 'span-2'):
+    shutil.copytree(all_spans / span, spans / span)
+  output_dir = tmp_path / 'out'
+  flags = ['--ratings-dir', str(spans), '--batch-size', '64', '--epochs',
+           '10', '--rmse-threshold', '1.5', *e2e.SMALL_DATA_RETRIEVAL]
+  env = airflow_env(airflow_home, output_dir, '')
+  for day, extra in ((2, '--ingest-only --span 1'),
+                     (3, '--ingest-only --span 2'), (4, '')):
+    if not extra:
+      shutil.copytree(all_spans / 'span-3', spans / 'span-3')
+    env['MOVIELENS_PIPELINE_ARGS'] = ' '.join(flags) + ' ' + extra
+    result = airflow('dags', 'test', DAG_ID, f'2024-06-0{day}', env=env)
+    assert result.returncode == 0, '\n'.join(
+        line for line in (result.stdout + result.stderr).splitlines()
+        if 'ERROR' in line or 'Error' in line)[-5000:]
+  metadata_path = configs.output_paths(str(output_dir))['metadata_path']
+  assert run_summary.span_ingests(metadata_path) == {1: 1, 2: 1, 3: 1}
+  store = run_summary.open_store(metadata_path)
+  trainers = [e for e in store.get_executions()
+              if run_summary.node_id(store, e) == 'Trainer']
+  inputs, _ = run_summary._inputs_and_outputs(store, trainers[-1].id)  # pylint: disable=protected-access
+  assert sorted(a.custom_properties['span'].int_value
+                for a in inputs['examples']) == [1, 2]
