@@ -25,6 +25,7 @@ from tfx.components.example_gen import utils as example_gen_utils
 from components import csv_source
 from components import parquet_source
 from components import tf_examples
+from components.ratings_source import is_remote
 from components.ratings_source import RatingsSource
 from components.ratings_source import SPAN_NAME
 from components.ratings_source import SPAN_PREFIX
@@ -117,14 +118,16 @@ FILE_BASED = True
 
 
 def split_paths(source: RatingsSource) -> List[str]:
-  """One input split: every file of the span TFX's driver resolves."""
-  kind = span_kind(next(iter(span_folders(source.paths[0]).values())))
-  return [os.path.join(source.paths[0], SPAN_FOLDER, f'*.{kind}')]
+  """One input split: the files of the span TFX's driver resolves (of the
+  span's kind, read when it runs: a remote folder is not listed while the
+  pipeline is built or compiled)."""
+  return [os.path.join(source.paths[0], SPAN_FOLDER, '*')]
 
 
 def check(source: RatingsSource) -> Optional[List[str]]:
-  """Checks every span (check_spans); their columns."""
-  return check_spans(source)[1]
+  """Checks every span of a local folder (check_spans); their columns,
+  None for a remote folder (its spans are checked as they are read)."""
+  return None if is_remote(source.paths[0]) else check_spans(source)[1]
 
 
 def columns(source: RatingsSource) -> Optional[List[str]]:
@@ -138,27 +141,29 @@ def tfds_config(source: RatingsSource) -> Optional[str]:
   return None
 
 
-def _kind_of(path: str) -> str:
-  """The kind a resolved span pattern (`.../span-3/*.csv`) reads."""
-  return path.rsplit('.', 1)[-1]
+def _kind_and_files(path: str) -> Tuple[str, str, List[str]]:
+  """(kind, its files' glob, the files) of a resolved span pattern
+  (`.../span-3/*`)."""
+  kind = span_kind(os.path.dirname(path))
+  pattern = f'{path}.{kind}'
+  return kind, pattern, sorted(tf.io.gfile.glob(pattern))
 
 
 def count(source: RatingsSource, path: str) -> int:
   """The ratings of one span's files (CSV data lines; Parquet rows)."""
-  if _kind_of(path) == 'parquet':
-    return parquet_source.check_parquet(path)[1]
+  kind, pattern, files = _kind_and_files(path)
+  if kind == 'parquet':
+    return parquet_source.check_parquet(pattern)[1]
   return sum(tf_examples.count_lines(file, source.encoding) - 1
-             for file in sorted(tf.io.gfile.glob(path)))
+             for file in files)
 
 
 def read(pipeline: beam.Pipeline, source: RatingsSource,
          path: str) -> beam.PCollection:
   """Every rating of one span's files."""
-  if _kind_of(path) == 'parquet':
-    return parquet_source.read(pipeline, source, path)
-  files = sorted(tf.io.gfile.glob(path))
-  if not files:
-    raise RatingsSourceError(f'{path}: no such file')
+  kind, pattern, files = _kind_and_files(path)
+  if kind == 'parquet':
+    return parquet_source.read(pipeline, source, pattern)
   # pylint: disable=no-value-for-parameter
   return tuple(pipeline | f'ReadCsv[{os.path.basename(file)}]' >> (
       csv_source.ReadCsv(file, source.encoding)) for file in files

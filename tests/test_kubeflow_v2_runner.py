@@ -197,3 +197,24 @@ def test_kubeflows_driver_fingerprints_every_source_kind(tmp_path):
   # TFDS: a versioned dataset, prepared by the executor; nothing to match.
   tfds_gen = example_gen.MovieLensExampleGen(RatingsSource.tfds('movielens/100k-ratings'))
   assert 'num_files:0' in kubeflow_driver_fingerprint(tfds_gen)
+
+
+def test_a_folder_of_spans_compiles_with_the_span_pattern(tmp_path):
+  """Kubeflow V2 compiles only TFX's resolvers: its job ingests the newest
+  span (TFX's driver resolves `{SPAN}` when the job runs, from the bucket)
+  and splits it by hash; the window and warm start are not in it."""
+  output = tmp_path / 'pipeline.json'
+  assert kubeflow_v2_runner.main([
+      '--output', str(output), '--pipeline-root', 'gs://bucket/root',
+      '--image', IMAGE, '--ratings-dir', 'gs://bucket/spans',
+      '--schema', os.path.join(configs.SCHEMA_DIR, 'schema.pbtxt')]) == 0
+  job = json_format.Parse(output.read_text(), pipeline_spec_pb2.PipelineJob())
+  spec = pipeline_spec_pb2.PipelineSpec()
+  json_format.ParseDict(json_format.MessageToDict(job.pipeline_spec), spec)
+  assert parameter(spec, 'MovieLensExampleGen', 'input_base') == {
+      'stringValue': 'gs://bucket/spans'}
+  (split,) = json.loads(parameter(spec, 'MovieLensExampleGen', 'input_config')[
+      'stringValue'])['splits']
+  assert split['pattern'] == 'span-{SPAN}/*'
+  tasks = {node_of(name) for name in spec.root.dag.tasks}
+  assert tasks == {node for edge in KUBEFLOW_V2_EDGES for node in edge}

@@ -158,7 +158,7 @@ def test_run_fn_continues_from_the_base_model(transformed_data, tmp_path):
   hparams = Hyperparameters()
   assert stats['base_model'] == base_args.serving_model_dir
   assert stats['epochs_run'] == hparams.warm_epochs
-  assert stats['retrieval_epochs_run'] == hparams.warm_retrieval_epochs
+  assert stats["retrieval_epochs_run"] == hparams.warm_retrieval_epochs
   for carried in (stats['warm_start'], stats['retrieval_warm_start']):
     assert carried['tables'] == 2 and not carried['fresh']
     assert carried['rows_new'] == 0  # the same vocabularies

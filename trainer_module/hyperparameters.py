@@ -66,7 +66,10 @@ class Hyperparameters:
   warm_epochs: int = _field(
       1, 'maximum epochs of the rating model in a warm run', low=1)
   warm_retrieval_epochs: int = _field(
-      1, 'epochs of the retrieval model in a warm run', low=1)
+      2, 'epochs of the retrieval model in a warm run', low=1)
+  warm_learning_rate_scale: float = _field(
+      0.1, "the rating models' learning rates in a warm run, as a share of "
+      'the cold ones', above=0)
   # On 1M and 5M synthetic ratings more passes did not help, and a pass
   # over 5M takes ~45 s on 2 cores. Recall@10 on the validation split
   # (bench/retrieval_budget.py; the eval split is never read): MovieLens

@@ -142,14 +142,29 @@ def member_key(model: str) -> str:
   return f'ranking-{model}'
 
 
-def warm(model: tf.keras.Model, inputs: Dict[str, tf.Tensor],
-         base: Optional[warm_start.WarmStart], key: str,
-         tf_transform_output: tft.TFTransformOutput
-         ) -> Optional[warm_start.Carried]:
-  """Builds `model` on two rows of `inputs` and carries the base run's
-  weights `key` into it; None (nothing done) without a base or such weights."""
+def warm_hparams(hparams: Hyperparameters,
+                 base: Optional[warm_start.WarmStart], key: str
+                 ) -> Optional[Hyperparameters]:
+  """The settings a model continues from the base run's weights `key`
+  with: warm_epochs (rating models: at most) and warm_retrieval_epochs, the
+  rating models' learning rates scaled by warm_learning_rate_scale (a fresh
+  optimizer's first steps are its largest, and RMSE suffers from them);
+  None when there is no base or no such weights."""
   if base is None or not base.has(key):
     return None
+  scale = hparams.warm_learning_rate_scale
+  return dataclasses.replace(
+      hparams, epochs=hparams.warm_epochs,
+      retrieval_epochs=hparams.warm_retrieval_epochs,
+      learning_rate=hparams.learning_rate * scale,
+      autorec_learning_rate=hparams.autorec_learning_rate * scale)
+
+
+def warm(model: tf.keras.Model, inputs: Dict[str, tf.Tensor],
+         base: warm_start.WarmStart, key: str,
+         tf_transform_output: tft.TFTransformOutput) -> warm_start.Carried:
+  """Builds `model` on two rows of `inputs` and carries the base run's
+  weights `key` into it."""
   model({name: values[:2] for name, values in inputs.items()})
   return base.restore(key, model, tf_transform_output)
 
@@ -163,21 +178,61 @@ def train_member(fn_args: FnArgs,
   and validated (early stopping, best epoch kept) on validation; its
   TensorBoard logs in `log_dir`. From `base`'s weights, when given, for at
   most `warm_epochs`."""
+  warm_settings = warm_hparams(hparams, base, member_key(hparams.model))
+  hparams = warm_settings or hparams
   model = ranking_models.build_model(tf_transform_output, hparams,
                                      load_train_split(hparams, data))
-  carried = warm(model, {k: data.train[k] for k in data.keys}, base,
-                 member_key(hparams.model), tf_transform_output)
-  if carried:
-    hparams = dataclasses.replace(hparams, epochs=hparams.warm_epochs)
+  carried, best = None, None
   clock = TrainingClock()
   fit_args = ranking_fit_args(fn_args, hparams, data)
+  if warm_settings:
+    carried = warm(model, {k: data.train[k] for k in data.keys}, base,
+                   member_key(hparams.model), tf_transform_output)
+    best = BestOnValidation(validation_rmse(model, hparams, data))
+    fit_args['callbacks'].append(best)
   fit_args['callbacks'] += [
       tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'),
       epoch_logger(name, hparams.epochs), clock,
   ]
   history = model.fit(**fit_args)
-  return model, {**fit_stats(history, clock, data.train_examples),
+  stats = fit_stats(history, clock, data.train_examples)
+  if best:
+    stats.update(best_epoch=best.epoch, best_val_rmse=best.rmse,
+                 carried_val_rmse=best.carried_rmse)
+  return model, {**stats,
                  'warm_start': dataclasses.asdict(carried) if carried else None}
+
+
+class BestOnValidation(tf.keras.callbacks.Callback):
+  """Keeps the weights of the epoch with the lowest validation RMSE,
+  epoch 0 (the weights carried from the base model) included, and leaves
+  the model with them: validation chooses a warm run's epochs, none
+  included."""
+
+  def __init__(self, carried_rmse: float):
+    super().__init__()
+    self.carried_rmse = self.rmse = carried_rmse
+    self.epoch = 0
+    self._weights = None
+
+  def on_train_begin(self, logs=None):
+    self._weights = self.model.get_weights()
+
+  def on_epoch_end(self, epoch, logs=None):
+    if logs['val_rmse'] < self.rmse:
+      self.rmse, self.epoch = float(logs['val_rmse']), epoch + 1
+      self._weights = self.model.get_weights()
+
+  def on_train_end(self, logs=None):
+    self.model.set_weights(self._weights)
+
+
+def validation_rmse(model: tf.keras.Model, hparams: Hyperparameters,
+                    data: splits.TrainingData) -> float:
+  """The model's RMSE on the validation split."""
+  return float(model.evaluate(
+      splits.batches(data.validation, data.keys, hparams.batch_size),
+      return_dict=True, verbose=0)['rmse'])
 
 
 def refit_member(tf_transform_output: tft.TFTransformOutput,
@@ -189,10 +244,13 @@ def refit_member(tf_transform_output: tft.TFTransformOutput,
   `base`'s weights when given."""
   if hparams.seed is not None:
     tf.keras.utils.set_random_seed(hparams.seed)
-  model = ranking_models.build_model(tf_transform_output, hparams,
+  warm_settings = warm_hparams(hparams, base, member_key(hparams.model))
+  model = ranking_models.build_model(tf_transform_output,
+                                     warm_settings or hparams,
                                      load_tables(hparams, data.both))
-  warm(model, {k: data.both[k] for k in data.keys}, base,
-       member_key(hparams.model), tf_transform_output)
+  if warm_settings:
+    warm(model, {k: data.both[k] for k in data.keys}, base,
+         member_key(hparams.model), tf_transform_output)
   model.fit(splits.batches(data.both, data.keys, hparams.batch_size,
                            shuffle=True, seed=hparams.seed),
             epochs=epochs, callbacks=[epoch_logger(f'{name} refit', epochs)],
@@ -326,16 +384,16 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   """
   if hparams.seed is not None:  # the same whatever the rating model did
     tf.keras.utils.set_random_seed(hparams.seed)
+  warm_settings = warm_hparams(hparams, base, RETRIEVAL_KEY)
+  hparams = warm_settings or hparams
   model = new_retrieval_model(tf_transform_output, rated.values.numpy(),
                               hparams)
   carried = None
-  if base is not None and base.has(RETRIEVAL_KEY):
+  if warm_settings:
     ids = tf.zeros([1], tf.int64)
     model.user_tower(ids)
     model.movie_tower(ids)
     carried = base.restore(RETRIEVAL_KEY, model, tf_transform_output)
-    hparams = dataclasses.replace(
-        hparams, retrieval_epochs=hparams.warm_retrieval_epochs)
   examples = data.train_examples + data.validation_examples
   epochs, steps_per_epoch = retrieval_schedule(examples, hparams)
   clock = TrainingClock()
