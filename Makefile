@@ -3,6 +3,7 @@
 #   make test  [PYTEST_ARGS="-k e2e"]    creates .venv if needed, runs the tests
 #   make bench                           the pipeline against the TFRS notebook
 #   make bench-scale [ARGS="--sizes 100k,1m,5m --with-25m"]  cost against data size
+#   make bench-replay [ARGS="--weeks 4"]  MovieLens 100k week by week, warm vs cold
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -23,7 +24,7 @@ BROWSER ?= browser
 # Which tests: make test TESTS="tests/test_cli.py" PYTEST_ARGS="-m \"not e2e\"".
 TESTS ?= tests
 
-.PHONY: setup browser run test bench bench-scale clean
+.PHONY: setup browser run test bench bench-scale bench-replay clean
 
 setup: $(STAMP)
 
@@ -50,6 +51,9 @@ bench: setup
 
 bench-scale: setup
 	$(PY) -m bench.scale $(ARGS)
+
+bench-replay: setup
+	$(PY) -m bench.replay $(ARGS)
 
 # Debian's Chromium and its driver, for the report's browser test.
 browser:

@@ -14,6 +14,7 @@ from tfx.components.example_gen import utils as example_gen_utils
 from tfx.dsl.components.common import resolver
 from tfx.types import standard_artifacts
 
+from bench import replay
 from bench import spans as span_cutter
 from bench import synthetic
 from components import movielens_example_gen as example_gen
@@ -22,6 +23,7 @@ from components import new_users
 from components import recommender_evaluator
 from components import span_source
 from components import span_window
+from components import warm_start_model
 from components.ratings_source import RatingsSource
 from components.ratings_source import span_window as window_of
 from components.split_names import TRAIN_SPLIT
@@ -304,3 +306,124 @@ def test_kubeflow_v2_splits_each_span_by_hash(span_dir, tmp_path):
   assert json.loads(component.exec_properties['input_config'])['splits'][0][
       'name'] == 'single_split'
   assert (names.EXAMPLE_GEN, names.TRAINER) in edges(built)
+
+
+# ------------------------------------------------------ the warm-start base
+
+
+class TrainerLineage:
+  """An in-memory ML Metadata store where Trainer runs read span artifacts
+  and write models, and Evaluator runs bless them."""
+
+  def __init__(self):
+    from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+    from ml_metadata.proto import metadata_store_pb2 as pb  # pylint: disable=g-import-not-at-top
+    self.pb = pb
+    config = pb.ConnectionConfig()
+    config.fake_database.SetInParent()
+    self.store = metadata_store.MetadataStore(config)
+    self.types = {name: self.store.put_artifact_type(pb.ArtifactType(
+        name=name)) for name in ('Examples', 'Model')}
+    self.execution_type = self.store.put_execution_type(
+        pb.ExecutionType(name='Trainer'))
+    self.spans = {}
+
+  def span(self, number: int) -> int:
+    artifact = self.pb.Artifact(type_id=self.types['Examples'])
+    artifact.custom_properties['span'].int_value = number
+    (self.spans[number],) = self.store.put_artifacts([artifact])
+    return self.spans[number]
+
+  def train(self, spans, blessed: bool):
+    """A Trainer run on `spans`; returns the blessing as resolvers see it."""
+    (model_id,) = self.store.put_artifacts([self.pb.Artifact(
+        type_id=self.types['Model'], uri=f'/model/{len(self.spans)}')])
+    (execution_id,) = self.store.put_executions([self.pb.Execution(
+        type_id=self.execution_type)])
+    events = []
+    for kind, key, ids in ((self.pb.Event.INPUT, 'examples',
+                            [self.spans[s] for s in spans]),
+                           (self.pb.Event.OUTPUT, 'model', [model_id])):
+      for artifact_id in ids:
+        event = self.pb.Event(artifact_id=artifact_id,
+                              execution_id=execution_id, type=kind)
+        event.path.steps.add().key = key
+        events.append(event)
+    self.store.put_events(events)
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.set_int_custom_property('blessed', int(blessed))
+    blessing.set_int_custom_property('current_model_id', model_id)
+    return model_id, blessing
+
+
+def test_warm_start_takes_the_latest_blessed_model_of_an_earlier_window():
+  lineage = TrainerLineage()
+  for span in (1, 2, 3, 4):
+    lineage.span(span)
+  first, blessed_first = lineage.train([1], blessed=True)
+  second, blessed_second = lineage.train([1, 2], blessed=True)
+  _, refused = lineage.train([1, 2, 3], blessed=False)
+  blessings = [blessed_first, blessed_second, refused]
+
+  def base(window):
+    return [m.id for m in warm_start_model.base_model(
+        lineage.store, [span_artifact(s, lineage.spans[s]) for s in window],
+        blessings)['model']]
+  # Next week's window (spans 1-3): this week's blessed model.
+  assert base([1, 2, 3]) == [second]
+  # A re-run of this week's window (1-2) resolves last week's, as it did.
+  assert base([1, 2]) == [first]
+  assert base([1]) == []  # nothing older: a cold run
+  assert base([1, 2, 3, 4]) == [second]  # the refused one is never a base
+
+
+# ------------------------------------------------------------- the replay
+
+
+def test_replay_writes_movielens_ratings_with_every_column(tmp_path):
+  folder = tmp_path / 'ml-100k'
+  folder.mkdir()
+  (folder / 'u.data').write_text('1\t2\t4\t881250949\n2\t1\t3\t881250950\n')
+  (folder / 'u.item').write_text(
+      '1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|0|0|0|0|'
+      '0|0|0|0|0\n2|GoldenEye (1995)|01-Jan-1995||http://x|0|1|1|0|0|0|0|0|'
+      '0|0|0|0|0|0|0|0|1|0|0\n', encoding='latin-1')
+  (folder / 'u.user').write_text('1|24|M|technician|85711\n'
+                                 '2|53|F|other|94043\n')
+  path = str(tmp_path / 'ratings.csv')
+  assert replay.write_ratings_csv(str(folder), path) == 2
+  header, first, _ = rows_of(path)
+  assert header == synthetic.COLUMNS
+  row = dict(zip(header, first))
+  assert (row['user_id'], row['movie_title'], row['user_rating'],
+          row['timestamp']) == ('1', 'GoldenEye (1995)', '4.0', '881250949')
+  assert row['movie_genres'] == 'Action|Adventure|Thriller'
+  # ExampleGen reads it as any ratings CSV.
+  assert span_source.csv_source.check_csv(path) == synthetic.COLUMNS
+
+
+def test_a_planted_bad_span_is_all_one_star(span_dir):
+  replay.plant_bad_span(os.path.join(span_dir, 'span-2'))
+  header, *rows = rows_of(os.path.join(span_dir, 'span-2', 'ratings.csv'))
+  assert {row[header.index('user_rating')] for row in rows} == {'1.0'}
+
+
+def test_the_replay_summary_states_the_goals():
+  def step(span, warm_s, cold_s, warm_r, cold_r, popular, pushed=True,
+           planted=False, served=('1', '2')):
+    run = {'failed_in': None, 'most_popular': popular, 'pushed': pushed}
+    return {'span': span, 'planted_bad': planted,
+            'served_before': served[0], 'served_after': served[1],
+            'warm': {**run, 'seconds': warm_s, 'recall': warm_r},
+            'cold': {**run, 'seconds': cold_s, 'recall': cold_r}}
+  steps = [step(2, 10, 40, 0.20, 0.20, 0.1), step(3, 20, 40, 0.18, 0.20, 0.1),
+           step(4, 30, 40, 0.21, 0.20, 0.25),
+           step(5, 10, 40, 0.2, 0.2, 0.1, pushed=False, planted=True,
+                served=('2', '2'))]
+  summary = replay.summarize(steps, {1: 1, 2: 1, 3: 2})
+  assert summary['median_warm_over_cold_seconds'] == 0.375
+  assert summary['median_warm_recall_gap'] == 0.0
+  assert summary['worst_warm_recall_gap'] == -0.1
+  assert summary['weeks_warm_above_most_popular'] == 3
+  assert summary['every_span_read_once'] is False
+  assert summary['planted_bad_kept_served_model'] is True
