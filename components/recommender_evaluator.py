@@ -21,6 +21,11 @@ of them gives their first H ratings to the bundle's
 `recommend_from_ratings`, for H in `new_user_histories`, beside the most
 popular list on the same people.
 
+With a folder of spans (`training_examples`: the window the model was
+trained on) the eval data is the newest span, every rating of it: people
+the window has are evaluated by id as above, everyone else as a new user
+from their first ratings in the span, so no user is refused as unseen.
+
 The model is blessed only if TFMA blessed it, its Recall@k is at least
 the most popular list's and no more than `recall_change_tolerance` below
 the baseline bundle's, and its new-user Recall@k at H = `new_user_history`

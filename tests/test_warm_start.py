@@ -164,3 +164,22 @@ def test_run_fn_continues_from_the_base_model(transformed_data, tmp_path):
     assert carried['rows_new'] == 0  # the same vocabularies
   assert tf.io.gfile.exists(os.path.join(
       warm_start.warm_start_dir(fn_args.serving_model_dir), 'retrieval.npz'))
+
+
+def test_validation_keeps_the_carried_weights_when_training_hurts():
+  """Epoch 0 (the carried weights) competes with the warm epochs."""
+  model = tutorial_model(OLD)
+  model.compile(optimizer=tf.keras.optimizers.SGD(learning_rate=50.0))
+  carried = [w.copy() for w in model.get_weights()]
+  features_ = {USER_KEY: tf.constant([0, 1, 2, 3]),
+               MOVIE_KEY: tf.constant([0, 1, 2, 0])}
+  labels = tf.constant([4.0, 3.0, 5.0, 1.0])
+  rmse = float(tf.sqrt(tf.reduce_mean(
+      (tf.reshape(model(features_), [-1]) - labels) ** 2)))
+  best = trainer.BestOnValidation(rmse)
+  history = model.fit(features_, labels, validation_data=(features_, labels),
+                      epochs=2, callbacks=[best], verbose=0)
+  assert min(history.history['val_rmse']) > rmse  # the steps were too big
+  assert best.epoch == 0 and best.rmse == rmse
+  for kept, before in zip(model.get_weights(), carried):
+    np.testing.assert_array_equal(kept, before)

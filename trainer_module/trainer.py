@@ -53,6 +53,30 @@ class TrainingClock(tf.keras.callbacks.Callback):
     self._stop()
 
 
+class BestOnValidation(tf.keras.callbacks.Callback):
+  """Keeps the weights of the epoch with the lowest validation RMSE,
+  epoch 0 (the weights carried from the base model) included, and leaves
+  the model with them: validation chooses a warm run's epochs, none
+  included."""
+
+  def __init__(self, carried_rmse: float):
+    super().__init__()
+    self.carried_rmse = self.rmse = carried_rmse
+    self.epoch = 0
+    self._weights = None
+
+  def on_train_begin(self, logs=None):
+    self._weights = self.model.get_weights()
+
+  def on_epoch_end(self, epoch, logs=None):
+    if logs['val_rmse'] < self.rmse:
+      self.rmse, self.epoch = float(logs['val_rmse']), epoch + 1
+      self._weights = self.model.get_weights()
+
+  def on_train_end(self, logs=None):
+    self.model.set_weights(self._weights)
+
+
 TRAINING_STATS_FILE = 'training_stats.json'
 
 
@@ -201,30 +225,6 @@ def train_member(fn_args: FnArgs,
                  carried_val_rmse=best.carried_rmse)
   return model, {**stats,
                  'warm_start': dataclasses.asdict(carried) if carried else None}
-
-
-class BestOnValidation(tf.keras.callbacks.Callback):
-  """Keeps the weights of the epoch with the lowest validation RMSE,
-  epoch 0 (the weights carried from the base model) included, and leaves
-  the model with them: validation chooses a warm run's epochs, none
-  included."""
-
-  def __init__(self, carried_rmse: float):
-    super().__init__()
-    self.carried_rmse = self.rmse = carried_rmse
-    self.epoch = 0
-    self._weights = None
-
-  def on_train_begin(self, logs=None):
-    self._weights = self.model.get_weights()
-
-  def on_epoch_end(self, epoch, logs=None):
-    if logs['val_rmse'] < self.rmse:
-      self.rmse, self.epoch = float(logs['val_rmse']), epoch + 1
-      self._weights = self.model.get_weights()
-
-  def on_train_end(self, logs=None):
-    self.model.set_weights(self._weights)
 
 
 def validation_rmse(model: tf.keras.Model, hparams: Hyperparameters,
