@@ -223,6 +223,27 @@ def summarize(steps: List[Dict[str, Any]], ingests: Dict[int, int]
   }
 
 
+def table(result: Dict[str, Any]) -> str:
+  """The replay as a Markdown table (README, closing notes)."""
+  def number(value, digits=4):
+    return f'{value:.{digits}f}' if value is not None else 'n/a'
+  lines = ['| span | ratings | seconds warm / cold | Recall@10 warm / cold '
+           '/ most popular | new people warm | pushed |',
+           '|---|---|---|---|---|---|']
+  for step in result['steps']:
+    warm, cold = step['warm'], step['cold']
+    pushed = 'yes' if warm['pushed'] else (
+        f"no ({warm['failed_in']} stopped it)" if warm['failed_in']
+        else 'no (not blessed)')
+    lines.append(
+        f"| {step['span']}{' (planted bad)' if step['planted_bad'] else ''} "
+        f"| {step['ratings']:,} | {warm['seconds']:.1f} / "
+        f"{cold['seconds']:.1f} | {number(warm['recall'])} / "
+        f"{number(cold['recall'])} / {number(warm['most_popular'])} | "
+        f"{number(warm['new_users'])} | {pushed} |")
+  return '\n'.join(lines)
+
+
 def plot(result: Dict[str, Any], path: str) -> None:
   """Recall@10 and seconds per week: warm, cold, most popular."""
   import matplotlib  # pylint: disable=g-import-not-at-top
@@ -271,6 +292,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   with open(args.results + '.json', 'w') as f:
     json.dump(result, f, indent=1)
   plot(result, args.results + '.png')
+  print(table(result))
   print(json.dumps(result['summary'], indent=1))
   print(f'wrote {args.results}.json and {args.results}.png')
   return 0

@@ -22,17 +22,24 @@ BEAM_COMPONENTS = {'MovieLensExampleGen', 'StatisticsGen', 'Transform',
                    'Evaluator'}
 
 
-@pytest.fixture(scope='module')
-def spec(tmp_path_factory) -> pipeline_spec_pb2.PipelineSpec:
-  output = tmp_path_factory.mktemp('kfp') / 'pipeline.json'
+def compiled(folder, *flags: str) -> pipeline_spec_pb2.PipelineSpec:
+  """The PipelineSpec the runner compiles with `flags` (and a pipeline
+  root and IMAGE), read back."""
+  output = folder / 'pipeline.json'
   assert kubeflow_v2_runner.main([
       '--output', str(output), '--pipeline-root', 'gs://bucket/root',
-      '--image', IMAGE, '--manual-dir', 'gs://bucket/movielens',
-      '--beam-pipeline-args', ' '.join(BEAM_ARGS)]) == 0
+      '--image', IMAGE, *flags]) == 0
   job = json_format.Parse(output.read_text(), pipeline_spec_pb2.PipelineJob())
   spec = pipeline_spec_pb2.PipelineSpec()
   json_format.ParseDict(json_format.MessageToDict(job.pipeline_spec), spec)
   return spec
+
+
+@pytest.fixture(scope='module')
+def spec(tmp_path_factory) -> pipeline_spec_pb2.PipelineSpec:
+  return compiled(tmp_path_factory.mktemp('kfp'), '--manual-dir',
+                  'gs://bucket/movielens', '--beam-pipeline-args',
+                  ' '.join(BEAM_ARGS))
 
 
 def node_of(task_name: str) -> str:
@@ -127,14 +134,9 @@ def test_drift_baseline_is_the_latest_statistics_as_the_readme_says(spec):
 
 def test_the_tuner_compiles_between_transform_and_trainer(tmp_path):
   """Issue 16: --tune adds TFX's Tuner; its best values feed the Trainer."""
-  output = tmp_path / 'pipeline.json'
-  assert kubeflow_v2_runner.main([
-      '--output', str(output), '--pipeline-root', 'gs://bucket/root',
-      '--image', IMAGE, '--manual-dir', 'gs://bucket/movielens',
-      '--preset', 'tuned', '--tune', '--tune-trials', '4']) == 0
-  job = json_format.Parse(output.read_text(), pipeline_spec_pb2.PipelineJob())
-  spec = pipeline_spec_pb2.PipelineSpec()
-  json_format.ParseDict(json_format.MessageToDict(job.pipeline_spec), spec)
+  spec = compiled(
+      tmp_path, '--manual-dir', 'gs://bucket/movielens',
+      '--preset', 'tuned', '--tune', '--tune-trials', '4')
   tasks = spec.root.dag.tasks
   assert 'Transform' in tasks['Tuner'].dependent_tasks
   assert 'Tuner' in tasks['Trainer'].dependent_tasks
@@ -153,14 +155,9 @@ def test_the_data_is_fingerprinted_when_the_job_runs(tmp_path):
   compile time. MovieLensExampleGen is a FileBasedExampleGen, so the
   compiled ExampleGen runs TFX's file-based driver before the cache check;
   compiling does not read the gs:// file."""
-  output = tmp_path / 'pipeline.json'
-  assert kubeflow_v2_runner.main([
-      '--output', str(output), '--pipeline-root', 'gs://bucket/root',
-      '--image', IMAGE, '--ratings-csv', 'gs://bucket/data/ratings.csv',
-      '--schema', os.path.join(configs.SCHEMA_DIR, 'schema.pbtxt')]) == 0
-  job = json_format.Parse(output.read_text(), pipeline_spec_pb2.PipelineJob())
-  spec = pipeline_spec_pb2.PipelineSpec()
-  json_format.ParseDict(json_format.MessageToDict(job.pipeline_spec), spec)
+  spec = compiled(
+      tmp_path, '--ratings-csv', 'gs://bucket/data/ratings.csv',
+      '--schema', os.path.join(configs.SCHEMA_DIR, 'schema.pbtxt'))
   container = executors(spec)['MovieLensExampleGen_executor']
   assert 'tfx.orchestration.kubeflow.v2.file_based_example_gen.driver' in (
       ' '.join(container['lifecycle']['preCacheCheck']['command']))
@@ -203,14 +200,9 @@ def test_a_folder_of_spans_compiles_with_the_span_pattern(tmp_path):
   """Kubeflow V2 compiles only TFX's resolvers: its job ingests the newest
   span (TFX's driver resolves `{SPAN}` when the job runs, from the bucket)
   and splits it by hash; the window and warm start are not in it."""
-  output = tmp_path / 'pipeline.json'
-  assert kubeflow_v2_runner.main([
-      '--output', str(output), '--pipeline-root', 'gs://bucket/root',
-      '--image', IMAGE, '--ratings-dir', 'gs://bucket/spans',
-      '--schema', os.path.join(configs.SCHEMA_DIR, 'schema.pbtxt')]) == 0
-  job = json_format.Parse(output.read_text(), pipeline_spec_pb2.PipelineJob())
-  spec = pipeline_spec_pb2.PipelineSpec()
-  json_format.ParseDict(json_format.MessageToDict(job.pipeline_spec), spec)
+  spec = compiled(
+      tmp_path, '--ratings-dir', 'gs://bucket/spans',
+      '--schema', os.path.join(configs.SCHEMA_DIR, 'schema.pbtxt'))
   assert parameter(spec, 'MovieLensExampleGen', 'input_base') == {
       'stringValue': 'gs://bucket/spans'}
   (split,) = json.loads(parameter(spec, 'MovieLensExampleGen', 'input_config')[

@@ -411,7 +411,8 @@ def test_a_planted_bad_span_is_all_one_star(span_dir):
 def test_the_replay_summary_states_the_goals():
   def step(span, warm_s, cold_s, warm_r, cold_r, popular, pushed=True,
            planted=False, served=('1', '2')):
-    run = {'failed_in': None, 'most_popular': popular, 'pushed': pushed}
+    run = {'failed_in': None, 'most_popular': popular, 'pushed': pushed,
+           'new_users': None}
     return {'span': span, 'planted_bad': planted,
             'served_before': served[0], 'served_after': served[1],
             'warm': {**run, 'seconds': warm_s, 'recall': warm_r},
@@ -427,3 +428,12 @@ def test_the_replay_summary_states_the_goals():
   assert summary['weeks_warm_above_most_popular'] == 3
   assert summary['every_span_read_once'] is False
   assert summary['planted_bad_kept_served_model'] is True
+  for step_ in steps:
+    step_['ratings'] = 1000
+  steps[-1]['warm']['failed_in'] = 'AnomaliesGate'
+  rows = replay.table({'steps': steps}).splitlines()
+  assert len(rows) == 2 + len(steps)
+  assert rows[2] == ('| 2 | 1,000 | 10.0 / 40.0 | 0.2000 / 0.2000 / 0.1000 '
+                     '| n/a | yes |')
+  assert rows[-1].startswith('| 5 (planted bad) |')
+  assert rows[-1].endswith('| no (AnomaliesGate stopped it) |')
