@@ -97,11 +97,21 @@ DRIFT_COMPARATORS = {
     features.MOVIE_TITLE_KEY: ('infinity_norm', 0.05),
     features.USER_ID_KEY: ('infinity_norm', 0.05),
 }
-# With a folder of spans the drift check compares the newest span's train
-# split with the one the served model was evaluated on (validation splits
-# of a span are too small to compare): each period brings its own people,
-# so their ids are not compared (the ratings and the movies are).
+# With a folder of spans a run is checked and evaluated on one period, the
+# newest span (README "Weekly runs"), so three checks made for a hash split
+# of all the data change (spans_config):
+# - the drift check compares the newest span's train split with the span
+#   the served model was evaluated on (a span's validation split is too
+#   small to compare), without user ids: each period brings its own people;
 SPAN_DRIFT_FEATURES_LEFT_OUT = (features.USER_ID_KEY,)
+# - one person may have much of a week's ratings: in MovieLens 100k's weeks
+#   the busiest person has up to 31% (user 405: 737 ratings in one week),
+#   over 20% in 2 of its 24 spans; a bot or a bad join gives more;
+SPAN_MAX_ONE_USER_SHARE = 0.5
+# - the candidate and the last blessed bundle are compared on a week's
+#   ratings (1k-9k in MovieLens 100k), whose RMSE differs by more than
+#   1e-10 between two equally good models: RMSE may rise by this much.
+SPAN_RMSE_CHANGE_TOLERANCE = 0.01
 # The Evaluator refuses an eval split in which more than this share of the
 # ratings are by users the training data does not have: the model could
 # only score them through the out-of-vocabulary bucket.
@@ -202,6 +212,20 @@ class PipelineConfig:
       raise ValueError(f'window_spans must be >= 0, not {self.window_spans}')
     if not self.rmse_threshold > 0:
       raise ValueError(f'rmse_threshold must be > 0, not {self.rmse_threshold}')
+
+
+def spans_config(config: 'PipelineConfig') -> 'PipelineConfig':
+  """`config` for a run on the newest span of a folder of spans (the
+  SPAN_ settings above; a looser setting given is kept)."""
+  return dataclasses.replace(
+      config,
+      drift_comparators={key: comparator for key, comparator
+                         in config.drift_comparators.items()
+                         if key not in SPAN_DRIFT_FEATURES_LEFT_OUT},
+      max_one_user_share=max(config.max_one_user_share,
+                             SPAN_MAX_ONE_USER_SHARE),
+      rmse_change_tolerance=max(config.rmse_change_tolerance,
+                                SPAN_RMSE_CHANGE_TOLERANCE))
 
 
 # Model presets: the Trainer's hyperparameters with the Evaluator's value

@@ -28,7 +28,6 @@ from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
 from components.anomalies_gate import AnomaliesGate
-from components.warm_start_model import WarmStartModelStrategy
 from components.baseline_model_strategy import LatestBlessedBaselineStrategy
 from components.drift_validator import BlessedDataStatisticsStrategy
 from components.drift_validator import drift_config
@@ -38,6 +37,7 @@ from components.movielens_example_gen import MovieLensExampleGen
 from components.ratings_source import RatingsSource
 from components.ratings_source import SPANS
 from components import span_window
+from components.warm_start_model import WarmStartModelStrategy
 from components.split_names import TRAIN_SPLIT
 from components.split_names import VALIDATION_SPLIT
 from components.recommender_evaluator import RecommenderEvaluator
@@ -118,7 +118,8 @@ def create_pipeline(
     pipeline_root: where components write their artifacts.
     serving_model_dir: where the Pusher writes numbered model versions.
     source: the ratings (components/ratings_source.py): a TFDS config,
-      your own CSV or Parquet files, or an unpacked GroupLens folder.
+      your own CSV or Parquet files, an unpacked GroupLens folder, or a
+      folder of spans (README "Weekly runs").
     schema_path: the reviewed schema ImportSchemaGen imports; None infers
       one with SchemaGen on every run.
     config: the Trainer's hyperparameters and every gate, cap and check
@@ -153,6 +154,8 @@ def create_pipeline(
   # resolver; Kubeflow V2 compiles only TFX's resolvers, so there a run
   # splits its span by hash, as any other input.
   windowed = source.format == SPANS and baseline_excludes_candidate
+  if windowed:
+    config = configs.spans_config(config)
   example_gen = MovieLensExampleGen(
       source,
       eval_max_ratings=config.eval_max_ratings,
@@ -265,8 +268,7 @@ def data_checks(examples: Channel, blessings: Channel,
   """Statistics, the schema, TFDV's validation, the drift check against
   the blessed model's data, and the gate that stops the run on either.
   With `spans` the drift check compares the newest span's train split with
-  the one the served model was evaluated on, without the
-  features of configs.SPAN_DRIFT_FEATURES_LEFT_OUT."""
+  the one the served model was evaluated on (configs.spans_config)."""
   statistics_gen = StatisticsGen(
       examples=examples, max_examples_per_split=configs.STATS_MAX_EXAMPLES,
   ).with_id(names.STATISTICS_GEN)
@@ -288,9 +290,7 @@ def data_checks(examples: Channel, blessings: Channel,
   drift_validator = DriftValidator(
       statistics=statistics,
       baseline_statistics=statistics_resolver.outputs[names.STATISTICS],
-      config=drift_config({
-          key: comparator for key, comparator in config.drift_comparators.items()
-          if not (spans and key in configs.SPAN_DRIFT_FEATURES_LEFT_OUT)}),
+      config=drift_config(config.drift_comparators),
       split_pairs=[(TRAIN_SPLIT, TRAIN_SPLIT)] if spans else None,
   ).with_id(names.DRIFT_VALIDATOR)
   anomalies_gate = AnomaliesGate(

@@ -8,8 +8,10 @@ import json
 import os
 import shutil
 
+from google.protobuf import json_format
 import numpy as np
 import pytest
+from tensorflow_model_analysis.proto import config_pb2 as tfma_config
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.dsl.components.common import resolver
 from tfx.types import standard_artifacts
@@ -294,6 +296,20 @@ def test_transform_and_the_trainer_read_the_window(span_dir, tmp_path):
       TRAIN_SPLIT, VALIDATION_SPLIT]
   assert evaluator.inputs['examples'] is by_id[names.EXAMPLE_GEN].outputs[
       'examples']
+  # The gates of a week's data (configs.spans_config).
+  assert by_id[names.ANOMALIES_GATE].exec_properties[
+      'max_one_user_share'] == configs.SPAN_MAX_ONE_USER_SHARE
+  eval_config = json_format.Parse(evaluator.exec_properties['eval_config'],
+                                  tfma_config.EvalConfig())
+  (rmse,) = [m for m in eval_config.metrics_specs[0].metrics
+             if m.class_name == 'RootMeanSquaredError']
+  assert rmse.per_slice_thresholds[0].threshold.change_threshold.absolute.value == (
+      configs.SPAN_RMSE_CHANGE_TOLERANCE)
+  drift = json.loads(by_id[names.DRIFT_VALIDATOR].exec_properties[
+      'include_split_pairs'])
+  assert drift == [[TRAIN_SPLIT, TRAIN_SPLIT]]
+  assert 'user_id' not in by_id[names.DRIFT_VALIDATOR].exec_properties[
+      'distribution_validator_config']
 
 
 def test_kubeflow_v2_splits_each_span_by_hash(span_dir, tmp_path):

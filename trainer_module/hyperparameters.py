@@ -65,8 +65,11 @@ class Hyperparameters:
   # with spans) continues training instead of starting over.
   warm_epochs: int = _field(
       1, 'maximum epochs of the rating model in a warm run', low=1)
+  # As many as a cold run's: with 2 the warm replay of MovieLens 100k
+  # (bench/replay.py) lagged the cold retrain's Recall@10 (README, "Weekly
+  # runs"); the warm start then buys a better starting point, not time.
   warm_retrieval_epochs: int = _field(
-      2, 'epochs of the retrieval model in a warm run', low=1)
+      5, 'epochs of the retrieval model in a warm run', low=1)
   warm_learning_rate_scale: float = _field(
       0.1, "the rating models' learning rates in a warm run, as a share of "
       'the cold ones', above=0)
