@@ -161,7 +161,8 @@ def span_window(source: RatingsSource, window_spans: int
   if not earlier:
     raise ValueError(
         f'{SPAN_PREFIX}{span} is the first span: a run evaluates on its '
-        'span and trains on the spans before it, so it needs at least two')
+        'span and trains on the spans before it, so it needs at least two '
+        '(--ingest-only ingests this one for the next run)')
   if window_spans > len(earlier):
     raise ValueError(
         f'--window-spans {window_spans}: only {len(earlier)} span(s) before '
