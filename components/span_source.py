@@ -32,8 +32,7 @@ from components.ratings_source import SPAN_PREFIX
 from components.tf_examples import RatingsSourceError
 
 SPAN_FOLDER = SPAN_PREFIX + example_gen_utils.SPAN_SPEC  # span-{SPAN}
-# The file kinds a span may hold, by extension, and the module reading each.
-KINDS = {'csv': csv_source, 'parquet': parquet_source}
+KINDS = ('csv', 'parquet')  # the file kinds a span may hold, by extension
 
 
 def span_folders(folder: str) -> Dict[int, str]:
