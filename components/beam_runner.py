@@ -2,7 +2,19 @@
 answer the runners' defaults (pipeline/cli.py) and ExampleGen's DirectRunner
 path (components/movielens_example_gen.py) both use."""
 
+import socket
 from typing import List, Optional
+
+DIRECT = 'direct'
+FLINK = 'flink'
+ENGINES = (DIRECT, FLINK)  # pipeline/cli.py's --beam-engine
+
+# The local Flink cluster's addresses (flink/cluster.py, `make flink-up`):
+# its REST API, Beam's Flink job server, and the worker pool each
+# TaskManager finds beside it.
+FLINK_MASTER = 'localhost:8081'
+FLINK_JOB_ENDPOINT = 'localhost:8099'
+WORKER_POOL = 'localhost:50000'
 
 DIRECT_RUNNERS = ('DirectRunner', 'direct', 'BundleBasedDirectRunner',
                   'SwitchingDirectRunner')
@@ -22,3 +34,44 @@ def runner_name(beam_pipeline_args: Optional[List[str]]) -> str:
 def is_direct_runner(beam_pipeline_args: Optional[List[str]]) -> bool:
   """Whether Beam runs in this machine's DirectRunner."""
   return runner_name(beam_pipeline_args) in DIRECT_RUNNERS
+
+
+# With --beam-engine flink, the workers are pools with this project's
+# environment; naming an image spares TFX packing its own installation for
+# them (as configs.DIRECT_RUNNER_WORKER_IMAGE does). An EXTERNAL environment
+# never starts it.
+FLINK_WORKER_POOL_IMAGE = 'flink-worker-pools:this-python-environment'
+
+
+def flink_args(flink_master: str, job_endpoint: str,
+               worker_pool: str) -> List[str]:
+  """Beam args for a Flink cluster behind Beam's Flink job server: each
+  TaskManager starts its SDK workers in the pool at `worker_pool` (an
+  EXTERNAL environment), as on Flink-on-Kubernetes with pools as sidecars."""
+  return ['--runner=FlinkRunner', f'--flink_master={flink_master}',
+          f'--job_endpoint={job_endpoint}', '--environment_type=EXTERNAL',
+          f'--environment_config={worker_pool}',
+          f'--sdk_container_image={FLINK_WORKER_POOL_IMAGE}']
+
+
+class JobServerUnreachableError(ConnectionError):
+  """The Beam job server the args name does not accept connections."""
+
+
+def check_job_server(beam_pipeline_args: List[str]) -> None:
+  """Raises JobServerUnreachableError, before anything runs, when the args
+  send the Beam components to a job server nobody listens at."""
+  from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
+  from apache_beam.options.pipeline_options import PortableOptions  # pylint: disable=g-import-not-at-top
+  endpoint = PipelineOptions(list(beam_pipeline_args)).view_as(
+      PortableOptions).job_endpoint
+  if not endpoint or endpoint == 'embed':
+    return
+  host, port = endpoint.rsplit(':', 1)
+  try:
+    socket.create_connection((host, int(port)), timeout=5).close()
+  except OSError as error:
+    raise JobServerUnreachableError(
+        f'no Beam job server answers at {endpoint} ({error.strerror or error}'
+        '); `make flink-up` starts a local Flink cluster and its job '
+        'server') from error

@@ -298,18 +298,6 @@ def split_pattern(examples: types.Artifact, split: str) -> str:
   return os.path.join(artifact_utils.get_split_uri([examples], split), '*')
 
 
-class _SerializeAndCount(write_split.MaybeSerialize):
-  """TFX's MaybeSerialize, counting the split's examples as well."""
-
-  def __init__(self, split_name: str):
-    super().__init__()
-    self._split_examples = beam.metrics.Metrics.counter(_COUNTERS, split_name)
-
-  def process(self, e):
-    self._split_examples.inc(1)
-    yield from super().process(e)
-
-
 class _Count(beam.DoFn):
   """Passes the split's examples on, counting them."""
 
@@ -330,11 +318,21 @@ def split_counts(result: PipelineResult) -> Dict[str, int]:
 
 
 @beam.ptransform_fn
-def _WriteSplitInOrder(examples: beam.PCollection, output_split_path: str,
-                       split_name: str) -> beam.pvalue.PDone:
-  """TFX's WriteSplit without its Reshuffle (see Executor), counting."""
-  return (examples
-          | 'MaybeSerialize' >> beam.ParDo(_SerializeAndCount(split_name))
+def _WriteSplit(examples: beam.PCollection, output_split_path: str,
+                split_name: str, shuffle: bool) -> beam.pvalue.PDone:
+  """TFX's WriteSplit (TFRecords), counting the split's examples; without
+  its Reshuffle unless `shuffle` (see Executor).
+
+  The count follows the shuffle: a split made by a Flatten (new_users) is
+  counted in each stage Beam fuses it into, and Flink's metrics keep one
+  stage's part of such a counter.
+  """
+  serialized = examples | 'MaybeSerialize' >> beam.ParDo(
+      write_split.MaybeSerialize())
+  if shuffle:
+    serialized = serialized | 'Shuffle' >> beam.Reshuffle()
+  return (serialized
+          | 'Count' >> beam.ParDo(_Count(split_name))
           | 'Write' >> beam.io.WriteToTFRecord(
               os.path.join(output_split_path,
                            write_split.DEFAULT_TF_RECORD_FILE_NAME),
@@ -387,10 +385,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
          output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
     # TFX 1.16's BaseExampleGenExecutor.Do, line for line, but resolving
-    # the splits, naming the validation split and, on the DirectRunner,
-    # writing with
-    # _WriteSplitInOrder (tests/test_movielens_example_gen.py checks that
-    # it gives the artifact the properties TFX's Do gives).
+    # the splits, naming the validation split and writing with _WriteSplit
+    # (tests/test_movielens_example_gen.py checks that it gives the
+    # artifact the properties TFX's Do gives).
     self._log_startup(input_dict, output_dict, exec_properties)
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(
@@ -417,14 +414,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       for split_name, split in splits.items():
         path = artifact_utils.get_split_uri(examples, split_name)
         # pylint: disable=no-value-for-parameter
-        if direct:
-          _ = split | f'WriteSplit[{split_name}]' >> _WriteSplitInOrder(
-              path, split_name)
-        else:
-          _ = (split
-               | f'Count[{split_name}]' >> beam.ParDo(_Count(split_name))
-               | f'WriteSplit[{split_name}]' >> write_split.WriteSplit(
-                   path, output_file_format, exec_properties))
+        _ = split | f'WriteSplit[{split_name}]' >> _WriteSplit(
+            path, split_name, shuffle=not direct)
     counts = split_counts(pipeline.result)
     payload_format = exec_properties.get(
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY)

@@ -137,6 +137,23 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help='Beam options for every Beam component, '
                       'repeatable or one quoted string (default: '
                       f'{" ".join(configs.LOCAL_BEAM_PIPELINE_ARGS)})')
+  beam = parser.add_argument_group(
+      'where the Beam components run (README, "Flink")')
+  beam.add_argument('--beam-engine', choices=beam_runner.ENGINES,
+                    default=beam_runner.DIRECT,
+                    help='direct: Beam\'s DirectRunner in this process; '
+                    'flink: a Flink cluster through Beam\'s Flink job '
+                    'server, the Python work in worker pools beside its '
+                    'TaskManagers (`make flink-up` starts one here) '
+                    '(default: %(default)s)')
+  beam.add_argument('--flink-master', default=beam_runner.FLINK_MASTER,
+                    help="the Flink cluster's REST address "
+                    '(default: %(default)s)')
+  beam.add_argument('--job-endpoint', default=beam_runner.FLINK_JOB_ENDPOINT,
+                    help="Beam's Flink job server (default: %(default)s)")
+  beam.add_argument('--worker-pool', default=beam_runner.WORKER_POOL,
+                    help='where each TaskManager reaches the Beam worker '
+                    'pool beside it (default: %(default)s)')
   parser.add_argument('--no-cache', action='store_true',
                       help='re-run every component')
 
@@ -201,6 +218,11 @@ def check_pipeline_flags(parser: argparse.ArgumentParser,
       ratings_sources.span_window(source, config.window_spans)
   except ValueError as error:
     parser.error(str(error))
+  if args.beam_engine != beam_runner.DIRECT and any(
+      arg.startswith('--runner') for value in args.beam_pipeline_args
+      for arg in shlex.split(value)):
+    parser.error(f'--beam-engine {args.beam_engine} sets the runner; '
+                 '--beam-pipeline-args names another')
   if args.tune_trials is not None and not args.tune:
     parser.error('--tune-trials needs --tune')
   if args.schema not in (None, configs.SCHEMA_INFER) and not (
@@ -264,6 +286,17 @@ def beam_args(values: List[str],
   return flat + [d for d in defaults if d.split('=', 1)[0] not in given]
 
 
+def engine_beam_args(args: argparse.Namespace,
+                     beam_defaults: Optional[List[str]] = None) -> List[str]:
+  """Every Beam component's args: --beam-engine's, then
+  --beam-pipeline-args (with the DirectRunner's defaults)."""
+  if args.beam_engine == beam_runner.FLINK:
+    return beam_runner.flink_args(
+        args.flink_master, args.job_endpoint, args.worker_pool) + beam_args(
+            args.beam_pipeline_args, [])
+  return beam_args(args.beam_pipeline_args, beam_defaults)
+
+
 def pipeline_kwargs(args: argparse.Namespace,
                     beam_defaults: Optional[List[str]] = None
                     ) -> Dict[str, Any]:
@@ -272,6 +305,6 @@ def pipeline_kwargs(args: argparse.Namespace,
       source=ratings_source(args),
       schema_path=schema_path(args),
       config=pipeline_config(args),
-      beam_pipeline_args=beam_args(args.beam_pipeline_args, beam_defaults),
+      beam_pipeline_args=engine_beam_args(args, beam_defaults),
       enable_cache=not args.no_cache,
       ingest_only=args.ingest_only)

@@ -16,6 +16,7 @@ import time
 import traceback
 from typing import List, Optional
 
+from components import beam_runner
 from components import names
 from components import ratings_source as ratings_sources
 from pipeline import cli
@@ -55,6 +56,7 @@ def build(args: argparse.Namespace, span: Optional[int] = None):
   from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
   paths = configs.output_paths(args.output_dir)
   kwargs = cli.pipeline_kwargs(args)
+  beam_runner.check_job_server(kwargs['beam_pipeline_args'])
   if span is not None:
     kwargs['source'] = dataclasses.replace(kwargs['source'], span=span)
   return create_pipeline(

@@ -43,6 +43,15 @@ def run_module(module: str, args: List[str], timeout: int = 1800,
                      timeout=timeout)
 
 
+def start_module(module: str, args: List[str]) -> subprocess.Popen:
+  """Starts `python -m module args` from the project root; its output
+  captured as text (communicate() to end it)."""
+  return subprocess.Popen(
+      [sys.executable, '-m', module, *args], cwd=PROJECT_ROOT,
+      env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      text=True)
+
+
 def run_pipeline(output_dir: str, args: List[str]) -> dict:
   """Runs the local runner; returns run_summary.json (fails on error)."""
   return run_pipeline_with_output(output_dir, args)[0]
