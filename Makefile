@@ -4,6 +4,7 @@
 #   make bench                           the pipeline against the TFRS notebook
 #   make bench-scale [ARGS="--sizes 100k,1m,5m --with-25m"]  cost against data size
 #   make bench-replay [ARGS="--weeks 4"]  MovieLens 100k week by week, warm vs cold
+#   make flink-up / make flink-down      a local Flink cluster for --beam-engine flink
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -24,7 +25,7 @@ BROWSER ?= browser
 # Which tests: make test TESTS="tests/test_cli.py" PYTEST_ARGS="-m \"not e2e\"".
 TESTS ?= tests
 
-.PHONY: setup browser run test bench bench-scale bench-replay clean
+.PHONY: setup browser run test bench bench-scale bench-replay flink-up flink-down clean
 
 setup: $(STAMP)
 
@@ -54,6 +55,14 @@ bench-scale: setup
 
 bench-replay: setup
 	$(PY) -m bench.replay $(ARGS)
+
+# A Flink cluster on this machine (flink/cluster.py; root, Java 17, Maven):
+# JobManager, two TaskManagers with a Beam worker pool each, Beam's job server.
+flink-up: setup
+	$(PY) -m flink.cluster up
+
+flink-down:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m flink.cluster down
 
 # Debian's Chromium and its driver, for the report's browser test.
 browser:

@@ -30,6 +30,8 @@ import psutil
 from bench import compare
 from bench import synthetic
 from bench import top_n
+from components import beam_runner
+from flink import cluster
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(PROJECT_ROOT, 'bench', 'results')
@@ -48,17 +50,20 @@ GOAL_25M_SECONDS = 3600
 
 
 class MemorySampler(threading.Thread):
-  """Samples the summed RSS of a process and its descendants."""
+  """Samples the RSS of processes and their descendants: each root's tree
+  apart (`peaks`), and their sum over time (`samples`)."""
 
-  def __init__(self, pid: int):
+  def __init__(self, roots: Dict[str, int]):
     super().__init__(daemon=True)
-    self._process = psutil.Process(pid)
+    self._roots = {name: psutil.Process(pid) for name, pid in roots.items()}
     self._done = threading.Event()
     self.samples: List[Tuple[float, float]] = []  # (epoch s, MiB)
+    self.peaks: Dict[str, float] = {name: 0.0 for name in roots}
 
-  def _tree_rss(self) -> float:
+  @staticmethod
+  def _tree_rss(root: psutil.Process) -> float:
     total = 0
-    for process in [self._process] + self._process.children(recursive=True):
+    for process in [root] + root.children(recursive=True):
       try:
         total += process.memory_info().rss
       except psutil.Error:  # exited between listing and reading
@@ -68,9 +73,13 @@ class MemorySampler(threading.Thread):
   def run(self):
     while not self._done.is_set():
       try:
-        self.samples.append((time.time(), self._tree_rss()))
-      except psutil.Error:  # the runner exited
+        trees = {name: self._tree_rss(root)
+                 for name, root in self._roots.items()}
+      except psutil.Error:  # the runner (or a cluster process) exited
         return
+      self.samples.append((time.time(), sum(trees.values())))
+      for name, mib in trees.items():
+        self.peaks[name] = max(self.peaks[name], mib)
       self._done.wait(SAMPLE_SECONDS)
 
   def stop(self) -> None:
@@ -79,20 +88,26 @@ class MemorySampler(threading.Thread):
 
 
 def run_pipeline(data_path: str, output_dir: str, workers: int,
-                 log_path: str) -> Dict[str, Any]:
-  """Runs the local runner on `data_path` cold; wall seconds and memory
-  samples. Raises with the end of its log if it fails."""
+                 log_path: str, engine: str = beam_runner.DIRECT
+                 ) -> Dict[str, Any]:
+  """Runs the local runner on `data_path` cold, its Beam components on
+  `engine` (flink: the cluster `make flink-up` started); wall seconds,
+  memory samples of the runner and every cluster process, and each one's
+  peak. Raises with the end of its log if it fails."""
   flag = ('--ratings-parquet' if data_path.endswith('.parquet')
           else '--ratings-csv')
+  beam = (['--beam-engine', engine] if engine == beam_runner.FLINK
+          else [f'--beam-pipeline-args={BEAM_ARGS.format(workers)}'])
   args = [sys.executable, '-m', 'pipeline.local_runner',
-          '--output-dir', output_dir, flag, data_path, '--no-report',
-          f'--beam-pipeline-args={BEAM_ARGS.format(workers)}']
+          '--output-dir', output_dir, flag, data_path, '--no-report', *beam]
   env = dict(os.environ, PYTHONWARNINGS='ignore::FutureWarning')
+  cluster_pids = (cluster.read_pids(cluster.DEFAULT_STATE_DIR)
+                  if engine == beam_runner.FLINK else {})
   start = time.monotonic()
   with open(log_path, 'w') as log:
     process = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT)
-    sampler = MemorySampler(process.pid)
+    sampler = MemorySampler({'runner': process.pid, **cluster_pids})
     sampler.start()
     returncode = process.wait()
     sampler.stop()
@@ -101,7 +116,9 @@ def run_pipeline(data_path: str, output_dir: str, workers: int,
     with open(log_path) as log:
       raise RuntimeError(f'the pipeline failed ({returncode}) on '
                          f'{data_path}:\n{log.read()[-4000:]}')
-  return {'wall_seconds': wall, 'samples': sampler.samples}
+  return {'wall_seconds': wall, 'samples': sampler.samples,
+          'process_peaks': {name: round(mib, 1)
+                            for name, mib in sampler.peaks.items()}}
 
 
 def component_figures(metadata_path: str,
@@ -121,7 +138,8 @@ def component_figures(metadata_path: str,
 
 
 def measure_size(label: str, ratings: int, work_dir: str, file_format: str,
-                 workers: int, seed: int) -> Dict[str, Any]:
+                 workers: int, seed: int, engine: str = beam_runner.DIRECT
+                 ) -> Dict[str, Any]:
   """Generates the data (once per size, format and seed) and runs the
   pipeline on it; the size's figures."""
   data_dir = os.path.join(work_dir, 'data', f'{label}-{file_format}-{seed}')
@@ -134,22 +152,27 @@ def measure_size(label: str, ratings: int, work_dir: str, file_format: str,
           flush=True)
     manifest = synthetic.write(synthetic.Sizes.for_ratings(ratings),
                                data_dir, seed, file_format)
-  output_dir = os.path.join(work_dir, 'runs', label)
+  output_dir = os.path.join(work_dir, 'runs', label + (
+      '' if engine == beam_runner.DIRECT else f'-{engine}'))
   shutil.rmtree(output_dir, ignore_errors=True)  # a cold run
   os.makedirs(output_dir)
-  print(f'[{label}] running the pipeline ({workers} Beam workers); log: '
-        f'{output_dir}/runner.log', flush=True)
+  print(f'[{label}] running the pipeline (' + (
+      f'{workers} Beam workers' if engine == beam_runner.DIRECT else
+      'Beam on the Flink cluster') + f'); log: {output_dir}/runner.log',
+        flush=True)
   run = run_pipeline(manifest['path'], output_dir, workers,
-                     os.path.join(output_dir, 'runner.log'))
+                     os.path.join(output_dir, 'runner.log'), engine)
   summary = compare.read_json(os.path.join(output_dir, 'run_summary.json'))
   components = component_figures(
       os.path.join(output_dir, 'metadata.db'), run['samples'])
   peak = max((mib for _, mib in run['samples']), default=None)
-  print(f'[{label}] top-N anchors on the run\'s eval users', flush=True)
-  anchors = top_n.reference_lists(compare.examples_dir(output_dir),
-                                  ease_max_movies=EASE_MAX_MOVIES)
+  anchors = None  # the DirectRunner's run of the same data has them
+  if engine == beam_runner.DIRECT:
+    print(f'[{label}] top-N anchors on the run\'s eval users', flush=True)
+    anchors = top_n.reference_lists(compare.examples_dir(output_dir),
+                                    ease_max_movies=EASE_MAX_MOVIES)
   result = {
-      'label': label, 'ratings': ratings,
+      'label': label, 'ratings': ratings, 'beam_engine': engine,
       'users': manifest['users'], 'movies': manifest['movies'],
       'data_format': file_format, 'data_bytes': manifest['bytes'],
       'generate_seconds': manifest['seconds'],
@@ -157,6 +180,7 @@ def measure_size(label: str, ratings: int, work_dir: str, file_format: str,
       'seconds_per_million': round(run['wall_seconds'] / ratings * 1e6, 2),
       'examples_per_second': round(ratings / run['wall_seconds'], 1),
       'peak_rss_mib': round(peak, 1) if peak else None,
+      'process_peak_rss_mib': run['process_peaks'],
       'components': components,
       'examples': summary.get('examples'),
       'vocabulary_sizes': summary.get('vocabulary_sizes'),
@@ -277,6 +301,29 @@ def plot(results: List[Dict[str, Any]], path: str) -> None:
   plt.close(fig)
 
 
+def engine_table(direct: Dict[str, Any], flink: Dict[str, Any]) -> str:
+  """One size on the DirectRunner beside the same on Flink: seconds per
+  component, the whole run, and each process's peak memory."""
+  lines = [f"== {direct['ratings']:,} ratings: DirectRunner "
+           f"({direct['beam_engine']}) against Flink",
+           f"{'component':<36}{'direct s':>10}{'flink s':>10}{'ratio':>8}"]
+  for name, figures in direct['components'].items():
+    theirs = flink['components'].get(name, {}).get('seconds')
+    ours = figures['seconds']
+    ratio = f'{theirs / ours:.2f}' if theirs and ours >= 1 else '-'
+    lines.append(f"{name:<36}{ours:>10.1f}"
+                 f"{theirs if theirs is not None else '-':>10}{ratio:>8}")
+  lines.append(f"{'whole run':<36}{direct['wall_seconds']:>10.1f}"
+               f"{flink['wall_seconds']:>10.1f}"
+               f"{flink['wall_seconds'] / direct['wall_seconds']:>8.2f}")
+  lines.append('peak MiB per process: direct ' + ', '.join(
+      f'{k} {v:,.0f}' for k, v in direct['process_peak_rss_mib'].items())
+               + '; flink ' + ', '.join(
+                   f'{k} {v:,.0f}'
+                   for k, v in flink['process_peak_rss_mib'].items()))
+  return '\n'.join(lines)
+
+
 def merged(path: str, results: List[Dict[str, Any]]
            ) -> List[Dict[str, Any]]:
   """`results` plus the sizes of an earlier results file they lack."""
@@ -314,6 +361,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
   parser.add_argument('--workers', type=int, default=os.cpu_count() or 1,
                       help='Beam worker processes (default: the cores, '
                       '%(default)s)')
+  parser.add_argument('--beam-engine', choices=beam_runner.ENGINES,
+                      default=beam_runner.DIRECT,
+                      help='flink: each size also on the Flink cluster '
+                      '`make flink-up` started, beside the DirectRunner '
+                      '(default: %(default)s)')
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--work-dir', default=DEFAULT_WORK_DIR,
                       help='data and runs (default: %(default)s)')
@@ -342,8 +394,19 @@ def main(argv: Optional[List[str]] = None) -> int:
   for label, ratings in args.sizes:
     results.append(measure_size(label, ratings, args.work_dir, args.format,
                                 args.workers, args.seed))
+  on_flink = [measure_size(label, ratings, args.work_dir, args.format,
+                           args.workers, args.seed, beam_runner.FLINK)
+              for label, ratings in args.sizes
+              if args.beam_engine == beam_runner.FLINK]
+  for flink_result in on_flink:
+    print(engine_table(next(r for r in results
+                            if r['label'] == flink_result['label']),
+                       flink_result))
   if args.merge:
-    results = merged(args.results + '.json', results)
+    path = args.results + '.json'
+    on_flink = on_flink or (compare.read_json(path).get('flink', [])
+                            if os.path.exists(path) else [])
+    results = merged(path, results)
   summary = growth(results)
   print(growth_table(summary))
   os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
@@ -351,7 +414,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     json.dump({'machine': {'cpus': os.cpu_count(),
                            'memory_gib': round(
                                psutil.virtual_memory().total / 2**30, 1)},
-               'beam_workers': args.workers, 'sizes': results, **summary},
+               'beam_workers': args.workers, 'sizes': results, **summary,
+               'flink': on_flink},
               f, indent=2)
   plot(results, args.results + '.png')
   print(f'wrote {args.results}.json and {args.results}.png')

@@ -298,6 +298,17 @@ def split_pattern(examples: types.Artifact, split: str) -> str:
   return os.path.join(artifact_utils.get_split_uri([examples], split), '*')
 
 
+class _Serialize(write_split.MaybeSerialize):
+  """TFX's MaybeSerialize, its features in key order: protobuf writes a
+  map's entries in an order of its own per process, so the same example
+  would take other bytes in each Beam worker (Flink's two, say)."""
+
+  def process(self, e):
+    if isinstance(e, (tf.train.Example, tf.train.SequenceExample)):
+      e = e.SerializeToString(deterministic=True)
+    yield from super().process(e)
+
+
 class _Count(beam.DoFn):
   """Passes the split's examples on, counting them."""
 
@@ -320,15 +331,15 @@ def split_counts(result: PipelineResult) -> Dict[str, int]:
 @beam.ptransform_fn
 def _WriteSplit(examples: beam.PCollection, output_split_path: str,
                 split_name: str, shuffle: bool) -> beam.pvalue.PDone:
-  """TFX's WriteSplit (TFRecords), counting the split's examples; without
-  its Reshuffle unless `shuffle` (see Executor).
+  """TFX's WriteSplit (TFRecords), each example's bytes the same in any
+  process, counting the split's examples; without its Reshuffle unless
+  `shuffle` (see Executor).
 
   The count follows the shuffle: a split made by a Flatten (new_users) is
   counted in each stage Beam fuses it into, and Flink's metrics keep one
   stage's part of such a counter.
   """
-  serialized = examples | 'MaybeSerialize' >> beam.ParDo(
-      write_split.MaybeSerialize())
+  serialized = examples | 'MaybeSerialize' >> beam.ParDo(_Serialize())
   if shuffle:
     serialized = serialized | 'Shuffle' >> beam.Reshuffle()
   return (serialized
