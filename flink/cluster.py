@@ -103,9 +103,16 @@ def flink_config(state_dir: pathlib.Path) -> Dict[str, str]:
       # many buffers (Flink's default, 512, is for wide jobs on big hosts).
       'taskmanager.network.sort-shuffle.min-buffers': '64',
       'parallelism.default': str(TASK_MANAGERS),
-      'restart-strategy.type': 'fixed-delay',
-      'restart-strategy.fixed-delay.attempts': '2',
-      'restart-strategy.fixed-delay.delay': '5 s',
+      # A lost TaskManager fails each of its running tasks at once: Flink
+      # 1.19's exponential-delay strategy counts failures that come before
+      # the restart as one attempt (fixed-delay and failure-rate count each
+      # task and gave up at once).
+      'restart-strategy.type': 'exponential-delay',
+      'restart-strategy.exponential-delay.initial-backoff': '2 s',
+      'restart-strategy.exponential-delay.max-backoff': '10 s',
+      'restart-strategy.exponential-delay.backoff-multiplier': '2.0',
+      'restart-strategy.exponential-delay.attempts-before-reset-backoff': '4',
+      'restart-strategy.exponential-delay.reset-backoff-threshold': '1 min',
       'heartbeat.interval': '2000',
       'heartbeat.timeout': '15000',
       'io.tmp.dirs': str(state_dir / 'tmp'),
@@ -263,9 +270,6 @@ def alive(pid: int) -> bool:
 def up(state_dir: pathlib.Path, task_managers: int = TASK_MANAGERS) -> None:
   """Starts the cluster; returns once REST reports every TaskManager and
   the job server and the pools accept connections."""
-  if read_pids(state_dir):
-    raise SystemExit(f'flink-up: a cluster from {state_dir} is running; '
-                     '`make flink-down` first')
   began = time.time()
   for sub in ('logs', 'tmp', 'conf', 'artifacts'):
     (state_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -300,7 +304,9 @@ def up(state_dir: pathlib.Path, task_managers: int = TASK_MANAGERS) -> None:
       f'--job-host={job_host}', f'--job-port={job_port}',
       f'--artifact-port={int(job_port) - 1}',
       f'--expansion-port={int(job_port) - 2}',
-      f'--artifacts-dir={state_dir / "artifacts"}'])
+      f'--artifacts-dir={state_dir / "artifacts"}',
+      # Its jobs' default parallelism is the cluster's (else 1).
+      f'--flink-conf-dir={conf_dir}'])
   wait_until(f'{task_managers} TaskManagers registered',
              lambda: (overview() or {}).get('taskmanagers') == task_managers,
              state_dir, deadline)
@@ -312,6 +318,19 @@ def up(state_dir: pathlib.Path, task_managers: int = TASK_MANAGERS) -> None:
   print(f'flink-up: JobManager, {task_managers} TaskManagers, job server at '
         f'{beam_runner.FLINK_JOB_ENDPOINT} and worker pools up in '
         f'{time.time() - began:.1f} s (REST http://{beam_runner.FLINK_MASTER})')
+
+
+def refuse_a_second_cluster(state_dir: pathlib.Path) -> None:
+  """Exits, starting nothing, when this or another checkout's cluster
+  holds the addresses."""
+  if read_pids(state_dir):
+    raise SystemExit(f'flink-up: a cluster from {state_dir} is running; '
+                     '`make flink-down` first')
+  if overview() is not None or port_open(beam_runner.FLINK_JOB_ENDPOINT):
+    raise SystemExit(
+        f'flink-up: a Flink cluster or job server already answers at '
+        f'{beam_runner.FLINK_MASTER} / {beam_runner.FLINK_JOB_ENDPOINT} (from '
+        'another checkout?); stop it first')
 
 
 def down(state_dir: pathlib.Path, task_managers: int = TASK_MANAGERS) -> None:
@@ -368,6 +387,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   args = parser.parse_args(argv)
   state_dir = args.state_dir.resolve()
   if args.command == 'up':
+    refuse_a_second_cluster(state_dir)
     try:
       up(state_dir)
     except BaseException:

@@ -48,11 +48,13 @@ def run_executor(component: example_gen.MovieLensExampleGen,
   return execute(component, output_dir).uri
 
 
-def read_split(uri: str, split: str) -> List[tf.train.Example]:
-  """Every example of one split."""
+def read_split(uri: str, split: str, raw: bool = False) -> List[Any]:
+  """Every example of one split (its serialized record when `raw`)."""
   files = glob.glob(os.path.join(uri, f'Split-{split}', '*.gz'))
-  return [tf.train.Example.FromString(r.numpy()) for r in
-          tf.data.TFRecordDataset(files, compression_type='GZIP')]
+  records = [r.numpy() for r in
+             tf.data.TFRecordDataset(files, compression_type='GZIP')]
+  return records if raw else [tf.train.Example.FromString(r)
+                              for r in records]
 
 
 def read_every_split(uri: str) -> List[tf.train.Example]:

@@ -65,16 +65,32 @@ def test_plot_is_written(tmp_path):
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
 
-def test_memory_sampler_counts_child_processes():
+def test_memory_sampler_counts_child_processes_and_each_root_apart():
+  """The runner's tree and, with Flink, each cluster process's tree: their
+  sum over time and each one's own peak."""
   code = ('import subprocess, sys; subprocess.run([sys.executable, "-c", '
-          '"x = bytearray(200 * 2**20); import time; time.sleep(2)"])')
-  process = subprocess.Popen([sys.executable, '-c', code])
-  sampler = scale.MemorySampler(process.pid)
+          '"x = bytearray({} * 2**20); import time; time.sleep(2)"])')
+  big, small = (subprocess.Popen([sys.executable, '-c', code.format(mib)])
+                for mib in (200, 50))
+  sampler = scale.MemorySampler({'runner': big.pid, 'pool': small.pid})
   sampler.start()
-  process.wait()
+  big.wait()
+  small.wait()
   sampler.stop()
-  assert max(mib for _, mib in sampler.samples) > 200
+  assert max(mib for _, mib in sampler.samples) > 250
   assert all(t <= time.time() for t, _ in sampler.samples)
+  assert sampler.peaks['runner'] > 200 and 50 < sampler.peaks['pool'] < 200
+
+
+def test_engine_table_sets_flink_beside_the_direct_runner():
+  direct = {**result('1m', 10**6, 200.0, 2500.0),
+            'beam_engine': 'direct',
+            'process_peak_rss_mib': {'runner': 2500.0}}
+  flink = {**result('1m', 10**6, 300.0, 1500.0), 'beam_engine': 'flink',
+           'process_peak_rss_mib': {'runner': 1500.0, 'taskmanager-1': 900.0}}
+  table = scale.engine_table(direct, flink)
+  assert '1.50' in table.splitlines()[-2]  # the whole run: 300 / 200
+  assert 'taskmanager-1 900' in table
 
 
 def test_merge_keeps_earlier_sizes_not_measured_again(tmp_path):

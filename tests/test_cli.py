@@ -7,6 +7,7 @@ import os
 import pytest
 
 from bench import synthetic
+from components import beam_runner
 from components import ratings_source
 from components.ratings_source import RatingsSource
 from pipeline import cli
@@ -50,6 +51,41 @@ def test_local_beam_args_spare_tfx_packing_itself(monkeypatch):
   with pytest.raises(AssertionError, match='tfx_ephemeral'):
     dependency_utils.make_beam_dependency_flags(
         ['--direct_running_mode=in_memory'])
+
+
+def test_flink_engine_sends_every_beam_component_to_the_job_server(
+    monkeypatch):
+  """--beam-engine flink: the Flink runner through the job server, SDK
+  workers from the pools; the user's Beam args follow, TFX packs nothing."""
+  from tfx.utils import dependency_utils  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(dependency_utils, 'build_ephemeral_package',
+                      lambda *_: pytest.fail('TFX would build tfx_ephemeral'))
+  args = cli.pipeline_kwargs(parse([
+      '--beam-engine', 'flink', '--job-endpoint', 'js:8099',
+      '--beam-pipeline-args=--parallelism=4']))['beam_pipeline_args']
+  assert args == [
+      '--runner=FlinkRunner', '--flink_master=localhost:8081',
+      '--job_endpoint=js:8099', '--environment_type=EXTERNAL',
+      '--environment_config=localhost:50000',
+      f'--sdk_container_image={beam_runner.FLINK_WORKER_POOL_IMAGE}',
+      '--parallelism=4']
+  assert not beam_runner.is_direct_runner(args)
+  assert dependency_utils.make_beam_dependency_flags(args) == args
+
+
+def test_flink_engine_and_another_runner_is_refused(capsys):
+  with pytest.raises(SystemExit):
+    parse(['--beam-engine', 'flink',
+           '--beam-pipeline-args=--runner=DataflowRunner'])
+  assert '--beam-engine flink sets the runner' in capsys.readouterr().err
+
+
+def test_an_unreachable_job_server_is_named_before_anything_runs():
+  beam_runner.check_job_server(configs.LOCAL_BEAM_PIPELINE_ARGS)  # no server
+  with pytest.raises(beam_runner.JobServerUnreachableError,
+                     match='no Beam job server answers at localhost:9 '):
+    beam_runner.check_job_server(beam_runner.flink_args(
+        'localhost:8081', 'localhost:9', 'localhost:50000'))
 
 
 def test_tuned_preset_has_its_own_gate_and_flags_override_it():

@@ -64,17 +64,17 @@ def flink():
     cluster.down(STATE_DIR)
 
 
-def pool_worker_starts() -> int:
-  """SDK workers the worker pools have started so far (their logs)."""
-  return sum(log.read_text(errors='replace').count(
+def pool_worker_starts() -> Counter:
+  """{worker pool: SDK workers it has started so far} (the pools' logs)."""
+  return Counter({log.stem: log.read_text(errors='replace').count(
       'Starting worker with command')
-             for log in (STATE_DIR / 'logs').glob('worker-pool-*.log'))
+                  for log in (STATE_DIR / 'logs').glob('worker-pool-*.log')})
 
 
 @pytest.fixture(scope='module')
 def runs(flink, ratings_csv, tmp_path_factory):
   """(DirectRunner output dir, its summary, Flink's, its summary, the Flink
-  jobs the run added, the SDK workers the pools started for it)."""
+  jobs the run added, the SDK workers each pool started for it)."""
   del flink
   direct = str(tmp_path_factory.mktemp('direct') / 'out')
   on_flink = str(tmp_path_factory.mktemp('flink') / 'out')
@@ -110,11 +110,14 @@ def test_the_beam_jobs_ran_on_the_cluster(runs):
   assert {state for _, state in added.values()} == {'FINISHED'}
 
 
-def test_the_python_work_ran_in_the_worker_pools(runs):
-  """The TaskManagers had the pools start SDK workers for every job (an
-  EXTERNAL environment), so the Python work was not done in the submitting
-  process, as LOOPBACK would."""
-  assert runs[5] >= len(runs[4]) * cluster.TASK_MANAGERS
+def test_the_python_work_ran_in_both_worker_pools(runs):
+  """Each TaskManager had its pool start SDK workers for every job (an
+  EXTERNAL environment), so the Python work was spread over both and not
+  done in the submitting process, as LOOPBACK would."""
+  started = runs[5]
+  assert sorted(started) == [f'worker-pool-{i}' for i in
+                             range(1, cluster.TASK_MANAGERS + 1)]
+  assert min(started.values()) >= len(runs[4])
 
 
 def test_examples_vocabularies_and_metrics_equal_the_direct_runners(runs):
