@@ -132,7 +132,13 @@ def classpath(state_dir: pathlib.Path) -> str:
 
 
 def run(cmd: List[str], check: bool = True) -> subprocess.CompletedProcess:
-  return subprocess.run(cmd, check=check, capture_output=True, text=True)
+  """Runs `cmd`; with `check`, a failure exits naming the command and what
+  it said (e.g. `ip netns add` without root)."""
+  result = subprocess.run(cmd, check=False, capture_output=True, text=True)
+  if check and result.returncode:
+    raise SystemExit(f'flink-up: `{" ".join(cmd)}` failed: '
+                     f'{result.stderr.strip() or result.returncode}')
+  return result
 
 
 def network_up(hosts: List[TaskManagerHost]) -> None:
@@ -263,8 +269,18 @@ def alive(pid: int) -> bool:
   except ProcessLookupError:
     return False
   # A child that exited but was not reaped is a zombie: not alive.
-  stat = pathlib.Path(f'/proc/{pid}/stat')
-  return stat.exists() and stat.read_text().split()[2] != 'Z'
+  fields = proc_stat(pid)
+  return fields is not None and fields[0] != 'Z'
+
+
+def proc_stat(pid: int) -> Optional[List[str]]:
+  """/proc/PID/stat's fields after the command name (state, parent, process
+  group, ...), or None once the process is gone."""
+  try:
+    text = pathlib.Path(f'/proc/{pid}/stat').read_text()
+  except OSError:
+    return None
+  return text.rsplit(')', 1)[1].split()
 
 
 def up(state_dir: pathlib.Path, task_managers: int = TASK_MANAGERS) -> None:
@@ -334,8 +350,18 @@ def refuse_a_second_cluster(state_dir: pathlib.Path) -> None:
 
 
 def down(state_dir: pathlib.Path, task_managers: int = TASK_MANAGERS) -> None:
-  """Stops the process groups `up` started (TERM, then KILL after 10 s),
-  then the namespaces and the bridge."""
+  """Stops the process groups `up` started, then removes the namespaces
+  and the bridge."""
+  pids = stop_processes(state_dir)
+  network_down(task_manager_hosts(task_managers))
+  shutil.rmtree(state_dir / 'tmp', ignore_errors=True)
+  print(f'flink-down: stopped {len(pids)} process groups'
+        + (f' ({", ".join(pids)})' if pids else ''))
+
+
+def stop_processes(state_dir: pathlib.Path) -> Dict[str, int]:
+  """Stops the process groups in pids.json (TERM, then KILL after 10 s);
+  returns what it stopped."""
   pids = read_pids(state_dir)
   for pid in pids.values():
     signal_group(pid, signal.SIGTERM)
@@ -345,10 +371,7 @@ def down(state_dir: pathlib.Path, task_managers: int = TASK_MANAGERS) -> None:
   for pid in pids.values():
     signal_group(pid, signal.SIGKILL)
   (state_dir / 'pids.json').unlink(missing_ok=True)
-  network_down(task_manager_hosts(task_managers))
-  shutil.rmtree(state_dir / 'tmp', ignore_errors=True)
-  print(f'flink-down: stopped {len(pids)} process groups'
-        + (f' ({", ".join(pids)})' if pids else ''))
+  return pids
 
 
 def signal_group(pid: int, sig: int) -> None:
@@ -360,12 +383,9 @@ def signal_group(pid: int, sig: int) -> None:
 
 def group_alive(pgid: int) -> bool:
   """Whether any process of the group `pgid` is still running."""
-  for stat in pathlib.Path('/proc').glob('[0-9]*/stat'):
-    try:
-      fields = stat.read_text().rsplit(')', 1)[1].split()
-    except OSError:
-      continue
-    if int(fields[2]) == pgid and fields[0] != 'Z':
+  for path in pathlib.Path('/proc').glob('[0-9]*'):
+    fields = proc_stat(int(path.name))
+    if fields and int(fields[2]) == pgid and fields[0] != 'Z':
       return True
   return False
 
