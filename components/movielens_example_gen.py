@@ -299,9 +299,9 @@ def split_pattern(examples: types.Artifact, split: str) -> str:
 
 
 class _Serialize(write_split.MaybeSerialize):
-  """TFX's MaybeSerialize, its features in key order: protobuf writes a
-  map's entries in an order of its own per process, so the same example
-  would take other bytes in each Beam worker (Flink's two, say)."""
+  """TFX's MaybeSerialize, its features in key order: protobuf's default
+  order of a map's entries is not fixed, and the same examples took other
+  bytes on Flink than on the DirectRunner."""
 
   def process(self, e):
     if isinstance(e, (tf.train.Example, tf.train.SequenceExample)):
