@@ -67,11 +67,18 @@ def check_job_server(beam_pipeline_args: List[str]) -> None:
       PortableOptions).job_endpoint
   if not endpoint or endpoint == 'embed':
     return
-  host, port = endpoint.rsplit(':', 1)
-  try:
-    socket.create_connection((host, int(port)), timeout=5).close()
-  except OSError as error:
+  refused = connection_error(endpoint)
+  if refused:
     raise JobServerUnreachableError(
-        f'no Beam job server answers at {endpoint} ({error.strerror or error}'
-        '); `make flink-up` starts a local Flink cluster and its job '
-        'server') from error
+        f'no Beam job server answers at {endpoint} ({refused}); `make '
+        'flink-up` starts a local Flink cluster and its job server')
+
+
+def connection_error(address: str, timeout: float = 5) -> Optional[str]:
+  """Why `host:port` does not accept a TCP connection; None when it does."""
+  host, port = address.rsplit(':', 1)
+  try:
+    socket.create_connection((host, int(port)), timeout=timeout).close()
+  except OSError as error:
+    return error.strerror or str(error)
+  return None

@@ -23,12 +23,11 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from components import beam_runner
 
@@ -228,22 +227,25 @@ def worker_env() -> Dict[str, str]:
   return env
 
 
+def rest(path: str, timeout: float = 5) -> Any:
+  """The cluster's REST API's answer at `path` (e.g. /jobs/overview)."""
+  with urllib.request.urlopen(f'http://{beam_runner.FLINK_MASTER}{path}',
+                              timeout=timeout) as r:
+    return json.load(r)
+
+
 def overview() -> Optional[dict]:
   """The REST API's /overview, or None while it does not answer."""
   try:
-    with urllib.request.urlopen(
-        f'http://{beam_runner.FLINK_MASTER}/overview', timeout=2) as r:
-      return json.load(r)
+    return rest('/overview', timeout=2)
   except OSError:
     return None
 
 
 def port_open(address: str, namespace: Optional[str] = None) -> bool:
-  host, port = address.rsplit(':', 1)
   if namespace is None:
-    with socket.socket() as s:
-      s.settimeout(1)
-      return s.connect_ex((host, int(port))) == 0
+    return beam_runner.connection_error(address, timeout=1) is None
+  host, port = address.rsplit(':', 1)
   probe = (f'import socket,sys; s=socket.socket(); s.settimeout(1); '
            f'sys.exit(s.connect_ex(({host!r}, {port})))')
   return run(['ip', 'netns', 'exec', namespace, sys.executable, '-c', probe],

@@ -8,22 +8,19 @@ stop at 2.62 / 2.70, the TFX 1.21 stack's SDK is Beam 2.77 (README, "Flink").
 """
 
 import glob
-import gzip
 import hashlib
 import json
 import os
-import pathlib
 import signal
 import time
-import urllib.request
 from collections import Counter
 
 import apache_beam
 import pytest
 
-from components import beam_runner
 from flink import cluster
 from tests import e2e
+from tests.example_gen_run import read_split
 
 pytestmark = [
     pytest.mark.e2e,
@@ -39,16 +36,10 @@ FLINK = ['--beam-engine', 'flink']
 STATE_DIR = cluster.DEFAULT_STATE_DIR
 
 
-def rest(path: str):
-  with urllib.request.urlopen(
-      f'http://{beam_runner.FLINK_MASTER}{path}', timeout=5) as r:
-    return json.load(r)
-
-
 def jobs() -> dict:
   """{job id: (name, state)} of every job the cluster knows."""
   return {j['jid']: (j['name'], j['state'])
-          for j in rest('/jobs/overview')['jobs']}
+          for j in cluster.rest('/jobs/overview')['jobs']}
 
 
 @pytest.fixture(scope='module')
@@ -95,11 +86,9 @@ def artifact_dir(output_dir: str, component: str, key: str) -> str:
 
 
 def record_hashes(examples_dir: str, split: str) -> Counter:
-  """The split's serialized records (gzipped TFRecords), as hashes."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  files = glob.glob(os.path.join(examples_dir, f'Split-{split}', '*.gz'))
-  return Counter(hashlib.sha256(r.numpy()).hexdigest() for r in
-                 tf.data.TFRecordDataset(files, compression_type='GZIP'))
+  """The split's serialized records, as hashes."""
+  return Counter(hashlib.sha256(r).hexdigest()
+                 for r in read_split(examples_dir, split, raw=True))
 
 
 def test_the_beam_jobs_ran_on_the_cluster(runs):
@@ -159,7 +148,7 @@ def test_a_lost_task_manager_comes_back_and_the_run_completes(
   assert job, f'no job ran:\n{stdout[-2000:]}\n{stderr[-2000:]}'
   assert process.returncode == 0, stderr[-3000:]
   assert jobs()[job][1] == 'FINISHED'
-  assert rest(f'/jobs/{job}/exceptions')['exceptionHistory']['entries']
+  assert cluster.rest(f'/jobs/{job}/exceptions')['exceptionHistory']['entries']
   with open(os.path.join(on_flink, 'run_summary.json')) as f:
     states = json.load(f)['component_states']
   assert (states['MovieLensExampleGen'], states['Trainer'],
@@ -194,8 +183,9 @@ def test_no_job_server_is_one_line_and_runs_nothing(ratings_csv, tmp_path):
 
 
 def test_flink_down_leaves_nothing_running(flink):
-  """Last: stops the cluster and checks every process group it started is
-  gone (the fixture starts none again)."""
+  """Last: stops the cluster, checks every process group it started is
+  gone and no namespace is left, then starts it again for whoever started
+  it to stop."""
   pids = cluster.read_pids(flink)
   cluster.down(flink)
   assert not [name for name, pid in pids.items() if cluster.group_alive(pid)]
