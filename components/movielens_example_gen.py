@@ -33,8 +33,8 @@ components/tf_examples.py.
 import hashlib
 import json
 import os
-from typing import (Any, Dict, Iterable, Iterator, List, Optional, Protocol,
-                    Sequence, Tuple, Union)
+from typing import (Any, Dict, Iterable, List, Optional, Protocol, Sequence,
+                    Tuple, Union)
 
 import apache_beam as beam
 from apache_beam.runners.runner import PipelineResult
@@ -180,8 +180,7 @@ def newest_of(records: Sequence[beam.PCollection], percent: int
 def carve_new_users(splits: Dict[str, beam.PCollection],
                     new: beam.PCollection) -> Dict[str, beam.PCollection]:
   """Every rating of the users in `new` (a newest_of set) moved from each
-  split to NEW_USERS_SPLIT, each split streaming past a side input (the
-  DirectRunner's way: carve_new_users_by_join shuffles).
+  split to NEW_USERS_SPLIT.
 
   `new` must not be computed from `splits` themselves: a split that feeds
   its own side input is held whole (in memory, on the DirectRunner) until
@@ -194,40 +193,6 @@ def carve_new_users(splits: Dict[str, beam.PCollection],
         beam.pvalue.AsSingleton(new))
     moved.append(part)
   return {**kept, NEW_USERS_SPLIT: tuple(moved) | 'NewUsers' >> beam.Flatten()}
-
-
-def _split_of_user(joined: Tuple[bytes, Dict[str, Iterable[Any]]]
-                   ) -> Iterator[beam.pvalue.TaggedOutput]:
-  """A user's records, each to its split, or all to NEW_USERS_SPLIT when
-  the user is new."""
-  _, groups = joined
-  new = any(True for _ in groups['new'])
-  for split_name, record in groups['records']:
-    yield beam.pvalue.TaggedOutput(NEW_USERS_SPLIT if new else split_name,
-                                   record)
-
-
-def carve_new_users_by_join(splits: Dict[str, beam.PCollection],
-                            new: beam.PCollection
-                            ) -> Dict[str, beam.PCollection]:
-  """carve_new_users as one CoGroupByKey of every record with the new
-  users, by user id: for runners that shuffle the splits anyway (the join
-  is that shuffle), and without a side input, whose reads failed on Flink
-  in long fused stages (bench/results/HISTORY.md). Records are serialized
-  before the shuffle."""
-  tagged = [split | f'ByUser[{name}]' >> beam.ParDo(_Serialize())
-            | f'KeyByUser[{name}]' >> beam.Map(
-                lambda record, name: (user_and_time(record)[0],
-                                      (name, record)), name)
-            for name, split in splits.items()]
-  new_keys = new | 'NewUserKeys' >> beam.FlatMap(
-      lambda users: ((user, None) for user in users))
-  routed = ({'records': tuple(tagged) | 'EveryRecord' >> beam.Flatten(),
-             'new': new_keys}
-            | 'JoinNewUsers' >> beam.CoGroupByKey()
-            | 'SplitOfUser' >> beam.FlatMap(_split_of_user).with_outputs(
-                *splits, NEW_USERS_SPLIT))
-  return {name: routed[name] for name in [*splits, NEW_USERS_SPLIT]}
 
 
 # ------------------------------------------------------------------ sources
@@ -410,9 +375,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       splits = {**splits, TRAIN_SPLIT: train, VALIDATION_SPLIT: validation}
     new_user_percent = exec_properties.get(NEW_USER_PERCENT_KEY)
     if new_user_percent:
-      carve = (carve_new_users if is_direct_runner(self._beam_pipeline_args)
-               else carve_new_users_by_join)
-      splits = carve(splits, newest_of(
+      splits = carve_new_users(splits, newest_of(
           self.read_again(pipeline, exec_properties), new_user_percent))
     return splits
 
@@ -456,17 +419,14 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     output_file_format = exec_properties.get(
         standard_component_specs.OUTPUT_FILE_FORMAT_KEY,
         example_gen_pb2.FILE_FORMAT_UNSPECIFIED)
-    # Other runners shuffle as TFX does; carve_new_users_by_join is that
-    # shuffle where it runs.
-    shuffle = not (is_direct_runner(self._beam_pipeline_args)
-                   or exec_properties.get(NEW_USER_PERCENT_KEY))
+    direct = is_direct_runner(self._beam_pipeline_args)
     with self._make_beam_pipeline() as pipeline:
       splits = self.GenerateExamplesByBeam(pipeline, exec_properties)
       for split_name, split in splits.items():
         path = artifact_utils.get_split_uri(examples, split_name)
         # pylint: disable=no-value-for-parameter
         _ = split | f'WriteSplit[{split_name}]' >> _WriteSplit(
-            path, split_name, shuffle=shuffle)
+            path, split_name, shuffle=not direct)
     counts = split_counts(pipeline.result)
     payload_format = exec_properties.get(
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY)

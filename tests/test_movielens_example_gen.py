@@ -658,36 +658,3 @@ def test_examples_are_written_with_their_features_in_key_order(written):
   assert records and all(
       r == tf.train.Example.FromString(r).SerializeToString(deterministic=True)
       for r in records)
-
-
-@pytest.mark.parametrize('carve', ['carve_new_users',
-                                   'carve_new_users_by_join'])
-def test_both_carves_move_every_record_of_the_new_users(written, carve):
-  """The DirectRunner's Partition with a side input and the other runners'
-  CoGroupByKey (no side input) give each split the same records."""
-  import apache_beam as beam  # pylint: disable=g-import-not-at-top
-  from apache_beam.testing import util  # pylint: disable=g-import-not-at-top
-  from components import new_users  # pylint: disable=g-import-not-at-top
-  splits = {name: read_split(written, name, raw=True)
-            for name in ('train', 'validation', 'eval')}
-  first = {}
-  for records in splits.values():
-    for record in records:
-      user, time = example_gen.user_and_time(record)
-      first[user] = min(first.get(user, time), time)
-  newest = new_users.newest_users(list(first.items()), 20)
-  assert newest and len(newest) < len(first)
-  is_new = lambda record: example_gen.user_and_time(record)[0] in newest
-  expected = {name: [r for r in records if not is_new(r)]
-              for name, records in splits.items()}
-  expected[example_gen.NEW_USERS_SPLIT] = [
-      r for records in splits.values() for r in records if is_new(r)]
-  with beam.Pipeline() as pipeline:
-    out = getattr(example_gen, carve)(
-        {name: pipeline | f'Read[{name}]' >> beam.Create(records)
-         for name, records in splits.items()},
-        pipeline | 'New' >> beam.Create([newest]))
-    assert set(out) == set(expected)
-    for name, split in out.items():
-      util.assert_that(split, util.equal_to(expected[name]),
-                       label=f'Check[{name}]')
