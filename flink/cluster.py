@@ -94,7 +94,11 @@ def flink_config(state_dir: pathlib.Path) -> Dict[str, str]:
       'rest.port': beam_runner.FLINK_MASTER.rsplit(':', 1)[1],
       'taskmanager.numberOfTaskSlots': '1',
       'taskmanager.bind-host': '0.0.0.0',
-      'taskmanager.memory.process.size': '2048m',
+      'taskmanager.memory.process.size': '3072m',
+      # Beam's gRPC channels to the SDK workers take their buffers from
+      # direct memory; with Flink's default (none for tasks) ExampleGen at
+      # 1M ratings failed with "OutOfMemoryError: Direct buffer memory".
+      'taskmanager.memory.task.off-heap.size': '512m',
       # Beam's batch stages exchange data over many channels at once.
       'taskmanager.memory.network.min': '256m',
       'taskmanager.memory.network.max': '256m',
