@@ -2,8 +2,11 @@
 answer the runners' defaults (pipeline/cli.py) and ExampleGen's DirectRunner
 path (components/movielens_example_gen.py) both use."""
 
+import json
+import re
 import socket
-from typing import List, Optional
+import urllib.request
+from typing import Any, List, Optional
 
 DIRECT = 'direct'
 FLINK = 'flink'
@@ -81,4 +84,55 @@ def connection_error(address: str, timeout: float = 5) -> Optional[str]:
     socket.create_connection((host, int(port)), timeout=timeout).close()
   except OSError as error:
     return error.strerror or str(error)
+  return None
+
+
+def flink_rest(flink_master: str, path: str, timeout: float = 5) -> Any:
+  """A Flink cluster's REST API's answer at `path` (e.g. /jobs/overview)."""
+  with urllib.request.urlopen(f'http://{flink_master}{path}',
+                              timeout=timeout) as r:
+    return json.load(r)
+
+
+# How Beam's portable runner reports a failed job: its id is the Flink job's
+# name, a '_' and a uuid.
+_FAILED_JOB = re.compile(r'Pipeline (\S+?)_[0-9a-f-]{36} failed')
+
+
+def flink_failure_cause(beam_pipeline_args: List[str],
+                        error: str) -> Optional[str]:
+  """Why a Beam job failed on Flink, in one line, where the job server's
+  message does not say (it keeps only the root exception, e.g. "Connection
+  refused"): read from the failed job's exceptions on the cluster's REST
+  API. Says which TaskManager could not reach its worker pool; None for
+  other failures, other runners, or a cluster that does not answer."""
+  from apache_beam.options.pipeline_options import FlinkRunnerOptions  # pylint: disable=g-import-not-at-top
+  from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
+  from apache_beam.options.pipeline_options import PortableOptions  # pylint: disable=g-import-not-at-top
+  failed = _FAILED_JOB.search(error)
+  options = PipelineOptions(list(beam_pipeline_args))
+  master = options.view_as(FlinkRunnerOptions).flink_master
+  if not failed or runner_name(beam_pipeline_args) != 'FlinkRunner' or (
+      not master or master.startswith('[')):  # [auto], [local]: no REST
+    return None
+  try:
+    jobs = flink_rest(master, '/jobs/overview')['jobs']
+    [job] = [j['jid'] for j in jobs if j['name'] == failed.group(1)] or [None]
+    entries = (flink_rest(master, f'/jobs/{job}/exceptions')
+               ['exceptionHistory']['entries'] if job else [])
+  except (OSError, ValueError, KeyError):
+    return None
+  located_first = sorted(
+      (c for e in entries for c in [e, *e.get('concurrentExceptions', [])]),
+      key=lambda entry: not entry.get('location'))
+  for entry in located_first:
+    if 'ExternalEnvironmentFactory.createEnvironment' in entry['stacktrace']:
+      pool = options.view_as(PortableOptions).environment_config
+      causes = [line for line in entry['stacktrace'].splitlines()
+                if line.startswith('Caused by: ')]
+      reason = (causes or [entry['stacktrace'].strip()])[-1].rsplit(': ', 1)[-1]
+      where = (f"the TaskManager at {entry['location'].split(':')[0]}"
+               if entry.get('location') else 'a TaskManager')
+      return (f'{where} could not start SDK workers in its Beam worker pool '
+              f'at {pool} (--worker-pool): {reason}')
   return None

@@ -26,7 +26,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
 from components import beam_runner
@@ -233,9 +232,7 @@ def worker_env() -> Dict[str, str]:
 
 def rest(path: str, timeout: float = 5) -> Any:
   """The cluster's REST API's answer at `path` (e.g. /jobs/overview)."""
-  with urllib.request.urlopen(f'http://{beam_runner.FLINK_MASTER}{path}',
-                              timeout=timeout) as r:
-    return json.load(r)
+  return beam_runner.flink_rest(beam_runner.FLINK_MASTER, path, timeout)
 
 
 def overview() -> Optional[dict]:

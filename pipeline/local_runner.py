@@ -193,7 +193,9 @@ def run(args: argparse.Namespace, paths: dict) -> int:
         built and os.path.exists(paths['metadata_path'])) else {}
     where = (', '.join(failed) or 'the orchestrator') if built else (
         'pipeline construction')
-    message = f'{type(error).__name__}: {error}'
+    message = (built and beam_runner.flink_failure_cause(
+        cli.engine_beam_args(args), str(error))) or (
+            f'{type(error).__name__}: {error}')
     print(f'error: the run failed in {where}: {message}', file=sys.stderr)
     write_summary(paths, {'failed_in': where, 'error': message,
                           'wall_seconds': round(time.monotonic() - start, 1)})
