@@ -101,9 +101,7 @@ def training_data(examples_uri: str) -> new_users.TimedRatings:
   examples = artifacts.examples_artifact(examples_uri)
   parts = [recommender_evaluator.read_timed_ratings(examples, split)
            for split in recommender_evaluator.training_splits(examples)]
-  return new_users.TimedRatings(*(
-      np.concatenate([getattr(p, f.name) for p in parts])
-      for f in dataclasses.fields(new_users.TimedRatings)))
+  return new_users.TimedRatings.concatenate(parts)
 
 
 def ids_of(ratings: new_users.TimedRatings, catalog: Catalog):

@@ -45,6 +45,17 @@ class TimedRatings:
   ratings: np.ndarray
   timestamps: np.ndarray
 
+  @classmethod
+  def concatenate(cls, parts: Sequence['TimedRatings']) -> 'TimedRatings':
+    """The parts' ratings, one after another."""
+    return cls(*(np.concatenate([getattr(part, field.name) for part in parts])
+                 for field in dataclasses.fields(cls)))
+
+  def where(self, mask: np.ndarray) -> 'TimedRatings':
+    """The ratings `mask` selects."""
+    return TimedRatings(*(getattr(self, field.name)[mask]
+                          for field in dataclasses.fields(self)))
+
 
 @dataclasses.dataclass
 class Case:

@@ -18,7 +18,7 @@ import json
 import os
 import re
 from types import ModuleType
-from typing import List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 TFDS = 'tfds'  # a TFDS MovieLens ratings config
 CSV = 'csv'  # a ratings CSV, and optionally the eval split's
@@ -140,6 +140,25 @@ SPAN_PREFIX = 'span-'  # a span's folder: span-1, span-2, ...
 SPAN_NAME = re.compile(re.escape(SPAN_PREFIX) + r'(\d+)$')
 
 
+def span_folders_in(folder: str, listdir: Callable[[str], Iterable[str]],
+                    isdir: Callable[[str], bool],
+                    error: type = ValueError) -> Dict[int, str]:
+  """{span number: its folder} of the `span-N` folders in `folder`, in
+  order, listed with `listdir` and `isdir` (os's where TensorFlow is not
+  imported yet, tf.io.gfile's for any file system). Raises `error` when
+  there is none."""
+  spans = {}
+  for name in listdir(folder):
+    match = SPAN_NAME.match(name.rstrip('/'))
+    path = os.path.join(folder, name.rstrip('/'))
+    if match and isdir(path):
+      spans[int(match.group(1))] = path
+  if not spans:
+    raise error(f'ratings folder {folder}: no span folders ({SPAN_PREFIX}1, '
+                f'{SPAN_PREFIX}2, ...)')
+  return dict(sorted(spans.items()))
+
+
 def span_window(source: RatingsSource, window_spans: int
                 ) -> Optional[Tuple[int, List[int]]]:
   """(the span a run ingests and evaluates on, the spans before it that it
@@ -149,13 +168,9 @@ def span_window(source: RatingsSource, window_spans: int
   folder = source.paths[0]
   if is_remote(folder):
     return None
-  numbers = sorted(int(match.group(1)) for match in (
-      SPAN_NAME.match(name) for name in (
-          os.listdir(folder) if os.path.isdir(folder) else ()))
-                   if match)
-  if not numbers:
-    raise ValueError(f'{folder}: no span folders ({SPAN_PREFIX}1, '
-                     f'{SPAN_PREFIX}2, ...)')
+  numbers = list(span_folders_in(
+      folder, lambda path: os.listdir(path) if os.path.isdir(path) else (),
+      os.path.isdir, ValueError))
   span = max(numbers) if source.span is None else source.span
   earlier = [n for n in numbers if n < span]
   if not earlier:

@@ -317,9 +317,7 @@ def read_future(examples: types.Artifact) -> new_users.TimedRatings:
   """Every rating of a span (all its splits), with when it was given."""
   parts = [read_timed_ratings(examples, split) for split in
            artifact_utils.decode_split_names(examples.split_names)]
-  return new_users.TimedRatings(*(
-      np.concatenate([getattr(part, field) for part in parts])
-      for field in ('users', 'titles', 'ratings', 'timestamps')))
+  return new_users.TimedRatings.concatenate(parts)
 
 
 def returning_and_new(future: new_users.TimedRatings, known: Set[bytes]
@@ -339,9 +337,7 @@ def returning_and_new(future: new_users.TimedRatings, known: Set[bytes]
   return (top_n_metrics.Ratings(future.users[returning],
                                 future.titles[returning],
                                 future.ratings[returning]),
-          new_users.TimedRatings(*(
-              getattr(future, field)[~returning]
-              for field in ('users', 'titles', 'ratings', 'timestamps'))))
+          future.where(~returning))
 
 
 NO_NEW_USERS = ('no new-user figures: ExampleGen wrote no new_users split '

@@ -27,7 +27,7 @@ from components import parquet_source
 from components import tf_examples
 from components.ratings_source import is_remote
 from components.ratings_source import RatingsSource
-from components.ratings_source import SPAN_NAME
+from components.ratings_source import span_folders_in
 from components.ratings_source import SPAN_PREFIX
 from components.tf_examples import RatingsSourceError
 
@@ -39,16 +39,8 @@ def span_folders(folder: str) -> Dict[int, str]:
   """{span number: its folder} of the `span-N` folders in `folder`."""
   if not tf.io.gfile.isdir(folder):
     raise RatingsSourceError(f'ratings folder {folder} does not exist')
-  spans = {}
-  for name in tf.io.gfile.listdir(folder):
-    match = SPAN_NAME.match(name.rstrip('/'))
-    if match and tf.io.gfile.isdir(os.path.join(folder, name)):
-      spans[int(match.group(1))] = os.path.join(folder, name.rstrip('/'))
-  if not spans:
-    raise RatingsSourceError(
-        f'ratings folder {folder}: no span folders ({SPAN_PREFIX}1, '
-        f'{SPAN_PREFIX}2, ...)')
-  return dict(sorted(spans.items()))
+  return span_folders_in(folder, tf.io.gfile.listdir, tf.io.gfile.isdir,
+                         RatingsSourceError)
 
 
 def span_kind(span_folder: str) -> str:
