@@ -46,6 +46,13 @@ def is_direct_runner(beam_pipeline_args: Optional[List[str]]) -> bool:
 FLINK_WORKER_POOL_IMAGE = 'flink-worker-pools:this-python-environment'
 
 
+# How long a TaskManager keeps a job's SDK workers after its last stage
+# that used them ended, for the job's next stage. Beam's Flink runner honours
+# it only when its classes load parent-first (flink/cluster.py); else every
+# stage started its own SDK workers (each importing TensorFlow).
+FLINK_ENVIRONMENT_CACHE_MILLIS = 60_000
+
+
 def flink_args(flink_master: str, job_endpoint: str,
                worker_pool: str) -> List[str]:
   """Beam args for a Flink cluster behind Beam's Flink job server: each
@@ -54,7 +61,8 @@ def flink_args(flink_master: str, job_endpoint: str,
   return ['--runner=FlinkRunner', f'--flink_master={flink_master}',
           f'--job_endpoint={job_endpoint}', '--environment_type=EXTERNAL',
           f'--environment_config={worker_pool}',
-          f'--sdk_container_image={FLINK_WORKER_POOL_IMAGE}']
+          f'--sdk_container_image={FLINK_WORKER_POOL_IMAGE}',
+          f'--environment_cache_millis={FLINK_ENVIRONMENT_CACHE_MILLIS}']
 
 
 class JobServerUnreachableError(ConnectionError):

@@ -105,6 +105,10 @@ def flink_config(state_dir: pathlib.Path) -> Dict[str, str]:
       # many buffers (Flink's default, 512, is for wide jobs on big hosts).
       'taskmanager.network.sort-shuffle.min-buffers': '64',
       'parallelism.default': str(TASK_MANAGERS),
+      # Beam's runner is on the TaskManagers' own classpath: loading it
+      # parent-first lets a job's SDK workers serve all its stages
+      # (beam_runner.FLINK_ENVIRONMENT_CACHE_MILLIS).
+      'classloader.resolve-order': 'parent-first',
       # A lost TaskManager fails each of its running tasks at once: Flink
       # 1.19's exponential-delay strategy counts failures that come before
       # the restart as one attempt (fixed-delay and failure-rate count each

@@ -68,6 +68,8 @@ def test_flink_engine_sends_every_beam_component_to_the_job_server(
       '--job_endpoint=js:8099', '--environment_type=EXTERNAL',
       '--environment_config=localhost:50000',
       f'--sdk_container_image={beam_runner.FLINK_WORKER_POOL_IMAGE}',
+      '--environment_cache_millis='
+      f'{beam_runner.FLINK_ENVIRONMENT_CACHE_MILLIS}',
       '--parallelism=4']
   assert not beam_runner.is_direct_runner(args)
   assert dependency_utils.make_beam_dependency_flags(args) == args
