@@ -104,7 +104,8 @@ def flink_rest(flink_master: str, path: str, timeout: float = 5) -> Any:
 
 # How Beam's portable runner reports a failed job: its id is the Flink job's
 # name, a '_' and a uuid.
-_FAILED_JOB = re.compile(r'Pipeline (\S+?)_[0-9a-f-]{36} failed')
+_FAILED_JOB = re.compile(
+    r'Pipeline (\S+?)_[0-9a-f-]{36} failed(?: in state \w+)?:? ?(.*)')
 
 
 def flink_failure_cause(beam_pipeline_args: List[str],
@@ -112,8 +113,8 @@ def flink_failure_cause(beam_pipeline_args: List[str],
   """Why a Beam job failed on Flink, in one line, where the job server's
   message does not say (it keeps only the root exception, e.g. "Connection
   refused"): read from the failed job's exceptions on the cluster's REST
-  API. Says which TaskManager could not reach its worker pool; None for
-  other failures, other runners, or a cluster that does not answer."""
+  API. Says that the cluster does not answer, or which TaskManager could
+  not reach its worker pool; None for other failures and other runners."""
   from apache_beam.options.pipeline_options import FlinkRunnerOptions  # pylint: disable=g-import-not-at-top
   from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
   from apache_beam.options.pipeline_options import PortableOptions  # pylint: disable=g-import-not-at-top
@@ -123,6 +124,10 @@ def flink_failure_cause(beam_pipeline_args: List[str],
   if not failed or runner_name(beam_pipeline_args) != 'FlinkRunner' or (
       not master or master.startswith('[')):  # [auto], [local]: no REST
     return None
+  refused = connection_error(master)
+  if refused:
+    return (f'the Flink cluster at {master} (--flink-master) does not answer '
+            f'({refused}); the job server reported: {failed.group(2)}')
   try:
     jobs = flink_rest(master, '/jobs/overview')['jobs']
     [job] = [j['jid'] for j in jobs if j['name'] == failed.group(1)] or [None]

@@ -90,15 +90,18 @@ def test_an_unreachable_job_server_is_named_before_anything_runs():
         'localhost:8081', 'localhost:9', 'localhost:50000'))
 
 
-def test_a_failure_cause_is_read_only_from_a_flink_cluster_that_answers():
-  """The worker-pool line (tests/test_flink_e2e.py) needs the cluster's
-  REST API; elsewhere the job server's message stands as it is."""
+def test_a_failed_flink_job_whose_cluster_does_not_answer_says_so():
+  """A Flink job's failure is explained only on Flink (the worker-pool
+  line, tests/test_flink_e2e.py, reads the cluster's REST API)."""
   error = ('Pipeline BeamApp-root-1204000310-20914a11_933477f6-1820-4a94-9c4b'
            '-f94757849b20 failed in state FAILED: java.net.ConnectException')
   assert beam_runner.flink_failure_cause(
       configs.LOCAL_BEAM_PIPELINE_ARGS, error) is None
   assert beam_runner.flink_failure_cause(beam_runner.flink_args(
-      'localhost:9', 'localhost:8099', 'localhost:50000'), error) is None
+      'localhost:9', 'localhost:8099', 'localhost:50000'), error) == (
+          'the Flink cluster at localhost:9 (--flink-master) does not answer '
+          '(Connection refused); the job server reported: '
+          'java.net.ConnectException')
   assert beam_runner.flink_failure_cause(beam_runner.flink_args(
       'localhost:9', 'localhost:8099', 'localhost:50000'), 'other') is None
 

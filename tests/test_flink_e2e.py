@@ -18,6 +18,7 @@ from collections import Counter
 import apache_beam
 import pytest
 
+from components import beam_runner
 from flink import cluster
 from tests import e2e
 from tests.example_gen_run import read_split
@@ -202,6 +203,24 @@ def test_a_worker_pool_down_is_one_line_and_pushes_nothing(
       f'{cluster.task_manager_hosts()[1].address} could not start SDK '
       'workers in its Beam worker pool at localhost:50000 (--worker-pool): '
       'Connection refused')
+  assert not os.path.exists(os.path.join(output_dir, 'serving_model'))
+
+
+def test_a_job_manager_down_is_one_line_and_pushes_nothing(
+    flink, ratings_csv, tmp_path):
+  """The JobManager gone (the job server still up): one line naming the
+  component and the cluster's address. The next test starts it again."""
+  cluster.signal_group(cluster.read_pids(flink)['jobmanager'],
+                       signal.SIGKILL)
+  output_dir = str(tmp_path / 'out')
+  result = e2e.run_module('pipeline.local_runner', [
+      '--output-dir', output_dir, '--ratings-csv', ratings_csv, *ARGS,
+      *FLINK])
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      'error: the run failed in MovieLensExampleGen: the Flink cluster at '
+      f'{beam_runner.FLINK_MASTER} (--flink-master) does not answer '
+      '(Connection refused); the job server reported: ')
   assert not os.path.exists(os.path.join(output_dir, 'serving_model'))
 
 
