@@ -185,43 +185,42 @@ def test_no_job_server_is_one_line_and_runs_nothing(ratings_csv, tmp_path):
   assert not os.path.exists(os.path.join(output_dir, 'pipeline_root'))
 
 
-def test_a_worker_pool_down_is_one_line_and_pushes_nothing(
-    flink, ratings_csv, tmp_path):
-  """TaskManager 2's worker pool (its sidecar) gone: Flink's restarts fail
-  the same way, and the run stops in one line naming the component, the
-  TaskManager and the pool's address, with nothing pushed. The next test
-  starts the cluster again."""
-  cluster.signal_group(cluster.read_pids(flink)['worker-pool-2'],
-                       signal.SIGKILL)
-  output_dir = str(tmp_path / 'out')
+def error_line_without(process: str, flink, ratings_csv: str,
+                       output_dir: str) -> str:
+  """The last line of a run whose cluster lost `process` (SIGKILLed, not
+  started again), after checking it failed and pushed nothing."""
+  cluster.signal_group(cluster.read_pids(flink)[process], signal.SIGKILL)
   result = e2e.run_module('pipeline.local_runner', [
       '--output-dir', output_dir, '--ratings-csv', ratings_csv, *ARGS,
       *FLINK])
   assert result.returncode == 1
-  assert result.stderr.strip().splitlines()[-1] == (
+  assert not os.path.exists(os.path.join(output_dir, 'serving_model'))
+  return result.stderr.strip().splitlines()[-1]
+
+
+def test_a_worker_pool_down_is_one_line_and_pushes_nothing(
+    flink, ratings_csv, tmp_path):
+  """TaskManager 2's worker pool (its sidecar) gone: Flink's restarts fail
+  the same way, and the run stops in one line naming the component, the
+  TaskManager and the pool's address. The last test starts the cluster
+  again."""
+  assert error_line_without('worker-pool-2', flink, ratings_csv,
+                            str(tmp_path / 'out')) == (
       'error: the run failed in MovieLensExampleGen: the TaskManager at '
       f'{cluster.task_manager_hosts()[1].address} could not start SDK '
       'workers in its Beam worker pool at localhost:50000 (--worker-pool): '
       'Connection refused')
-  assert not os.path.exists(os.path.join(output_dir, 'serving_model'))
 
 
 def test_a_job_manager_down_is_one_line_and_pushes_nothing(
     flink, ratings_csv, tmp_path):
   """The JobManager gone (the job server still up): one line naming the
-  component and the cluster's address. The next test starts it again."""
-  cluster.signal_group(cluster.read_pids(flink)['jobmanager'],
-                       signal.SIGKILL)
-  output_dir = str(tmp_path / 'out')
-  result = e2e.run_module('pipeline.local_runner', [
-      '--output-dir', output_dir, '--ratings-csv', ratings_csv, *ARGS,
-      *FLINK])
-  assert result.returncode == 1
-  assert result.stderr.strip().splitlines()[-1].startswith(
+  component and the cluster's address."""
+  assert error_line_without('jobmanager', flink, ratings_csv,
+                            str(tmp_path / 'out')).startswith(
       'error: the run failed in MovieLensExampleGen: the Flink cluster at '
       f'{beam_runner.FLINK_MASTER} (--flink-master) does not answer '
       '(Connection refused); the job server reported: ')
-  assert not os.path.exists(os.path.join(output_dir, 'serving_model'))
 
 
 def test_flink_down_leaves_nothing_running(flink):
