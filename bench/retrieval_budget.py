@@ -2,7 +2,8 @@
 of the training data (never the eval split).
 
   python -m bench.retrieval_budget --run-dir runs/bench-scale/runs/5m \
-      [--passes 0.25,0.5,1,2,3,5] [--output result.json]
+      [--passes 0.25,0.5,1,2,3,5] [--batch-sizes 512,1024] \
+      [--output result.json]
 
 Reads a finished run's ExampleGen and Transform outputs (ML Metadata), then
 trains the retrieval model as the Trainer does (trainer_module) on the
@@ -10,7 +11,9 @@ train split alone and, after each number of passes over it (fractions of
 an epoch included), scores Recall@10 on the validation split with the
 Evaluator's protocol: each validation user's top 10 of the catalog, their
 train movies left out, relevant = validation ratings >= 4. Prints the
-recall and the training seconds at each point.
+recall, the training seconds and examples/s at each point, for each batch
+size asked for (in-batch softmax: a larger batch gives each user more
+negatives, and costs more per rating).
 """
 
 import argparse
@@ -110,7 +113,6 @@ def measure(run_dir: str, passes: List[float],
                            seed=hparams.seed).repeat()
   steps_per_pass = -(-n // hparams.retrieval_batch_size)
   popular = round(recall_at_k(None, train, held_out), 4)
-  print(json.dumps({'most_popular_recall@10': popular}), flush=True)
   results, done_steps, seconds = [], 0, 0.0
   for point in sorted(passes):
     steps = int(round(point * steps_per_pass)) - done_steps
@@ -119,9 +121,12 @@ def measure(run_dir: str, passes: List[float],
       model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
       seconds += time.monotonic() - start
       done_steps += steps
-    results.append({'passes': point, 'examples': done_steps *
-                    hparams.retrieval_batch_size,
+    examples = done_steps * hparams.retrieval_batch_size
+    results.append({'batch_size': hparams.retrieval_batch_size,
+                    'passes': point, 'examples': examples,
                     'train_seconds': round(seconds, 1),
+                    'examples_per_second': round(examples / seconds)
+                    if seconds else None,
                     'most_popular_recall@10': popular,
                     'recall@10': round(recall_at_k(model, train, held_out),
                                        4)})
@@ -136,11 +141,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                       help='a finished pipeline run (its output dir)')
   parser.add_argument('--passes', default='0.25,0.5,1,2,3,5',
                       help='passes over train at which to score')
+  parser.add_argument(
+      '--batch-sizes', default=str(Hyperparameters().retrieval_batch_size),
+      help="the retrieval model's batch sizes to measure, each from scratch")
   parser.add_argument('--output', help='also write the results here (JSON)')
   args = parser.parse_args(argv)
-  results = measure(args.run_dir,
-                    [float(p) for p in args.passes.split(',')],
-                    Hyperparameters())
+  passes = [float(p) for p in args.passes.split(',')]
+  results = [point for size in args.batch_sizes.split(',')
+             for point in measure(args.run_dir, passes, Hyperparameters(
+                 retrieval_batch_size=int(size)))]
   if args.output:
     with open(args.output, 'w') as f:
       json.dump({'run_dir': args.run_dir, 'results': results}, f, indent=1)

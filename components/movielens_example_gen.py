@@ -165,13 +165,13 @@ def earliest(timestamps: Iterable[Optional[int]]) -> Optional[int]:
   return min((t for t in timestamps if t is not None), default=None)
 
 
-def newest_of(records: Sequence[beam.PCollection], percent: int
+def newest_of(user_times: Sequence[beam.PCollection], percent: int
               ) -> beam.PCollection:
-  """The newest `percent`% of the users by first rating, over `records`
-  (new_users.newest_users): one set, for a side input."""
-  return (tuple(records)
+  """The newest `percent`% of the users by first rating, over `user_times`
+  ((user id, timestamp or None) pairs; new_users.newest_users): one set,
+  for a side input."""
+  return (tuple(user_times)
           | 'EverySplit' >> beam.Flatten()
-          | 'UserAndTime' >> beam.Map(user_and_time)
           | 'FirstRating' >> beam.CombinePerKey(earliest)
           | 'Users' >> beam.combiners.ToList()
           | 'NewestUsers' >> beam.Map(new_users.newest_users, percent))
@@ -226,6 +226,10 @@ class SourceModule(Protocol):
   def side_files(self, input_base: str) -> List[str]:
     """Files besides the splits' whose changes must re-run ExampleGen."""
 
+  # Optional: user_times(pipeline, source, path), each rating's (user id,
+  # timestamp or None) read without making examples (a columnar format's
+  # two columns); without it the executor reads the examples again.
+
 
 def source_of(exec_properties: Dict[str, Any]) -> RatingsSource:
   """The RatingsSource the component was built with."""
@@ -255,6 +259,22 @@ def _RatingsToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
   source = source_of(exec_properties)
   return source_module(source).read(pipeline, source,
                                     source_path(exec_properties, split_pattern))
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+def _ReadUserTimes(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
+                   split_pattern: str) -> beam.PCollection:
+  """(user id, timestamp or None) of every rating an input split names:
+  from the source's own `user_times` where it has one, else from its
+  examples."""
+  source = source_of(exec_properties)
+  module = source_module(source)
+  path = source_path(exec_properties, split_pattern)
+  if hasattr(module, 'user_times'):
+    return module.user_times(pipeline, source, path)
+  return (module.read(pipeline, source, path)
+          | 'UserAndTime' >> beam.Map(user_and_time))
 
 
 def count_split(exec_properties: Dict[str, Any], split_pattern: str) -> int:
@@ -381,15 +401,14 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
   def read_again(self, pipeline: beam.Pipeline,
                  exec_properties: Dict[str, Any]) -> List[beam.PCollection]:
-    """Every input split's records, read a second time (carve_new_users
-    says why)."""
+    """Every input split's (user id, timestamp) pairs, read a second time
+    (carve_new_users says why)."""
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(
         exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
         input_config)
-    read = self.GetInputSourceToExamplePTransform()
     # pylint: disable=no-value-for-parameter
-    return [pipeline | f'ReadForNewUsers[{split.name}]' >> read(
+    return [pipeline | f'ReadForNewUsers[{split.name}]' >> _ReadUserTimes(
         exec_properties, split.pattern) for split in input_config.splits]
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],

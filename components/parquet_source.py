@@ -127,6 +127,32 @@ def ReadParquet(  # pylint: disable=invalid-name
           | 'ToExamples' >> beam.FlatMap(parquet_table_to_examples, pattern))
 
 
+def first_ratings_of_table(table: pa.Table
+                           ) -> List[Tuple[bytes, Optional[int]]]:
+  """(user id, earliest timestamp or None) per user of a table with those
+  two columns (a timestamp column missing: None for every user), grouped
+  in Arrow: ExampleGen's new-user split needs no examples made for it."""
+  users = table[features.USER_ID_KEY].cast(pa.binary())
+  if features.TIMESTAMP_KEY not in table.column_names:
+    return [(user, None) for user in pc.unique(users).to_pylist()]
+  first = pa.table({'user': users, 'time': table[features.TIMESTAMP_KEY].cast(
+      pa.int64())}).group_by('user').aggregate([('time', 'min')])
+  return list(zip(first['user'].to_pylist(), first['time_min'].to_pylist()))
+
+
+@beam.ptransform_fn
+def ReadUserTimes(  # pylint: disable=invalid-name
+    pipeline: beam.Pipeline, pattern: str) -> beam.PCollection:
+  """(user id, earliest timestamp) per user and row group of the Parquet
+  files, from those two columns alone."""
+  columns, _ = check_parquet(pattern)
+  return (pipeline
+          | 'ReadParquet' >> beam.io.ReadFromParquetBatched(
+              pattern, columns=[name for name in columns if name in (
+                  features.USER_ID_KEY, features.TIMESTAMP_KEY)])
+          | 'FirstRatings' >> beam.FlatMap(first_ratings_of_table))
+
+
 # ---------------------------------------- the source interface (ratings_source)
 
 FILE_BASED = True
@@ -166,6 +192,13 @@ def read(pipeline: beam.Pipeline, source: RatingsSource,
   """ReadParquet of `path`."""
   del source
   return pipeline | 'ReadParquet' >> ReadParquet(path)  # pylint: disable=no-value-for-parameter
+
+
+def user_times(pipeline: beam.Pipeline, source: RatingsSource,
+               path: str) -> beam.PCollection:
+  """ReadUserTimes of `path` (for ExampleGen's new-user split)."""
+  del source
+  return pipeline | 'ReadUserTimes' >> ReadUserTimes(path)  # pylint: disable=no-value-for-parameter
 
 
 def side_files(input_base: str) -> List[str]:

@@ -254,24 +254,41 @@ def test_parquet_becomes_the_same_examples_as_csv(tmp_path):
   csv_path = synthetic.write(sizes, str(tmp_path / 'c'), seed=3)['path']
   parquet_path = synthetic.write(sizes, str(tmp_path / 'p'), seed=3,
                                  file_format='parquet')['path']
+  # The new users come from the examples for the CSV, from the Parquet
+  # files' user and timestamp columns for Parquet: the same people.
   from_csv = run_executor(example_gen.MovieLensExampleGen(
-      RatingsSource.csv(csv_path)), str(tmp_path / 'out_csv'))
+      RatingsSource.csv(csv_path), new_user_percent=20),
+                          str(tmp_path / 'out_csv'))
   from_parquet = run_executor(example_gen.MovieLensExampleGen(
-      RatingsSource.parquet(parquet_path)), str(tmp_path / 'out_parquet'))
+      RatingsSource.parquet(parquet_path), new_user_percent=20),
+                              str(tmp_path / 'out_parquet'))
   def split_examples(uri, split):
     return sorted(e.SerializeToString(deterministic=True)
                   for e in read_split(uri, split))
   # The same examples in the same splits: the split hashes canonical bytes
   # (the C++ encoder's own change order from process to process).
-  for split in ('train', 'validation', 'eval'):
+  for split in ('train', 'validation', 'eval', 'new_users'):
     assert split_examples(from_csv, split) == split_examples(
         from_parquet, split)
+  assert read_split(from_parquet, 'new_users')
   assert sorted(e.SerializeToString(deterministic=True) for e in
                 read_every_split(from_csv)) == sorted(
                     parquet_source.parquet_table_to_examples(
                         pq.read_table(parquet_path)))
+  known = 2000 - len(read_split(from_parquet, 'new_users'))
   assert 0.75 < len(read_split(from_parquet, 'train') + read_split(
-      from_parquet, 'validation')) / 2000 < 0.85
+      from_parquet, 'validation')) / known < 0.85
+
+
+def test_first_ratings_of_a_table_are_per_user_minima_nulls_skipped():
+  import pyarrow as pa  # pylint: disable=g-import-not-at-top
+  table = pa.table({'user_id': ['a', 'b', 'a', 'c', 'c'],
+                    'timestamp': pa.array([5, 3, 2, None, None], pa.int32())})
+  assert sorted(parquet_source.first_ratings_of_table(table)) == [
+      (b'a', 2), (b'b', 3), (b'c', None)]
+  assert sorted(parquet_source.first_ratings_of_table(
+      table.drop(['timestamp']))) == [(b'a', None), (b'b', None),
+                                      (b'c', None)]
 
 
 def test_parquet_nulls_in_optional_columns_are_absent_features(tmp_path):
