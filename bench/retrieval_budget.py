@@ -3,7 +3,7 @@ of the training data (never the eval split).
 
   python -m bench.retrieval_budget --run-dir runs/bench-scale/runs/5m \
       [--passes 0.25,0.5,1,2,3,5] [--batch-sizes 512,1024] \
-      [--output result.json]
+      [--learning-rates 0.05,0.1] [--output result.json]
 
 Reads a finished run's ExampleGen and Transform outputs (ML Metadata), then
 trains the retrieval model as the Trainer does (trainer_module) on the
@@ -12,8 +12,8 @@ an epoch included), scores Recall@10 on the validation split with the
 Evaluator's protocol: each validation user's top 10 of the catalog, their
 train movies left out, relevant = validation ratings >= 4. Prints the
 recall, the training seconds and examples/s at each point, for each batch
-size asked for (in-batch softmax: a larger batch gives each user more
-negatives, and costs more per rating).
+size and learning rate asked for (in-batch softmax: a larger batch gives
+each user more negatives, and costs more per rating).
 """
 
 import argparse
@@ -123,6 +123,7 @@ def measure(run_dir: str, passes: List[float],
       done_steps += steps
     examples = done_steps * hparams.retrieval_batch_size
     results.append({'batch_size': hparams.retrieval_batch_size,
+                    'learning_rate': hparams.retrieval_learning_rate,
                     'passes': point, 'examples': examples,
                     'train_seconds': round(seconds, 1),
                     'examples_per_second': round(examples / seconds)
@@ -144,12 +145,18 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser.add_argument(
       '--batch-sizes', default=str(Hyperparameters().retrieval_batch_size),
       help="the retrieval model's batch sizes to measure, each from scratch")
+  parser.add_argument(
+      '--learning-rates',
+      default=str(Hyperparameters().retrieval_learning_rate),
+      help="the retrieval model's learning rates (Adagrad) to measure")
   parser.add_argument('--output', help='also write the results here (JSON)')
   args = parser.parse_args(argv)
   passes = [float(p) for p in args.passes.split(',')]
   results = [point for size in args.batch_sizes.split(',')
+             for rate in args.learning_rates.split(',')
              for point in measure(args.run_dir, passes, Hyperparameters(
-                 retrieval_batch_size=int(size)))]
+                 retrieval_batch_size=int(size),
+                 retrieval_learning_rate=float(rate)))]
   if args.output:
     with open(args.output, 'w') as f:
       json.dump({'run_dir': args.run_dir, 'results': results}, f, indent=1)

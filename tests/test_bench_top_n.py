@@ -62,3 +62,21 @@ def test_ease_is_left_out_above_its_catalog_limit(tmp_path):
   assert set(sparse_only) == {'most_popular', 'item_knn'}
   assert sparse_only['item_knn'] == {**both['item_knn'], 'seconds':
                                      sparse_only['item_knn']['seconds']}
+
+
+def test_ease_in_user_batches_gives_each_user_their_own_list(monkeypatch):
+  """Batches of 3 users (the last one short), an unknown user among them:
+  each list is that user's scores' top k, their titles left out."""
+  train, held_out = planted_ratings()
+  train_ratings = as_ratings(train)
+  evaluated = top_n_metrics.protocol(train_ratings, as_ratings(held_out),
+                                     min_rating=4)
+  evaluated.users.append('nobody')
+  lists = {}
+  for size in (1, 3, 10_000):  # one user a batch; short last batch; one
+    monkeypatch.setattr(top_n, 'EASE_USER_BATCH', size)
+    lists[size] = top_n.ease_lists(train_ratings, evaluated, 5, l2=50.0)
+  assert lists[1] == lists[3] == lists[10_000]
+  assert len(lists[1]) == len(evaluated.users)
+  # No history: every score 0, so the first titles in order.
+  assert lists[1][-1] == sorted(set(train_ratings.titles))[:5]
