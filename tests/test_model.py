@@ -226,7 +226,7 @@ def test_model_architecture_is_the_tutorials():
 TUNED_HPARAMS = {'model': 'tuned', 'epochs': 30, 'batch_size': 128,
                  'learning_rate': 0.01, 'optimizer': 'adam', 'l2': 1e-5,
                  'embedding_dim': 8, 'early_stopping_patience': 3, 'seed': 1,
-                 # Less than one pass: a random part of one epoch.
+                 # Less than one pass: one epoch all the same.
                  'retrieval_max_examples': 1000,
                  'retrieval_batch_size': 256}
 
@@ -268,20 +268,23 @@ def test_retrieval_stops_at_its_budget(tuned):
   _, stats = tuned
   assert stats['retrieval_train_examples'] > 1000
   assert stats['retrieval_epochs_run'] == 1
-  # 4 batches of 256: the budget rounded up to whole batches.
-  assert stats['retrieval_examples_seen'] == 1024
+  assert stats['retrieval_examples_seen'] == stats['retrieval_train_examples']
+  assert stats['retrieval_batch_size'] == 256
 
 
 @pytest.mark.parametrize('examples, budget, expected', [
-    (80_000, 2_000_000, (5, None)),  # MovieLens 100k: the epochs asked
-    (400_000, 2_000_000, (5, None)),  # exactly the budget
-    (900_000, 2_000_000, (2, None)),  # fewer, whole epochs
-    (25_000_000, 2_000_000, (1, 1954)),  # 1/12 of one: 1954 x 1024
-    (25_000_000, 0, (5, None)),  # no cap
+    (80_000, 10_000_000, (5, 1024)),  # MovieLens 100k: as asked
+    (900_000, 10_000_000, (5, 256)),  # 1M: every epoch, the large batch
+    (2_000_000, 10_000_000, (5, 256)),  # exactly the budget
+    (4_500_000, 10_000_000, (2, 256)),  # fewer, whole epochs
+    (25_000_000, 10_000_000, (1, 256)),  # one at least
+    (25_000_000, 0, (5, 256)),  # no cap
+    (500_000, 1_000_000, (2, 1024)),  # the small batch up to 500k
 ])
 def test_retrieval_schedule(examples, budget, expected):
   hparams = trainer.Hyperparameters(retrieval_epochs=5,
                                     retrieval_batch_size=1024,
+                                    retrieval_large_batch_size=256,
                                     retrieval_max_examples=budget)
   assert trainer.retrieval_schedule(examples, hparams) == expected
 

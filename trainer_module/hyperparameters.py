@@ -7,6 +7,10 @@ from typing import Any, Dict, Optional, Tuple
 MODELS = ('tutorial', 'tuned', 'autorec')
 OPTIMIZERS = ('adagrad', 'adam')
 MAX_RETRIEVAL_CANDIDATES = 1000
+# Training ratings past which the retrieval model takes its large batch
+# (Hyperparameters.retrieval_large_batch_size): MovieLens 100k keeps the
+# batch its settings were chosen with.
+LARGE_RETRIEVAL_DATA = 500_000
 # The Tuner's custom_config key: how many hyperparameter sets it tries
 # (trainer_module/tuner.py).
 TUNE_TRIALS_KEY = 'tune_trials'
@@ -73,22 +77,22 @@ class Hyperparameters:
   warm_learning_rate_scale: float = _field(
       0.1, "the rating models' learning rates in a warm run, as a share of "
       'the cold ones', above=0)
-  # On 1M and 5M synthetic ratings more passes did not help, and a pass
-  # over 5M takes ~45 s on 2 cores. Recall@10 on the validation split
-  # (bench/retrieval_budget.py; the eval split is never read): MovieLens
-  # 100k 0.162 after 1 pass, 0.246 after 5 (400k ratings); 1M synthetic
-  # ratings 0.065 after 1/4 to 1 pass, 0.064 after 2, 0.057 after 5 (most
-  # popular: 0.059); 5M 0.054 after 1/10, 0.057 after 1/4 to 1, 0.048
-  # after 5. The synthetic ratings pick movies by popularity only, so they
-  # show the cost and that the cap does no harm there; real ratings past
-  # 100k were not at hand to measure on (0 lifts the cap).
+  # Chosen on 1M and 5M generated ratings with taste (bench/
+  # retrieval_budget.py, the validation split; README "Scale"): a pass at
+  # the large batch goes through 135k ratings/s on 2 cores, and 5M's
+  # Recall@10 after 0.5 / 1 / 2 passes is 0.18 / 0.25 / 0.28.
   retrieval_max_examples: int = _field(
-      2_000_000, 'ratings the retrieval model goes through at most: fewer '
-      'epochs than retrieval_epochs, or part of one (a random subset), when '
-      'they would take more; 0: no cap', low=0)
+      10_000_000, 'ratings the retrieval model goes through at most: fewer '
+      'epochs than retrieval_epochs when they would take more, one at '
+      'least; 0: no cap', low=0)
   retrieval_batch_size: int = _field(
       1024, "the retrieval model's batch size (in-batch softmax: the "
       'negatives per user)', low=1)
+  # In-batch softmax costs batch^2 a batch: at 1M ratings 256 goes through
+  # 2.1x the ratings/s of 1024 with the same Recall@10 after each pass.
+  retrieval_large_batch_size: int = _field(
+      256, f"the retrieval model's batch size on more than "
+      f'{LARGE_RETRIEVAL_DATA:,} training ratings', low=1)
   retrieval_learning_rate: float = _field(
       0.05, "the retrieval model's learning rate (Adagrad)", above=0)
   retrieval_embedding_dim: int = _field(64, 'retrieval tower output size',

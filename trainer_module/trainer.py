@@ -7,7 +7,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from absl import logging
 import numpy as np
@@ -18,6 +18,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from trainer_module import code_fingerprint
 from trainer_module import ensemble
 from trainer_module import features
+from trainer_module import hyperparameters
 from trainer_module import item_neighbors
 from trainer_module import ranking_models
 from trainer_module import retrieval_model
@@ -338,18 +339,24 @@ def rated_movies(tf_transform_output: tft.TFTransformOutput,
                                        features.USER_ID_KEY))
 
 
+class RetrievalSchedule(NamedTuple):
+  epochs: int
+  batch_size: int
+
+
 def retrieval_schedule(examples: int, hparams: Hyperparameters
-                       ) -> Tuple[int, Optional[int]]:
-  """(epochs, steps per epoch; None: whole epochs) of the retrieval model
-  over `examples` ratings: `retrieval_epochs`, fewer when they would go
-  through more than `retrieval_max_examples`, and part of one epoch (the
-  first batches of a shuffled one: a random subset) when even one would."""
+                       ) -> RetrievalSchedule:
+  """The retrieval model's epochs and batch size over `examples` ratings:
+  `retrieval_epochs`, fewer (one at least) when they would go through
+  more than `retrieval_max_examples`; the large batch on large data."""
   budget = hparams.retrieval_max_examples
-  if not budget or hparams.retrieval_epochs * examples <= budget:
-    return hparams.retrieval_epochs, None
-  if examples <= budget:
-    return budget // examples, None
-  return 1, -(-budget // hparams.retrieval_batch_size)
+  epochs = hparams.retrieval_epochs
+  if budget and epochs * examples > budget:
+    epochs = max(1, budget // examples)
+  return RetrievalSchedule(epochs, (
+      hparams.retrieval_large_batch_size
+      if examples > hyperparameters.LARGE_RETRIEVAL_DATA
+      else hparams.retrieval_batch_size))
 
 
 def new_retrieval_model(tf_transform_output: tft.TFTransformOutput,
@@ -395,22 +402,20 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
     model.movie_tower(ids)
     carried = base.restore(RETRIEVAL_KEY, model, tf_transform_output)
   examples = data.train_examples + data.validation_examples
-  epochs, steps_per_epoch = retrieval_schedule(examples, hparams)
+  epochs, batch_size = retrieval_schedule(examples, hparams)
   clock = TrainingClock()
   model.fit(
       splits.batches(data.both,
                      [splits.USER_KEY, splits.MOVIE_KEY],
-                     hparams.retrieval_batch_size, shuffle=True,
-                     seed=hparams.seed),
-      epochs=epochs, steps_per_epoch=steps_per_epoch,
+                     batch_size, shuffle=True, seed=hparams.seed),
+      epochs=epochs,
       callbacks=[epoch_logger('retrieval', epochs), clock],
       verbose=0)
   return model, {
       'retrieval_train_examples': examples,
       'retrieval_epochs_run': clock.epochs,
-      'retrieval_examples_seen': epochs * (
-          examples if steps_per_epoch is None else
-          min(examples, steps_per_epoch * hparams.retrieval_batch_size)),
+      'retrieval_examples_seen': epochs * examples,
+      'retrieval_batch_size': batch_size,
       'retrieval_train_seconds': round(clock.train_seconds, 3),
       'retrieval_warm_start': dataclasses.asdict(carried) if carried else None,
   }
