@@ -216,10 +216,18 @@ def size_table(result: Dict[str, Any]) -> str:
       f"vocabulary sizes: {result['vocabulary_sizes']}; eval RMSE: "
       + (f'{rmse:.4f}' if rmse is not None else 'n/a')
       + f"; blessed: {result['blessed']}",
+      f"ratings in the splits: {written(result):,} of {result['ratings']:,}"
+      + ('' if written(result) == result['ratings'] else ' (LOST SOME)'),
       'Recall@10 on the eval users: ' + '; '.join(
           f'{name} {recall:.4f}' for name, recall in top_n_recalls(result)),
   ]
   return '\n'.join(lines)
+
+
+def written(result: Dict[str, Any]) -> int:
+  """The ratings ExampleGen wrote to its splits (all of them, unless some
+  were lost)."""
+  return sum((result['examples'] or {}).values())
 
 
 def top_n_recalls(result: Dict[str, Any]) -> List[Tuple[str, float]]:
@@ -419,7 +427,11 @@ def main(argv: Optional[List[str]] = None) -> int:
               f, indent=2)
   plot(results, args.results + '.png')
   print(f'wrote {args.results}.json and {args.results}.png')
-  return 0
+  lost = [r['label'] for r in results + on_flink
+          if written(r) != r['ratings']]
+  if lost:
+    print(f'error: ExampleGen did not write every rating at {lost}')
+  return 1 if lost else 0
 
 
 if __name__ == '__main__':

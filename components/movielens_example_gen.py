@@ -30,6 +30,7 @@ What they share (tf.Example building, decoding, file fingerprints):
 components/tf_examples.py.
 """
 
+import collections
 import hashlib
 import json
 import os
@@ -177,25 +178,32 @@ def newest_of(user_times: Sequence[beam.PCollection], percent: int
           | 'NewestUsers' >> beam.Map(new_users.newest_users, percent))
 
 
+# A split as one PCollection, or as parts written into the same folder.
+SplitParts = Union[beam.PCollection, Tuple[beam.PCollection, ...]]
+
+
 def carve_new_users(splits: Dict[str, beam.PCollection],
-                    new: beam.PCollection) -> Dict[str, beam.PCollection]:
+                    new: beam.PCollection) -> Dict[str, SplitParts]:
   """Every rating of the users in `new` (a newest_of set) moved from each
-  split to NEW_USERS_SPLIT.
+  split to NEW_USERS_SPLIT, whose parts (one per split they came from) are
+  written side by side into its folder.
 
   `new` must not be computed from `splits` themselves: a split that feeds
   its own side input is held whole (in memory, on the DirectRunner) until
   the side input is ready. The executor reads the source a second time for
-  it instead, so each split streams from the read to its files."""
+  it instead, so each split streams from the read to its files.
+  The parts are not flattened into one PCollection: on the DirectRunner
+  (Beam 2.61, multi-processing) the write after such a Flatten lost a
+  contiguous run of ratings at 5M (3,148 and 55,357 in two runs; Beam's
+  FnApiRunner runs a Flatten's consumers on its inputs' watermark,
+  apache/beam#26190)."""
   kept, moved = {}, []
   for name, split in splits.items():
     kept[name], part = split | f'NewUsersOf[{name}]' >> beam.Partition(
         lambda record, _, newest: int(user_and_time(record)[0] in newest), 2,
         beam.pvalue.AsSingleton(new))
     moved.append(part)
-  return {**kept, NEW_USERS_SPLIT: tuple(moved) | 'NewUsers' >> beam.Flatten()}
-
-
-# ------------------------------------------------------------------ sources
+  return {**kept, NEW_USERS_SPLIT: tuple(moved)}
 
 
 class SourceModule(Protocol):
@@ -341,32 +349,33 @@ class _Count(beam.DoFn):
 
 
 def split_counts(result: PipelineResult) -> Dict[str, int]:
-  """{split: examples written} from a finished run's counters."""
+  """{split: examples written} from a finished run's counters (a split
+  written in parts: the sum of its parts' steps)."""
   counters = result.metrics().query(
       beam.metrics.MetricsFilter().with_namespace(_COUNTERS))['counters']
-  return {c.key.metric.name: int(c.committed if c.committed is not None
-                                 else c.attempted) for c in counters}
+  counts: Dict[str, int] = collections.Counter()
+  for c in counters:
+    counts[c.key.metric.name] += int(c.committed if c.committed is not None
+                                     else c.attempted)
+  return dict(counts)
 
 
 @beam.ptransform_fn
 def _WriteSplit(examples: beam.PCollection, output_split_path: str,
-                split_name: str, shuffle: bool) -> beam.pvalue.PDone:
+                split_name: str, shuffle: bool,
+                file_name: str = write_split.DEFAULT_TF_RECORD_FILE_NAME
+                ) -> beam.pvalue.PDone:
   """TFX's WriteSplit (TFRecords), each example's bytes the same in any
   process, counting the split's examples; without its Reshuffle unless
-  `shuffle` (see Executor).
-
-  The count follows the shuffle: a split made by a Flatten (new_users) is
-  counted in each stage Beam fuses it into, and Flink's metrics keep one
-  stage's part of such a counter.
-  """
+  `shuffle` (see Executor). `file_name`: the files' prefix (a split
+  written in parts gives each part its own)."""
   serialized = examples | 'MaybeSerialize' >> beam.ParDo(_Serialize())
   if shuffle:
     serialized = serialized | 'Shuffle' >> beam.Reshuffle()
   return (serialized
           | 'Count' >> beam.ParDo(_Count(split_name))
           | 'Write' >> beam.io.WriteToTFRecord(
-              os.path.join(output_split_path,
-                           write_split.DEFAULT_TF_RECORD_FILE_NAME),
+              os.path.join(output_split_path, file_name),
               file_name_suffix='.gz'))
 
 
@@ -385,8 +394,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
   def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
                              exec_properties: Dict[str, Any]
-                             ) -> Dict[str, beam.PCollection]:
-    """TFX's splits, then `validation` carved out of train."""
+                             ) -> Dict[str, SplitParts]:
+    """TFX's splits, then `validation` carved out of train, and the new
+    users' ratings out of each (in parts: carve_new_users)."""
     splits = super().GenerateExamplesByBeam(pipeline, exec_properties)
     percent = exec_properties.get(VALIDATION_PERCENT_KEY)
     if percent:
@@ -444,8 +454,14 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       for split_name, split in splits.items():
         path = artifact_utils.get_split_uri(examples, split_name)
         # pylint: disable=no-value-for-parameter
-        _ = split | f'WriteSplit[{split_name}]' >> _WriteSplit(
-            path, split_name, shuffle=not direct)
+        if isinstance(split, tuple):  # parts (carve_new_users)
+          for i, part in enumerate(split):
+            _ = part | f'WriteSplit[{split_name}][{i}]' >> _WriteSplit(
+                path, split_name, shuffle=not direct,
+                file_name=f'{write_split.DEFAULT_TF_RECORD_FILE_NAME}-part{i}')
+        else:
+          _ = split | f'WriteSplit[{split_name}]' >> _WriteSplit(
+              path, split_name, shuffle=not direct)
     counts = split_counts(pipeline.result)
     payload_format = exec_properties.get(
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY)

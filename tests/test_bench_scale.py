@@ -17,7 +17,10 @@ def result(label, ratings, wall, peak, components=None):
           'components': components or {
               'Trainer': {'seconds': wall / 2, 'peak_rss_mib': peak}},
           'vocabulary_sizes': {'user_id': 6, 'movie_title': 7},
-          'rmse': 0.95, 'blessed': True}
+          'rmse': 0.95, 'blessed': True,
+          'examples': {'train': ratings * 7 // 10, 'eval': ratings // 10,
+                       'new_users': ratings - ratings * 7 // 10 -
+                       ratings // 10}}
 
 
 def test_linear_cost_and_flat_memory_meet_the_goals():
@@ -46,6 +49,15 @@ def test_table_names_every_component_and_the_goals():
   summary = scale.growth([result('1m', 10**6, 100.0, 3000.0),
                           result('5m', 5 * 10**6, 900.0, 3000.0)])
   assert 'NOT met' in scale.growth_table(summary)
+
+
+def test_table_says_when_examplegen_lost_ratings():
+  whole = result('1m', 10**6, 100.0, 3000.0)
+  assert 'ratings in the splits: 1,000,000 of 1,000,000\n' in (
+      scale.size_table(whole))
+  short = {**whole, 'examples': {**whole['examples'], 'new_users': 1}}
+  assert scale.written(short) < 10**6
+  assert 'of 1,000,000 (LOST SOME)' in scale.size_table(short)
 
 
 def test_sizes_are_parsed_and_25m_needs_asking():

@@ -1,6 +1,7 @@
 """MovieLensExampleGen's executor on generated data, and its bad-input errors."""
 
 import csv
+import glob
 import json
 import os
 
@@ -74,6 +75,26 @@ def test_the_examples_artifact_counts_each_split(ratings_csv, written_examples,
       example_gen.SPLIT_EXAMPLE_COUNTS_PROPERTY))
   assert counts == {split: len(read_split(examples.uri, split))
                     for split in ('train', 'validation', 'eval')}
+
+
+@pytest.mark.parametrize('direct', [True, False])
+def test_new_users_are_written_in_parts_and_counted_whole(
+    ratings_csv, tmp_path, monkeypatch, direct):
+  """Each split's new users go to the new_users folder as their own files
+  (no Flatten before the write: carve_new_users says why), and the
+  artifact counts every part; no rating is lost or doubled."""
+  monkeypatch.setattr(example_gen, 'is_direct_runner', lambda _: direct)
+  examples = execute(example_gen.MovieLensExampleGen(
+      RatingsSource.csv(ratings_csv), new_user_percent=20), str(tmp_path))
+  splits = ('train', 'validation', 'eval', 'new_users')
+  counts = json.loads(examples.get_string_custom_property(
+      example_gen.SPLIT_EXAMPLE_COUNTS_PROPERTY))
+  assert counts == {split: len(read_split(examples.uri, split))
+                    for split in splits}
+  assert sum(counts.values()) == 3000 and counts['new_users'] > 0
+  parts = {os.path.basename(path).split('-')[1] for path in glob.glob(
+      os.path.join(examples.uri, 'Split-new_users', '*'))}
+  assert parts <= {'part0', 'part1', 'part2'} and len(parts) >= 2
 
 
 def test_features_and_types(written):
