@@ -78,9 +78,8 @@ class Hyperparameters:
       0.1, "the rating models' learning rates in a warm run, as a share of "
       'the cold ones', above=0)
   # Chosen on 1M and 5M generated ratings with taste (bench/
-  # retrieval_budget.py, the validation split; README "Scale"): a pass at
-  # the large batch goes through 135k ratings/s on 2 cores, and 5M's
-  # Recall@10 after 0.5 / 1 / 2 passes is 0.18 / 0.25 / 0.28.
+  # retrieval_budget.py, the validation split; README "Scale"): recall
+  # follows passes over the data, and below one pass it falls fast.
   retrieval_max_examples: int = _field(
       10_000_000, 'ratings the retrieval model goes through at most: fewer '
       'epochs than retrieval_epochs when they would take more, one at '
@@ -89,7 +88,7 @@ class Hyperparameters:
       1024, "the retrieval model's batch size (in-batch softmax: the "
       'negatives per user)', low=1)
   # In-batch softmax costs batch^2 a batch: at 1M ratings 256 goes through
-  # 2.1x the ratings/s of 1024 with the same Recall@10 after each pass.
+  # twice the ratings/s of 1024, with the same Recall@10 after each pass.
   retrieval_large_batch_size: int = _field(
       256, f"the retrieval model's batch size on more than "
       f'{LARGE_RETRIEVAL_DATA:,} training ratings', low=1)
