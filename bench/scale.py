@@ -394,6 +394,30 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
   return args
 
 
+def write_results(args: argparse.Namespace, results: List[Dict[str, Any]],
+                  on_flink: List[Dict[str, Any]]
+                  ) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]],
+                             Dict[str, Any]]:
+  """Writes RESULTS.json and .png (merged with the file's other sizes with
+  --merge); returns the sizes and Flink runs written, and their growth."""
+  path = args.results + '.json'
+  if args.merge:
+    on_flink = on_flink or (compare.read_json(path).get('flink', [])
+                            if os.path.exists(path) else [])
+    results = merged(path, results)
+  summary = growth(results)
+  os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
+  with open(path, 'w') as f:
+    json.dump({'machine': {'cpus': os.cpu_count(),
+                           'memory_gib': round(
+                               psutil.virtual_memory().total / 2**30, 1)},
+               'beam_workers': args.workers, 'sizes': results, **summary,
+               'flink': on_flink},
+              f, indent=2)
+  plot(results, args.results + '.png')
+  return results, on_flink, summary
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
   from pipeline import logs  # pylint: disable=g-import-not-at-top
@@ -402,6 +426,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   for label, ratings in args.sizes:
     results.append(measure_size(label, ratings, args.work_dir, args.format,
                                 args.workers, args.seed))
+    # Each size as it is measured: a run stopped later keeps it.
+    write_results(args, results, [])
   on_flink = [measure_size(label, ratings, args.work_dir, args.format,
                            args.workers, args.seed, beam_runner.FLINK)
               for label, ratings in args.sizes
@@ -410,22 +436,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(engine_table(next(r for r in results
                             if r['label'] == flink_result['label']),
                        flink_result))
-  if args.merge:
-    path = args.results + '.json'
-    on_flink = on_flink or (compare.read_json(path).get('flink', [])
-                            if os.path.exists(path) else [])
-    results = merged(path, results)
-  summary = growth(results)
+  results, on_flink, summary = write_results(args, results, on_flink)
   print(growth_table(summary))
-  os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
-  with open(args.results + '.json', 'w') as f:
-    json.dump({'machine': {'cpus': os.cpu_count(),
-                           'memory_gib': round(
-                               psutil.virtual_memory().total / 2**30, 1)},
-               'beam_workers': args.workers, 'sizes': results, **summary,
-               'flink': on_flink},
-              f, indent=2)
-  plot(results, args.results + '.png')
   print(f'wrote {args.results}.json and {args.results}.png')
   lost = [r['label'] for r in results + on_flink
           if written(r) != r['ratings']]

@@ -129,3 +129,27 @@ def test_size_table_shows_the_bundle_beside_its_anchors():
   assert ('Recall@10 on the eval users: bundle 0.3100; most_popular '
           '0.1500; item_knn 0.3000') in scale.size_table(measured)
   assert scale.top_n_recalls(result('1m', 10**6, 100.0, 3000.0)) == []
+
+
+def test_each_size_is_written_as_it_is_measured(tmp_path, monkeypatch):
+  """A run stopped during 25M keeps what 1M measured; a finished run with
+  a size whose ratings ExampleGen did not all write fails."""
+  import json  # pylint: disable=g-import-not-at-top
+
+  def measure_size(label, ratings, *_):
+    if label == '25m':
+      raise KeyboardInterrupt
+    return result(label, ratings, 100.0, 3000.0)
+
+  monkeypatch.setattr(scale, 'measure_size', measure_size)
+  monkeypatch.setattr(scale, 'plot', lambda *_: None)
+  results = str(tmp_path / 'out')
+  with pytest.raises(KeyboardInterrupt):
+    scale.main(['--sizes', '1m,25m', '--results', results])
+  with open(results + '.json') as f:
+    assert [r['label'] for r in json.load(f)['sizes']] == ['1m']
+  assert scale.main(['--sizes', '1m', '--results', results]) == 0
+  lost = result('1m', 10**6, 100.0, 3000.0)
+  lost['examples'] = {'train': 10}
+  monkeypatch.setattr(scale, 'measure_size', lambda *_: lost)
+  assert scale.main(['--sizes', '1m', '--results', results]) == 1
