@@ -193,10 +193,10 @@ def carve_new_users(splits: Dict[str, beam.PCollection],
   the side input is ready. The executor reads the source a second time for
   it instead, so each split streams from the read to its files.
   The parts are not flattened into one PCollection: on the DirectRunner
-  (Beam 2.61, multi-processing) the write after such a Flatten lost a
-  contiguous run of ratings at 5M (3,148 and 55,357 in two runs; Beam's
-  FnApiRunner runs a Flatten's consumers on its inputs' watermark,
-  apache/beam#26190)."""
+  (Beam 2.61, multi-processing) the write after such a Flatten lost runs
+  of ratings on large data (bench/results/HISTORY.md; the cause in Beam is
+  not pinned down: apache/beam#26190 reports Flatten watermarks in the
+  same runner)."""
   kept, moved = {}, []
   for name, split in splits.items():
     kept[name], part = split | f'NewUsersOf[{name}]' >> beam.Partition(
@@ -204,6 +204,9 @@ def carve_new_users(splits: Dict[str, beam.PCollection],
         beam.pvalue.AsSingleton(new))
     moved.append(part)
   return {**kept, NEW_USERS_SPLIT: tuple(moved)}
+
+
+# ------------------------------------------------------------------ sources
 
 
 class SourceModule(Protocol):
