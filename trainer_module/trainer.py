@@ -340,6 +340,7 @@ def rated_movies(tf_transform_output: tft.TFTransformOutput,
 
 
 class RetrievalSchedule(NamedTuple):
+  """How the retrieval model goes through its training ratings."""
   epochs: int
   batch_size: int
 
