@@ -227,7 +227,7 @@ def size_table(result: Dict[str, Any]) -> str:
 def written(result: Dict[str, Any]) -> int:
   """The ratings ExampleGen wrote to its splits (all of them, unless some
   were lost)."""
-  return sum((result['examples'] or {}).values())
+  return sum((result.get('examples') or {}).values())
 
 
 def top_n_recalls(result: Dict[str, Any]) -> List[Tuple[str, float]]:
@@ -436,11 +436,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(engine_table(next(r for r in results
                             if r['label'] == flink_result['label']),
                        flink_result))
-  results, on_flink, summary = write_results(args, results, on_flink)
-  print(growth_table(summary))
-  print(f'wrote {args.results}.json and {args.results}.png')
+  # Only the runs measured now: --merge keeps older ones, which may
+  # predate the split counts.
   lost = [r['label'] for r in results + on_flink
           if written(r) != r['ratings']]
+  _, _, summary = write_results(args, results, on_flink)
+  print(growth_table(summary))
+  print(f'wrote {args.results}.json and {args.results}.png')
   if lost:
     print(f'error: ExampleGen did not write every rating at {lost}')
   return 1 if lost else 0
