@@ -50,6 +50,7 @@ MIN_RATING = configs.TOP_N_MIN_RATING
 # What is tried one step earlier.
 KNN_WEIGHTS = (0.5, 1.0, 2.0, 4.0, 8.0)
 KNN_SHRINKS = (0.0, 10.0, 50.0, 100.0)
+NEXT_WEIGHTS = (0.0, 1.0, 3.0, 10.0)
 RATING_CENTERS = (0.0, 2.5, 3.0, 3.5)  # 0.0: every rating counts for
 ANCHOR_NEIGHBORS = 100_000  # the anchor keeps every neighbour
 
@@ -64,36 +65,68 @@ class Catalog:
     return {title: i for i, title in enumerate(self.titles)}
 
 
-def from_ratings_scores(generic: np.ndarray, ids: np.ndarray,
-                        sims: np.ndarray, weight: float, center: float,
-                        index: Dict[Any, int], titles: Sequence,
-                        ratings: Sequence[float]) -> np.ndarray:
-  """One person's score of every movie as serving.FromRatings computes it:
-  the unknown user's scores + weight / sqrt(known given) * sum of (rating -
-  center) * the given movies' neighbour similarities; given movies -inf
-  (titles not in `index` are ignored)."""
-  given = [(index[t], r) for t, r in zip(titles, ratings) if t in index]
-  knn = np.zeros(len(generic))
-  for movie, rating in given:
-    np.add.at(knn, ids[movie], sims[movie] * (rating - center))
-  scores = generic + weight / np.sqrt(max(len(given), 1)) * knn
-  scores[[movie for movie, _ in given]] = -np.inf
-  return scores
+@dataclasses.dataclass
+class Stage:
+  """serving.FromRatings' tables and weights, in NumPy: the twin the bench
+  chooses settings with (tested equal to the served graph)."""
+  generic: np.ndarray
+  neighbor_ids: np.ndarray
+  neighbor_sims: np.ndarray
+  knn_weight: float
+  rating_center: float
+  next_ids: np.ndarray
+  next_sims: np.ndarray
+  next_weight: float
+
+  @classmethod
+  def of(cls, bundle, hparams: hyperparameters.Hyperparameters
+         ) -> 'Stage':
+    """A loaded bundle's tables, with the weights of `hparams` (those it
+    was trained with: a SavedModel keeps no Python attribute)."""
+    module = bundle.from_ratings
+    tables = {name: getattr(module, name).numpy() for name in TABLES}
+    return cls(**tables, knn_weight=hparams.new_user_knn_weight,
+               rating_center=hparams.new_user_rating_center,
+               next_weight=hparams.new_user_next_weight)
+
+  def scores(self, index: Dict[Any, int], titles: Sequence,
+             ratings: Sequence[float]) -> np.ndarray:
+    """One person's score of every movie as serving.FromRatings computes
+    it; given movies -inf (titles not in `index` are ignored)."""
+    given = [(index[t], r) for t, r in zip(titles, ratings) if t in index]
+    spread = np.zeros(len(self.generic))
+    for movie, rating in given:
+      np.add.at(spread, self.neighbor_ids[movie], self.knn_weight *
+                self.neighbor_sims[movie] * (rating - self.rating_center))
+      np.add.at(spread, self.next_ids[movie],
+                self.next_weight * self.next_sims[movie])
+    scores = self.generic + spread / np.sqrt(max(len(given), 1))
+    scores[[movie for movie, _ in given]] = -np.inf
+    return scores
 
 
-def from_ratings_lists(generic: np.ndarray, ids: np.ndarray,
-                       sims: np.ndarray, weight: float, center: float,
-                       catalog: Catalog, people: Sequence[new_users.Case],
-                       k: int) -> List[list]:
-  """Each person's top k titles by from_ratings_scores."""
+TABLES = ('generic', 'neighbor_ids', 'neighbor_sims', 'next_ids',
+          'next_sims')
+
+
+def from_ratings_lists(stage: Stage, catalog: Catalog,
+                       people: Sequence[new_users.Case], k: int
+                       ) -> List[list]:
+  """Each person's top k titles by the stage's scores."""
   index = catalog.index
   lists = []
   for case in people:
-    scores = from_ratings_scores(generic, ids, sims, weight, center, index,
-                                 case.given_titles, case.given_ratings)
+    scores = stage.scores(index, case.given_titles, case.given_ratings)
     best = np.argsort(-scores, kind='stable')[:k]
     lists.append([catalog.titles[i] for i in best if np.isfinite(scores[i])])
   return lists
+
+
+def only(generic: np.ndarray, ids: np.ndarray, sims: np.ndarray) -> Stage:
+  """A stage of one table (weight 1), on top of `generic`."""
+  none = np.zeros((len(generic) + 1, 1))
+  return Stage(generic, ids, sims, 1.0, 0.0, none.astype(np.int32), none,
+               0.0)
 
 
 def training_data(examples_uri: str) -> new_users.TimedRatings:
@@ -121,8 +154,8 @@ def knn_lists(training: new_users.TimedRatings, shrink: float,
   users, movies, num_users = ids_of(training, catalog)
   ids, sims = item_neighbors.neighbor_table(
       users, movies, num_users, len(catalog.titles), ANCHOR_NEIGHBORS, shrink)
-  return from_ratings_lists(np.zeros(len(catalog.titles)), ids, sims, 1.0,
-                            0.0, catalog, people, k)
+  return from_ratings_lists(only(np.zeros(len(catalog.titles)), ids, sims),
+                            catalog, people, k)
 
 
 def title_counts(training: new_users.TimedRatings) -> Dict[bytes, int]:
@@ -138,6 +171,8 @@ def anchors(training: new_users.TimedRatings, new: new_users.TimedRatings,
   catalog = Catalog(bundle.vocabularies()['movie_title'].numpy().tolist())
   generic = bundle.from_ratings.generic.numpy()
   no_neighbors = np.zeros((len(generic) + 1, 1), np.int32)
+  unknown_user = dataclasses.replace(
+      only(generic, no_neighbors, no_neighbors), knn_weight=0.0)
   result = {}
   for history in configs.NEW_USER_HISTORIES:
     people = new_users.cases(new, history, MIN_RATING)
@@ -147,8 +182,7 @@ def anchors(training: new_users.TimedRatings, new: new_users.TimedRatings,
         'item_knn': new_users.score(
             knn_lists(training, shrink, people, K), people, K),
         'unknown_user': new_users.score(from_ratings_lists(
-            generic, no_neighbors, no_neighbors.astype(np.float32), 0.0,
-            0.0, catalog, people, K), people, K)}
+            unknown_user, catalog, people, K), people, K)}
   return result
 
 
@@ -215,19 +249,23 @@ def choose(earlier_dir: str) -> Dict[str, Any]:
             for h in configs.NEW_USER_HISTORIES}
   bundle = newest_bundle(earlier_dir)
   catalog = Catalog(bundle.vocabularies()['movie_title'].numpy().tolist())
-  generic = bundle.from_ratings.generic.numpy()
+  # Its next table is the data's (no setting to choose but the weight).
+  stage = Stage.of(bundle, hyperparameters.Hyperparameters())
   users, movies, num_users = ids_of(training, catalog)
   neighbors = hyperparameters.Hyperparameters().new_user_knn_neighbors
   tried = []
   for shrink in KNN_SHRINKS:
     ids, sims = item_neighbors.neighbor_table(
         users, movies, num_users, len(catalog.titles), neighbors, shrink)
-    for weight, center in itertools.product(KNN_WEIGHTS, RATING_CENTERS):
+    for weight, center, next_weight in itertools.product(
+        KNN_WEIGHTS, RATING_CENTERS, NEXT_WEIGHTS):
+      setting = dataclasses.replace(
+          stage, neighbor_ids=ids, neighbor_sims=sims, knn_weight=weight,
+          rating_center=center, next_weight=next_weight)
       tried.append({'knn_weight': weight, 'shrink': shrink,
-                    'rating_center': center, **mean_score(
-                        lambda p: from_ratings_lists(
-                            generic, ids, sims, weight, center, catalog, p,
-                            K), people)})
+                    'rating_center': center, 'next_weight': next_weight,
+                    **mean_score(lambda p: from_ratings_lists(
+                        setting, catalog, p, K), people)})
   anchor = [{'shrink': shrink, **mean_score(
       lambda p: knn_lists(training, shrink, p, K), people)}
             for shrink in KNN_SHRINKS]
@@ -236,7 +274,8 @@ def choose(earlier_dir: str) -> Dict[str, Any]:
   return {'users': len(people[configs.NEW_USER_HISTORY]),
           'bundle': max(tried, key=key), 'item_knn': max(anchor, key=key),
           'unknown_user_list': mean_score(lambda p: from_ratings_lists(
-              generic, ids, sims, 0.0, 0.0, catalog, p, K), people),
+              dataclasses.replace(stage, knn_weight=0.0, next_weight=0.0),
+              catalog, p, K), people),
           'most_popular': mean_score(
               lambda p: new_users.most_popular(counts, p, K), people),
           'tried': tried, 'item_knn_tried': anchor}
@@ -293,8 +332,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                    newest_bundle(args.run_dir))
   chosen = earlier['bundle']
   print(f"chosen one step earlier ({earlier['users']} people; mean "
-        f"Recall@{K} over H = {configs.NEW_USER_HISTORIES}): knn_weight {chosen['knn_weight']}, shrink "
-        f"{chosen['shrink']}, rating_center {chosen['rating_center']} "
+        f"Recall@{K} over H = {configs.NEW_USER_HISTORIES}): knn_weight "
+        f"{chosen['knn_weight']}, shrink {chosen['shrink']}, rating_center "
+        f"{chosen['rating_center']}, next_weight {chosen['next_weight']} "
         f"(Recall@{K} {chosen[f'recall@{K}']:.4f}; unknown-user list "
         f"{earlier['unknown_user_list'][f'recall@{K}']:.4f}, item-kNN "
         f"{earlier['item_knn'][f'recall@{K}']:.4f} at shrink "
@@ -309,7 +349,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 name: getattr(hyperparameters.Hyperparameters(), name)
                 for name in ('new_user_knn_weight', 'new_user_knn_shrink',
                              'new_user_rating_center',
-                             'new_user_knn_neighbors')}}
+                             'new_user_knn_neighbors',
+                             'new_user_next_weight')}}
   os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
   with open(args.output, 'w') as f:
     json.dump(result, f, indent=2)

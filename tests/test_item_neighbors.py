@@ -48,3 +48,67 @@ def test_a_pair_rated_twice_counts_once_and_busy_users_are_capped(
   matrix = item_neighbors.user_movie_matrix(
       np.zeros(10, int), np.arange(10), 1, 10)
   assert matrix.nnz == 3
+
+
+def brute_force_next(users, movies, timestamps, ratings, num_movies,
+                     prefixes, liked):
+  """sim(i, j) of every pair from the protocol's rows spelled out: each
+  user's first h movies by time against their next NEXT_RATINGS liked."""
+  given_rows, next_rows = [], []
+  for user in sorted(set(users.tolist())):
+    mine = sorted(zip(timestamps[users == user], movies[users == user],
+                      ratings[users == user]))
+    for h in prefixes:
+      if len(mine) <= h:
+        continue
+      given_rows.append({m for _, m, _ in mine[:h]})
+      next_rows.append({m for _, m, r in
+                        mine[h:h + item_neighbors.NEXT_RATINGS] if r >= liked})
+  given = np.array([[m in row for m in range(num_movies)]
+                    for row in given_rows], float)
+  later = np.array([[m in row for m in range(num_movies)]
+                    for row in next_rows], float)
+  both = given.T @ later
+  norms = np.sqrt(np.outer(given.sum(axis=0), later.sum(axis=0)))
+  sims = np.divide(both, norms, out=np.zeros_like(both), where=norms > 0)
+  np.fill_diagonal(sims, -1.0)
+  return sims
+
+
+def test_next_table_follows_each_users_time_order(monkeypatch):
+  rng = np.random.default_rng(1)
+  users = rng.integers(0, 30, 700)
+  movies = rng.integers(0, 25, 700)
+  timestamps = rng.integers(0, 10_000, 700)
+  ratings = rng.integers(1, 6, 700).astype(np.float32)
+  monkeypatch.setattr(item_neighbors, 'NEXT_RATINGS', 6)
+  monkeypatch.setattr(item_neighbors, 'BLOCK', 4)
+  ids, sims = item_neighbors.next_table(users, movies, timestamps, ratings,
+                                        25, 6, (1, 3, 10), 4.0)
+  reference = brute_force_next(users, movies, timestamps, ratings, 25,
+                               (1, 3, 10), 4.0)
+  assert ids.shape == sims.shape == (26, 6)
+  for movie in range(25):
+    expected = np.sort(reference[movie])[::-1][:6]
+    expected[expected < 0] = 0
+    np.testing.assert_allclose(sims[movie], expected, rtol=1e-6, atol=1e-7)
+    kept = sims[movie] > 0
+    np.testing.assert_allclose(reference[movie, ids[movie][kept]],
+                               sims[movie][kept], rtol=1e-6)
+  assert not sims[25].any()
+
+
+def test_next_table_is_directed():
+  """Everyone rates movie 0 first and likes movie 1 next: 0 leads to 1,
+  never 1 to 0; a rating below `liked` leads nowhere."""
+  users = np.repeat(np.arange(4), 3)
+  movies = np.tile([0, 1, 2], 4)
+  timestamps = np.tile([10, 20, 30], 4)
+  ratings = np.tile([5.0, 5.0, 2.0], 4)
+  ids, sims = item_neighbors.next_table(users, movies, timestamps, ratings,
+                                        3, 2, (1,), 4.0)
+  assert ids[0, 0] == 1 and sims[0, 0] > 0
+  assert not sims[1].any() and not sims[2].any()
+  empty = item_neighbors.next_table(*(np.zeros(0, int),) * 3,
+                                    np.zeros(0), 3, 2, (1,), 4.0)
+  assert not empty[1].any()

@@ -653,17 +653,13 @@ def expected_from_ratings(loaded, titles, ratings, k):
   the bench chooses settings with) from the bundle's tables: (top titles,
   their scores, known ratings) per person."""
   from bench import new_users  # pylint: disable=g-import-not-at-top
-  stage = loaded.from_ratings
+  stage = new_users.Stage.of(loaded, hyperparameters.Hyperparameters())
   vocabulary = [t.decode() for t in
                 loaded.vocabularies()['movie_title'].numpy()]
   index = {title: i for i, title in enumerate(vocabulary)}
-  hparams = hyperparameters.Hyperparameters()
   results = []
   for person_titles, person_ratings in zip(titles, ratings):
-    scores = new_users.from_ratings_scores(
-        stage.generic.numpy(), stage.neighbor_ids.numpy(),
-        stage.neighbor_sims.numpy(), hparams.new_user_knn_weight,
-        hparams.new_user_rating_center, index, person_titles, person_ratings)
+    scores = stage.scores(index, person_titles, person_ratings)
     best = np.argsort(-scores, kind='stable')[:k]
     results.append(([vocabulary[i] for i in best], scores[best],
                     sum(t in index for t in person_titles)))
@@ -782,3 +778,37 @@ def test_every_model_name_has_one_entry_in_the_registry():
       assert not re.search(
           r"""[=!]= *['"](tutorial|tuned|autorec)['"]|model in \(""",
           code), name
+
+
+def test_from_ratings_stage_adds_both_tables_as_the_numpy_twin():
+  """serving.FromRatings with an item-kNN and a what-people-like-next
+  table, each weighted, against bench.new_users' NumPy twin."""
+  from bench import new_users  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(3)
+  num_movies, width = 40, 5
+
+  def table():
+    ids = rng.integers(0, num_movies, (num_movies + 1, width))
+    sims = rng.random((num_movies + 1, width))
+    sims[-1] = 0.0  # the out-of-vocabulary row
+    return ids.astype(np.int32), sims.astype(np.float32)
+
+  stage = new_users.Stage(rng.normal(size=num_movies).astype(np.float32),
+                          *table(), 2.0, 3.0, *table(), 0.7)
+  module = serving.FromRatings(
+      stage.generic, stage.neighbor_ids, stage.neighbor_sims,
+      stage.knn_weight, stage.rating_center, stage.next_ids, stage.next_sims,
+      stage.next_weight)
+  movies = np.array([[3, 17, num_movies, 8], [num_movies] * 4,
+                     [1, 2, 3, 4]], np.int32)
+  ratings = np.array([[5.0, 1.0, 0.0, 4.0], [0.0] * 4, [2.0, 3.0, 4.5, 5.0]],
+                     np.float32)
+  out = module.top_k(tf.constant(movies), tf.constant(ratings), 10)
+  index = {movie: movie for movie in range(num_movies)}
+  for row in range(len(movies)):
+    expected = stage.scores(index, movies[row].tolist(), ratings[row])
+    best = np.argsort(-expected, kind='stable')[:10]
+    np.testing.assert_allclose(out['score'].numpy()[row], expected[best],
+                               rtol=1e-5, atol=1e-5)
+    assert set(out['ids'].numpy()[row]) == set(best)
+  assert out['known_ratings'].numpy().tolist() == [3, 0, 4]

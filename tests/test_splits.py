@@ -103,3 +103,32 @@ def test_batches_cover_the_split_once_in_a_new_order_each_epoch(
 def test_a_feature_transform_does_not_compute_is_refused(tft_output):
   with pytest.raises(ValueError, match="Transform computes no.*'nope'"):
     splits.SplitParser(tft_output, [splits.USER_KEY, 'nope'])
+
+
+def test_raw_integer_features_come_along_as_they_are(tft_output,
+                                                     transformed_data):
+  """A raw key (the Trainer's timestamps) is loaded beside the transformed
+  features, in the same order, one value per example."""
+  parser = splits.SplitParser(tft_output, [splits.USER_KEY],
+                              [features.GENDER_KEY])
+  loaded = splits.load_split(train_files(transformed_data), parser)
+  assert set(loaded) == {splits.USER_KEY, features.GENDER_KEY,
+                         features.LABEL_KEY}
+  assert loaded[features.GENDER_KEY].dtype == tf.int64
+  assert sorted(loaded[features.GENDER_KEY].numpy().tolist()) == sorted(
+      int(row[features.GENDER_KEY]) for row in transformed_data.raw_train)
+  with pytest.raises(ValueError, match="raw data has no.*'timestamp'"):
+    splits.SplitParser(tft_output, [splits.USER_KEY],
+                       [features.TIMESTAMP_KEY])
+
+
+def test_an_optional_raw_feature_reads_minus_one_where_missing():
+  sparse = tf.sparse.SparseTensor([[0, 0], [2, 0]], tf.constant([7, 9],
+                                                                tf.int64),
+                                  [3, 1])
+  assert splits.first_value(sparse).numpy().tolist() == [7, -1, 9]
+  empty = tf.sparse.SparseTensor(tf.zeros([0, 2], tf.int64),
+                                 tf.zeros([0], tf.int64), [2, 0])
+  assert splits.first_value(empty).numpy().tolist() == [-1, -1]
+  dense = tf.constant([[4], [5]], tf.int64)
+  assert splits.first_value(dense).numpy().tolist() == [4, 5]

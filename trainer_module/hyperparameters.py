@@ -115,15 +115,19 @@ class Hyperparameters:
   # one step earlier (bench/new_users.py; never its new users): README
   # "New users".
   new_user_knn_weight: float = _field(
-      1.0, "recommend_from_ratings' score: the unknown user's retrieval "
+      2.0, "recommend_from_ratings' score: the unknown user's retrieval "
       'score + this * the item-kNN score of the given ratings', low=0)
   new_user_knn_shrink: float = _field(
       0.0, 'item-kNN: cosine similarity shrunk by this many co-raters',
       low=0)
   new_user_knn_neighbors: int = _field(
       100, 'item-kNN: most similar movies kept per movie', low=1)
+  new_user_next_weight: float = _field(
+      3.0, "recommend_from_ratings' score: + this * what known users went "
+      'on to like after rating the given titles first (item_neighbors.'
+      'next_table; needs timestamps)', low=0)
   new_user_rating_center: float = _field(
-      0.0, 'item-kNN: a given rating above this counts for its neighbours, '
+      2.5, 'item-kNN: a given rating above this counts for its neighbours, '
       'below it against them')
   seed: Optional[int] = _field(42, 'random seed of training')
 

@@ -149,27 +149,36 @@ class FromRatings(tf.Module):
   time (a new user), in the graph, without a retrain.
 
   score(movie) = the retrieval model's out-of-vocabulary user's score (what
-  most users watch) + knn_weight / sqrt(given) * sum over the given movies
-  of (rating - rating_center) * sim(given, movie), where sim is the item-kNN
-  table (item_neighbors.neighbor_table). Given movies are never returned.
+  most users watch) + 1 / sqrt(given) * sum over the given movies of
+  [knn_weight * (rating - rating_center) * sim(given, movie)
+   + next_weight * next(given, movie)], where sim is the item-kNN table
+  (item_neighbors.neighbor_table) and next what known users went on to
+  like after rating the given movie first (item_neighbors.next_table).
+  Given movies are never returned.
   """
 
   def __init__(self, generic_scores: np.ndarray, neighbor_ids: np.ndarray,
                neighbor_sims: np.ndarray, knn_weight: float,
-               rating_center: float):
-    """`generic_scores` [num_movies]; the neighbour tables [num_movies + 1,
-    width] (the last row: the out-of-vocabulary id, similarity 0)."""
+               rating_center: float, next_ids: np.ndarray,
+               next_sims: np.ndarray, next_weight: float):
+    """`generic_scores` [num_movies]; each table [num_movies + 1, width]
+    (the last row: the out-of-vocabulary id, similarity 0)."""
     super().__init__()
     self.num_movies = len(generic_scores)
     self.max_k = min(MAX_K, self.num_movies)
     self.knn_weight = knn_weight
     self.rating_center = rating_center
+    self.next_weight = next_weight
     self.generic = tf.Variable(generic_scores.astype(np.float32),
                                trainable=False, name='unknown_user_scores')
     self.neighbor_ids = tf.Variable(neighbor_ids.astype(np.int32),
                                     trainable=False, name='neighbor_ids')
     self.neighbor_sims = tf.Variable(neighbor_sims.astype(np.float32),
                                      trainable=False, name='neighbor_sims')
+    self.next_ids = tf.Variable(next_ids.astype(np.int32), trainable=False,
+                                name='next_ids')
+    self.next_sims = tf.Variable(next_sims.astype(np.float32),
+                                 trainable=False, name='next_sims')
 
   def _per_movie(self, rows: tf.Tensor, movies: tf.Tensor,
                  values: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
@@ -179,6 +188,15 @@ class FromRatings(tf.Module):
         tf.reshape(values, [-1]), tf.reshape(cells, [-1]),
         batch * self.num_movies), [batch, self.num_movies])
 
+  def _spread(self, ids: tf.Variable, sims: tf.Variable, movies: tf.Tensor,
+              weights: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
+    """[batch, num_movies]: each given movie's row of a table, times its
+    weight [batch, n], summed per person."""
+    neighbors = tf.gather(ids, movies)  # [batch, n, width]
+    values = tf.gather(sims, movies) * weights[:, :, None]
+    rows = tf.broadcast_to(tf.range(batch)[:, None, None], tf.shape(neighbors))
+    return self._per_movie(rows, neighbors, values, batch)
+
   def top_k(self, movies: tf.Tensor, ratings: tf.Tensor, k: tf.Tensor
             ) -> Dict[str, tf.Tensor]:
     """{'ids', 'score'} [batch, k] and 'known_ratings' [batch] for given
@@ -187,14 +205,15 @@ class FromRatings(tf.Module):
     batch = tf.shape(movies)[0]
     movies = tf.cast(movies, tf.int32)
     known = movies < self.num_movies
-    weights = tf.where(known, ratings - self.rating_center, 0.0)
     given = tf.reduce_sum(tf.cast(known, tf.float32), axis=1)
-    neighbors = tf.gather(self.neighbor_ids, movies)  # [batch, n, width]
-    sims = tf.gather(self.neighbor_sims, movies) * weights[:, :, None]
-    rows = tf.broadcast_to(tf.range(batch)[:, None, None], tf.shape(neighbors))
-    knn = self._per_movie(rows, neighbors, sims, batch)
-    scale = self.knn_weight / tf.sqrt(tf.maximum(given, 1.0))
-    scores = self.generic[None, :] + scale[:, None] * knn
+    knn = self._spread(self.neighbor_ids, self.neighbor_sims, movies,
+                       tf.where(known, ratings - self.rating_center, 0.0),
+                       batch)
+    liked_next = self._spread(self.next_ids, self.next_sims, movies,
+                              tf.cast(known, tf.float32), batch)
+    scale = 1.0 / tf.sqrt(tf.maximum(given, 1.0))
+    scores = self.generic[None, :] + scale[:, None] * (
+        self.knn_weight * knn + self.next_weight * liked_next)
     own = self._per_movie(
         tf.broadcast_to(tf.range(batch)[:, None], tf.shape(movies)),
         tf.minimum(movies, self.num_movies - 1), tf.cast(known, tf.float32),

@@ -6,7 +6,7 @@ in a new order each epoch. Transform writes no transformed copy of the data
 
 import dataclasses
 import functools
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -41,12 +41,13 @@ def split_files(file_patterns: List[str], required: bool = True
 
 
 class SplitParser:
-  """Serialized raw tf.Examples -> (the transformed features `keys`, the
-  label): parses the raw features they are computed from
-  (features.TRANSFORM_SOURCES) and applies Transform's graph to them."""
+  """Serialized raw tf.Examples -> (the transformed features `keys` and the
+  raw integer features `raw_keys`, the label): parses the raw features they
+  are computed from (features.TRANSFORM_SOURCES) and applies Transform's
+  graph to them. A raw key the data lacks on an example reads -1."""
 
   def __init__(self, tf_transform_output: tft.TFTransformOutput,
-               keys: List[str]):
+               keys: List[str], raw_keys: Sequence[str] = ()):
     self.keys = list(keys)
     raw_spec = tf_transform_output.raw_feature_spec()
     written = tf_transform_output.transformed_feature_spec()
@@ -54,17 +55,35 @@ class SplitParser:
                if k not in written]
     if missing:
       raise ValueError(f'Transform computes no {missing}')
-    self.raw_spec = {
+    missing = [k for k in raw_keys if k not in raw_spec]
+    if missing:
+      raise ValueError(f'the raw data has no {missing}')
+    self.raw_keys = list(raw_keys)
+    self.sources = {
         source: raw_spec[source]
         for key in [*self.keys, features.LABEL_KEY]
         for source in features.TRANSFORM_SOURCES[key] if source in raw_spec}
+    self.raw_spec = {**self.sources,
+                     **{key: raw_spec[key] for key in self.raw_keys}}
     self._transform = tf_transform_output.transform_features_layer()
 
   def __call__(self, records: tf.Tensor
                ) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
-    transformed = self._transform(tf.io.parse_example(records, self.raw_spec))
-    return ({key: transformed[key] for key in self.keys},
-            transformed[features.LABEL_KEY])
+    raw = tf.io.parse_example(records, self.raw_spec)
+    transformed = self._transform({key: raw[key] for key in self.sources})
+    columns = {key: transformed[key] for key in self.keys}
+    columns.update({key: first_value(raw[key]) for key in self.raw_keys})
+    return columns, transformed[features.LABEL_KEY]
+
+
+def first_value(tensor) -> tf.Tensor:
+  """An integer feature's first value per example, [batch] int64; -1 where
+  an example has none (a VarLenFeature parses as a SparseTensor)."""
+  if isinstance(tensor, tf.SparseTensor):
+    tensor = tf.sparse.to_dense(tensor, default_value=-1)
+    tensor = tf.pad(tensor, [[0, 0], [0, 1]], constant_values=-1)
+  return tf.cast(tf.reshape(tensor, [tf.shape(tensor)[0], -1])[:, 0],
+                 tf.int64)
 
 
 def compression_of(files: List[str]) -> str:

@@ -95,7 +95,12 @@ def read_splits(fn_args: FnArgs,
   """Loads the train and validation splits (FnArgs' train and eval files):
   the features the model reads, transformed, and the label."""
   keys = ranking_models.model_feature_keys(tf_transform_output, hparams)
-  parser = splits.SplitParser(tf_transform_output, keys)
+  # The ratings' times, for recommend_from_ratings' what-people-like-next
+  # table, where the data has them.
+  timed = (hparams.new_user_next_weight > 0 and features.TIMESTAMP_KEY in
+           tf_transform_output.raw_feature_spec())
+  parser = splits.SplitParser(tf_transform_output, keys,
+                              [features.TIMESTAMP_KEY] if timed else [])
   return splits.TrainingData(keys, *(
       splits.load_split(splits.split_files(patterns), parser)
       for patterns in (fn_args.train_files, fn_args.eval_files)))
@@ -423,11 +428,13 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
 
 
 def from_ratings(retrieval: retrieval_model.RetrievalModel,
-                 rated: tf.RaggedTensor, hparams: Hyperparameters
-                 ) -> serving.FromRatings:
+                 rated: tf.RaggedTensor, both: Dict[str, tf.Tensor],
+                 hparams: Hyperparameters) -> serving.FromRatings:
   """`recommend_from_ratings`' stage: the retrieval model's scores of every
-  known movie for the out-of-vocabulary user, and the item-kNN table of the
-  training data (`rated`: each known user's known movies)."""
+  known movie for the out-of-vocabulary user, the item-kNN table of the
+  training data (`rated`: each known user's known movies) and, where
+  `both` (train and validation) has the ratings' times, the
+  what-people-like-next table."""
   num_movies = retrieval.movie_tower.input_dim - features.NUM_OOV_BUCKETS
   unknown_user = retrieval.num_users - features.NUM_OOV_BUCKETS
   movies = retrieval.movie_tower(tf.range(num_movies, dtype=tf.int64))
@@ -438,7 +445,31 @@ def from_ratings(retrieval: retrieval_model.RetrievalModel,
       int(rated.nrows()), num_movies, hparams.new_user_knn_neighbors,
       hparams.new_user_knn_shrink, seed=hparams.seed or 0)
   return serving.FromRatings(generic, ids, sims, hparams.new_user_knn_weight,
-                             hparams.new_user_rating_center)
+                             hparams.new_user_rating_center,
+                             *next_table(both, unknown_user, num_movies,
+                                         hparams))
+
+
+def next_table(both: Dict[str, tf.Tensor], unknown_user: int,
+               num_movies: int, hparams: Hyperparameters
+               ) -> Tuple[np.ndarray, np.ndarray, float]:
+  """(ids, sims, weight) of item_neighbors.next_table over the known users'
+  timed ratings of known movies; an empty table and weight 0 where the
+  data has no times (or the weight is 0)."""
+  timestamps = both.get(features.TIMESTAMP_KEY)
+  if timestamps is None:
+    empty = np.zeros((num_movies + 1, 1))
+    return empty.astype(np.int32), empty.astype(np.float32), 0.0
+  users, movies = (both[key].numpy() for key in (splits.USER_KEY,
+                                                 splits.MOVIE_KEY))
+  timestamps = timestamps.numpy()
+  keep = (users < unknown_user) & (movies < num_movies) & (timestamps >= 0)
+  ids, sims = item_neighbors.next_table(
+      users[keep], movies[keep], timestamps[keep],
+      both[features.LABEL_KEY].numpy()[keep], num_movies,
+      hparams.new_user_knn_neighbors, item_neighbors.PREFIXES,
+      hparams.retrieval_liked_rating)
+  return ids, sims, hparams.new_user_next_weight
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -484,7 +515,8 @@ def run_fn(fn_args: FnArgs) -> None:
           features.vocabulary_name(features.MOVIE_TITLE_KEY)),
       rated, hparams.retrieval_candidates, hparams.rerank_weight)
   serving.export_serving_model(ranking, tf_transform_output, recommender,
-                               from_ratings(retrieval, rated, hparams),
+                               from_ratings(retrieval, rated, data.both,
+                                            hparams),
                                fn_args.serving_model_dir)
   stats = {
       'model': hparams.model,
