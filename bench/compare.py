@@ -38,6 +38,7 @@ import glob
 import json
 import os
 import subprocess
+import statistics
 import sys
 import tempfile
 import time
@@ -336,12 +337,29 @@ def top_n_table(results: Dict[str, Any]) -> str:
   return '\n'.join(lines)
 
 
+def wall_seconds(notebook: Dict[str, Any], pipeline: Dict[str, Any]
+                 ) -> Dict[str, Dict[str, float]]:
+  """A side-by-side cold pair, as the results keep it."""
+  return {name: {'wall_seconds': run['wall_seconds']}
+          for name, run in (('notebook', notebook), ('pipeline', pipeline))}
+
+
+def cold_pair_ratios(pairs: List[Dict[str, Any]]) -> List[float]:
+  """Pipeline cold wall / notebook cold wall of each side-by-side pair."""
+  return [pair['pipeline']['wall_seconds'] / pair['notebook']['wall_seconds']
+          for pair in pairs]
+
+
 def compare(notebook: Dict, cold: Dict, warm: Dict, tuned: Dict,
-            serving: Dict[str, Dict]) -> Dict[str, Any]:
-  """Ratios and goals, from this run's figures."""
+            serving: Dict[str, Dict],
+            cold_ratios: Optional[List[float]] = None) -> Dict[str, Any]:
+  """Ratios and goals, from this run's figures; the cold ratio is the
+  median of `cold_ratios` (each side-by-side pair's) when given, else
+  this cold run's over the notebook's."""
   fit_ratio = (cold['training']['train_examples_per_second'] /
                notebook['fit_examples_per_second'])
-  cold_ratio = cold['wall_seconds'] / notebook['wall_seconds']
+  cold_ratio = (statistics.median(cold_ratios) if cold_ratios else
+                cold['wall_seconds'] / notebook['wall_seconds'])
   serving_ratio = (serving['pipeline']['predictions_per_second'] /
                    serving['notebook']['predictions_per_second'])
   goals = {
@@ -420,6 +438,13 @@ def table(results: Dict[str, Any]) -> str:
   lines.append('notebook seconds: ' + ', '.join(
       f'{k} {v:.1f}' for k, v in nb['seconds'].items()))
   lines.append('')
+  pairs = results.get('cold_pairs') or []
+  if len(pairs) > 1:
+    lines.append('cold pairs, pipeline / notebook wall seconds: ' + ', '.join(
+        f"{p['pipeline']['wall_seconds']:.1f} / "
+        f"{p['notebook']['wall_seconds']:.1f} ({ratio:.2f})"
+        for p, ratio in zip(pairs, cold_pair_ratios(pairs))) +
+                 '; cold_wall below is their median')
   lines.append('ratios pipeline/notebook: ' + ', '.join(
       f'{k} {v:.2f}' for k, v in results['ratios'].items()))
   lines.append('goals: ' + ', '.join(
@@ -483,11 +508,18 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   parser.add_argument('--work-dir', default=None,
                       help='scratch space (default: a new temporary dir)')
   parser.add_argument('--results-dir', default=RESULTS_DIR)
+  parser.add_argument('--cold-pairs', type=int, default=3,
+                      help='notebook/pipeline cold runs side by side, each '
+                      'pair in fresh dirs; the cold ratio is the median of '
+                      "the pairs' (default 3; one run moves with the "
+                      "machine's load)")
   parser.add_argument('--no-large-catalog', action='store_true',
                       help='skip the ~50k-movie catalog run (about 5 min)')
   parser.add_argument('--no-u1', action='store_true',
                       help='skip the u1.base/u1.test runs (about 7 min)')
   args = parser.parse_args(argv)
+  if args.cold_pairs < 1:
+    parser.error(f'--cold-pairs must be at least 1, got {args.cold_pairs}')
   args.manual_dir = (os.path.abspath(args.manual_dir) if args.manual_dir
                      else None)
   args.work_dir = args.work_dir or tempfile.mkdtemp(prefix='movielens-bench-')
@@ -498,15 +530,25 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   return args
 
 
-def pipeline_runs(work_dir: str, manual_dir: Optional[str]
-                  ) -> Dict[str, Any]:
-  """The notebook, then the pipeline cold, warm (three times), with a
-  changed hyperparameter and with the tuned preset; and the new users of
-  the cold run."""
+def pipeline_runs(work_dir: str, manual_dir: Optional[str],
+                  cold_pairs: int) -> Dict[str, Any]:
+  """The notebook, then the pipeline cold (and `cold_pairs` - 1 more such
+  pairs, each in fresh dirs), warm (three times), with a changed
+  hyperparameter and with the tuned preset; and the new users of the cold
+  run."""
   print('notebook (cold) ...', flush=True)
   runs = {'notebook': run_notebook(work_dir, manual_dir)}
   print('pipeline cold ...', flush=True)
   runs['pipeline_cold'] = run_pipeline(work_dir, manual_dir, [], report=True)
+  runs['cold_pairs'] = [wall_seconds(runs['notebook'],
+                                     runs['pipeline_cold'])]
+  for pair in range(2, cold_pairs + 1):
+    print(f'cold pair {pair} of {cold_pairs}: notebook, pipeline ...',
+          flush=True)
+    pair_dir = os.path.join(work_dir, f'cold_pair_{pair}')
+    runs['cold_pairs'].append(wall_seconds(
+        run_notebook(pair_dir, manual_dir),
+        run_pipeline(pair_dir, manual_dir, [], report=True)))
   print('new users (of the cold run) ...', flush=True)
   runs['new_users'] = run_new_users(work_dir)
   print('pipeline warm (2nd, 3rd and 4th run) ...', flush=True)
@@ -587,7 +629,7 @@ def print_results(results: Dict[str, Any], results_dir: str) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
-  runs = pipeline_runs(args.work_dir, args.manual_dir)
+  runs = pipeline_runs(args.work_dir, args.manual_dir, args.cold_pairs)
   served = served_models(args.work_dir, runs)
   results = {**runs, **served,
              **optional_runs(args, served['recommend']),
@@ -595,7 +637,8 @@ def main(argv: Optional[List[str]] = None) -> int:
              'work_dir': args.work_dir, 'cpu_count': os.cpu_count()}
   results.update(compare(runs['notebook'], runs['pipeline_cold'],
                          runs['pipeline_warm'], runs['tuned'],
-                         served['serving']))
+                         served['serving'],
+                         cold_pair_ratios(runs['cold_pairs'])))
   results.update(compare_top_n(runs['pipeline_cold'], runs['tuned'],
                                served['top_n_references'],
                                served['recommend']))

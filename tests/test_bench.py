@@ -136,3 +136,32 @@ def test_u1_reads_the_unpacked_folder_or_unpacks_the_zip(tmp_path):
       work / 'ml-100k')
   assert (work / 'ml-100k' / 'u1.base').is_file()
   assert compare.grouplens_100k_dir(str(work), None) is None
+
+
+def test_the_cold_ratio_is_the_median_of_the_side_by_side_pairs():
+  pairs = [compare.wall_seconds({'wall_seconds': notebook},
+                                {'wall_seconds': pipeline})
+           for notebook, pipeline in ((40.0, 60.0), (50.0, 55.0),
+                                      (45.0, 54.0))]
+  ratios = compare.cold_pair_ratios(pairs)
+  assert ratios == pytest.approx([1.5, 1.1, 1.2])
+  notebook, cold, warm, tuned, serving = figures(cold_wall=60.0)
+  result = compare.compare(notebook, cold, warm, tuned, serving, ratios)
+  assert result['ratios']['cold_wall'] == pytest.approx(1.2)
+  assert result['goals']['cold_wall_ratio <= 1.3']
+  results = {'notebook': notebook, 'pipeline_cold': cold,
+             'pipeline_warm': {**warm, 'executed': [],
+                               'reported_from_last_run': False},
+             'tuned': tuned, 'serving': serving, 'cold_pairs': pairs,
+             **{key: {'wall_seconds': 1.0, 'executed': [],
+                      'reported_from_last_run': False}
+                for key in ('pipeline_warm_cached', 'pipeline_warm_unchanged',
+                            'hyperparameter_change')},
+             **result}
+  assert ('60.0 / 40.0 (1.50), 55.0 / 50.0 (1.10), 54.0 / 45.0 (1.20)'
+          in compare.table(results))
+
+
+def test_cold_pairs_must_be_at_least_one(tmp_path):
+  with pytest.raises(SystemExit):
+    compare.parse_args(['--cold-pairs', '0', '--work-dir', str(tmp_path)])
