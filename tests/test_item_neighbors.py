@@ -5,15 +5,22 @@ import numpy as np
 from trainer_module import item_neighbors
 
 
+def reference_sims(source, target, shrink):
+  """sim(i, j) of every pair from dense binary rows x movies matrices:
+  rows with i in `source` and j in `target` over sqrt of each count, plus
+  shrink (0 where neither was seen); a movie's own pair -1."""
+  both = source.T @ target
+  norms = np.sqrt(np.outer(source.sum(axis=0), target.sum(axis=0))) + shrink
+  sims = np.divide(both, norms, out=np.zeros_like(both), where=norms > 0)
+  np.fill_diagonal(sims, -1.0)
+  return sims
+
+
 def brute_force(users, movies, num_users, num_movies, shrink):
   """sim(i, j) of every pair, from a dense binary matrix."""
   matrix = np.zeros((num_users, num_movies))
   matrix[users, movies] = 1.0
-  both = matrix.T @ matrix
-  raters = matrix.sum(axis=0)
-  sims = both / (np.sqrt(np.outer(raters, raters)) + shrink)
-  np.fill_diagonal(sims, -1.0)
-  return sims
+  return reference_sims(matrix, matrix, shrink)
 
 
 def test_table_holds_each_movies_most_similar_best_first(monkeypatch):
@@ -68,11 +75,7 @@ def brute_force_next(users, movies, timestamps, ratings, num_movies,
                     for row in given_rows], float)
   later = np.array([[m in row for m in range(num_movies)]
                     for row in next_rows], float)
-  both = given.T @ later
-  norms = np.sqrt(np.outer(given.sum(axis=0), later.sum(axis=0)))
-  sims = np.divide(both, norms, out=np.zeros_like(both), where=norms > 0)
-  np.fill_diagonal(sims, -1.0)
-  return sims
+  return reference_sims(given, later, 0.0)
 
 
 def test_next_table_follows_each_users_time_order(monkeypatch):

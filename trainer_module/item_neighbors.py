@@ -34,15 +34,23 @@ NEXT_RATINGS = 50
 PREFIXES = (1, 3, 5, 10, 20)
 
 
+def binary_matrix(rows: np.ndarray, movies: np.ndarray, num_rows: int,
+                  num_movies: int) -> sparse.csr_matrix:
+  """Binary rows x movies matrix with a 1 at each (row, movie) pair (a pair
+  given twice counts once)."""
+  matrix = sparse.csr_matrix(
+      (np.ones(len(rows), np.float32), (rows, movies)),
+      shape=(num_rows, num_movies))
+  matrix.sum_duplicates()
+  matrix.data[:] = 1.0
+  return matrix
+
+
 def user_movie_matrix(users: np.ndarray, movies: np.ndarray, num_users: int,
                       num_movies: int, seed: int = 0) -> sparse.csr_matrix:
   """Binary users x movies matrix of who rated what (a pair rated twice
   counts once; each user's ratings capped at MAX_USER_RATINGS)."""
-  matrix = sparse.csr_matrix(
-      (np.ones(len(users), np.float32), (users, movies)),
-      shape=(num_users, num_movies))
-  matrix.sum_duplicates()
-  matrix.data[:] = 1.0
+  matrix = binary_matrix(users, movies, num_users, num_movies)
   counts = np.diff(matrix.indptr)
   if counts.max(initial=0) > MAX_USER_RATINGS:
     rng = np.random.default_rng(seed)
@@ -141,17 +149,10 @@ def prefix_matrices(users: np.ndarray, movies: np.ndarray,
     next_rows.append(row[liked])
     next_cols.append(movies[liked])
     rows += int(eligible[starts].sum())
-
-  def binary(row_ids, col_ids) -> sparse.csr_matrix:
-    row_ids, col_ids = np.concatenate(row_ids), np.concatenate(col_ids)
-    matrix = sparse.csr_matrix(
-        (np.ones(len(row_ids), np.float32), (row_ids, col_ids)),
-        shape=(rows, num_movies))
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix
-
-  return binary(given_rows, given_cols), binary(next_rows, next_cols)
+  return (binary_matrix(np.concatenate(given_rows),
+                        np.concatenate(given_cols), rows, num_movies),
+          binary_matrix(np.concatenate(next_rows), np.concatenate(next_cols),
+                        rows, num_movies))
 
 
 def next_table(users: np.ndarray, movies: np.ndarray, timestamps: np.ndarray,
