@@ -27,11 +27,14 @@ PUSHER = 'Pusher'
 # The resolvers run on every run (they read ML Metadata).
 DRIFT_BASELINE_RESOLVER = 'drift_baseline_statistics_resolver'
 BASELINE_MODEL_RESOLVER = 'latest_blessed_model_resolver'
-# With a folder of spans: the window trained on, the model warm-started from.
+# With a folder of spans: the window trained on, the model warm-started from,
+# the analysis cache Transform reads.
 SPAN_WINDOW_RESOLVER = 'span_window_resolver'
 WARM_START_RESOLVER = 'warm_start_model_resolver'
+ANALYZER_CACHE_RESOLVER = 'analyzer_cache_resolver'
 RESOLVERS = (DRIFT_BASELINE_RESOLVER, BASELINE_MODEL_RESOLVER,
-             SPAN_WINDOW_RESOLVER, WARM_START_RESOLVER)
+             SPAN_WINDOW_RESOLVER, WARM_START_RESOLVER,
+             ANALYZER_CACHE_RESOLVER)
 
 # Output keys (tfx.types.standard_component_specs).
 EXAMPLES = 'examples'

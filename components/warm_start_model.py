@@ -29,11 +29,11 @@ _CURRENT_MODEL_ID = evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY
 _BLESSED = evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY
 
 
-def trained_spans(store: mlmd.MetadataStore, model_id: int) -> Set[int]:
-  """The spans of the examples the Trainer execution that wrote a model
-  read."""
+def spans_read(store: mlmd.MetadataStore, artifact_id: int) -> Set[int]:
+  """The spans of the examples the execution that wrote an artifact (a
+  Trainer's model, a Transform's cache) read."""
   producers = [e.execution_id for e in store.get_events_by_artifact_ids(
-      [model_id]) if e.type == metadata_store_pb2.Event.OUTPUT]
+      [artifact_id]) if e.type == metadata_store_pb2.Event.OUTPUT]
   if not producers:
     return set()
   inputs = [e.artifact_id for e in store.get_events_by_execution_ids(
@@ -55,7 +55,7 @@ def base_model(store: mlmd.MetadataStore, window: List[types.Artifact],
                     if b.get_int_custom_property(_BLESSED) == 1},
                    reverse=True)
   for model_id in blessed:
-    spans = trained_spans(store, model_id)
+    spans = spans_read(store, model_id)
     if spans and max(spans) < newest:
       (mlmd_model,) = store.get_artifacts_by_id([model_id])
       (model_type,) = store.get_artifact_types_by_id([mlmd_model.type_id])

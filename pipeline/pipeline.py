@@ -27,6 +27,7 @@ from tfx.proto import transform_pb2
 from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
+from components import analyzer_cache
 from components.anomalies_gate import AnomaliesGate
 from components.baseline_model_strategy import LatestBlessedBaselineStrategy
 from components.drift_validator import BlessedDataStatisticsStrategy
@@ -174,6 +175,7 @@ def create_pipeline(
   training_examples = (window.outputs[span_window.EXAMPLES_KEY] if window
                        else examples)
   blessings = Channel(type=standard_artifacts.ModelBlessing)
+  cache = analyzer_cache_resolver(training_examples) if window else None
   data = data_checks(examples, blessings, schema_path, config,
                      baseline_excludes_candidate, spans=bool(window))
   transform = Transform(
@@ -189,6 +191,8 @@ def create_pipeline(
       # and the served model do.
       splits_config=transform_pb2.SplitsConfig(analyze=[TRAIN_SPLIT]),
       materialize=False,
+      analyzer_cache=cache.outputs[analyzer_cache.CACHE_KEY] if cache
+      else None,
       custom_config={code_fingerprint.CODE_FINGERPRINT_KEY:
                      code_fingerprint.transform_fingerprint()},
   ).with_id(names.TRANSFORM)
@@ -218,9 +222,9 @@ def create_pipeline(
   return Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
-      components=[example_gen, *([window] if window else []), *data.nodes,
-                  transform, *([base] if base else []), *training.nodes,
-                  model_resolver, evaluator, pusher],
+      components=[example_gen, *([window, cache] if window else []),
+                  *data.nodes, transform, *([base] if base else []),
+                  *training.nodes, model_resolver, evaluator, pusher],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=beam_pipeline_args or [])
@@ -239,6 +243,16 @@ def span_window_resolver(example_gen: MovieLensExampleGen,
       examples=Channel(type=standard_artifacts.Examples,
                        producer_component_id=names.EXAMPLE_GEN),
   ).with_id(names.SPAN_WINDOW_RESOLVER)
+
+
+def analyzer_cache_resolver(training_examples: Channel) -> Resolver:
+  """The analysis cache Transform starts from: the one a Transform wrote on
+  an earlier window (components/analyzer_cache.py)."""
+  return Resolver(
+      strategy_class=analyzer_cache.AnalyzerCacheStrategy,
+      examples=training_examples,
+      cache=Channel(type=standard_artifacts.TransformCache),
+  ).with_id(names.ANALYZER_CACHE_RESOLVER)
 
 
 def warm_start_resolver(training_examples: Channel,

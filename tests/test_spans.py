@@ -19,6 +19,7 @@ from tfx.types import standard_artifacts
 from bench import replay
 from bench import spans as span_cutter
 from bench import synthetic
+from components import analyzer_cache
 from components import movielens_example_gen as example_gen
 from components import names
 from components import new_users
@@ -291,6 +292,9 @@ def test_transform_and_the_trainer_read_the_window(span_dir, tmp_path):
     assert (names.SPAN_WINDOW_RESOLVER, node) in graph
   assert (names.EXAMPLE_GEN, names.TRANSFORM) not in graph
   assert (names.EXAMPLE_GEN, names.TRAINER) not in graph
+  # Transform reads the analysis cache of an earlier window.
+  assert (names.ANALYZER_CACHE_RESOLVER, names.TRANSFORM) in graph
+  assert (names.SPAN_WINDOW_RESOLVER, names.ANALYZER_CACHE_RESOLVER) in graph
   evaluator = by_id[names.EVALUATOR]
   assert json.loads(evaluator.exec_properties['example_splits']) == [
       TRAIN_SPLIT, VALIDATION_SPLIT]
@@ -318,6 +322,7 @@ def test_kubeflow_v2_splits_each_span_by_hash(span_dir, tmp_path):
   built = build(span_dir, tmp_path, baseline_excludes_candidate=False)
   by_id = {c.id: c for c in built.components}
   assert names.SPAN_WINDOW_RESOLVER not in by_id
+  assert names.ANALYZER_CACHE_RESOLVER not in by_id
   component = by_id[names.EXAMPLE_GEN]
   assert json.loads(component.exec_properties['input_config'])['splits'][0][
       'name'] == 'single_split'
@@ -391,6 +396,27 @@ def test_warm_start_takes_the_latest_blessed_model_of_an_earlier_window():
   assert base([1, 2]) == [first]
   assert base([1]) == []  # nothing older: a cold run
   assert base([1, 2, 3, 4]) == [second]  # the refused one is never a base
+
+
+def test_transform_reads_the_cache_written_on_an_earlier_window():
+  lineage = TrainerLineage()  # its Trainer runs stand for Transform runs
+  for span in (1, 2, 3):
+    lineage.span(span)
+  written = [lineage.train(window, blessed=False)[0]
+             for window in ([1], [1, 2], [1, 2])]  # [1, 2] ran twice
+
+  def cache(window):
+    caches = []
+    for cache_id in written:
+      artifact = standard_artifacts.TransformCache()
+      artifact.id = cache_id
+      caches.append(artifact)
+    return [c.id for c in analyzer_cache.earlier_cache(
+        lineage.store, [span_artifact(s, lineage.spans[s]) for s in window],
+        caches)]
+  assert cache([1, 2, 3]) == [written[2]]  # the latest of the week before
+  assert cache([1, 2]) == [written[0]]  # a re-run reads what it read
+  assert cache([1]) == []  # nothing earlier: every span analyzed
 
 
 # ------------------------------------------------------------- the replay

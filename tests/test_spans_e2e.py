@@ -10,10 +10,12 @@ import pytest
 
 from bench import spans as span_cutter
 from bench import synthetic
+from components import analyzer_cache
 from components import names
 from pipeline import configs
 from pipeline import run_summary
 from tests import e2e
+from trainer_module import features
 from tests.test_local_runner_e2e import TRAINING
 
 pytestmark = pytest.mark.e2e
@@ -105,6 +107,26 @@ def test_the_second_run_starts_from_the_first_runs_blessed_model(spans_run):
                                           *SPAN_TRAINING])
   assert {state for node, state in summary['component_states'].items()
           if node not in names.RESOLVERS} == {'CACHED'}
+
+
+def test_the_second_transform_analyzes_its_new_span_over_the_first_cache(
+    spans_run):
+  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+  (_, first_runs, _), (_, second_runs, _) = spans_run[2]
+  assert not first_runs[names.TRANSFORM].inputs.get(
+      analyzer_cache.TRANSFORM_INPUT_KEY)
+  (written,) = first_runs[names.TRANSFORM].outputs[
+      analyzer_cache.TRANSFORM_OUTPUT_KEY]
+  (read,) = second_runs[names.TRANSFORM].inputs[
+      analyzer_cache.TRANSFORM_INPUT_KEY]
+  assert read.id == written.id
+
+  def users(runs):
+    (graph,) = runs[names.TRANSFORM].outputs[names.TRANSFORM_GRAPH]
+    return set(tft.TFTransformOutput(graph.uri).vocabulary_by_name(
+        features.vocabulary_name(features.USER_ID_KEY)))
+  # Span 1's people come from the cache, span 2's from this analysis.
+  assert users(first_runs) < users(second_runs)
 
 
 def test_new_people_of_the_newest_span_are_served_from_their_ratings(

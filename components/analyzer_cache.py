@@ -1,0 +1,56 @@
+"""The analysis cache Transform reads on a window of spans: the one a
+Transform wrote on an earlier window.
+
+tf.Transform caches its analyzers' partial results per input dataset (here:
+per span); given the cache of an earlier window, Transform analyzes only
+the spans that are new to it and combines the rest from the cache, so a
+weekly run's vocabularies cost one span's analysis, not the window's. TFX's
+penguin example resolves the cache with LatestArtifactStrategy, which on a
+re-run of the same span is the cache that run wrote: Transform's inputs
+would change and it would run again on every re-run. This strategy takes
+the latest cache written on a window whose newest span is older than this
+run's (as components/warm_start_model.py does for the model), so a re-run
+resolves the same cache and is served from the cache.
+"""
+
+from typing import Dict, List, Optional
+
+from tfx import types
+from tfx.dsl.components.common import resolver
+from tfx.types import standard_component_specs
+
+import ml_metadata as mlmd
+
+from components import span_window
+from components import warm_start_model
+
+EXAMPLES_KEY = 'examples'  # the window this run analyzes
+CACHE_KEY = 'cache'  # in: every cache of the pipeline; out: the one read
+# Transform's input and output channels for it.
+TRANSFORM_INPUT_KEY = standard_component_specs.ANALYZER_CACHE_KEY
+TRANSFORM_OUTPUT_KEY = standard_component_specs.UPDATED_ANALYZER_CACHE_KEY
+
+
+def earlier_cache(store: mlmd.MetadataStore, window: List[types.Artifact],
+                  caches: List[types.Artifact]) -> List[types.Artifact]:
+  """The latest cache written on spans all older than the newest of
+  `window`; empty when there is none (Transform analyzes every span)."""
+  newest = max(span_window.span_of(a) for a in window)
+  for cache in sorted(caches, key=lambda c: c.id, reverse=True):
+    spans = warm_start_model.spans_read(store, cache.id)
+    if spans and max(spans) < newest:
+      return [cache]
+  return []
+
+
+class AnalyzerCacheStrategy(resolver.ResolverStrategy):
+  """Inputs: `examples` (the window) and `cache` (every TransformCache of
+  the pipeline). Output: `cache`, the one Transform reads (or none);
+  `examples` as given."""
+
+  def resolve_artifacts(
+      self, store: mlmd.MetadataStore,
+      input_dict: Dict[str, List[types.Artifact]]
+  ) -> Optional[Dict[str, List[types.Artifact]]]:
+    return {**input_dict, CACHE_KEY: earlier_cache(
+        store, input_dict[EXAMPLES_KEY], input_dict[CACHE_KEY])}
