@@ -124,6 +124,7 @@ def figures(result: Dict[str, Any]) -> Dict[str, Any]:
       'pushed': bool(summary.get('pushed_model')),
       'epochs_run': (summary.get('training') or {}).get('epochs_run'),
       'base_model': bool((summary.get('training') or {}).get('base_model')),
+      'component_seconds': summary.get('component_seconds'),
   }
 
 

@@ -68,6 +68,11 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       action='store_false',
                       help='with --ratings-dir: train from scratch, not from '
                       'the latest blessed model of an earlier window')
+  parser.add_argument('--no-analyzer-cache', dest='analyzer_cache',
+                      action='store_false',
+                      help='with --ratings-dir: Transform analyzes the whole '
+                      'window in one pass, with no per-span cache (faster '
+                      'when spans are small: README "Weekly runs")')
   parser.add_argument('--movielens-split', default=None,
                       help='with a 100k --movielens-dir: its shipped '
                       'train/test pair (u1..u5, ua, ub) as train/eval')
@@ -198,6 +203,7 @@ def pipeline_config(args: argparse.Namespace) -> configs.PipelineConfig:
       new_user_history=args.new_user_history,
       window_spans=args.window_spans,
       warm_start=args.warm_start,
+      analyzer_cache=args.analyzer_cache,
       tune_trials=(None if not args.tune else args.tune_trials
                    if args.tune_trials is not None
                    else configs.DEFAULT_TUNE_TRIALS))
@@ -258,9 +264,10 @@ def ratings_source(args: argparse.Namespace) -> RatingsSource:
   if args.movielens_split and not args.movielens_dir:
     raise ValueError('--movielens-split needs --movielens-dir')
   if (args.span is not None or args.window_spans or not args.warm_start
-      or args.ingest_only) and not args.ratings_dir:
-    raise ValueError('--span, --window-spans, --ingest-only and '
-                     '--no-warm-start need --ratings-dir')
+      or not args.analyzer_cache or args.ingest_only) and not args.ratings_dir:
+    raise ValueError('--span, --window-spans, --ingest-only, '
+                     '--no-warm-start and --no-analyzer-cache need '
+                     '--ratings-dir')
   if args.ratings_dir:
     return RatingsSource.spans(args.ratings_dir, args.span, args.csv_encoding)
   if args.ratings_csv:

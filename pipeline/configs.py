@@ -196,6 +196,11 @@ class PipelineConfig:
   # With a folder of spans: the Trainer starts from the latest blessed model
   # trained on an earlier window, when there is one.
   warm_start: bool = True
+  # With a folder of spans: Transform analyzes only the spans an earlier
+  # window's analysis cache lacks (components/analyzer_cache.py); False
+  # analyzes the window in one pass and keeps no cache (README "Weekly
+  # runs": what each costs).
+  analyzer_cache: bool = True
 
   def __post_init__(self):
     """Refuses settings no run could use."""

@@ -175,7 +175,8 @@ def create_pipeline(
   training_examples = (window.outputs[span_window.EXAMPLES_KEY] if window
                        else examples)
   blessings = Channel(type=standard_artifacts.ModelBlessing)
-  cache = analyzer_cache_resolver(training_examples) if window else None
+  cache = analyzer_cache_resolver(training_examples) if (
+      window and config.analyzer_cache) else None
   data = data_checks(examples, blessings, schema_path, config,
                      baseline_excludes_candidate, spans=bool(window))
   transform = Transform(
@@ -191,8 +192,12 @@ def create_pipeline(
       # and the served model do.
       splits_config=transform_pb2.SplitsConfig(analyze=[TRAIN_SPLIT]),
       materialize=False,
+      # With spans, the analysis of the spans an earlier window's cache
+      # has is read from it; a window without the cache is analyzed in one
+      # pass (no per-span cache written: it costs per span).
       analyzer_cache=cache.outputs[analyzer_cache.CACHE_KEY] if cache
       else None,
+      disable_analyzer_cache=bool(window) and not cache,
       custom_config={code_fingerprint.CODE_FINGERPRINT_KEY:
                      code_fingerprint.transform_fingerprint()},
   ).with_id(names.TRANSFORM)
@@ -222,7 +227,7 @@ def create_pipeline(
   return Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
-      components=[example_gen, *([window, cache] if window else []),
+      components=[example_gen, *[n for n in (window, cache) if n],
                   *data.nodes, transform, *([base] if base else []),
                   *training.nodes, model_resolver, evaluator, pusher],
       enable_cache=enable_cache,

@@ -154,7 +154,8 @@ def test_span_flags(span_dir):
   cli.check_pipeline_flags(parser, args)
   assert cli.ratings_source(args) == RatingsSource.spans(span_dir, span=2)
   for bad in (['--ratings-dir', span_dir, '--window-spans', '5'],
-              ['--span', '2'], ['--ratings-dir', span_dir, '--span', '1']):
+              ['--span', '2'], ['--ratings-dir', span_dir, '--span', '1'],
+              ['--no-analyzer-cache']):
     with pytest.raises(SystemExit):
       cli.check_pipeline_flags(parser, parser.parse_args(bad))
 
@@ -270,14 +271,15 @@ def test_the_newest_span_splits_into_returning_and_new_people():
 # ------------------------------------------------------------- the pipeline
 
 
-def build(span_dir, tmp_path, **kwargs):
+def build(span_dir, tmp_path, analyzer_cache_on=True, **kwargs):
   return pipeline_lib.create_pipeline(
       pipeline_name='test', pipeline_root=str(tmp_path / 'root'),
       serving_model_dir=str(tmp_path / 'serving'),
       source=RatingsSource.spans(span_dir),
       schema_path=configs.schema_for_columns(synthetic.COLUMNS,
                                              synthetic.COLUMNS),
-      config=dataclasses.replace(configs.PRESETS['tutorial'], window_spans=2),
+      config=dataclasses.replace(configs.PRESETS['tutorial'], window_spans=2,
+                                 analyzer_cache=analyzer_cache_on),
       **kwargs)
 
 
@@ -295,6 +297,7 @@ def test_transform_and_the_trainer_read_the_window(span_dir, tmp_path):
   # Transform reads the analysis cache of an earlier window.
   assert (names.ANALYZER_CACHE_RESOLVER, names.TRANSFORM) in graph
   assert (names.SPAN_WINDOW_RESOLVER, names.ANALYZER_CACHE_RESOLVER) in graph
+  assert analyzer_cache.TRANSFORM_OUTPUT_KEY in by_id[names.TRANSFORM].outputs
   evaluator = by_id[names.EVALUATOR]
   assert json.loads(evaluator.exec_properties['example_splits']) == [
       TRAIN_SPLIT, VALIDATION_SPLIT]
@@ -314,6 +317,16 @@ def test_transform_and_the_trainer_read_the_window(span_dir, tmp_path):
   assert drift == [[TRAIN_SPLIT, TRAIN_SPLIT]]
   assert 'user_id' not in by_id[names.DRIFT_VALIDATOR].exec_properties[
       'distribution_validator_config']
+
+
+def test_without_the_analyzer_cache_transform_analyzes_the_window_at_once(
+    span_dir, tmp_path):
+  built = build(span_dir, tmp_path, analyzer_cache_on=False)
+  by_id = {c.id: c for c in built.components}
+  assert names.ANALYZER_CACHE_RESOLVER not in by_id
+  transform = by_id[names.TRANSFORM]
+  assert analyzer_cache.TRANSFORM_INPUT_KEY not in transform.inputs
+  assert analyzer_cache.TRANSFORM_OUTPUT_KEY not in transform.outputs
 
 
 def test_kubeflow_v2_splits_each_span_by_hash(span_dir, tmp_path):
