@@ -21,7 +21,6 @@ from tfx.types import standard_component_specs
 
 import ml_metadata as mlmd
 
-from components import span_window
 from components import warm_start_model
 
 EXAMPLES_KEY = 'examples'  # the window this run analyzes
@@ -35,12 +34,9 @@ def earlier_cache(store: mlmd.MetadataStore, window: List[types.Artifact],
                   caches: List[types.Artifact]) -> List[types.Artifact]:
   """The latest cache written on spans all older than the newest of
   `window`; empty when there is none (Transform analyzes every span)."""
-  newest = max(span_window.span_of(a) for a in window)
-  for cache in sorted(caches, key=lambda c: c.id, reverse=True):
-    spans = warm_start_model.spans_read(store, cache.id)
-    if spans and max(spans) < newest:
-      return [cache]
-  return []
+  cache_id = warm_start_model.latest_written_before(
+      store, window, [c.id for c in caches])
+  return [c for c in caches if c.id == cache_id]
 
 
 class AnalyzerCacheStrategy(resolver.ResolverStrategy):

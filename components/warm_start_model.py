@@ -10,7 +10,7 @@ resolves the same base model and is served from the cache, while next
 week's run starts from this week's blessed model.
 """
 
-from typing import Dict, List, Optional, Set
+from typing import Dict, Iterable, List, Optional, Set
 
 from tfx import types
 from tfx.components.evaluator import constants as evaluator_constants
@@ -44,24 +44,34 @@ def spans_read(store: mlmd.MetadataStore, artifact_id: int) -> Set[int]:
           if 'span' in artifact.custom_properties}
 
 
+def latest_written_before(store: mlmd.MetadataStore,
+                          window: List[types.Artifact],
+                          artifact_ids: Iterable[int]) -> Optional[int]:
+  """The newest of `artifact_ids` written from spans all older than the
+  newest of `window` (an earlier window), or None."""
+  newest = max(span_window.span_of(a) for a in window)
+  for artifact_id in sorted(artifact_ids, reverse=True):
+    spans = spans_read(store, artifact_id)
+    if spans and max(spans) < newest:
+      return artifact_id
+  return None
+
+
 def base_model(store: mlmd.MetadataStore, window: List[types.Artifact],
                blessings: List[types.Artifact]
                ) -> Dict[str, List[types.Artifact]]:
   """The latest blessed model trained on spans all older than the newest
   of `window`; empty lists when there is none (the run trains cold)."""
-  newest = max(span_window.span_of(a) for a in window)
-  blessed = sorted({b.get_int_custom_property(_CURRENT_MODEL_ID)
-                    for b in blessings
-                    if b.get_int_custom_property(_BLESSED) == 1},
-                   reverse=True)
-  for model_id in blessed:
-    spans = spans_read(store, model_id)
-    if spans and max(spans) < newest:
-      (mlmd_model,) = store.get_artifacts_by_id([model_id])
-      (model_type,) = store.get_artifact_types_by_id([mlmd_model.type_id])
-      return {MODEL_KEY: [artifact_utils.deserialize_artifact(model_type,
-                                                              mlmd_model)]}
-  return {MODEL_KEY: []}
+  model_id = latest_written_before(
+      store, window, {b.get_int_custom_property(_CURRENT_MODEL_ID)
+                      for b in blessings
+                      if b.get_int_custom_property(_BLESSED) == 1})
+  if model_id is None:
+    return {MODEL_KEY: []}
+  (mlmd_model,) = store.get_artifacts_by_id([model_id])
+  (model_type,) = store.get_artifact_types_by_id([mlmd_model.type_id])
+  return {MODEL_KEY: [artifact_utils.deserialize_artifact(model_type,
+                                                          mlmd_model)]}
 
 
 class WarmStartModelStrategy(resolver.ResolverStrategy):
