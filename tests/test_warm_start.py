@@ -114,6 +114,16 @@ def test_the_retrieval_towers_carry_over_by_key(tmp_path):
   np.testing.assert_array_equal(movies_after[3], movies_before[2])  # OOV
   np.testing.assert_array_equal(after.user_tower.embeddings.numpy()[[2, 0]],
                                 before.user_tower.embeddings.numpy()[[0, 2]])
+  # Shrunk: the carried rows scaled, a new key's row as fresh as ever.
+  shrunk = towers(NEW)
+  fresh_c = shrunk.movie_tower.embeddings.numpy()[0]
+  carried = warm_start.WarmStart(str(tmp_path)).restore(
+      'retrieval', shrunk, NEW, shrink=0.5)
+  assert carried.shrink == 0.5
+  np.testing.assert_allclose(shrunk.movie_tower.embeddings.numpy()[[2, 1, 3]],
+                             0.5 * movies_before[[0, 1, 2]])
+  np.testing.assert_array_equal(shrunk.movie_tower.embeddings.numpy()[0],
+                                fresh_c)  # C is new
 
 
 def test_a_table_of_another_vocabulary_starts_fresh(tmp_path):
@@ -158,10 +168,28 @@ def test_run_fn_continues_from_the_base_model(transformed_data, tmp_path):
   hparams = Hyperparameters()
   assert stats['base_model'] == base_args.serving_model_dir
   assert stats['epochs_run'] == hparams.warm_epochs
-  assert stats["retrieval_epochs_run"] == hparams.warm_retrieval_epochs
+  # Validation chooses the retrieval epochs (none included) and is held
+  # out of them; two epochs in a row that do not improve Recall@10 stop it.
+  epochs = stats['retrieval_epochs_run']
+  assert 1 <= epochs <= hparams.warm_retrieval_epochs
+  recalls = stats['retrieval_val_recall_at_10']
+  assert len(recalls) == epochs + 1
+  best = stats['retrieval_best_epoch']
+  assert recalls[best] == max(recalls)
+  assert epochs == hparams.warm_retrieval_epochs or epochs == best + 2
+  with open(os.path.join(base_args.model_run_dir,
+                         trainer.TRAINING_STATS_FILE)) as f:
+    base_stats = json.load(f)
+  assert base_stats['retrieval_best_epoch'] is None
+  assert (stats['retrieval_train_examples'], base_stats[
+      'retrieval_train_examples']) == (stats['train_examples'],
+                                       stats['train_examples']
+                                       + stats['validation_examples'])
   for carried in (stats['warm_start'], stats['retrieval_warm_start']):
     assert carried['tables'] == 2 and not carried['fresh']
     assert carried['rows_new'] == 0  # the same vocabularies
+  assert stats['retrieval_warm_start']['shrink'] == (
+      hparams.warm_retrieval_shrink)
   assert tf.io.gfile.exists(os.path.join(
       warm_start.warm_start_dir(fn_args.serving_model_dir), 'retrieval.npz'))
 
@@ -176,10 +204,76 @@ def test_validation_keeps_the_carried_weights_when_training_hurts():
   labels = tf.constant([4.0, 3.0, 5.0, 1.0])
   rmse = float(tf.sqrt(tf.reduce_mean(
       (tf.reshape(model(features_), [-1]) - labels) ** 2)))
-  best = trainer.BestOnValidation(rmse)
+  best = trainer.BestOnValidation(rmse, trainer.logged_val_rmse)
   history = model.fit(features_, labels, validation_data=(features_, labels),
                       epochs=2, callbacks=[best], verbose=0)
   assert min(history.history['val_rmse']) > rmse  # the steps were too big
-  assert best.epoch == 0 and best.rmse == rmse
+  assert best.epoch == 0 and best.best == rmse
+  assert best.figures == history.history['val_rmse']
   for kept, before in zip(model.get_weights(), carried):
     np.testing.assert_array_equal(kept, before)
+
+
+def test_validation_keeps_the_best_epoch_and_stops_after_patience():
+  """Higher is better here; two epochs in a row below the best stop it."""
+  model = tutorial_model(OLD)
+  model.compile(optimizer=tf.keras.optimizers.SGD(learning_rate=0.01))
+  figures = iter([0.2, 0.5, 0.4, 0.45, 0.9])
+  kept = {}
+
+  def measure(trained, logs):
+    figure = next(figures)
+    kept[figure] = [w.copy() for w in trained.get_weights()]
+    return figure
+
+  best = trainer.BestOnValidation(0.3, measure, higher_is_better=True,
+                                  patience=2)
+  features_ = {USER_KEY: tf.constant([0, 1]), MOVIE_KEY: tf.constant([0, 1])}
+  history = model.fit(features_, tf.constant([4.0, 3.0]), epochs=5,
+                      callbacks=[best], verbose=0)
+  assert len(history.epoch) == 4  # 0.4 and 0.45 after 0.5 stop it
+  assert (best.epoch, best.best, best.figures) == (2, 0.5,
+                                                   [0.2, 0.5, 0.4, 0.45])
+  for weights, expected in zip(model.get_weights(), kept[0.5]):
+    np.testing.assert_array_equal(weights, expected)
+
+
+def test_held_out_recall_is_the_protocols_recall_at_k():
+  """Against a brute force over users: seen movies never count, OOV ids
+  and ratings below the liked rating are not scored, the mean is over
+  users with a liked held-out movie."""
+  rng = np.random.default_rng(3)
+  model = retrieval_model.build_retrieval_model(
+      7, 13, np.arange(12), Hyperparameters(retrieval_embedding_dim=4))
+  model.user_tower(tf.zeros([1], tf.int64))
+  model.movie_tower(tf.zeros([1], tf.int64))
+
+  def ratings(n):
+    return {USER_KEY: tf.constant(rng.integers(0, 7, n)),
+            MOVIE_KEY: tf.constant(rng.integers(0, 13, n)),
+            features.LABEL_KEY: tf.constant(rng.integers(1, 6, n)
+                                             .astype(np.float32))}
+  seen, held_out = ratings(40), ratings(30)
+  users = model.user_tower.embeddings.numpy()
+  movies = model.movie_tower.embeddings.numpy()[:12]
+  recalls = []
+  for user in range(6):  # 6: the OOV id
+    liked = {int(m) for u, m, r in zip(*(held_out[k].numpy() for k in (
+        USER_KEY, MOVIE_KEY, features.LABEL_KEY))) if u == user and r >= 4
+             and m < 12}
+    if not liked:
+      continue
+    rated = {int(m) for u, m in zip(seen[USER_KEY].numpy(),
+                                    seen[MOVIE_KEY].numpy()) if u == user}
+    scores = movies @ users[user]
+    top = [m for m in np.argsort(-scores, kind='stable')
+           if m not in rated][:3]
+    recalls.append(len(liked & set(top)) / len(liked))
+  assert recalls
+  assert retrieval_model.held_out_recall(
+      model, seen, held_out, 4.0, k=3) == pytest.approx(np.mean(recalls))
+  one = retrieval_model.held_out_recall(model, seen, held_out, 4.0, k=3,
+                                        max_users=1)
+  assert one in recalls
+  nobody = {key: value[:0] for key, value in held_out.items()}
+  assert np.isnan(retrieval_model.held_out_recall(model, seen, nobody, 4.0))

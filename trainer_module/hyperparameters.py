@@ -69,11 +69,16 @@ class Hyperparameters:
   # with spans) continues training instead of starting over.
   warm_epochs: int = _field(
       1, 'maximum epochs of the rating model in a warm run', low=1)
-  # As many as a cold run's: with 2 the warm replay of MovieLens 100k
-  # (bench/replay.py) lagged the cold retrain's Recall@10 (README, "Weekly
-  # runs"); the warm start then buys a better starting point, not time.
+  # Validation's Recall@10 chooses a warm run's retrieval epochs (none
+  # included), and the carried weights are shrunk first: a model that only
+  # continues keeps fitting the older spans harder each week and falls
+  # behind a fresh one ("shrink and perturb", Ash & Adams 2020; README
+  # "Weekly runs" has the comparison).
   warm_retrieval_epochs: int = _field(
-      5, 'epochs of the retrieval model in a warm run', low=1)
+      5, 'maximum epochs of the retrieval model in a warm run', low=1)
+  warm_retrieval_shrink: float = _field(
+      0.5, "the retrieval model's carried weights are multiplied by it in a "
+      'warm run', above=0, high=1)
   warm_learning_rate_scale: float = _field(
       0.1, "the rating models' learning rates in a warm run, as a share of "
       'the cold ones', above=0)

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from trainer_module import features
 from trainer_module import tracing
 from trainer_module.hyperparameters import Hyperparameters
 from trainer_module.splits import MOVIE_KEY
@@ -120,3 +121,46 @@ def build_retrieval_model(num_users: int, num_movies: int,
       learning_rate=hparams.retrieval_learning_rate),
                 steps_per_execution=STEPS_PER_EXECUTION)
   return model
+
+
+def held_out_recall(model: RetrievalModel, seen: Dict[str, tf.Tensor],
+                    held_out: Dict[str, tf.Tensor], liked_rating: float,
+                    max_users: int = 1000, k: int = 10, seed: int = 0
+                    ) -> float:
+  """Recall@k of the model's top movies, those each user has in `seen`
+  left out, against the movies they liked in `held_out` (rating >=
+  `liked_rating`), averaged over at most `max_users` of those users (a
+  seeded sample; NaN when there are none): how validation chooses a warm
+  run's retrieval epochs."""
+  users = held_out[USER_KEY].numpy()
+  movies = held_out[MOVIE_KEY].numpy()
+  liked = held_out[features.LABEL_KEY].numpy() >= liked_rating
+  num_movies = model.movie_tower.input_dim - features.NUM_OOV_BUCKETS
+  liked &= (users < model.num_users - features.NUM_OOV_BUCKETS) & (
+      movies < num_movies)
+  people = np.unique(users[liked])
+  if not len(people):
+    return float('nan')
+  if len(people) > max_users:
+    people = np.sort(np.random.default_rng(seed).choice(
+        people, max_users, replace=False))
+  seen_users, seen_movies = (seen[key].numpy() for key in (USER_KEY,
+                                                           MOVIE_KEY))
+  keep = np.isin(seen_users, people) & (seen_movies < num_movies)
+  seen_rows = np.searchsorted(people, seen_users[keep])
+  keep_liked = liked & np.isin(users, people)
+  liked_rows = np.searchsorted(people, users[keep_liked])
+  relevant = np.zeros((len(people), num_movies), bool)
+  relevant[liked_rows, movies[keep_liked]] = True
+  movie_vectors = model.movie_tower(tf.range(num_movies, dtype=tf.int64))
+  recalls = []
+  for start in range(0, len(people), 256):
+    rows = slice(start, start + 256)
+    scores = tf.matmul(model.user_tower(tf.constant(people[rows])),
+                       movie_vectors, transpose_b=True).numpy()
+    in_chunk = (seen_rows >= start) & (seen_rows < start + 256)
+    scores[seen_rows[in_chunk] - start, seen_movies[keep][in_chunk]] = -np.inf
+    top = tf.math.top_k(scores, k).indices.numpy()
+    hits = np.take_along_axis(relevant[rows], top, axis=1).sum(axis=1)
+    recalls.append(hits / relevant[rows].sum(axis=1))
+  return float(np.concatenate(recalls).mean())

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from absl import logging
 import numpy as np
@@ -55,27 +55,46 @@ class TrainingClock(tf.keras.callbacks.Callback):
 
 
 class BestOnValidation(tf.keras.callbacks.Callback):
-  """Keeps the weights of the epoch with the lowest validation RMSE,
+  """Keeps the weights of the epoch with the best validation figure,
   epoch 0 (the weights carried from the base model) included, and leaves
   the model with them: validation chooses a warm run's epochs, none
-  included."""
+  included. The figure is `measure(model, logs)` after each epoch (lower
+  is better unless `higher_is_better`); with `patience`, training stops
+  after that many epochs in a row without a better one."""
 
-  def __init__(self, carried_rmse: float):
+  def __init__(self, carried: float,
+               measure: Callable[[tf.keras.Model, Dict[str, float]], float],
+               higher_is_better: bool = False,
+               patience: Optional[int] = None):
     super().__init__()
-    self.carried_rmse = self.rmse = carried_rmse
+    self.carried = self.best = carried
+    self.measure, self.higher_is_better = measure, higher_is_better
+    self.patience = patience
     self.epoch = 0
+    self.figures: List[float] = []
     self._weights = None
 
   def on_train_begin(self, logs=None):
     self._weights = self.model.get_weights()
 
   def on_epoch_end(self, epoch, logs=None):
-    if logs['val_rmse'] < self.rmse:
-      self.rmse, self.epoch = float(logs['val_rmse']), epoch + 1
+    figure = float(self.measure(self.model, logs))
+    self.figures.append(figure)
+    if (figure > self.best) if self.higher_is_better else (
+        figure < self.best):
+      self.best, self.epoch = figure, epoch + 1
       self._weights = self.model.get_weights()
+    elif self.patience and epoch + 1 - self.epoch >= self.patience:
+      self.model.stop_training = True
 
   def on_train_end(self, logs=None):
     self.model.set_weights(self._weights)
+
+
+def logged_val_rmse(model: tf.keras.Model, logs: Dict[str, float]) -> float:
+  """The epoch's validation RMSE as Keras logged it."""
+  del model
+  return logs['val_rmse']
 
 
 TRAINING_STATS_FILE = 'training_stats.json'
@@ -218,7 +237,8 @@ def train_member(fn_args: FnArgs,
   if warm_settings:
     carried = warm(model, {k: data.train[k] for k in data.keys}, base,
                    member_key(hparams.model), tf_transform_output)
-    best = BestOnValidation(validation_rmse(model, hparams, data))
+    best = BestOnValidation(validation_rmse(model, hparams, data),
+                            logged_val_rmse)
     fit_args['callbacks'].append(best)
   fit_args['callbacks'] += [
       tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'),
@@ -227,8 +247,8 @@ def train_member(fn_args: FnArgs,
   history = model.fit(**fit_args)
   stats = fit_stats(history, clock, data.train_examples)
   if best:
-    stats.update(best_epoch=best.epoch, best_val_rmse=best.rmse,
-                 carried_val_rmse=best.carried_rmse)
+    stats.update(best_epoch=best.epoch, best_val_rmse=best.best,
+                 carried_val_rmse=best.carried)
   return model, {**stats,
                  'warm_start': dataclasses.asdict(carried) if carried else None}
 
@@ -389,11 +409,12 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   """The retrieval model, trained on every rating of the training data
   (train and validation; `rated`: their movies per user) as a positive.
 
-  It selects nothing at run time (fixed epochs, capped on large data by
-  retrieval_schedule; its settings were chosen by hand on a hold-out of
-  train, README "Recommending"), so validation is
-  not held out from it: the user's whole known history is what retrieval
-  learns from, and what `recommend` leaves out.
+  A cold run selects nothing at run time (fixed epochs, capped on large
+  data by retrieval_schedule; its settings were chosen by hand on a
+  hold-out of train, README "Recommending"), so validation is not held
+  out from it: the user's whole known history is what retrieval learns
+  from, and what `recommend` leaves out. A warm run (`base`) trains on
+  train and lets validation choose its epochs (retrieval_validation).
   """
   if hparams.seed is not None:  # the same whatever the rating model did
     tf.keras.utils.set_random_seed(hparams.seed)
@@ -401,30 +422,61 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   hparams = warm_settings or hparams
   model = new_retrieval_model(tf_transform_output, rated.values.numpy(),
                               hparams)
-  carried = None
+  carried, best, fit_data = None, None, data.both
   if warm_settings:
     ids = tf.zeros([1], tf.int64)
     model.user_tower(ids)
     model.movie_tower(ids)
-    carried = base.restore(RETRIEVAL_KEY, model, tf_transform_output)
-  examples = data.train_examples + data.validation_examples
+    carried = base.restore(RETRIEVAL_KEY, model, tf_transform_output,
+                           shrink=hparams.warm_retrieval_shrink)
+    best = retrieval_validation(model, data, hparams)
+    if best:  # validation chooses the epochs, so it is held out of them
+      fit_data = data.train
+  examples = int(tf.size(fit_data[features.LABEL_KEY]))
   epochs, batch_size = retrieval_schedule(examples, hparams)
   clock = TrainingClock()
   model.fit(
-      splits.batches(data.both,
+      splits.batches(fit_data,
                      [splits.USER_KEY, splits.MOVIE_KEY],
                      batch_size, shuffle=True, seed=hparams.seed),
       epochs=epochs,
-      callbacks=[epoch_logger('retrieval', epochs), clock],
+      callbacks=[epoch_logger('retrieval', epochs), clock,
+                 *([best] if best else [])],
       verbose=0)
   return model, {
       'retrieval_train_examples': examples,
       'retrieval_epochs_run': clock.epochs,
-      'retrieval_examples_seen': epochs * examples,
+      'retrieval_examples_seen': clock.epochs * examples,
       'retrieval_batch_size': batch_size,
       'retrieval_train_seconds': round(clock.train_seconds, 3),
       'retrieval_warm_start': dataclasses.asdict(carried) if carried else None,
+      'retrieval_best_epoch': best.epoch if best else None,
+      'retrieval_val_recall_at_10': (
+          [best.carried, *best.figures] if best else None),
   }
+
+
+def retrieval_validation(model: retrieval_model.RetrievalModel,
+                         data: splits.TrainingData, hparams: Hyperparameters
+                         ) -> Optional[BestOnValidation]:
+  """The callback that keeps a warm retrieval model's epoch (none
+  included) with the best Recall@10 on the validation split, and stops
+  training after two epochs in a row that do not improve it; None when the
+  validation split has no liked rating to score."""
+  def recall(trained: tf.keras.Model, logs: Optional[Dict[str, float]] = None
+             ) -> float:
+    del logs
+    return retrieval_model.held_out_recall(
+        trained, data.train, data.validation, hparams.retrieval_liked_rating,
+        seed=hparams.seed or 0)
+  carried = recall(model)
+  if np.isnan(carried):
+    logging.warning('the validation split has no liked rating of a known '
+                    'user: the warm retrieval model trains its '
+                    'warm_retrieval_epochs on train and validation')
+    return None
+  return BestOnValidation(carried, recall, higher_is_better=True,
+                          patience=2)
 
 
 def from_ratings(retrieval: retrieval_model.RetrievalModel,

@@ -110,6 +110,7 @@ class Carried:
   rows_new: int = 0  # rows of keys new to this run (fresh)
   copied: int = 0  # other weights copied as they were
   fresh: List[str] = dataclasses.field(default_factory=list)  # not carried
+  shrink: float = 1.0  # the factor carried weights were multiplied by
 
 
 class WarmStart:
@@ -132,15 +133,17 @@ class WarmStart:
     return tf.io.gfile.exists(os.path.join(self.directory, f'{name}.npz'))
 
   def restore(self, name: str, model: tf.keras.Model,
-              tf_transform_output: tft.TFTransformOutput) -> Carried:
+              tf_transform_output: tft.TFTransformOutput,
+              shrink: float = 1.0) -> Carried:
     """Carries the saved model `name`'s weights into `model` (built, for
-    Transform's new vocabularies): see the module doc."""
+    Transform's new vocabularies), each multiplied by `shrink`: see the
+    module doc."""
     with tf.io.gfile.GFile(os.path.join(self.directory, f'{name}.npz'),
                            'rb') as f:
       saved = dict(np.load(io.BytesIO(f.read())))
     new_ids = {key: {term: i for i, term in enumerate(
         vocabulary(tf_transform_output, key))} for key in KEYS}
-    carried = Carried()
+    carried = Carried(shrink=shrink)
     for path, var, table in _weights(model):
       old = saved.get(path)
       key = KEYED_TABLES.get(table) if table else None
@@ -148,14 +151,14 @@ class WarmStart:
           not key and old.shape != tuple(var.shape)):
         carried.fresh.append(path)
       elif key:
-        value, kept = remap_rows(old, self.vocabularies[key], new_ids[key],
-                                 var.numpy())
+        value, kept = remap_rows(old * shrink, self.vocabularies[key],
+                                 new_ids[key], var.numpy())
         var.assign(value)
         carried.tables += 1
         carried.rows_kept += kept
         carried.rows_new += int(var.shape[0]) - kept
       else:
-        var.assign(old)
+        var.assign(old * shrink)
         carried.copied += 1
     logging.info('warm start of %s: %s', name, carried)
     return carried
