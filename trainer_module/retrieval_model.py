@@ -20,7 +20,7 @@ so the OOV embedding learns the average user: an unknown user is
 recommended what most users watch.
 """
 
-from typing import Dict, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -123,44 +123,74 @@ def build_retrieval_model(num_users: int, num_movies: int,
   return model
 
 
-def held_out_recall(model: RetrievalModel, seen: Dict[str, tf.Tensor],
-                    held_out: Dict[str, tf.Tensor], liked_rating: float,
-                    max_users: int = 1000, k: int = 10, seed: int = 0
-                    ) -> float:
-  """Recall@k of the model's top movies, those each user has in `seen`
-  left out, against the movies they liked in `held_out` (rating >=
-  `liked_rating`), averaged over at most `max_users` of those users (a
-  seeded sample; NaN when there are none): how validation chooses a warm
-  run's retrieval epochs."""
+class HeldOut(NamedTuple):
+  """Who a held-out Recall@k scores, computed once for every epoch scored:
+  the users (sorted), each one's movies in the seen data (row into
+  `people`, movie) and the movies they liked in the held-out data."""
+  people: np.ndarray
+  seen_rows: np.ndarray
+  seen_movies: np.ndarray
+  relevant: np.ndarray  # [people, movies] bool
+
+
+def held_out_users(seen: Dict[str, tf.Tensor],
+                   held_out: Dict[str, tf.Tensor], liked_rating: float,
+                   num_users: int, num_movies: int, max_users: int = 1000,
+                   seed: int = 0) -> Optional[HeldOut]:
+  """The users with a movie they liked in `held_out` (rating >=
+  `liked_rating`; ids below the OOV ones), at most `max_users` of them (a
+  seeded sample); None when there are none. `num_users` / `num_movies`
+  count the OOV ids."""
   users = held_out[USER_KEY].numpy()
   movies = held_out[MOVIE_KEY].numpy()
-  liked = held_out[features.LABEL_KEY].numpy() >= liked_rating
-  num_movies = model.movie_tower.input_dim - features.NUM_OOV_BUCKETS
-  liked &= (users < model.num_users - features.NUM_OOV_BUCKETS) & (
-      movies < num_movies)
+  num_movies -= features.NUM_OOV_BUCKETS
+  liked = (held_out[features.LABEL_KEY].numpy() >= liked_rating) & (
+      users < num_users - features.NUM_OOV_BUCKETS) & (movies < num_movies)
   people = np.unique(users[liked])
   if not len(people):
-    return float('nan')
+    return None
   if len(people) > max_users:
     people = np.sort(np.random.default_rng(seed).choice(
         people, max_users, replace=False))
   seen_users, seen_movies = (seen[key].numpy() for key in (USER_KEY,
                                                            MOVIE_KEY))
   keep = np.isin(seen_users, people) & (seen_movies < num_movies)
-  seen_rows = np.searchsorted(people, seen_users[keep])
-  keep_liked = liked & np.isin(users, people)
-  liked_rows = np.searchsorted(people, users[keep_liked])
+  liked &= np.isin(users, people)
   relevant = np.zeros((len(people), num_movies), bool)
-  relevant[liked_rows, movies[keep_liked]] = True
-  movie_vectors = model.movie_tower(tf.range(num_movies, dtype=tf.int64))
+  relevant[np.searchsorted(people, users[liked]), movies[liked]] = True
+  return HeldOut(people, np.searchsorted(people, seen_users[keep]),
+                 seen_movies[keep], relevant)
+
+
+def recall_at_k(model: RetrievalModel, held: HeldOut, k: int = 10
+                ) -> float:
+  """Recall@k of the model's top movies, each user's seen movies left out,
+  against the movies they liked, averaged over `held.people`."""
+  movie_vectors = model.movie_tower(tf.range(held.relevant.shape[1],
+                                             dtype=tf.int64))
   recalls = []
-  for start in range(0, len(people), 256):
+  for start in range(0, len(held.people), 256):
     rows = slice(start, start + 256)
-    scores = tf.matmul(model.user_tower(tf.constant(people[rows])),
+    scores = tf.matmul(model.user_tower(tf.constant(held.people[rows])),
                        movie_vectors, transpose_b=True).numpy()
-    in_chunk = (seen_rows >= start) & (seen_rows < start + 256)
-    scores[seen_rows[in_chunk] - start, seen_movies[keep][in_chunk]] = -np.inf
+    in_chunk = (held.seen_rows >= start) & (held.seen_rows < start + 256)
+    scores[held.seen_rows[in_chunk] - start,
+           held.seen_movies[in_chunk]] = -np.inf
     top = tf.math.top_k(scores, k).indices.numpy()
-    hits = np.take_along_axis(relevant[rows], top, axis=1).sum(axis=1)
-    recalls.append(hits / relevant[rows].sum(axis=1))
+    relevant = held.relevant[rows]
+    hits = np.take_along_axis(relevant, top, axis=1).sum(axis=1)
+    recalls.append(hits / relevant.sum(axis=1))
   return float(np.concatenate(recalls).mean())
+
+
+def held_out_recall(model: RetrievalModel, seen: Dict[str, tf.Tensor],
+                    held_out: Dict[str, tf.Tensor], liked_rating: float,
+                    max_users: int = 1000, k: int = 10, seed: int = 0
+                    ) -> float:
+  """Recall@k of the model's top movies, those each user has in `seen`
+  left out, against the movies they liked in `held_out` (held_out_users;
+  NaN when there are none): how validation chooses a warm run's retrieval
+  epochs."""
+  held = held_out_users(seen, held_out, liked_rating, model.num_users,
+                        model.movie_tower.input_dim, max_users, seed)
+  return recall_at_k(model, held, k) if held else float('nan')

@@ -463,19 +463,20 @@ def retrieval_validation(model: retrieval_model.RetrievalModel,
   included) with the best Recall@10 on the validation split, and stops
   training after two epochs in a row that do not improve it; None when the
   validation split has no liked rating to score."""
-  def recall(trained: tf.keras.Model, logs: Optional[Dict[str, float]] = None
-             ) -> float:
-    del logs
-    return retrieval_model.held_out_recall(
-        trained, data.train, data.validation, hparams.retrieval_liked_rating,
-        seed=hparams.seed or 0)
-  carried = recall(model)
-  if np.isnan(carried):
+  held = retrieval_model.held_out_users(
+      data.train, data.validation, hparams.retrieval_liked_rating,
+      model.num_users, model.movie_tower.input_dim, seed=hparams.seed or 0)
+  if held is None:
     logging.warning('the validation split has no liked rating of a known '
                     'user: the warm retrieval model trains its '
                     'warm_retrieval_epochs on train and validation')
     return None
-  return BestOnValidation(carried, recall, higher_is_better=True,
+
+  def recall(trained: tf.keras.Model, logs: Optional[Dict[str, float]] = None
+             ) -> float:
+    del logs
+    return retrieval_model.recall_at_k(trained, held)
+  return BestOnValidation(recall(model), recall, higher_is_better=True,
                           patience=2)
 
 
