@@ -127,19 +127,6 @@ def ReadParquet(  # pylint: disable=invalid-name
           | 'ToExamples' >> beam.FlatMap(parquet_table_to_examples, pattern))
 
 
-def first_ratings_of_table(table: pa.Table
-                           ) -> List[Tuple[bytes, Optional[int]]]:
-  """(user id, earliest timestamp or None) per user of a table with those
-  two columns (a timestamp column missing: None for every user), grouped
-  in Arrow: ExampleGen's new-user split needs no examples made for it."""
-  users = table[features.USER_ID_KEY].cast(pa.binary())
-  if features.TIMESTAMP_KEY not in table.column_names:
-    return [(user, None) for user in pc.unique(users).to_pylist()]
-  first = pa.table({'user': users, 'time': table[features.TIMESTAMP_KEY].cast(
-      pa.int64())}).group_by('user').aggregate([('time', 'min')])
-  return list(zip(first['user'].to_pylist(), first['time_min'].to_pylist()))
-
-
 @beam.ptransform_fn
 def ReadUserTimes(  # pylint: disable=invalid-name
     pipeline: beam.Pipeline, pattern: str) -> beam.PCollection:
@@ -150,7 +137,7 @@ def ReadUserTimes(  # pylint: disable=invalid-name
           | 'ReadParquet' >> beam.io.ReadFromParquetBatched(
               pattern, columns=[name for name in columns if name in (
                   features.USER_ID_KEY, features.TIMESTAMP_KEY)])
-          | 'FirstRatings' >> beam.FlatMap(first_ratings_of_table))
+          | 'FirstRatings' >> beam.FlatMap(tf_examples.first_ratings_of_table))
 
 
 # ---------------------------------------- the source interface (ratings_source)

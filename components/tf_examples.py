@@ -1,9 +1,11 @@
 """What every ratings source shares: records -> tf.Examples, decoding text
-lines, and the error a bad source raises."""
+lines, each user's first rating, and the error a bad source raises."""
 
 import codecs
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Tuple
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import tensorflow as tf
 
 from trainer_module import features
@@ -120,3 +122,16 @@ def count_lines(path: str, encoding: Optional[str] = None) -> int:
     except UnicodeDecodeError as error:
       _raise_decode_error(path, lines, error, encoding)
   return lines
+
+
+def first_ratings_of_table(table: pa.Table
+                           ) -> List[Tuple[bytes, Optional[int]]]:
+  """(user id, earliest timestamp or None) per user of a table with those
+  two columns (a timestamp column missing: None for every user), grouped
+  in Arrow: ExampleGen's new-user split needs no examples made for it."""
+  users = table[features.USER_ID_KEY].cast(pa.binary())
+  if features.TIMESTAMP_KEY not in table.column_names:
+    return [(user, None) for user in pc.unique(users).to_pylist()]
+  first = pa.table({'user': users, 'time': table[features.TIMESTAMP_KEY].cast(
+      pa.int64())}).group_by('user').aggregate([('time', 'min')])
+  return list(zip(first['user'].to_pylist(), first['time_min'].to_pylist()))

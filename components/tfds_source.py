@@ -2,9 +2,11 @@
 the GroupLens zip in a manual folder), read as tf.Examples."""
 
 import os
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa
 import tensorflow as tf
 
 from components import tf_examples
@@ -20,6 +22,9 @@ TFDS_RATINGS = {
     'movielens/25m-ratings': 25_000_095,
     'movielens/latest-small-ratings': 100_836,
 }
+
+# Serialized examples parsed per TensorFlow call when reading user times.
+_PARSE_BATCH_SIZE = 65536
 
 _WHAT_TO_DO = (
     'Offline, put the original GroupLens zip (e.g. ml-100k.zip for '
@@ -112,6 +117,36 @@ def ReadTfds(  # pylint: disable=invalid-name
               class_names(builder))))
 
 
+def first_ratings_of_file(path: str, timed: bool
+                          ) -> List[Tuple[bytes, Optional[int]]]:
+  """(user id, earliest timestamp or None) per user of one prepared TFRecord
+  file, its two features parsed in batches by TensorFlow (`timed`: the
+  config has timestamps): ExampleGen's new-user split makes no examples."""
+  spec = {features.USER_ID_KEY: tf.io.FixedLenFeature([], tf.string)}
+  if timed:
+    spec[features.TIMESTAMP_KEY] = tf.io.FixedLenFeature([], tf.int64)
+  batches = [tf.io.parse_example(serialized, spec) for serialized in
+             tf.data.TFRecordDataset(path).batch(_PARSE_BATCH_SIZE)]
+  if not batches:
+    return []
+  return tf_examples.first_ratings_of_table(pa.table({
+      key: np.concatenate([batch[key].numpy() for batch in batches])
+      for key in spec}))
+
+
+@beam.ptransform_fn
+def ReadTfdsUserTimes(  # pylint: disable=invalid-name
+    pipeline: beam.Pipeline, dataset: str, data_dir: Optional[str],
+    manual_dir: Optional[str]) -> beam.PCollection:
+  """(user id, earliest timestamp or None) per user and prepared file of a
+  TFDS MovieLens config, from those two features alone."""
+  builder = prepare_tfds_builder(dataset, data_dir, manual_dir)
+  timed = features.TIMESTAMP_KEY in builder.info.features
+  return (pipeline
+          | 'ListFiles' >> beam.Create(tfds_record_files(builder))
+          | 'FirstRatings' >> beam.FlatMap(first_ratings_of_file, timed))
+
+
 # ---------------------------------------- the source interface (ratings_source)
 
 FILE_BASED = False  # a versioned dataset TFDS prepares: no files to watch
@@ -150,6 +185,14 @@ def read(pipeline: beam.Pipeline, source: RatingsSource,
          path: str) -> beam.PCollection:
   """ReadTfds of the config `path` names."""
   return pipeline | 'ReadTfds' >> ReadTfds(  # pylint: disable=no-value-for-parameter
+      path, source.data_dir, source.manual_dir)
+
+
+def user_times(pipeline: beam.Pipeline, source: RatingsSource,
+               path: str) -> beam.PCollection:
+  """ReadTfdsUserTimes of the config `path` names (for ExampleGen's
+  new-user split)."""
+  return pipeline | 'ReadTfdsUserTimes' >> ReadTfdsUserTimes(  # pylint: disable=no-value-for-parameter
       path, source.data_dir, source.manual_dir)
 
 

@@ -208,6 +208,35 @@ def test_bad_line_fails_the_executor(tmp_path):
     run_executor(component, str(tmp_path / 'out'))
 
 
+def test_tfds_user_times_match_the_examples_first_ratings(tmp_path):
+  records = []
+  for user, time in [(b'7', 50), (b'3', 20), (b'7', 10), (b'9', 30),
+                     (b'3', 40)]:
+    example = tf.train.Example()
+    feature = example.features.feature
+    feature['user_id'].bytes_list.value.append(user)
+    feature['timestamp'].int64_list.value.append(time)
+    feature['user_rating'].float_list.value.append(4.0)
+    records.append(example.SerializeToString())
+  path = str(tmp_path / 'movielens-train.tfrecord-00000-of-00001')
+  with tf.io.TFRecordWriter(path) as writer:
+    for record in records:
+      writer.write(record)
+  from_examples = {}
+  for record in records:
+    user, time = example_gen.user_and_time(record)
+    from_examples[user] = min(from_examples.get(user, time), time)
+
+  assert dict(tfds_source.first_ratings_of_file(path, True)) == (
+      from_examples) == {b'7': 10, b'3': 20, b'9': 30}
+  assert sorted(tfds_source.first_ratings_of_file(path, False)) == [
+      (b'3', None), (b'7', None), (b'9', None)]
+  empty = str(tmp_path / 'empty.tfrecord')
+  with tf.io.TFRecordWriter(empty):
+    pass
+  assert tfds_source.first_ratings_of_file(empty, True) == []
+
+
 def test_non_movielens_tfds_name_is_refused():
   with pytest.raises(example_gen.RatingsSourceError, match='not a MovieLens'):
     tfds_source.prepare_tfds_builder('mnist', None, None)
@@ -305,9 +334,9 @@ def test_first_ratings_of_a_table_are_per_user_minima_nulls_skipped():
   import pyarrow as pa  # pylint: disable=g-import-not-at-top
   table = pa.table({'user_id': ['a', 'b', 'a', 'c', 'c'],
                     'timestamp': pa.array([5, 3, 2, None, None], pa.int32())})
-  assert sorted(parquet_source.first_ratings_of_table(table)) == [
+  assert sorted(tf_examples.first_ratings_of_table(table)) == [
       (b'a', 2), (b'b', 3), (b'c', None)]
-  assert sorted(parquet_source.first_ratings_of_table(
+  assert sorted(tf_examples.first_ratings_of_table(
       table.drop(['timestamp']))) == [(b'a', None), (b'b', None),
                                       (b'c', None)]
 
