@@ -96,9 +96,7 @@ def train(ratings: Dict[str, np.ndarray], data: splits.TrainingData,
                            for key in ('user', 'movie'))
   model = retrieval_model.build_retrieval_model(
       num_users, num_movies, data.train[splits.MOVIE_KEY].numpy(), hparams)
-  ids = tf.zeros([1], tf.int64)
-  model.user_tower(ids)
-  model.movie_tower(ids)
+  model.build_towers()
   epochs, best = hparams.retrieval_epochs, None
   if carried is not None:
     model.set_weights([w * shrink for w in carried])

@@ -100,8 +100,7 @@ def test_the_retrieval_towers_carry_over_by_key(tmp_path):
         4, len(vocabularies.vocabulary_by_name(
             features.vocabulary_name(MOVIE))) + 1,
         np.array([0, 1]), Hyperparameters(retrieval_embedding_dim=3))
-    model.user_tower(tf.zeros([1], tf.int64))
-    model.movie_tower(tf.zeros([1], tf.int64))
+    model.build_towers()
     return model
   before = towers(OLD)
   warm_start.save(str(tmp_path), {'retrieval': before}, OLD)
@@ -245,8 +244,7 @@ def test_held_out_recall_is_the_protocols_recall_at_k():
   rng = np.random.default_rng(3)
   model = retrieval_model.build_retrieval_model(
       7, 13, np.arange(12), Hyperparameters(retrieval_embedding_dim=4))
-  model.user_tower(tf.zeros([1], tf.int64))
-  model.movie_tower(tf.zeros([1], tf.int64))
+  model.build_towers()
 
   def ratings(n):
     return {USER_KEY: tf.constant(rng.integers(0, 7, n)),

@@ -75,6 +75,13 @@ class RetrievalModel(tfrs.models.Model):
                                             ks=(10, 100)),
         remove_accidental_hits=True)
 
+  def build_towers(self) -> None:
+    """Makes both towers' variables (Keras makes a layer's on its first
+    call), so weights can be set or carried before training."""
+    ids = tf.zeros([1], tf.int64)
+    self.user_tower(ids)
+    self.movie_tower(ids)
+
   def call(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
     """User embeddings [batch, dim] for transformed user ids [batch]."""
     return self.user_tower(inputs[USER_KEY])

@@ -424,9 +424,7 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
                               hparams)
   carried, best, fit_data = None, None, data.both
   if warm_settings:
-    ids = tf.zeros([1], tf.int64)
-    model.user_tower(ids)
-    model.movie_tower(ids)
+    model.build_towers()
     carried = base.restore(RETRIEVAL_KEY, model, tf_transform_output,
                            shrink=hparams.warm_retrieval_shrink)
     best = retrieval_validation(model, data, hparams)
