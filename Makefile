@@ -1,6 +1,6 @@
 # Set-up, run and test the MovieLens ranking TFX pipeline.
 #   make run   [ARGS="--epochs 5 ..."]   creates .venv if needed, runs the pipeline
-#   make test  [PYTEST_ARGS="-k e2e"]    creates .venv if needed, runs the tests
+#   make test  [PYTEST_ARGS="-k e2e"]    creates .venv if needed, runs the tests (2 at a time)
 #   make bench                           the pipeline against the TFRS notebook
 #   make bench-scale [ARGS="--sizes 100k,1m,5m --with-25m"]  cost against data size
 #   make bench-replay [ARGS="--weeks 4"]  MovieLens 100k week by week, warm vs cold
@@ -24,6 +24,9 @@ STAMP := $(VENV)/.installed-$(STACK)
 BROWSER ?= browser
 # Which tests: make test TESTS="tests/test_cli.py" PYTEST_ARGS="-m \"not e2e\"".
 TESTS ?= tests
+# pytest-xdist processes, one test file each at a time (a pipeline run keeps
+# about one core busy); TEST_WORKERS=0 runs the tests in pytest's own process.
+TEST_WORKERS ?= 2
 
 .PHONY: setup browser run test bench bench-scale bench-replay flink-up flink-down clean
 
@@ -45,7 +48,7 @@ run: setup
 	$(PY) -m pipeline.local_runner $(ARGS)
 
 test: setup $(BROWSER)
-	$(PY) -m pytest $(TESTS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(TESTS) $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m bench.compare $(ARGS)

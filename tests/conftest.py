@@ -116,16 +116,33 @@ def python() -> str:
   return sys.executable
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # pylint: disable=unused-argument
+  """Moves the faults a test (or its fixture) recorded into its report, so
+  the totals reach the process that prints them under pytest-xdist too."""
+  from tests import faults  # pylint: disable=g-import-not-at-top
+  outcome = yield
+  outcome.get_result().user_properties.extend(
+      ('fault', entry) for entry in faults.take_unreported())
+
+
+def pytest_runtest_logreport(report):
+  """Collects the faults of every test's report (tests/faults.py)."""
+  from tests import faults  # pylint: disable=g-import-not-at-top
+  faults.REPORTED.extend(value for key, value in report.user_properties
+                         if key == 'fault')
+
+
 def pytest_terminal_summary(terminalreporter):
   """Prints the fault-injection totals (tests/faults.py), if any ran."""
   from tests import faults  # pylint: disable=g-import-not-at-top
-  if faults.LEDGER:
+  if faults.REPORTED:
     terminalreporter.write_sep('=', 'fault injection')
-    for entry in faults.LEDGER:
+    for entry in faults.REPORTED:
       terminalreporter.write_line(
           f"{entry['fault']}: pushed {entry['pushed'] or 'nothing'}, "
           f"changed {entry['changed'] or 'nothing'}")
-    terminalreporter.write_line(faults.summary_line())
+    terminalreporter.write_line(faults.summary_line(faults.REPORTED))
 
 
 def pytest_unconfigure(config):  # pylint: disable=unused-argument

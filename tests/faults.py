@@ -1,7 +1,9 @@
 """Bookkeeping for the injected faults: what each did to the served model.
 
 Each fault test snapshots the serving directory before and after its fault
-and records both here; conftest.py prints the totals at the end of the run:
+and records both here; conftest.py carries each test's entries in its report
+(pytest-xdist runs tests in worker processes) and prints the totals at the
+end of the run:
 "faults tried: N, pushed after a fault: 0, served model changed by a
 fault: 0".
 """
@@ -11,7 +13,10 @@ from typing import Dict, List
 
 from tests import e2e
 
+# What this process recorded; what every report carried (conftest.py).
 LEDGER: List[dict] = []
+REPORTED: List[dict] = []
+_unreported = 0
 
 
 def snapshot(serving_dir: str) -> Dict[str, Dict[str, bytes]]:
@@ -35,8 +40,15 @@ def record(fault: str, before: Dict[str, dict],
   return entry
 
 
-def summary_line() -> str:
-  """The totals over every recorded fault."""
-  return (f'faults tried: {len(LEDGER)}, pushed after a fault: '
-          f'{sum(1 for e in LEDGER if e["pushed"])}, served model changed '
-          f'by a fault: {sum(1 for e in LEDGER if e["changed"])}')
+def take_unreported() -> List[dict]:
+  """The entries recorded since the last call."""
+  global _unreported
+  entries, _unreported = LEDGER[_unreported:], len(LEDGER)
+  return entries
+
+
+def summary_line(entries: List[dict]) -> str:
+  """The totals over the given faults."""
+  return (f'faults tried: {len(entries)}, pushed after a fault: '
+          f'{sum(1 for e in entries if e["pushed"])}, served model changed '
+          f'by a fault: {sum(1 for e in entries if e["changed"])}')
