@@ -84,6 +84,16 @@ def tensors(ratings: Dict[str, np.ndarray], rows: np.ndarray
           features.LABEL_KEY: tf.constant(ratings['rating'][rows])}
 
 
+def window_split(ratings: Dict[str, np.ndarray], window: np.ndarray,
+                 held_out: np.ndarray) -> splits.TrainingData:
+  """The window's ratings as the Trainer's train and validation splits
+  (validation: the hash hold-out)."""
+  return splits.TrainingData(
+      [splits.USER_KEY, splits.MOVIE_KEY],
+      tensors(ratings, np.flatnonzero(window & ~held_out)),
+      tensors(ratings, np.flatnonzero(window & held_out)))
+
+
 def train(ratings: Dict[str, np.ndarray], data: splits.TrainingData,
           hparams: Hyperparameters,
           carried: Optional[List[np.ndarray]], shrink: float, select: bool
@@ -123,10 +133,7 @@ def run(data: Dict[str, np.ndarray], first_weeks: int,
   steps = []
   for span in range(2, last + 1):
     window = week < span
-    data = splits.TrainingData(
-        [splits.USER_KEY, splits.MOVIE_KEY],
-        tensors(ratings, np.flatnonzero(window & ~held_out)),
-        tensors(ratings, np.flatnonzero(window & held_out)))
+    data = window_split(ratings, window, held_out)
     step = {'span': span, 'train_ratings': data.train_examples}
     for name, (shrink, select) in {'cold': (1.0, False),
                                    **VARIANTS}.items():

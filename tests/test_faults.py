@@ -257,12 +257,15 @@ def test_model_worse_than_the_served_one_is_not_pushed(served, ratings_csv):
 
 
 def test_retrieval_worse_than_most_popular_is_not_pushed(served, ratings_csv):
-  # A retrieval stage that does not learn (its learning rate ~0) ranks
-  # movies at random; the rating model is as good as the served one's.
+  # A retrieval stage that does not learn (its learning rate ~0) and is
+  # served without the popularity prior (which alone would rank as most
+  # popular does) ranks movies at random; the rating model is as good as
+  # the served one's.
   result, summary = run_with_fault(
       'retrieval worse than most popular', served,
       ['--ratings-csv', ratings_csv, *TRAINING,
-       '--retrieval-learning-rate', '1e-9', '--recall-tolerance', '1'])
+       '--retrieval-learning-rate', '1e-9',
+       '--retrieval-popularity-weight', '0', '--recall-tolerance', '1'])
   assert_not_blessed(result, summary, 'recall@10',
                      "below the most popular list's")
   top_n = summary['top_n']

@@ -90,3 +90,31 @@ def test_steps_per_execution_trains_the_same_steps():
     weights.append(model.movie_tower.get_weights()[0])
   assert retrieval_model.STEPS_PER_EXECUTION > 1
   np.testing.assert_allclose(weights[0], weights[1], rtol=1e-5, atol=1e-6)
+
+
+def test_served_retrieval_scores_add_the_popularity_prior():
+  """The served index scores user . movie + weight * log(movie's share of
+  the train ratings), and ranks by that sum."""
+  from trainer_module import serving  # pylint: disable=g-import-not-at-top
+  train, _ = planted_ratings()
+  model = retrieval_model.build_retrieval_model(
+      USERS + 1, MOVIES + 1, train[:, 1],
+      hyperparameters.Hyperparameters(retrieval_embedding_dim=8))
+  model.build_towers()
+  nobody_rated = tf.RaggedTensor.from_row_lengths(
+      tf.zeros([0], tf.int64), tf.zeros([USERS + 1], tf.int64))
+  users = tf.constant([0, 7, USERS], tf.int64)  # USERS: the unknown user
+  towers = (model.user_tower(users).numpy() @
+            model.movie_tower(tf.range(MOVIES)).numpy().T)
+  share = retrieval_model.movie_probability(train[:, 1], MOVIES + 1)[:MOVIES]
+  for weight in (0.0, 0.5):
+    recommender = serving.Recommender(
+        model, tf.Module(), MOVIES, nobody_rated, candidates=MOVIES,
+        rerank_weight=0.5, popularity_weight=weight)
+    scores, ids = recommender._retrieve(users, exclude_rated=False)  # pylint: disable=protected-access
+    expected = towers + weight * np.log(share)
+    np.testing.assert_allclose(
+        scores.numpy(), np.take_along_axis(expected, ids.numpy(), axis=1),
+        rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scores.numpy(), -np.sort(-expected, axis=1),
+                               rtol=1e-5, atol=1e-5)

@@ -115,6 +115,12 @@ class Hyperparameters:
       high=MAX_RETRIEVAL_CANDIDATES)
   rerank_weight: float = _field(
       0.5, "recommend's score: retrieval score + this * predicted rating")
+  # Training's logQ correction takes each movie's popularity out of the
+  # retrieval score; serving puts this much of it back (README
+  # "Recommending": chosen on validation).
+  retrieval_popularity_weight: float = _field(
+      0.25, "retrieval score served: the towers' + this * log of the "
+      "movie's share of the training ratings", low=0)
   # `recommend_from_ratings` (serving.FromRatings): a person known only by
   # the ratings they give at request time. Chosen by the new-user protocol
   # one step earlier (bench/new_users.py; never its new users): README

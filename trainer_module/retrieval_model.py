@@ -20,7 +20,7 @@ so the OOV embedding learns the average user: an unknown user is
 recommended what most users watch.
 """
 
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -81,6 +81,12 @@ class RetrievalModel(tfrs.models.Model):
     ids = tf.zeros([1], tf.int64)
     self.user_tower(ids)
     self.movie_tower(ids)
+
+  def popularity_prior(self, weight: float, num_movies: int) -> tf.Tensor:
+    """[num_movies]: `weight` * log of each of the first movies' share of
+    the train ratings, what serving adds to the towers' score (the logQ
+    correction took it out in training)."""
+    return weight * tf.math.log(self.movie_probability[:num_movies])
 
   def call(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
     """User embeddings [batch, dim] for transformed user ids [batch]."""
@@ -169,17 +175,15 @@ def held_out_users(seen: Dict[str, tf.Tensor],
                  seen_movies[keep], relevant)
 
 
-def recall_at_k(model: RetrievalModel, held: HeldOut, k: int = 10
-                ) -> float:
-  """Recall@k of the model's top movies, each user's seen movies left out,
-  against the movies they liked, averaged over `held.people`."""
-  movie_vectors = model.movie_tower(tf.range(held.relevant.shape[1],
-                                             dtype=tf.int64))
+def recall_of_scores(score: Callable[[np.ndarray], np.ndarray],
+                     held: HeldOut, k: int = 10) -> float:
+  """Recall@k of the top movies by `score(people)` [people, movies], each
+  user's seen movies left out, against the movies they liked, averaged
+  over `held.people`."""
   recalls = []
   for start in range(0, len(held.people), 256):
     rows = slice(start, start + 256)
-    scores = tf.matmul(model.user_tower(tf.constant(held.people[rows])),
-                       movie_vectors, transpose_b=True).numpy()
+    scores = np.array(score(held.people[rows]), np.float32)
     in_chunk = (held.seen_rows >= start) & (held.seen_rows < start + 256)
     scores[held.seen_rows[in_chunk] - start,
            held.seen_movies[in_chunk]] = -np.inf
@@ -188,6 +192,18 @@ def recall_at_k(model: RetrievalModel, held: HeldOut, k: int = 10
     hits = np.take_along_axis(relevant, top, axis=1).sum(axis=1)
     recalls.append(hits / relevant.sum(axis=1))
   return float(np.concatenate(recalls).mean())
+
+
+def recall_at_k(model: RetrievalModel, held: HeldOut, k: int = 10,
+                popularity_weight: float = 0.0) -> float:
+  """recall_of_scores of the towers' scores, plus the popularity prior at
+  `popularity_weight` (what `recommend`'s retrieval stage serves)."""
+  num_movies = held.relevant.shape[1]
+  movie_vectors = model.movie_tower(tf.range(num_movies, dtype=tf.int64))
+  prior = model.popularity_prior(popularity_weight, num_movies)
+  return recall_of_scores(lambda people: tf.matmul(
+      model.user_tower(tf.constant(people)), movie_vectors,
+      transpose_b=True) + prior, held, k)
 
 
 def held_out_recall(model: RetrievalModel, seen: Dict[str, tf.Tensor],

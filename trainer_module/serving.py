@@ -62,19 +62,24 @@ class Recommender(tf.Module):
   """Two stages over the movie vocabulary, in the graph.
 
   Retrieval: the user tower's embedding against a BruteForce index of every
-  known movie's embedding; the movies the user rated in the train split (a
-  ragged table kept in the model) are excluded; the best `candidates` remain.
+  known movie's embedding, plus `popularity_weight` * log of the movie's
+  share of the training ratings (an extra index dimension the query meets
+  with 1); the movies the user rated in the train split (a ragged table
+  kept in the model) are excluded; the best `candidates` remain.
   Ranking: each candidate is re-scored as retrieval score + `rerank_weight`
   * the rating model's predicted rating, and the best k are returned.
   """
 
   def __init__(self, retrieval: RetrievalModel, ranking: MovieLensModel,
                num_movies: int, rated: tf.RaggedTensor, candidates: int,
-               rerank_weight: float):
+               rerank_weight: float, popularity_weight: float):
     super().__init__()
     movie_ids = tf.range(num_movies, dtype=tf.int64)  # the OOV id left out
     index = tfrs.layers.factorized_top_k.BruteForce(k=candidates)
-    index.index(retrieval.movie_tower(movie_ids), movie_ids)
+    index.index(tf.concat([
+        retrieval.movie_tower(movie_ids),
+        retrieval.popularity_prior(popularity_weight, num_movies)[:, None]],
+                          axis=1), movie_ids)
     self.keras = KerasObjects(user_tower=retrieval.user_tower,
                               ranking=ranking, index=index)
     self.num_movies = num_movies
@@ -103,8 +108,10 @@ class Recommender(tf.Module):
           self.rated_values, self.rated_row_splits, validate=False), users)
       widest = tf.maximum(tf.reduce_max(rated.row_lengths()), 0)
       fetch = tf.minimum(fetch + widest, self.num_movies)
-    scores, ids = self.keras.index(self.keras.user_tower(users),
-                                   k=tf.cast(fetch, tf.int32))
+    queries = self.keras.user_tower(users)
+    scores, ids = self.keras.index(
+        tf.concat([queries, tf.ones_like(queries[:, :1])], axis=1),
+        k=tf.cast(fetch, tf.int32))
     if exclude_rated:
       cells = tf.stack([rated.value_rowids(),
                         tf.cast(rated.flat_values, tf.int64)], axis=1)
@@ -148,7 +155,7 @@ class FromRatings(tf.Module):
   """Top k for a person known only by the ratings they give at request
   time (a new user), in the graph, without a retrain.
 
-  score(movie) = the retrieval model's out-of-vocabulary user's score (what
+  score(movie) = `retrieve`'s score for the out-of-vocabulary user (what
   most users watch) + 1 / sqrt(given) * sum over the given movies of
   [knn_weight * (rating - rating_center) * sim(given, movie)
    + next_weight * next(given, movie)], where sim is the item-kNN table

@@ -489,8 +489,10 @@ def from_ratings(retrieval: retrieval_model.RetrievalModel,
   num_movies = retrieval.movie_tower.input_dim - features.NUM_OOV_BUCKETS
   unknown_user = retrieval.num_users - features.NUM_OOV_BUCKETS
   movies = retrieval.movie_tower(tf.range(num_movies, dtype=tf.int64))
-  generic = tf.linalg.matvec(movies, retrieval.user_tower(
-      tf.constant([unknown_user], tf.int64))[0]).numpy()
+  # What `retrieve` scores for an unknown user.
+  generic = (tf.linalg.matvec(movies, retrieval.user_tower(
+      tf.constant([unknown_user], tf.int64))[0]) + retrieval.popularity_prior(
+          hparams.retrieval_popularity_weight, num_movies)).numpy()
   ids, sims = item_neighbors.neighbor_table(
       rated.value_rowids().numpy(), rated.values.numpy(),
       int(rated.nrows()), num_movies, hparams.new_user_knn_neighbors,
@@ -564,7 +566,8 @@ def run_fn(fn_args: FnArgs) -> None:
   recommender = serving.Recommender(
       retrieval, ranking, tf_transform_output.vocabulary_size_by_name(
           features.vocabulary_name(features.MOVIE_TITLE_KEY)),
-      rated, hparams.retrieval_candidates, hparams.rerank_weight)
+      rated, hparams.retrieval_candidates, hparams.rerank_weight,
+      hparams.retrieval_popularity_weight)
   serving.export_serving_model(ranking, tf_transform_output, recommender,
                                from_ratings(retrieval, rated, data.both,
                                             hparams),
