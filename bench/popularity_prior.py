@@ -2,19 +2,28 @@
 
   python -m bench.popularity_prior [--movielens-dir ../shared/data/ml-100k]
       [--spans 4,8,12,16,19,20,22,24] [--seeds 42,1]
-      [--weights 0,0.1,0.25,0.5,1]
+      [--weights 0,0.25,0.5,1,2,4] [--half-lives 0,14,7,3,1]
 
 Training's logQ correction takes each movie's popularity out of the towers'
 score; `recommend` adds `retrieval_popularity_weight` x log(the movie's
-share of the training ratings) back (serving.Recommender). How that weight
-was chosen: MovieLens 100k cut into the replay's weeks (bench.
-warm_retrieval); for each span, its window (the weeks before it) is split by
-a hash of (user, movie) into train and a 10% validation hold-out, a cold
-retrieval model trains on train (a cold run's epochs), and every weight is
-scored by Recall@10 on the hold-out: the choice. Reported beside it, never
-used to choose: the span's own week, its returning people (the future the
-replay's Evaluator scores), with the most popular list on them. Writes
-bench/results/popularity_prior.json and prints the table.
+share of the training ratings) back (serving.Recommender), each rating
+weighing half as much every `retrieval_popularity_half_life_days` before
+the newest (0: all alike). How both were chosen: MovieLens 100k cut into the
+replay's weeks (bench.warm_retrieval); for each span, its window (the weeks
+before it) is split by a hash of (user, movie) into train and a 10%
+validation hold-out, and a cold retrieval model trains on train (a cold
+run's epochs). Every (weight, half-life) is scored by Recall@10 on
+
+- the hold-out ("validation"): the choice for a hash split, where eval is
+  spread over all time (the default Hyperparameters);
+- the window's newest week ("previous week"), returning people, by a second
+  model trained on the weeks before it: the choice for a folder of spans,
+  whose eval is the next week (pipeline/configs.py SPAN_POPULARITY_*);
+- the span's own week ("next week"), returning people, by the first model:
+  the future the replay's Evaluator scores, reported and never used to
+  choose, with the most popular list on those people.
+
+Writes bench/results/popularity_prior.json and prints the table.
 """
 
 import argparse
@@ -22,12 +31,14 @@ import json
 import os
 import statistics
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import tensorflow as tf
 
 from bench import synthetic
 from bench import warm_retrieval
+from trainer_module import features
 from trainer_module import retrieval_model
 from trainer_module.hyperparameters import Hyperparameters
 
@@ -35,81 +46,152 @@ RESULTS = os.path.join(warm_retrieval.PROJECT_ROOT, 'bench', 'results',
                        'popularity_prior.json')
 SPANS = (4, 8, 12, 16, 19, 20, 22, 24)
 SEEDS = (42, 1)
-WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
+WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+HALF_LIVES = (0.0, 14.0, 7.0, 3.0, 1.0)  # days; 0: every rating alike
+# The parts scored; the parts each choice is made on.
+PARTS = ('validation', 'previous_week', 'next_week')
+CHOICES = {'hash_split': 'validation', 'spans': 'previous_week'}
+
+
+def setting(weight: float, half_life: float) -> str:
+  """A (weight, half-life) pair's key in the results."""
+  return f'{weight:g}/{half_life:g}'
+
+
+def log_shares(ratings: Dict[str, np.ndarray], rows: np.ndarray,
+               num_movies: int, half_lives: Sequence[float]
+               ) -> Dict[float, np.ndarray]:
+  """Per half-life, log of each known movie's share of the `rows` ratings
+  as retrieval_model serves it; `num_movies` counts the OOV id."""
+  movies, times = ratings['movie'][rows], ratings['timestamp'][rows]
+  return {h: np.log(retrieval_model.movie_probability(
+      movies, num_movies, retrieval_model.recency_weights(times, h)
+      if h else None)[:num_movies - features.NUM_OOV_BUCKETS])
+          for h in half_lives}
+
+
+def grid_recalls(model: retrieval_model.RetrievalModel,
+                 held: Optional[retrieval_model.HeldOut],
+                 shares: Dict[float, np.ndarray], weights: Sequence[float]
+                 ) -> Dict[str, float]:
+  """Recall@10 of the towers' score + weight x log share, per setting."""
+  if held is None:
+    return {}
+  num_movies = held.relevant.shape[1]
+  towers = tf.matmul(
+      model.user_tower(tf.constant(held.people)),
+      model.movie_tower(tf.range(num_movies, dtype=tf.int64)),
+      transpose_b=True).numpy()
+  return {setting(w, h): round(retrieval_model.recall_of_scores(
+      lambda people, prior=w * share: towers[
+          np.searchsorted(held.people, people)] + prior, held), 4)
+          for h, share in shares.items() for w in weights}
+
+
+def trained(ratings: Dict[str, np.ndarray], window: np.ndarray,
+            held_out: np.ndarray, seed: int
+            ) -> Tuple[retrieval_model.RetrievalModel, Any]:
+  """A cold retrieval model on the window's hash train part, and the
+  window's split."""
+  data = warm_retrieval.window_split(ratings, window, held_out)
+  model, _ = warm_retrieval.train(ratings, data, Hyperparameters(seed=seed),
+                                  None, 1.0, False)
+  return model, data
+
+
+def returning_people(ratings: Dict[str, np.ndarray], week: np.ndarray,
+                     span: int, num_users: int, num_movies: int, seed: int
+                     ) -> Optional[retrieval_model.HeldOut]:
+  """The span's people who rated in the weeks before it, with the movies
+  they liked in the span (people new in the span have ids, never
+  trained: they are new users, not returning ones)."""
+  window = week < span
+  returns = (week == span) & np.isin(ratings['user'],
+                                     ratings['user'][window])
+  return retrieval_model.held_out_users(
+      warm_retrieval.tensors(ratings, np.flatnonzero(window)),
+      warm_retrieval.tensors(ratings, np.flatnonzero(returns)),
+      Hyperparameters().retrieval_liked_rating, num_users, num_movies,
+      seed=seed)
 
 
 def span_figures(ratings: Dict[str, np.ndarray], week: np.ndarray,
-                 held_out: np.ndarray, span: int,
-                 weights: Sequence[float], seed: int) -> Dict[str, Any]:
-  """Recall@10 at each weight on the window's hold-out and on the span's
-  returning people, and most popular's on them."""
-  hparams = Hyperparameters(seed=seed)
-  window = week < span
-  data = warm_retrieval.window_split(ratings, window, held_out)
-  model, _ = warm_retrieval.train(ratings, data, hparams, None, 1.0, False)
-  num_movies = model.movie_tower.input_dim
-  liked = hparams.retrieval_liked_rating
-  validation = retrieval_model.held_out_users(
-      data.train, data.validation, liked, model.num_users, num_movies,
-      seed=seed)
-  # Ids are the whole data's: people new in the span have ids too, with
-  # embeddings never trained; returning people rated in the window.
-  returns = (week == span) & np.isin(ratings['user'],
-                                     ratings['user'][window])
-  returning = retrieval_model.held_out_users(
-      warm_retrieval.tensors(ratings, np.flatnonzero(window)),
-      warm_retrieval.tensors(ratings, np.flatnonzero(returns)), liked,
-      model.num_users, num_movies, seed=seed)
-  figures = {'span': span, 'seed': seed,
-             'returning_people': len(returning.people) if returning else 0}
-  for name, held in (('validation', validation), ('next_week', returning)):
-    figures[name] = {str(w): round(retrieval_model.recall_at_k(
-        model, held, popularity_weight=w), 4) for w in weights} if held else {}
-  figures['next_week_most_popular'] = None
-  if returning:
-    prior = model.popularity_prior(1.0, returning.relevant.shape[1]).numpy()
-    figures['next_week_most_popular'] = round(retrieval_model.recall_of_scores(
-        lambda people: np.tile(prior, (len(people), 1)), returning), 4)
+                 held_out: np.ndarray, span: int, weights: Sequence[float],
+                 half_lives: Sequence[float], seed: int) -> Dict[str, Any]:
+  """Recall@10 per setting on the window's hold-out, on its newest week
+  and on the span's week, and most popular's on the span's week."""
+  liked = Hyperparameters().retrieval_liked_rating
+  figures: Dict[str, Any] = {'span': span, 'seed': seed}
+  for part, end in (('validation', span), ('previous_week', span - 1)):
+    model, data = trained(ratings, week < end, held_out, seed)
+    num_users, num_movies = model.num_users, model.movie_tower.input_dim
+    train_rows = np.flatnonzero((week < end) & ~held_out)
+    shares = log_shares(ratings, train_rows, num_movies, half_lives)
+    if part == 'validation':
+      held = retrieval_model.held_out_users(
+          data.train, data.validation, liked, num_users, num_movies,
+          seed=seed)
+      figures[part] = grid_recalls(model, held, shares, weights)
+      returning = returning_people(ratings, week, span, num_users,
+                                   num_movies, seed)
+      figures['returning_people'] = len(returning.people) if returning else 0
+      figures['next_week'] = grid_recalls(model, returning, shares, weights)
+      popular = log_shares(ratings, train_rows, num_movies, [0.0])[0.0]
+      figures['next_week_most_popular'] = round(
+          retrieval_model.recall_of_scores(
+              lambda people: np.tile(popular, (len(people), 1)),
+              returning), 4) if returning else None
+    else:
+      figures[part] = grid_recalls(model, returning_people(
+          ratings, week, end, num_users, num_movies, seed), shares, weights)
   return figures
 
 
 def run(data: Dict[str, np.ndarray], first_weeks: int, spans: Sequence[int],
-        seeds: Sequence[int], weights: Sequence[float]) -> Dict[str, Any]:
-  """Every (seed, span)'s figures and, per seed, their means."""
+        seeds: Sequence[int], weights: Sequence[float],
+        half_lives: Sequence[float] = (0.0,)) -> Dict[str, Any]:
+  """Every (seed, span)'s figures, per seed their means, and each choice."""
   ratings = warm_retrieval.numbered(data)
   week = warm_retrieval.weeks_of(ratings['timestamp'], first_weeks)
   held_out = warm_retrieval.in_validation(ratings)
   rows = []
   for seed in seeds:
     for span in spans:
-      rows.append(span_figures(ratings, week, held_out, span, weights, seed))
+      rows.append(span_figures(ratings, week, held_out, span, weights,
+                               half_lives, seed))
       print(json.dumps(rows[-1]), flush=True)
+  keys = [setting(w, h) for h in half_lives for w in weights]
   means = {}
   for seed in seeds:
     mine = [row for row in rows if row['seed'] == seed]
-    means[str(seed)] = {part: {str(w): round(statistics.mean(
-        row[part][str(w)] for row in mine if row[part]), 4) for w in weights}
-                        for part in ('validation', 'next_week')}
-    means[str(seed)]['next_week_most_popular'] = round(statistics.mean(
-        row['next_week_most_popular'] for row in mine
-        if row['next_week_most_popular'] is not None), 4)
-  chosen = max(weights, key=lambda w: statistics.mean(
-      means[str(seed)]['validation'][str(w)] for seed in seeds))
-  return {'rows': rows, 'means': means, 'chosen_on_validation': chosen}
+    means[str(seed)] = {part: {key: round(statistics.mean(
+        row[part][key] for row in mine if row[part]), 4) for key in keys}
+                        for part in PARTS}
+    popular = [row['next_week_most_popular'] for row in mine
+               if row['next_week_most_popular'] is not None]
+    means[str(seed)]['next_week_most_popular'] = (
+        round(statistics.mean(popular), 4) if popular else None)
+  chosen = {regime: max(keys, key=lambda key, part=part: statistics.mean(
+      means[str(seed)][part][key] for seed in seeds))
+            for regime, part in CHOICES.items()}
+  return {'rows': rows, 'means': means, 'chosen': chosen}
 
 
 def table(result: Dict[str, Any]) -> str:
-  """Mean Recall@10 per weight (seeds side by side)."""
+  """Mean Recall@10 per setting (seeds side by side)."""
   seeds = list(result['means'])
   means = result['means']
-  lines = ['| weight | validation (hash hold-out) | next week, returning '
-           'people (reported only) |', '|---|---|---|']
-  for w in means[seeds[0]]['validation']:
-    lines.append(f'| {w} | ' + ' / '.join(
-        f"{means[s]['validation'][w]:.4f}" for s in seeds) + ' | ' +
-                 ' / '.join(f"{means[s]['next_week'][w]:.4f}"
-                            for s in seeds) + ' |')
-  lines.append('| most popular | | ' + ' / '.join(
+  lines = ['| weight / half-life (days) | validation (hash hold-out) | '
+           "the window's newest week | next week (reported only) |",
+           '|---|---|---|---|']
+  for key in means[seeds[0]]['validation']:
+    marks = [regime for regime, chosen in result['chosen'].items()
+             if chosen == key]
+    lines.append(f"| {key}{' (' + ', '.join(marks) + ')' if marks else ''} "
+                 '| ' + ' | '.join(' / '.join(
+                     f'{means[s][part][key]:.4f}' for s in seeds)
+                                   for part in PARTS) + ' |')
+  lines.append('| most popular | | | ' + ' / '.join(
       f"{means[s]['next_week_most_popular']:.4f}" for s in seeds) + ' |')
   return '\n'.join(lines)
 
@@ -127,6 +209,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
   parser.add_argument('--seeds', type=numbers(int), default=list(SEEDS))
   parser.add_argument('--weights', type=numbers(float),
                       default=list(WEIGHTS))
+  parser.add_argument('--half-lives', type=numbers(float),
+                      default=list(HALF_LIVES))
   parser.add_argument('--results', default=RESULTS)
   return parser.parse_args(argv)
 
@@ -136,20 +220,23 @@ def main(argv: Optional[List[str]] = None) -> int:
   data = synthetic.movielens_100k(args.movielens_dir)
   last = int(warm_retrieval.weeks_of(
       warm_retrieval.numbered(data)['timestamp'], args.first_weeks).max())
-  bad = [span for span in args.spans if not 2 <= span <= last]
+  bad = [span for span in args.spans if not 3 <= span <= last]
   if bad:
-    sys.exit(f'--spans: {bad} outside 2..{last} (span 1 has no window '
-             'before it)')
+    sys.exit(f'--spans: {bad} outside 3..{last} (a span needs a window of '
+             'two spans before it: its newest week validates)')
   if min(args.weights) < 0:
     sys.exit(f'--weights: {args.weights} has a negative weight')
+  if min(args.half_lives) < 0:
+    sys.exit(f'--half-lives: {args.half_lives} has a negative half-life')
   result = {'movielens_dir': os.path.abspath(args.movielens_dir),
             'first_weeks': args.first_weeks,
             **run(data, args.first_weeks, args.spans, args.seeds,
-                  args.weights)}
+                  args.weights, args.half_lives)}
   with open(args.results, 'w') as f:
     json.dump(result, f, indent=1)
   print(table(result))
-  print(f"chosen on validation: {result['chosen_on_validation']}")
+  for regime, key in result['chosen'].items():
+    print(f'chosen for {regime} (weight/half-life): {key}')
   print(f'wrote {args.results}')
   return 0
 

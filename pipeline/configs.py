@@ -112,6 +112,12 @@ SPAN_MAX_ONE_USER_SHARE = 0.5
 #   ratings (1k-9k in MovieLens 100k), whose RMSE differs by more than
 #   1e-10 between two equally good models: RMSE may rise by this much.
 SPAN_RMSE_CHANGE_TOLERANCE = 0.01
+# And the served retrieval score weighs recent popularity: next week's
+# people watch what is being watched now. Chosen on the window's newest week
+# (never the week evaluated) by bench.popularity_prior; a hash split's eval
+# is spread over all time, where the defaults (all ratings alike) won.
+SPAN_POPULARITY_WEIGHT = 2.0
+SPAN_POPULARITY_HALF_LIFE_DAYS = 3.0
 # The Evaluator refuses an eval split in which more than this share of the
 # ratings are by users the training data does not have: the model could
 # only score them through the out-of-vocabulary bucket.
@@ -221,9 +227,17 @@ class PipelineConfig:
 
 def spans_config(config: 'PipelineConfig') -> 'PipelineConfig':
   """`config` for a run on the newest span of a folder of spans (the
-  SPAN_ settings above; a looser setting given is kept)."""
+  SPAN_ settings above; a looser setting given is kept, and a popularity
+  setting given other than the default)."""
+  hparams, default = config.hyperparameters, Hyperparameters()
+  span_popularity = {
+      'retrieval_popularity_weight': SPAN_POPULARITY_WEIGHT,
+      'retrieval_popularity_half_life_days': SPAN_POPULARITY_HALF_LIFE_DAYS}
   return dataclasses.replace(
       config,
+      hyperparameters=dataclasses.replace(hparams, **{
+          name: value for name, value in span_popularity.items()
+          if getattr(hparams, name) == getattr(default, name)}),
       drift_comparators={key: comparator for key, comparator
                          in config.drift_comparators.items()
                          if key not in SPAN_DRIFT_FEATURES_LEFT_OUT},

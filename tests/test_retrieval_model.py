@@ -71,6 +71,36 @@ def test_sampling_probability_is_each_movies_share_and_never_zero():
   np.testing.assert_allclose(probability, [0.75, 0.25, 0.125])
 
 
+def test_each_rating_counts_its_weight_in_the_share():
+  probability = retrieval_model.movie_probability(
+      np.array([0, 0, 1, 0]), 3, weights=np.array([1.0, 0.5, 1.0, 0.5]))
+  # Movie 2, never rated, gets half the least weight.
+  np.testing.assert_allclose(probability, [2 / 3, 1 / 3, 0.25 / 3])
+
+
+def test_recency_weights_halve_every_half_life_before_the_newest():
+  day = 86400
+  weights = retrieval_model.recency_weights(
+      np.array([10 * day, 7 * day, 3 * day, -1]), half_life_days=3.0)
+  np.testing.assert_allclose(weights, [1.0, 0.5, 0.5 ** (7 / 3), 0.0])
+
+
+def test_the_served_share_is_the_train_share_without_times_or_half_life():
+  movies = np.array([0, 0, 1])
+  times = np.array([0, 86400, 2 * 86400])
+  for hparams, timestamps in (
+      (hyperparameters.Hyperparameters(), times),
+      (hyperparameters.Hyperparameters(
+          retrieval_popularity_half_life_days=1.0), None)):
+    assert retrieval_model.served_probability(
+        movies, timestamps, 3, hparams) is None
+  served = retrieval_model.served_probability(
+      movies, times, 3, hyperparameters.Hyperparameters(
+          retrieval_popularity_half_life_days=1.0))
+  # Weights 0.25, 0.5 (movie 0) and 1 (movie 1, the newest).
+  np.testing.assert_allclose(served, np.array([0.75, 1.0, 0.125]) / 1.75)
+
+
 def test_steps_per_execution_trains_the_same_steps():
   """Training 32 steps per call (STEPS_PER_EXECUTION) is Keras's batching
   of calls only: the weights equal one step per call's, the epoch's last
@@ -118,3 +148,33 @@ def test_served_retrieval_scores_add_the_popularity_prior():
         rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(scores.numpy(), -np.sort(-expected, axis=1),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_the_served_index_adds_the_served_share_not_the_train_share():
+  """With recency (served_probability) the index's prior is the recent
+  share, while training's logQ correction keeps the train share."""
+  from trainer_module import serving  # pylint: disable=g-import-not-at-top
+  train, _ = planted_ratings()
+  recent = np.full(MOVIES + 1, 0.5 / MOVIES)
+  recent[:10] = 0.05  # ten movies everyone watches this week
+  recent /= recent.sum()
+  model = retrieval_model.build_retrieval_model(
+      USERS + 1, MOVIES + 1, train[:, 1],
+      hyperparameters.Hyperparameters(retrieval_embedding_dim=8),
+      served=recent)
+  model.build_towers()
+  np.testing.assert_allclose(
+      model.movie_probability.numpy(),
+      retrieval_model.movie_probability(train[:, 1], MOVIES + 1), rtol=1e-6)
+  nobody_rated = tf.RaggedTensor.from_row_lengths(
+      tf.zeros([0], tf.int64), tf.zeros([USERS + 1], tf.int64))
+  users = tf.constant([0, 7], tf.int64)
+  towers = (model.user_tower(users).numpy() @
+            model.movie_tower(tf.range(MOVIES)).numpy().T)
+  recommender = serving.Recommender(
+      model, tf.Module(), MOVIES, nobody_rated, candidates=MOVIES,
+      rerank_weight=0.5, popularity_weight=2.0)
+  scores, _ = recommender._retrieve(users, exclude_rated=False)  # pylint: disable=protected-access
+  np.testing.assert_allclose(
+      scores.numpy(), -np.sort(-(towers + 2.0 * np.log(recent[:MOVIES])),
+                               axis=1), rtol=1e-5, atol=1e-5)

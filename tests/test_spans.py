@@ -312,6 +312,13 @@ def test_transform_and_the_trainer_read_the_window(span_dir, tmp_path):
              if m.class_name == 'RootMeanSquaredError']
   assert rmse.per_slice_thresholds[0].threshold.change_threshold.absolute.value == (
       configs.SPAN_RMSE_CHANGE_TOLERANCE)
+  # The served retrieval score weighs recent popularity.
+  trainer_config = json.loads(by_id[names.TRAINER].exec_properties[
+      'custom_config'])
+  assert trainer_config['retrieval_popularity_weight'] == (
+      configs.SPAN_POPULARITY_WEIGHT)
+  assert trainer_config['retrieval_popularity_half_life_days'] == (
+      configs.SPAN_POPULARITY_HALF_LIFE_DAYS)
   drift = json.loads(by_id[names.DRIFT_VALIDATOR].exec_properties[
       'include_split_pairs'])
   assert drift == [[TRAIN_SPLIT, TRAIN_SPLIT]]
@@ -492,3 +499,20 @@ def test_the_replay_summary_states_the_goals():
                      '| n/a | yes |')
   assert rows[-1].startswith('| 5 (planted bad) |')
   assert rows[-1].endswith('| no (AnomaliesGate stopped it) |')
+
+
+def test_span_runs_weigh_recent_popularity_unless_told_otherwise():
+  spanned = configs.spans_config(configs.preset('tutorial'))
+  assert (spanned.hyperparameters.retrieval_popularity_weight,
+          spanned.hyperparameters.retrieval_popularity_half_life_days) == (
+              configs.SPAN_POPULARITY_WEIGHT,
+              configs.SPAN_POPULARITY_HALF_LIFE_DAYS)
+  # A hash split keeps the defaults: every rating alike.
+  assert configs.preset('tutorial').hyperparameters.\
+      retrieval_popularity_half_life_days == 0
+  given = configs.spans_config(configs.preset(
+      'tutorial', retrieval_popularity_weight=0.5,
+      retrieval_popularity_half_life_days=30.0))
+  assert (given.hyperparameters.retrieval_popularity_weight,
+          given.hyperparameters.retrieval_popularity_half_life_days) == (
+              0.5, 30.0)

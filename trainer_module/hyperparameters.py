@@ -121,6 +121,12 @@ class Hyperparameters:
   retrieval_popularity_weight: float = _field(
       0.25, "retrieval score served: the towers' + this * log of the "
       "movie's share of the training ratings", low=0)
+  # With time-ordered eval (a folder of spans: pipeline/configs.py
+  # spans_config) the newest ratings say most about next week's.
+  retrieval_popularity_half_life_days: float = _field(
+      0.0, "that share with each rating weighing half as much every this "
+      "many days before the newest (0: every rating alike; needs "
+      "timestamps)", low=0)
   # `recommend_from_ratings` (serving.FromRatings): a person known only by
   # the ratings they give at request time. Chosen by the new-user protocol
   # one step earlier (bench/new_users.py; never its new users): README

@@ -50,14 +50,17 @@ class RetrievalModel(tfrs.models.Model):
 
   Ids are Transform's: users 0..num_users-1 (the last one is the OOV id),
   movies likewise. `movie_probability` [num_movies] is each movie's share of
-  the train ratings.
+  the train ratings (the logQ correction's); `served_probability` the share
+  `popularity_prior` serves (recent ratings weighing more where
+  retrieval_popularity_half_life_days says so), by default the same.
   """
 
   train_step = tracing.no_autograph(tfrs.models.Model.train_step)
 
   def __init__(self, num_users: int, num_movies: int, embedding_dim: int,
                movie_probability: np.ndarray, oov_user_rate: float,
-               liked_rating: float = 4.0, disliked_weight: float = 1.0):
+               liked_rating: float = 4.0, disliked_weight: float = 1.0,
+               served_probability: Optional[np.ndarray] = None):
     super().__init__()
     self.num_users = num_users
     self.user_tower = tf.keras.layers.Embedding(
@@ -65,6 +68,9 @@ class RetrievalModel(tfrs.models.Model):
     self.movie_tower = tf.keras.layers.Embedding(
         num_movies, embedding_dim, name='retrieval_movie_embedding')
     self.movie_probability = tf.constant(movie_probability, tf.float32)
+    self.served_probability = tf.constant(
+        movie_probability if served_probability is None
+        else served_probability, tf.float32)
     self.oov_user_rate = oov_user_rate
     self.liked_rating = liked_rating
     self.disliked_weight = disliked_weight
@@ -83,10 +89,10 @@ class RetrievalModel(tfrs.models.Model):
     self.movie_tower(ids)
 
   def popularity_prior(self, weight: float, num_movies: int) -> tf.Tensor:
-    """[num_movies]: `weight` * log of each of the first movies' share of
-    the train ratings, what serving adds to the towers' score (the logQ
-    correction took it out in training)."""
-    return weight * tf.math.log(self.movie_probability[:num_movies])
+    """[num_movies]: `weight` * log of each of the first movies' served
+    share of the train ratings, what serving adds to the towers' score (the
+    logQ correction took popularity out in training)."""
+    return weight * tf.math.log(self.served_probability[:num_movies])
 
   def call(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
     """User embeddings [batch, dim] for transformed user ids [batch]."""
@@ -113,23 +119,56 @@ class RetrievalModel(tfrs.models.Model):
                                self.disliked_weight) if training else None)
 
 
-def movie_probability(movies: np.ndarray, num_movies: int) -> np.ndarray:
-  """Each movie id's share of `movies` (the train split's rated movies);
-  movies never rated get half a rating, so their log is finite."""
-  counts = np.bincount(movies, minlength=num_movies).astype(np.float64)
-  return np.maximum(counts, 0.5) / max(len(movies), 1)
+def movie_probability(movies: np.ndarray, num_movies: int,
+                      weights: Optional[np.ndarray] = None) -> np.ndarray:
+  """Each movie id's share of `movies` (the train split's rated movies),
+  each rating counting its weight (default 1); movies never rated get half
+  the least rating's weight, so their log is finite."""
+  weights = (np.ones(len(movies)) if weights is None
+             else np.asarray(weights, np.float64))
+  counts = np.bincount(movies, weights=weights, minlength=num_movies)
+  positive = weights[weights > 0]
+  floor = 0.5 * (positive.min() if len(positive) else 1.0)
+  return np.maximum(counts, floor) / max(weights.sum(), floor)
+
+
+def recency_weights(timestamps: np.ndarray, half_life_days: float
+                    ) -> np.ndarray:
+  """Each rating's weight in the served popularity: 1 for the newest
+  rating, halving every `half_life_days` before it; ratings without a time
+  (negative) weigh 0."""
+  timed = timestamps >= 0
+  newest = timestamps[timed].max() if timed.any() else 0
+  age_days = (newest - timestamps) / 86400.0
+  return np.where(timed, 0.5 ** (age_days / half_life_days), 0.0)
+
+
+def served_probability(movies: np.ndarray, timestamps: Optional[np.ndarray],
+                       num_movies: int, hparams: Hyperparameters
+                       ) -> Optional[np.ndarray]:
+  """The share `popularity_prior` serves: recent ratings weighing more by
+  retrieval_popularity_half_life_days, where it is set and the ratings have
+  times; None (the train share) otherwise."""
+  if not hparams.retrieval_popularity_half_life_days or timestamps is None:
+    return None
+  return movie_probability(movies, num_movies, recency_weights(
+      timestamps, hparams.retrieval_popularity_half_life_days))
 
 
 def build_retrieval_model(num_users: int, num_movies: int,
                           train_movies: np.ndarray,
-                          hparams: Hyperparameters) -> RetrievalModel:
+                          hparams: Hyperparameters,
+                          served: Optional[np.ndarray] = None
+                          ) -> RetrievalModel:
   """The compiled retrieval model; `num_users` / `num_movies` count the OOV
-  id, `train_movies` are the movie ids of every train rating."""
+  id, `train_movies` are the movie ids of every train rating; `served`:
+  the share the popularity prior serves (served_probability), by default
+  the train share."""
   model = RetrievalModel(
       num_users, num_movies, hparams.retrieval_embedding_dim,
       movie_probability(train_movies, num_movies),
       hparams.retrieval_oov_user_rate, hparams.retrieval_liked_rating,
-      hparams.retrieval_disliked_weight)
+      hparams.retrieval_disliked_weight, served)
   model.compile(optimizer=tf.keras.optimizers.Adagrad(
       learning_rate=hparams.retrieval_learning_rate),
                 steps_per_execution=STEPS_PER_EXECUTION)

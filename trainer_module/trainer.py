@@ -115,9 +115,10 @@ def read_splits(fn_args: FnArgs,
   the features the model reads, transformed, and the label."""
   keys = ranking_models.model_feature_keys(tf_transform_output, hparams)
   # The ratings' times, for recommend_from_ratings' what-people-like-next
-  # table, where the data has them.
-  timed = (hparams.new_user_next_weight > 0 and features.TIMESTAMP_KEY in
-           tf_transform_output.raw_feature_spec())
+  # table and the served popularity's recency, where the data has them.
+  timed = ((hparams.new_user_next_weight > 0 or
+            hparams.retrieval_popularity_half_life_days > 0) and
+           features.TIMESTAMP_KEY in tf_transform_output.raw_feature_spec())
   parser = splits.SplitParser(tf_transform_output, keys,
                               [features.TIMESTAMP_KEY] if timed else [])
   return splits.TrainingData(keys, *(
@@ -386,16 +387,23 @@ def retrieval_schedule(examples: int, hparams: Hyperparameters
 
 
 def new_retrieval_model(tf_transform_output: tft.TFTransformOutput,
-                        train_movies: np.ndarray, hparams: Hyperparameters
+                        train_movies: np.ndarray, hparams: Hyperparameters,
+                        timed: Optional[Dict[str, tf.Tensor]] = None
                         ) -> retrieval_model.RetrievalModel:
   """The compiled, untrained retrieval model for Transform's vocabularies;
-  `train_movies`: the movie id of every rating it will train on."""
+  `train_movies`: the movie id of every rating it will train on; `timed`:
+  ratings whose times weigh the served popularity, where they have them."""
+  num_movies = ranking_models.embedding_rows_of(tf_transform_output,
+                                                features.MOVIE_TITLE_KEY)
+  timestamps = (timed or {}).get(features.TIMESTAMP_KEY)
+  served = None if timestamps is None else (
+      retrieval_model.served_probability(
+          timed[splits.MOVIE_KEY].numpy(), timestamps.numpy(), num_movies,
+          hparams))
   return retrieval_model.build_retrieval_model(
       ranking_models.embedding_rows_of(tf_transform_output,
                                        features.USER_ID_KEY),
-      ranking_models.embedding_rows_of(tf_transform_output,
-                                       features.MOVIE_TITLE_KEY),
-      train_movies, hparams)
+      num_movies, train_movies, hparams, served)
 
 
 RETRIEVAL_KEY = 'retrieval'  # the retrieval model's warm-start name
@@ -421,7 +429,7 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   warm_settings = warm_hparams(hparams, base, RETRIEVAL_KEY)
   hparams = warm_settings or hparams
   model = new_retrieval_model(tf_transform_output, rated.values.numpy(),
-                              hparams)
+                              hparams, data.both)
   carried, best, fit_data = None, None, data.both
   if warm_settings:
     model.build_towers()
