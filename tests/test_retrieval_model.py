@@ -85,6 +85,21 @@ def test_recency_weights_halve_every_half_life_before_the_newest():
   np.testing.assert_allclose(weights, [1.0, 0.5, 0.5 ** (7 / 3), 0.0])
 
 
+def test_shares_of_ratings_long_before_the_newest_stay_finite():
+  """Weights of ratings many half-lives old fall below float32's range
+  (or to zero in float64): the served log share stays finite."""
+  day = 86400
+  for age_days, half_life in ((20 * 365, 3.0), (997, 1.0)):
+    served = retrieval_model.served_probability(
+        np.array([0, 1]), np.array([0, age_days * day]), 3,
+        hyperparameters.Hyperparameters(
+            retrieval_popularity_half_life_days=half_life))
+    logs = np.log(served.astype(np.float32))
+    assert np.isfinite(logs).all(), (age_days, logs)
+    # The old movie counts no more than one never rated.
+    assert served[0] == served[2] < served[1]
+
+
 def test_the_served_share_is_the_train_share_without_times_or_half_life():
   movies = np.array([0, 0, 1])
   times = np.array([0, 86400, 2 * 86400])

@@ -43,6 +43,9 @@ CANDIDATE_BATCH = 4096
 # once per 32 steps. 1.2x the examples/s with 25M's vocabularies at batch
 # 1024 (93k -> 113k); ~30 s of that work over 5M ratings' 24k steps.
 STEPS_PER_EXECUTION = 32
+# The least share a movie gets in movie_probability: ratings years older than
+# a short half-life weigh less than float32 holds.
+MIN_SHARE = 1e-12
 
 
 class RetrievalModel(tfrs.models.Model):
@@ -123,13 +126,15 @@ def movie_probability(movies: np.ndarray, num_movies: int,
                       weights: Optional[np.ndarray] = None) -> np.ndarray:
   """Each movie id's share of `movies` (the train split's rated movies),
   each rating counting its weight (default 1); movies never rated get half
-  the least rating's weight, so their log is finite."""
+  the least rating's weight, and no share is below MIN_SHARE, so its log
+  is finite in float32."""
   weights = (np.ones(len(movies)) if weights is None
              else np.asarray(weights, np.float64))
   counts = np.bincount(movies, weights=weights, minlength=num_movies)
   positive = weights[weights > 0]
   floor = 0.5 * (positive.min() if len(positive) else 1.0)
-  return np.maximum(counts, floor) / max(weights.sum(), floor)
+  return np.maximum(np.maximum(counts, floor) / max(weights.sum(), floor),
+                    MIN_SHARE)
 
 
 def recency_weights(timestamps: np.ndarray, half_life_days: float
