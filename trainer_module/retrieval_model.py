@@ -238,16 +238,15 @@ def recall_of_scores(score: Callable[[np.ndarray], np.ndarray],
   return float(np.concatenate(recalls).mean())
 
 
-def recall_at_k(model: RetrievalModel, held: HeldOut, k: int = 10,
-                popularity_weight: float = 0.0) -> float:
-  """recall_of_scores of the towers' scores, plus the popularity prior at
-  `popularity_weight` (what `recommend`'s retrieval stage serves)."""
+def recall_at_k(model: RetrievalModel, held: HeldOut, k: int = 10
+                ) -> float:
+  """recall_of_scores of the towers' scores: what training changes (the
+  served popularity prior left out)."""
   num_movies = held.relevant.shape[1]
   movie_vectors = model.movie_tower(tf.range(num_movies, dtype=tf.int64))
-  prior = model.popularity_prior(popularity_weight, num_movies)
   return recall_of_scores(lambda people: tf.matmul(
       model.user_tower(tf.constant(people)), movie_vectors,
-      transpose_b=True) + prior, held, k)
+      transpose_b=True), held, k)
 
 
 def held_out_recall(model: RetrievalModel, seen: Dict[str, tf.Tensor],
