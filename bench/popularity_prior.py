@@ -21,7 +21,13 @@ run's epochs). Every (weight, half-life) is scored by Recall@10 on
   whose eval is the next week (pipeline/configs.py SPAN_POPULARITY_*);
 - the span's own week ("next week"), returning people, by the first model:
   the future the replay's Evaluator scores, reported and never used to
-  choose, with the most popular list on those people.
+  choose, with the most popular list on those people;
+- the new people of the window's newest week and of the span's week, each
+  given their first 10 ratings, by `recommend_from_ratings`' NumPy twin
+  (bench.new_users.Stage) with the tables the Trainer builds from the
+  window, the setting being its base list's prior: the newest week chooses
+  Hyperparameters.new_user_popularity_weight for span runs (every rating
+  alike, as that base counts them), the span's week is reported.
 
 Writes bench/results/popularity_prior.json and prints the table.
 """
@@ -36,9 +42,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
+from bench import new_users as new_user_bench
 from bench import synthetic
 from bench import warm_retrieval
+from components import new_users
+from pipeline import configs
 from trainer_module import features
+from trainer_module import item_neighbors
 from trainer_module import retrieval_model
 from trainer_module.hyperparameters import Hyperparameters
 
@@ -48,9 +58,13 @@ SPANS = (4, 8, 12, 16, 19, 20, 22, 24)
 SEEDS = (42, 1)
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 HALF_LIVES = (0.0, 14.0, 7.0, 3.0, 1.0)  # days; 0: every rating alike
-# The parts scored; the parts each choice is made on.
-PARTS = ('validation', 'previous_week', 'next_week')
-CHOICES = {'hash_split': 'validation', 'spans': 'previous_week'}
+# The parts scored; each choice's part and the half-life it keeps to
+# (None: any).
+PARTS = ('validation', 'previous_week', 'next_week',
+         'new_people_previous_week', 'new_people_next_week')
+CHOICES = {'hash_split': ('validation', None),
+           'spans': ('previous_week', None),
+           'new_people_spans': ('new_people_previous_week', 0.0)}
 
 
 def setting(weight: float, half_life: float) -> str:
@@ -115,6 +129,59 @@ def returning_people(ratings: Dict[str, np.ndarray], week: np.ndarray,
       seed=seed)
 
 
+def new_people(ratings: Dict[str, np.ndarray], week: np.ndarray, span: int
+               ) -> List[new_users.Case]:
+  """The people whose first rating is in the span, their first
+  NEW_USER_HISTORY ratings given (the replay's Evaluator's protocol);
+  movies are titled by their ids."""
+  rows = (week == span) & ~np.isin(ratings['user'],
+                                   ratings['user'][week < span])
+  return new_users.cases(new_users.TimedRatings(
+      ratings['user'][rows],
+      np.array([str(m).encode() for m in ratings['movie'][rows]], object),
+      ratings['rating'][rows], ratings['timestamp'][rows]),
+                         configs.NEW_USER_HISTORY, configs.TOP_N_MIN_RATING)
+
+
+def new_people_recalls(model: retrieval_model.RetrievalModel,
+                       ratings: Dict[str, np.ndarray], window: np.ndarray,
+                       people: List[new_users.Case],
+                       shares: Dict[float, np.ndarray],
+                       weights: Sequence[float], seed: int
+                       ) -> Dict[str, float]:
+  """Recall@10 of recommend_from_ratings' twin per setting of its base
+  list's prior, its tables built from the window's ratings as the Trainer
+  builds them."""
+  if not people:
+    return {}
+  hparams = Hyperparameters()
+  num_movies = model.movie_tower.input_dim - features.NUM_OOV_BUCKETS
+  unknown_user = model.num_users - features.NUM_OOV_BUCKETS
+  towers = tf.linalg.matvec(
+      model.movie_tower(tf.range(num_movies, dtype=tf.int64)),
+      model.user_tower(tf.constant([unknown_user], tf.int64))[0]).numpy()
+  rows = np.flatnonzero(window)
+  users = np.unique(ratings['user'][rows], return_inverse=True)[1]
+  movies = ratings['movie'][rows]
+  neighbor_ids, neighbor_sims = item_neighbors.neighbor_table(
+      users, movies, int(users.max()) + 1, num_movies,
+      hparams.new_user_knn_neighbors, hparams.new_user_knn_shrink, seed=seed)
+  next_ids, next_sims = item_neighbors.next_table(
+      users, movies, ratings['timestamp'][rows], ratings['rating'][rows],
+      num_movies, hparams.new_user_knn_neighbors, item_neighbors.PREFIXES,
+      hparams.retrieval_liked_rating)
+  catalog = new_user_bench.Catalog([str(m).encode()
+                                    for m in range(num_movies)])
+  return {setting(w, h): new_users.score(new_user_bench.from_ratings_lists(
+      new_user_bench.Stage(
+          towers + w * share, neighbor_ids, neighbor_sims,
+          hparams.new_user_knn_weight, hparams.new_user_rating_center,
+          next_ids, next_sims, hparams.new_user_next_weight),
+      catalog, people, new_user_bench.K), people, new_user_bench.K)[
+          f'recall@{new_user_bench.K}']
+          for h, share in shares.items() for w in weights}
+
+
 def span_figures(ratings: Dict[str, np.ndarray], week: np.ndarray,
                  held_out: np.ndarray, span: int, weights: Sequence[float],
                  half_lives: Sequence[float], seed: int) -> Dict[str, Any]:
@@ -144,7 +211,17 @@ def span_figures(ratings: Dict[str, np.ndarray], week: np.ndarray,
     else:
       figures[part] = grid_recalls(model, returning_people(
           ratings, week, end, num_users, num_movies, seed), shares, weights)
+    people = new_people(ratings, week, end)
+    figures[f'new_people_{part if end < span else "next_week"}'] = (
+        new_people_recalls(model, ratings, week < end, people, shares,
+                           weights, seed))
   return figures
+
+
+def mean_of(values: List[Optional[float]]) -> Optional[float]:
+  """The mean of the figures there are, to 4 places; None without any."""
+  values = [v for v in values if v is not None]
+  return round(statistics.mean(values), 4) if values else None
 
 
 def run(data: Dict[str, np.ndarray], first_weeks: int, spans: Sequence[int],
@@ -164,17 +241,23 @@ def run(data: Dict[str, np.ndarray], first_weeks: int, spans: Sequence[int],
   means = {}
   for seed in seeds:
     mine = [row for row in rows if row['seed'] == seed]
-    means[str(seed)] = {part: {key: round(statistics.mean(
-        row[part][key] for row in mine if row[part]), 4) for key in keys}
+    means[str(seed)] = {part: {key: mean_of(
+        [row[part][key] for row in mine if row[part]]) for key in keys}
                         for part in PARTS}
-    popular = [row['next_week_most_popular'] for row in mine
-               if row['next_week_most_popular'] is not None]
-    means[str(seed)]['next_week_most_popular'] = (
-        round(statistics.mean(popular), 4) if popular else None)
-  chosen = {regime: max(keys, key=lambda key, part=part: statistics.mean(
-      means[str(seed)][part][key] for seed in seeds))
-            for regime, part in CHOICES.items()}
+    means[str(seed)]['next_week_most_popular'] = mean_of(
+        [row['next_week_most_popular'] for row in mine
+         if row['next_week_most_popular'] is not None])
+  chosen = {regime: max(
+      [key for key in keys if half_life is None
+       or key.endswith(f'/{half_life:g}')] or keys,
+      key=lambda key, part=part: mean_of(
+          [means[str(seed)][part][key] for seed in seeds]) or 0.0)
+            for regime, (part, half_life) in CHOICES.items()}
   return {'rows': rows, 'means': means, 'chosen': chosen}
+
+
+def figure(value: Optional[float]) -> str:
+  return 'n/a' if value is None else f'{value:.4f}'
 
 
 def table(result: Dict[str, Any]) -> str:
@@ -182,17 +265,18 @@ def table(result: Dict[str, Any]) -> str:
   seeds = list(result['means'])
   means = result['means']
   lines = ['| weight / half-life (days) | validation (hash hold-out) | '
-           "the window's newest week | next week (reported only) |",
-           '|---|---|---|---|']
+           "the window's newest week | next week (reported only) | "
+           "new people: the window's newest week | new people: next week "
+           '(reported only) |', '|---|---|---|---|---|---|']
   for key in means[seeds[0]]['validation']:
     marks = [regime for regime, chosen in result['chosen'].items()
              if chosen == key]
     lines.append(f"| {key}{' (' + ', '.join(marks) + ')' if marks else ''} "
                  '| ' + ' | '.join(' / '.join(
-                     f'{means[s][part][key]:.4f}' for s in seeds)
+                     figure(means[s][part][key]) for s in seeds)
                                    for part in PARTS) + ' |')
   lines.append('| most popular | | | ' + ' / '.join(
-      f"{means[s]['next_week_most_popular']:.4f}" for s in seeds) + ' |')
+      figure(means[s]['next_week_most_popular']) for s in seeds) + ' | | |')
   return '\n'.join(lines)
 
 

@@ -115,9 +115,12 @@ SPAN_RMSE_CHANGE_TOLERANCE = 0.01
 # And the served retrieval score weighs recent popularity: next week's
 # people watch what is being watched now. Chosen on the window's newest week
 # (never the week evaluated) by bench.popularity_prior; a hash split's eval
-# is spread over all time, where the defaults (all ratings alike) won.
+# is spread over all time, where the defaults (all ratings alike) won. The
+# same bench chose recommend_from_ratings' base for a week's new people:
+# the unknown user's towers without popularity added.
 SPAN_POPULARITY_WEIGHT = 2.0
 SPAN_POPULARITY_HALF_LIFE_DAYS = 3.0
+SPAN_NEW_USER_POPULARITY_WEIGHT = 0.0
 # The Evaluator refuses an eval split in which more than this share of the
 # ratings are by users the training data does not have: the model could
 # only score them through the out-of-vocabulary bucket.
@@ -232,7 +235,8 @@ def spans_config(config: 'PipelineConfig') -> 'PipelineConfig':
   hparams, default = config.hyperparameters, Hyperparameters()
   span_popularity = {
       'retrieval_popularity_weight': SPAN_POPULARITY_WEIGHT,
-      'retrieval_popularity_half_life_days': SPAN_POPULARITY_HALF_LIFE_DAYS}
+      'retrieval_popularity_half_life_days': SPAN_POPULARITY_HALF_LIFE_DAYS,
+      'new_user_popularity_weight': SPAN_NEW_USER_POPULARITY_WEIGHT}
   return dataclasses.replace(
       config,
       hyperparameters=dataclasses.replace(hparams, **{

@@ -36,13 +36,16 @@ def test_weight_zero_is_the_towers_recall_and_every_setting_is_scored(
   settings = {'0/0', '0.5/0', '0/7', '0.5/7'}
   for part in popularity_prior.PARTS:
     assert set(row[part]) == settings, part
+    assert all(0 <= v <= 1 for v in row[part].values()), part
   # Weight 0 is the towers alone, whatever the half-life.
   for part in popularity_prior.PARTS:
     assert row[part]['0/0'] == row[part]['0/7']
   assert row['returning_people'] > 0
   assert 0 <= row['next_week_most_popular'] <= 1
-  assert set(result['chosen']) == {'hash_split', 'spans'}
+  assert set(result['chosen']) == {'hash_split', 'spans', 'new_people_spans'}
   assert set(result['chosen'].values()) <= settings
+  # recommend_from_ratings' base counts every rating alike.
+  assert result['chosen']['new_people_spans'].endswith('/0')
   assert len(popularity_prior.table(result).splitlines()) == 2 + 4 + 1
 
   # The same cold model's towers alone (what a warm run's validation
@@ -104,3 +107,15 @@ def test_next_week_scores_only_people_who_rated_in_the_window(tmp_path):
   liked = set(ratings['user'][(week == 10) & (ratings['rating'] >= 4)])
   assert liked & newcomers
   assert row['returning_people'] == len(liked - newcomers) > 0
+
+
+def test_new_people_are_those_whose_first_rating_is_in_the_span(tmp_path):
+  ratings = warm_retrieval.numbered(small_ratings(tmp_path))
+  week = warm_retrieval.weeks_of(ratings['timestamp'], 8)
+  people = popularity_prior.new_people(ratings, week, 10)
+  newcomers = set(ratings['user'][week == 10]) - set(
+      ratings['user'][week < 10])
+  assert people and {case.user for case in people} <= newcomers
+  for case in people:
+    assert len(case.given_titles) <= 10
+    assert not set(case.given_titles) & case.relevant

@@ -193,3 +193,28 @@ def test_the_served_index_adds_the_served_share_not_the_train_share():
   np.testing.assert_allclose(
       scores.numpy(), -np.sort(-(towers + 2.0 * np.log(recent[:MOVIES])),
                                axis=1), rtol=1e-5, atol=1e-5)
+
+
+def test_the_new_user_base_list_keeps_the_all_time_share():
+  """recommend_from_ratings' base (trainer.from_ratings) adds
+  new_user_popularity_weight x log of the train share, whatever share
+  `recommend` serves."""
+  from trainer_module import trainer  # pylint: disable=g-import-not-at-top
+  train, _ = planted_ratings()
+  recent = np.full(MOVIES + 1, 1.0 / (MOVIES + 1))
+  hparams = hyperparameters.Hyperparameters(
+      retrieval_embedding_dim=8, new_user_popularity_weight=0.5,
+      new_user_next_weight=0.0)
+  model = retrieval_model.build_retrieval_model(
+      USERS + 1, MOVIES + 1, train[:, 1], hparams, served=recent)
+  model.build_towers()
+  rated = tf.RaggedTensor.from_value_rowids(
+      tf.constant(train[:, 1], tf.int64), tf.constant(train[:, 0], tf.int64),
+      nrows=USERS + 1)
+  stage = trainer.from_ratings(model, rated, {}, hparams)
+  towers = (model.movie_tower(tf.range(MOVIES)).numpy() @
+            model.user_tower(tf.constant([USERS], tf.int64)).numpy()[0])
+  share = retrieval_model.movie_probability(train[:, 1], MOVIES + 1)[:MOVIES]
+  np.testing.assert_allclose(stage.generic.numpy(),
+                             towers + 0.5 * np.log(share), rtol=1e-5,
+                             atol=1e-5)

@@ -319,6 +319,8 @@ def test_transform_and_the_trainer_read_the_window(span_dir, tmp_path):
       configs.SPAN_POPULARITY_WEIGHT)
   assert trainer_config['retrieval_popularity_half_life_days'] == (
       configs.SPAN_POPULARITY_HALF_LIFE_DAYS)
+  assert trainer_config['new_user_popularity_weight'] == (
+      configs.SPAN_NEW_USER_POPULARITY_WEIGHT)
   drift = json.loads(by_id[names.DRIFT_VALIDATOR].exec_properties[
       'include_split_pairs'])
   assert drift == [[TRAIN_SPLIT, TRAIN_SPLIT]]
@@ -510,9 +512,13 @@ def test_span_runs_weigh_recent_popularity_unless_told_otherwise():
   # A hash split keeps the defaults: every rating alike.
   assert configs.preset('tutorial').hyperparameters.\
       retrieval_popularity_half_life_days == 0
+  assert spanned.hyperparameters.new_user_popularity_weight == (
+      configs.SPAN_NEW_USER_POPULARITY_WEIGHT)
   given = configs.spans_config(configs.preset(
       'tutorial', retrieval_popularity_weight=0.5,
-      retrieval_popularity_half_life_days=30.0))
+      retrieval_popularity_half_life_days=30.0,
+      new_user_popularity_weight=1.0))
   assert (given.hyperparameters.retrieval_popularity_weight,
-          given.hyperparameters.retrieval_popularity_half_life_days) == (
-              0.5, 30.0)
+          given.hyperparameters.retrieval_popularity_half_life_days,
+          given.hyperparameters.new_user_popularity_weight) == (
+              0.5, 30.0, 1.0)

@@ -130,7 +130,12 @@ class Hyperparameters:
   # `recommend_from_ratings` (serving.FromRatings): a person known only by
   # the ratings they give at request time. Chosen by the new-user protocol
   # one step earlier (bench/new_users.py; never its new users): README
-  # "New users".
+  # "New users". Its base counts every rating alike; span runs add no
+  # popularity to it (pipeline/configs.py SPAN_NEW_USER_POPULARITY_WEIGHT).
+  new_user_popularity_weight: float = _field(
+      0.25, "recommend_from_ratings' base, the unknown user's list: its "
+      "retrieval towers' score + this * log of the movie's share of the "
+      'training ratings, every rating alike', low=0)
   new_user_knn_weight: float = _field(
       2.0, "recommend_from_ratings' score: the unknown user's retrieval "
       'score + this * the item-kNN score of the given ratings', low=0)

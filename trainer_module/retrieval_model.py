@@ -91,11 +91,14 @@ class RetrievalModel(tfrs.models.Model):
     self.user_tower(ids)
     self.movie_tower(ids)
 
-  def popularity_prior(self, weight: float, num_movies: int) -> tf.Tensor:
-    """[num_movies]: `weight` * log of each of the first movies' served
-    share of the train ratings, what serving adds to the towers' score (the
-    logQ correction took popularity out in training)."""
-    return weight * tf.math.log(self.served_probability[:num_movies])
+  def popularity_prior(self, weight: float, num_movies: int,
+                       recent: bool = True) -> tf.Tensor:
+    """[num_movies]: `weight` * log of each of the first movies' share of
+    the train ratings, what serving adds to the towers' score (the logQ
+    correction took popularity out in training): the served share, or with
+    `recent` False every rating alike."""
+    share = self.served_probability if recent else self.movie_probability
+    return weight * tf.math.log(share[:num_movies])
 
   def call(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
     """User embeddings [batch, dim] for transformed user ids [batch]."""

@@ -497,10 +497,13 @@ def from_ratings(retrieval: retrieval_model.RetrievalModel,
   num_movies = retrieval.movie_tower.input_dim - features.NUM_OOV_BUCKETS
   unknown_user = retrieval.num_users - features.NUM_OOV_BUCKETS
   movies = retrieval.movie_tower(tf.range(num_movies, dtype=tf.int64))
-  # What `retrieve` scores for an unknown user.
+  # The unknown user's towers and popularity, every rating alike (on a
+  # hash split with the default weights, what `retrieve` scores for an
+  # unknown id).
   generic = (tf.linalg.matvec(movies, retrieval.user_tower(
       tf.constant([unknown_user], tf.int64))[0]) + retrieval.popularity_prior(
-          hparams.retrieval_popularity_weight, num_movies)).numpy()
+          hparams.new_user_popularity_weight, num_movies,
+          recent=False)).numpy()
   ids, sims = item_neighbors.neighbor_table(
       rated.value_rowids().numpy(), rated.values.numpy(),
       int(rated.nrows()), num_movies, hparams.new_user_knn_neighbors,
