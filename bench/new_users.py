@@ -83,7 +83,13 @@ class Stage:
          ) -> 'Stage':
     """A loaded bundle's tables, with the weights of `hparams` (those it
     was trained with: a SavedModel keeps no Python attribute)."""
-    module = bundle.from_ratings
+    return cls.of_module(bundle.from_ratings, hparams)
+
+  @classmethod
+  def of_module(cls, module, hparams: hyperparameters.Hyperparameters
+                ) -> 'Stage':
+    """The tables of a serving.FromRatings (built or loaded), with the
+    weights of `hparams`."""
     tables = {name: getattr(module, name).numpy() for name in TABLES}
     return cls(**tables, knn_weight=hparams.new_user_knn_weight,
                rating_center=hparams.new_user_rating_center,

@@ -33,6 +33,7 @@ Writes bench/results/popularity_prior.json and prints the table.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -48,8 +49,9 @@ from bench import warm_retrieval
 from components import new_users
 from pipeline import configs
 from trainer_module import features
-from trainer_module import item_neighbors
+from trainer_module import ranking_models
 from trainer_module import retrieval_model
+from trainer_module import trainer
 from trainer_module.hyperparameters import Hyperparameters
 
 RESULTS = os.path.join(warm_retrieval.PROJECT_ROOT, 'bench', 'results',
@@ -150,33 +152,21 @@ def new_people_recalls(model: retrieval_model.RetrievalModel,
                        weights: Sequence[float], seed: int
                        ) -> Dict[str, float]:
   """Recall@10 of recommend_from_ratings' twin per setting of its base
-  list's prior, its tables built from the window's ratings as the Trainer
-  builds them."""
+  list's prior, its tables the ones trainer.from_ratings builds from the
+  window's ratings (its own prior left out: each setting adds its own)."""
   if not people:
     return {}
-  hparams = Hyperparameters()
-  num_movies = model.movie_tower.input_dim - features.NUM_OOV_BUCKETS
-  unknown_user = model.num_users - features.NUM_OOV_BUCKETS
-  towers = tf.linalg.matvec(
-      model.movie_tower(tf.range(num_movies, dtype=tf.int64)),
-      model.user_tower(tf.constant([unknown_user], tf.int64))[0]).numpy()
   rows = np.flatnonzero(window)
-  users = np.unique(ratings['user'][rows], return_inverse=True)[1]
-  movies = ratings['movie'][rows]
-  neighbor_ids, neighbor_sims = item_neighbors.neighbor_table(
-      users, movies, int(users.max()) + 1, num_movies,
-      hparams.new_user_knn_neighbors, hparams.new_user_knn_shrink, seed=seed)
-  next_ids, next_sims = item_neighbors.next_table(
-      users, movies, ratings['timestamp'][rows], ratings['rating'][rows],
-      num_movies, hparams.new_user_knn_neighbors, item_neighbors.PREFIXES,
-      hparams.retrieval_liked_rating)
+  both = {**warm_retrieval.tensors(ratings, rows),
+          features.TIMESTAMP_KEY: tf.constant(ratings['timestamp'][rows])}
+  hparams = Hyperparameters(seed=seed, new_user_popularity_weight=0.0)
+  stage = new_user_bench.Stage.of_module(trainer.from_ratings(
+      model, ranking_models.rated_movies_per_user(both, model.num_users),
+      both, hparams), hparams)
   catalog = new_user_bench.Catalog([str(m).encode()
-                                    for m in range(num_movies)])
+                                    for m in range(len(stage.generic))])
   return {setting(w, h): new_users.score(new_user_bench.from_ratings_lists(
-      new_user_bench.Stage(
-          towers + w * share, neighbor_ids, neighbor_sims,
-          hparams.new_user_knn_weight, hparams.new_user_rating_center,
-          next_ids, next_sims, hparams.new_user_next_weight),
+      dataclasses.replace(stage, generic=stage.generic + w * share),
       catalog, people, new_user_bench.K), people, new_user_bench.K)[
           f'recall@{new_user_bench.K}']
           for h, share in shares.items() for w in weights}
