@@ -46,7 +46,9 @@ from components.serving_pusher import Pusher
 from components.statistics_gen import StatisticsGen
 from pipeline import configs
 from trainer_module import code_fingerprint
+from trainer_module import ensemble
 from trainer_module import features
+from trainer_module import preprocessing
 from trainer_module.hyperparameters import TUNE_TRIALS_KEY
 
 
@@ -199,7 +201,9 @@ def create_pipeline(
       else None,
       disable_analyzer_cache=bool(window) and not cache,
       custom_config={code_fingerprint.CODE_FINGERPRINT_KEY:
-                     code_fingerprint.transform_fingerprint()},
+                     code_fingerprint.transform_fingerprint(),
+                     preprocessing.SIDE_FEATURES_KEY:
+                     ensemble.reads_side_features(config.hyperparameters)},
   ).with_id(names.TRANSFORM)
   transform.add_upstream_node(data.gate)
   base = warm_start_resolver(training_examples, blessings) if (

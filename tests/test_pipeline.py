@@ -11,6 +11,7 @@ from components.ratings_source import RatingsSource
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
 from trainer_module import code_fingerprint
+from trainer_module import preprocessing
 
 EXPECTED_EDGES = {
     ('MovieLensExampleGen', 'StatisticsGen'),
@@ -123,6 +124,20 @@ def test_user_code_fingerprint_reaches_transform_and_trainer(built):
       code_fingerprint.transform_fingerprint())
   assert trainer_config['code_fingerprint'] == (
       code_fingerprint.trainer_fingerprint())
+
+
+@pytest.mark.parametrize('preset, model, side_features', [
+    ('tutorial', None, False), ('tuned', None, True),
+    ('tuned', 'autorec', False), ('tutorial', 'tuned', True)])
+def test_transform_writes_side_features_only_for_a_model_that_reads_them(
+    tmp_path, preset, model, side_features):
+  config = configs.preset(preset, **({'model': model} if model else {}))
+  built = pipeline_lib.create_pipeline(
+      pipeline_name='p', pipeline_root=str(tmp_path / 'root'),
+      serving_model_dir=str(tmp_path / 'serving'), config=config)
+  transform = next(c for c in built.components if c.id == 'Transform')
+  assert json.loads(transform.exec_properties['custom_config'])[
+      preprocessing.SIDE_FEATURES_KEY] is side_features
 
 
 def _rmse_gate(pipeline) -> float:

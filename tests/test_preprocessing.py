@@ -194,3 +194,59 @@ def test_age_buckets_are_the_movielens_groups(age_key, ages):
   out = run_transform(rows, spec)
   assert [r[features.USER_AGE_KEY].decode() for r in out] == [
       '<18', '18-24', '18-24', '25-34', '45-49', '50-55', '56+']
+
+
+@pytest.fixture(scope='module')
+def without_side_features(transformed_data, tmp_path_factory):
+  """preprocessing_fn told not to write the side features (a rating model
+  that reads none: create_pipeline's Transform custom_config), analyzed on
+  the first generated ratings."""
+  import functools  # pylint: disable=g-import-not-at-top
+  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  import tensorflow_transform.beam as tft_beam  # pylint: disable=g-import-not-at-top
+  base = tmp_path_factory.mktemp('no_side_features')
+  raw = tft.TFTransformOutput(transformed_data.transform_output)
+  dtypes = {key: spec.dtype for key, spec in raw.raw_feature_spec().items()}
+  instances = [{key: np.array(
+      [v.encode() for v in value] if key == 'movie_genres' else
+      [value.encode() if isinstance(value, str) else value],
+      None if dtypes[key] == tf.string else dtypes[key].as_numpy_dtype)
+                for key, value in row.items() if key in dtypes}
+               for row in transformed_data.raw_train[:300]]
+  output = str(base / 'transform_graph')
+  with beam.Pipeline() as p, tft_beam.Context(temp_dir=str(base / 'tmp')):
+    _ = ((p | beam.Create(instances), raw.raw_metadata)
+         | tft_beam.AnalyzeDataset(functools.partial(
+             preprocessing.preprocessing_fn, custom_config={
+                 preprocessing.SIDE_FEATURES_KEY: False}))
+         | tft_beam.WriteTransformFn(output))
+  return tft.TFTransformOutput(output)
+
+
+def test_side_features_are_left_out_when_the_model_reads_none(
+    tft_output, without_side_features):
+  written = set(without_side_features.transformed_feature_spec())
+  assert written == set(tft_output.transformed_feature_spec()) - set(
+      features.SIDE_FEATURE_SIZES)
+  # The ids and the Evaluator's slices stay.
+  assert {features.USER_ACTIVITY_KEY, features.MOVIE_POPULARITY_KEY,
+          features.USER_AGE_KEY, features.LABEL_KEY} <= written
+  for key in (features.USER_OCCUPATION_KEY, features.USER_ZIP_PREFIX_KEY,
+              features.MOVIE_GENRE_IDS_KEY):
+    with pytest.raises(Exception):
+      without_side_features.vocabulary_by_name(features.vocabulary_name(key))
+  assert preprocessing.writes_side_features(None)
+  assert not preprocessing.writes_side_features(
+      {preprocessing.SIDE_FEATURES_KEY: False})
+
+
+def test_a_model_that_reads_side_features_refuses_a_graph_without_them(
+    without_side_features):
+  from trainer_module import hyperparameters  # pylint: disable=g-import-not-at-top
+  from trainer_module import ranking_models  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match="'tuned' rating model reads side"):
+    ranking_models.model_feature_keys(
+        without_side_features, hyperparameters.Hyperparameters(model='tuned'))
+  assert ranking_models.model_feature_keys(
+      without_side_features, hyperparameters.Hyperparameters()) == [
+          ranking_models.USER_KEY, ranking_models.MOVIE_KEY]

@@ -25,6 +25,13 @@ def rating_members(hparams: Hyperparameters) -> List[str]:
   return [hparams.model]
 
 
+def reads_side_features(hparams: Hyperparameters) -> bool:
+  """Whether a rating model trained with `hparams` reads side features:
+  Transform writes them only then (preprocessing.SIDE_FEATURES_KEY)."""
+  return any(ranking_models.RATING_MODELS[member].side_features
+             for member in rating_members(hparams))
+
+
 def member_hparams(hparams: Hyperparameters, member: str) -> Hyperparameters:
   """The settings rating model `member` trains with (the I-AutoRec has its
   own learning rate and batch size, and Adam)."""

@@ -1,5 +1,6 @@
 """Transform's `preprocessing_fn`: vocabularies for user ids and titles, the
-buckets the Evaluator slices on, and the side features of the tuned model.
+buckets the Evaluator slices on, and the side features of the tuned model
+(only when the run's rating model reads them: `SIDE_FEATURES_KEY`).
 
 Each vocabulary is computed over the train split, ordered by frequency, and
 has `features.NUM_OOV_BUCKETS` extra index(es) for values it has not seen.
@@ -20,6 +21,18 @@ from tensorflow_transform import common_types
 
 from trainer_module import code_fingerprint
 from trainer_module import features
+
+
+# Transform's custom_config key: whether preprocessing_fn writes the side
+# features (create_pipeline sets it from the rating model): their three
+# vocabularies are most of Transform's analysis, and every component that
+# loads the transform graph pays for them.
+SIDE_FEATURES_KEY = 'side_features'
+
+
+def writes_side_features(custom_config: Optional[Dict[str, Any]]) -> bool:
+  """What `SIDE_FEATURES_KEY` says; every feature when it is not given."""
+  return bool((custom_config or {}).get(SIDE_FEATURES_KEY, True))
 
 
 def _flatten(name: str, tensor: tf.Tensor) -> tf.Tensor:
@@ -119,7 +132,8 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
   Args:
     inputs: the raw features, as the schema describes them.
     custom_config: Transform's custom_config (TFX passes it): holds the
-      fingerprint of the code the pipeline was built from, checked first.
+      fingerprint of the code the pipeline was built from, checked first,
+      and whether to write the side features (`SIDE_FEATURES_KEY`).
 
   Returns:
     The transformed features.
@@ -149,8 +163,10 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
         tf.constant(features.AGE_BOUNDARIES, tf.float32), age, side='right'),
                      tf.int64)
     outputs[features.USER_AGE_KEY] = _labelled(bucket, features.AGE_BOUNDARIES)
-    outputs[features.USER_AGE_GROUP_KEY] = bucket
-  outputs.update(side_features(inputs))
+    if writes_side_features(custom_config):
+      outputs[features.USER_AGE_GROUP_KEY] = bucket
+  if writes_side_features(custom_config):
+    outputs.update(side_features(inputs))
   return outputs
 
 

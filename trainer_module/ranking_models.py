@@ -272,7 +272,14 @@ def model_feature_keys(tf_transform_output: tft.TFTransformOutput,
   """The transformed features training reads."""
   keys = [USER_KEY, MOVIE_KEY]
   if RATING_MODELS[hparams.model].side_features:
-    keys += list(side_feature_sizes(tf_transform_output))
+    written = list(side_feature_sizes(tf_transform_output))
+    if not written:  # the release year is written whenever any is
+      raise ValueError(
+          f'the {hparams.model!r} rating model reads side features, but '
+          'Transform wrote none (its custom_config had side_features '
+          'false): build Transform and the Trainer from the same '
+          'hyperparameters (create_pipeline does)')
+    keys += written
   return keys
 
 
