@@ -11,6 +11,7 @@ import threading
 import time
 from typing import Callable, Dict, Optional, TextIO
 
+import ml_metadata as mlmd
 from ml_metadata import errors as mlmd_errors
 
 from components import names
@@ -129,6 +130,11 @@ class Progress:
     self._started = time.monotonic()
     self._known_run_ids = set()
     self._reported: Dict[str, str] = {}  # node id -> last state reported
+    # One connection for every look (opening one makes the store's folder
+    # and connects: a poll's largest cost, taken from the run it watches).
+    # Used by one thread at a time: the caller's before the thread starts
+    # and after it ends.
+    self._store: Optional[mlmd.MetadataStore] = None
 
   def __enter__(self) -> 'Progress':
     self._known_run_ids = self._run_ids()
@@ -140,10 +146,16 @@ class Progress:
     self._thread.join()
     self._poll()  # whatever finished since the last look
 
+  def _open_store(self) -> Optional[mlmd.MetadataStore]:
+    """The store, connected once it exists (the run creates it)."""
+    if self._store is None and os.path.exists(self._metadata_path):
+      self._store = run_summary.open_store(self._metadata_path)
+    return self._store
+
   def _run_ids(self) -> set:
-    if not os.path.exists(self._metadata_path):
-      return set()  # the run creates the store
-    store = run_summary.open_store(self._metadata_path)
+    store = self._open_store()
+    if store is None:
+      return set()
     return {c.name for c in store.get_contexts_by_type('pipeline_run')}
 
   def _follow(self) -> None:
@@ -157,9 +169,8 @@ class Progress:
     new_runs = self._run_ids() - self._known_run_ids
     if not new_runs:
       return
-    store = run_summary.open_store(self._metadata_path)
     for node, run in run_summary.component_runs(
-        store, sorted(new_runs)[-1]).items():
+        self._store, sorted(new_runs)[-1]).items():
       self._report(node, run)
 
   def _report(self, node: str, run: run_summary.ComponentRun) -> None:

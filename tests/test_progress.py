@@ -7,6 +7,7 @@ import json
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import progress
+from pipeline import run_summary
 from pipeline.run_summary import ComponentRun
 
 
@@ -57,3 +58,19 @@ def test_the_tuner_line_names_the_best_trial(tmp_path):
 def test_components_without_a_describer_get_no_detail():
   run = ComponentRun('ImportSchemaGen', 'CACHED', 0.0, {}, {})
   assert progress.describe(run) == ''
+
+
+def test_one_connection_sees_the_runs_written_after_it_opened(tmp_path):
+  path = str(tmp_path / 'metadata.db')
+  assert reporter()._run_ids() == set()  # pylint: disable=protected-access
+  writer = run_summary.open_store(path)
+  run_type = writer.put_context_type(
+      metadata_store_pb2.ContextType(name='pipeline_run'))
+  watcher = progress.Progress(path, out=io.StringIO())
+  assert watcher._run_ids() == set()  # pylint: disable=protected-access
+  store = watcher._store  # pylint: disable=protected-access
+  for name in ('run-1', 'run-2'):
+    writer.put_contexts([metadata_store_pb2.Context(type_id=run_type,
+                                                    name=name)])
+    assert name in watcher._run_ids()  # pylint: disable=protected-access
+  assert watcher._store is store  # pylint: disable=protected-access
