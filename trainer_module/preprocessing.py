@@ -155,6 +155,7 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
       outputs[features.transformed_name(features.MOVIE_TITLE_KEY)],
       _flatten(features.MOVIE_TITLE_KEY, inputs[features.MOVIE_TITLE_KEY]),
       features.MOVIE_POPULARITY_THRESHOLDS)
+  with_side_features = writes_side_features(custom_config)
   age_key = next((k for k in features.AGE_SOURCE_KEYS
                   if isinstance(inputs.get(k), tf.Tensor)), None)
   if age_key:  # only when every example has an age
@@ -163,9 +164,9 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
         tf.constant(features.AGE_BOUNDARIES, tf.float32), age, side='right'),
                      tf.int64)
     outputs[features.USER_AGE_KEY] = _labelled(bucket, features.AGE_BOUNDARIES)
-    if writes_side_features(custom_config):
+    if with_side_features:
       outputs[features.USER_AGE_GROUP_KEY] = bucket
-  if writes_side_features(custom_config):
+  if with_side_features:
     outputs.update(side_features(inputs))
   return outputs
 
