@@ -31,14 +31,20 @@ components/tf_examples.py.
 """
 
 import collections
+import dataclasses
 import hashlib
+import itertools
 import json
 import os
-from typing import (Any, Dict, Iterable, List, Optional, Protocol, Sequence,
+import uuid
+from typing import (Any, Dict, FrozenSet, Iterable, List, Optional, Protocol,
+                    Sequence,
                     Tuple, Union)
 
 import apache_beam as beam
 from apache_beam.runners.runner import PipelineResult
+import pyarrow as pa
+import pyarrow.compute as pc
 import tensorflow as tf
 
 from tfx import types
@@ -62,6 +68,7 @@ from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
 from components import new_users
+from components import parquet_source
 from components import tf_examples
 from components.beam_runner import is_direct_runner
 from components.ratings_source import is_remote
@@ -206,6 +213,87 @@ def carve_new_users(splits: Dict[str, beam.PCollection],
   return {**kept, NEW_USERS_SPLIT: tuple(moved)}
 
 
+@dataclasses.dataclass(frozen=True)
+class Batched:
+  """A split whose parts hold (key, serialized examples) batches: the
+  table path's, written a batch to a file (_WriteBatch)."""
+  parts: Tuple[beam.PCollection, ...]
+
+
+class _SplitTable(beam.DoFn):
+  """A keyed table of ratings (parquet_source.table_slices) as canonical
+  tf.Examples, each in the split the record path puts it in: the input
+  split's name, or TFX's hash partition (its own _PartitionFn) when there
+  is one input split; `validation` carved out of train
+  (validation_partition); the newest users' ratings in NEW_USERS_SPLIT.
+  Yields one (key, examples) batch per split with rows, tagged by split:
+  no Beam step per rating."""
+
+  def __init__(self, names: Sequence[str],
+               split_config: example_gen_pb2.SplitConfig,
+               validation_percent: Optional[int], path: str):
+    self._names = list(names)
+    self._split_config = split_config
+    self._buckets = list(itertools.accumulate(
+        split.hash_buckets for split in split_config.splits))
+    self._validation_percent = validation_percent
+    self._path = path
+
+  def _split_of(self, record: bytes) -> str:
+    if self._buckets:
+      key = (tf.train.Example.FromString(record)
+             if self._split_config.HasField('partition_feature_name')
+             else record)
+      name = self._names[base_example_gen_executor._PartitionFn(  # pylint: disable=protected-access
+          key, len(self._buckets), self._buckets, self._split_config)]
+    else:
+      name = self._names[0]
+    if (name == TRAIN_SPLIT and self._validation_percent and
+        validation_partition(record, 2, self._validation_percent)):
+      return VALIDATION_SPLIT
+    return name
+
+  def process(self, keyed: Tuple[str, pa.Table],
+              newest: Optional[FrozenSet] = None):
+    key, table = keyed
+    records = parquet_source.parquet_table_to_examples(table, self._path)
+    new = ([False] * len(records) if newest is None else pc.is_in(
+        parquet_source.user_ids(table),
+        value_set=pa.array(list(newest), pa.binary())).to_pylist())
+    batches = collections.defaultdict(list)
+    for record, is_new in zip(records, new):
+      batches[NEW_USERS_SPLIT if is_new else self._split_of(record)].append(
+          record)
+    for name, batch in batches.items():
+      yield beam.pvalue.TaggedOutput(name, (key, batch))
+
+
+class _WriteBatch(beam.DoFn):
+  """Writes each (key, serialized examples) batch to its own gzipped
+  TFRecord file in the split's folder, named by the key: a retried batch
+  writes the same file again (through a temporary name, so no reader sees
+  half of one). Counts the split's examples."""
+
+  def __init__(self, split_path: str, split_name: str, prefix: str):
+    self._split_path = split_path
+    self._prefix = prefix
+    self._split_examples = beam.metrics.Metrics.counter(_COUNTERS, split_name)
+
+  def setup(self):
+    tf.io.gfile.makedirs(self._split_path)
+
+  def process(self, batch: Tuple[str, List[bytes]]):
+    key, records = batch
+    path = os.path.join(self._split_path, f'{self._prefix}-{key}.gz')
+    temporary = f'{path}.{uuid.uuid4().hex}.incomplete'
+    with tf.io.TFRecordWriter(temporary, 'GZIP') as writer:
+      for record in records:
+        writer.write(record)
+    tf.io.gfile.rename(temporary, path, overwrite=True)
+    self._split_examples.inc(len(records))
+    return ()  # writes only
+
+
 # ------------------------------------------------------------------ sources
 
 
@@ -270,6 +358,17 @@ def _RatingsToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
   source = source_of(exec_properties)
   return source_module(source).read(pipeline, source,
                                     source_path(exec_properties, split_pattern))
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+def _ReadTables(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
+                split_pattern: str) -> beam.PCollection:
+  """The keyed tables of the ratings one input split names (a source with
+  `read_tables`)."""
+  source = source_of(exec_properties)
+  return source_module(source).read_tables(
+      pipeline, source, source_path(exec_properties, split_pattern))
 
 
 @beam.ptransform_fn
@@ -382,6 +481,16 @@ def _WriteSplit(examples: beam.PCollection, output_split_path: str,
               file_name_suffix='.gz'))
 
 
+def write_empty(split_path: str) -> None:
+  """An empty gzipped TFRecord file in a split's folder, as Beam's sink
+  writes for a split without examples: readers find the split."""
+  tf.io.gfile.makedirs(split_path)
+  with tf.io.TFRecordWriter(os.path.join(
+      split_path, f'{write_split.DEFAULT_TF_RECORD_FILE_NAME}-empty.gz'),
+                            'GZIP'):
+    pass
+
+
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   """Turns MovieLens ratings into tf.Examples.
 
@@ -399,7 +508,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                              exec_properties: Dict[str, Any]
                              ) -> Dict[str, SplitParts]:
     """TFX's splits, then `validation` carved out of train, and the new
-    users' ratings out of each (in parts: carve_new_users)."""
+    users' ratings out of each (in parts: carve_new_users); a source read
+    as tables (Parquet) is split a table at a time (split_tables)."""
+    if hasattr(source_module(source_of(exec_properties)), 'read_tables'):
+      return self.split_tables(pipeline, exec_properties)
     splits = super().GenerateExamplesByBeam(pipeline, exec_properties)
     percent = exec_properties.get(VALIDATION_PERCENT_KEY)
     if percent:
@@ -411,6 +523,43 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       splits = carve_new_users(splits, newest_of(
           self.read_again(pipeline, exec_properties), new_user_percent))
     return splits
+
+  def split_tables(self, pipeline: beam.Pipeline,
+                   exec_properties: Dict[str, Any]) -> Dict[str, Batched]:
+    """The splits GenerateExamplesByBeam gives, from a source's keyed
+    tables (_SplitTable): every split in parts, one per input split."""
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+        input_config)
+    output_config = example_gen_pb2.Output()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
+        output_config)
+    names = example_gen_utils.generate_output_split_names(input_config,
+                                                          output_config)
+    percent = exec_properties.get(VALIDATION_PERCENT_KEY)
+    new_user_percent = exec_properties.get(NEW_USER_PERCENT_KEY)
+    newest = ([beam.pvalue.AsSingleton(newest_of(
+        self.read_again(pipeline, exec_properties), new_user_percent))]
+              if new_user_percent else [])
+    parts = collections.defaultdict(list)
+    for index, split in enumerate(input_config.splits):
+      path = source_path(exec_properties, split.pattern)
+      hashed = bool(output_config.split_config.splits)
+      tagged = (
+          pipeline
+          | f'InputToTables[{split.name}]' >> _ReadTables(  # pylint: disable=no-value-for-parameter
+              exec_properties, split.pattern)
+          | f'SplitTables[{split.name}]' >> beam.ParDo(
+              _SplitTable(names if hashed else [names[index]],
+                          output_config.split_config, percent, path),
+              *newest).with_outputs())
+      for name in output_split_names(input_config, output_config, percent,
+                                     new_user_percent):
+        parts[name].append(tagged[name])
+    return {name: Batched(tuple(split_parts))
+            for name, split_parts in parts.items()}
 
   def read_again(self, pipeline: beam.Pipeline,
                  exec_properties: Dict[str, Any]) -> List[beam.PCollection]:
@@ -457,7 +606,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       for split_name, split in splits.items():
         path = artifact_utils.get_split_uri(examples, split_name)
         # pylint: disable=no-value-for-parameter
-        if isinstance(split, tuple):  # parts (carve_new_users)
+        if isinstance(split, Batched):  # split_tables
+          for i, part in enumerate(split.parts):
+            _ = part | f'WriteSplit[{split_name}][{i}]' >> beam.ParDo(
+                _WriteBatch(path, split_name,
+                            f'{write_split.DEFAULT_TF_RECORD_FILE_NAME}-part{i}'))
+        elif isinstance(split, tuple):  # parts (carve_new_users)
           for i, part in enumerate(split):
             _ = part | f'WriteSplit[{split_name}][{i}]' >> _WriteSplit(
                 path, split_name, shuffle=not direct,
@@ -466,6 +620,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
           _ = split | f'WriteSplit[{split_name}]' >> _WriteSplit(
               path, split_name, shuffle=not direct)
     counts = split_counts(pipeline.result)
+    for split_name, split in splits.items():
+      if isinstance(split, Batched) and not counts.get(split_name):
+        write_empty(artifact_utils.get_split_uri(examples, split_name))
     payload_format = exec_properties.get(
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
     for artifact in examples:

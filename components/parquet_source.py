@@ -1,9 +1,10 @@
 """The Parquet source: files (a path or glob) with the CSV's columns, typed
 (genres a list of strings). Row groups become tf.Examples in tfx_bsl's C++
 encoder, then canonical bytes: the fast way in for large data (README:
-"Scale")."""
+"Scale"). ExampleGen takes them a table at a time (`read_tables`): split,
+carved and written without a Beam step per rating."""
 
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -41,6 +42,11 @@ def _arrow_kind(arrow_type: pa.DataType) -> Optional[str]:
   return None
 
 
+def _open(path: str):
+  """A seekable file object, as pyarrow needs (GFile is not)."""
+  return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
 def parquet_files(pattern: str) -> List[str]:
   """The files a Parquet path or glob names, sorted; raises if none."""
   files = sorted(tf.io.gfile.glob(pattern))
@@ -56,8 +62,7 @@ def check_parquet(pattern: str) -> Tuple[List[str], int]:
   rows = 0
   columns: List[str] = []
   for path in files:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED
-                          ) as f:  # seekable, as pyarrow needs (GFile is not)
+    with _open(path) as f:
       parquet_file = pq.ParquetFile(f)
       schema = parquet_file.schema_arrow
       rows += parquet_file.metadata.num_rows
@@ -127,6 +132,47 @@ def ReadParquet(  # pylint: disable=invalid-name
           | 'ToExamples' >> beam.FlatMap(parquet_table_to_examples, pattern))
 
 
+# The most rows of one element of `ReadTables`: what a Beam worker holds at
+# once, whatever the files' row groups.
+SLICE_ROWS = 262_144
+
+
+def row_groups(pattern: str) -> List[Tuple[int, str, int]]:
+  """(file number, file, row group) of every row group of the files, in
+  the files' sorted order. Reads only the footers."""
+  groups = []
+  for number, path in enumerate(parquet_files(pattern)):
+    with _open(path) as f:
+      groups += [(number, path, group) for group in
+                 range(pq.ParquetFile(f).metadata.num_row_groups)]
+  return groups
+
+
+def table_slices(group: Tuple[int, str, int], columns: List[str]
+                 ) -> Iterator[Tuple[str, pa.Table]]:
+  """One row group's rows in slices of at most SLICE_ROWS, each keyed by
+  where it is in the files ('file-group-slice'): the same key in every run
+  and retry, unique within the files."""
+  number, path, group_index = group
+  with _open(path) as f:
+    table = pq.ParquetFile(f).read_row_group(group_index, columns=columns)
+  for start in range(0, max(table.num_rows, 1), SLICE_ROWS):
+    yield (f'{number:05d}-{group_index:05d}-{start // SLICE_ROWS:03d}',
+           table.slice(start, SLICE_ROWS))
+
+
+@beam.ptransform_fn
+def ReadTables(  # pylint: disable=invalid-name
+    pipeline: beam.Pipeline, pattern: str) -> beam.PCollection:
+  """Every row of the Parquet files, as keyed tables (table_slices), the
+  row groups spread over the workers."""
+  columns, _ = check_parquet(pattern)
+  return (pipeline
+          | 'RowGroups' >> beam.Create(row_groups(pattern))
+          | 'Spread' >> beam.Reshuffle()
+          | 'Read' >> beam.FlatMap(table_slices, columns))
+
+
 @beam.ptransform_fn
 def ReadUserTimes(  # pylint: disable=invalid-name
     pipeline: beam.Pipeline, pattern: str) -> beam.PCollection:
@@ -179,6 +225,19 @@ def read(pipeline: beam.Pipeline, source: RatingsSource,
   """ReadParquet of `path`."""
   del source
   return pipeline | 'ReadParquet' >> ReadParquet(path)  # pylint: disable=no-value-for-parameter
+
+
+def read_tables(pipeline: beam.Pipeline, source: RatingsSource,
+                path: str) -> beam.PCollection:
+  """ReadTables of `path`: ExampleGen's path for Parquet (keyed tables of
+  ratings; parquet_table_to_examples makes their examples)."""
+  del source
+  return pipeline | 'ReadTables' >> ReadTables(path)  # pylint: disable=no-value-for-parameter
+
+
+def user_ids(table: pa.Table) -> pa.Array:
+  """The user id of each row of a table, as bytes."""
+  return table[features.USER_ID_KEY].combine_chunks().cast(pa.binary())
 
 
 def user_times(pipeline: beam.Pipeline, source: RatingsSource,

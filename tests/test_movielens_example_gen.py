@@ -330,6 +330,65 @@ def test_parquet_becomes_the_same_examples_as_csv(tmp_path):
       from_parquet, 'validation')) / known < 0.85
 
 
+def test_parquet_is_split_a_table_at_a_time_into_files_named_by_place(
+    tmp_path, monkeypatch):
+  """The Parquet path (no Beam step per rating) over two files, several
+  row groups and slices: the CSV path's splits, a file per slice and split
+  named by where the slice is, and a re-run writes the same files."""
+  sizes = synthetic.Sizes.for_ratings(2000)
+  csv_path = synthetic.write(sizes, str(tmp_path / 'c'), seed=3)['path']
+  table = pq.read_table(synthetic.write(sizes, str(tmp_path / 'p'), seed=3,
+                                        file_format='parquet')['path'])
+  (tmp_path / 'two').mkdir()
+  pq.write_table(table.slice(0, 1500), tmp_path / 'two' / 'a.parquet',
+                 row_group_size=700)  # groups of 700, 700, 100
+  pq.write_table(table.slice(1500), tmp_path / 'two' / 'b.parquet')
+  monkeypatch.setattr(parquet_source, 'SLICE_ROWS', 300)
+  component = example_gen.MovieLensExampleGen(
+      RatingsSource.parquet(str(tmp_path / 'two' / '*.parquet')),
+      new_user_percent=20)
+  written = execute(component, str(tmp_path / 'out'))
+  from_parquet = written.uri
+  from_csv = run_executor(example_gen.MovieLensExampleGen(
+      RatingsSource.csv(csv_path), new_user_percent=20),
+                          str(tmp_path / 'out_csv'))
+  counts = json.loads(written.get_string_custom_property(
+      example_gen.SPLIT_EXAMPLE_COUNTS_PROPERTY))
+  for split in ('train', 'validation', 'eval', 'new_users'):
+    assert sorted(read_split(from_parquet, split, raw=True)) == sorted(
+        e.SerializeToString(deterministic=True)
+        for e in read_split(from_csv, split))
+    assert counts[split] == len(read_split(from_parquet, split))
+  files = sorted(os.path.relpath(path, from_parquet) for path in glob.glob(
+      os.path.join(from_parquet, 'Split-*', '*')))
+  # File 0: groups 0 and 1 in slices 0-2, group 2 in one; file 1 in two.
+  assert {name.split('-part0-')[1] for name in files} == {
+      f'{place}.gz' for place in (
+          '00000-00000-000', '00000-00000-001', '00000-00000-002',
+          '00000-00001-000', '00000-00001-001', '00000-00001-002',
+          '00000-00002-000', '00001-00000-000', '00001-00000-001')}
+  before = {name: (tmp_path / 'out' / name).read_bytes() for name in files}
+  execute(component, str(tmp_path / 'out'))  # as a retry would
+  assert {os.path.relpath(path, from_parquet): open(path, 'rb').read()
+          for path in glob.glob(os.path.join(from_parquet, 'Split-*', '*'))
+          } == before
+
+
+def test_a_parquet_split_without_ratings_is_an_empty_file(tmp_path):
+  path = write_parquet(tmp_path / 'r.parquet', {
+      'user_id': ['1'], 'movie_title': ['A (1990)'], 'user_rating': [4.0]})
+  written = execute(example_gen.MovieLensExampleGen(
+      RatingsSource.parquet(path)), str(tmp_path / 'out'))
+  uri = written.uri
+  sizes = {split: len(read_split(uri, split))
+           for split in ('train', 'validation', 'eval')}
+  assert sorted(sizes.values()) == [0, 0, 1]
+  for split in sizes:
+    assert glob.glob(os.path.join(uri, f'Split-{split}', '*.gz'))
+  assert json.loads(written.get_string_custom_property(
+      example_gen.SPLIT_EXAMPLE_COUNTS_PROPERTY)) == sizes
+
+
 def test_first_ratings_of_a_table_are_per_user_minima_nulls_skipped():
   import pyarrow as pa  # pylint: disable=g-import-not-at-top
   table = pa.table({'user_id': ['a', 'b', 'a', 'c', 'c'],
