@@ -11,7 +11,9 @@ or the two files given), then this executor carves `validation` out of
 train by a second hash (10% of it by default), moves every rating of the
 newest users by sign-up to `new_users` when asked (`new_user_percent`,
 data with timestamps: components/new_users.py), and writes gzipped
-TFRecords. The Trainer fits on train and validates (early stopping, model
+TFRecords. A source read as tables (Parquet) goes through the same splits
+a table at a time, each table's part of a split written to its own file:
+no Beam step per rating (`split_tables`). The Trainer fits on train and validates (early stopping, model
 selection) on validation; only the Evaluator reads eval and new_users.
 This module holds the component, its executor and the splits. What it
 reads is one RatingsSource (components/ratings_source.py); each format is
@@ -38,8 +40,7 @@ import json
 import os
 import uuid
 from typing import (Any, Dict, FrozenSet, Iterable, List, Optional, Protocol,
-                    Sequence,
-                    Tuple, Union)
+                    Sequence, Tuple, Union)
 
 import apache_beam as beam
 from apache_beam.runners.runner import PipelineResult
@@ -97,6 +98,23 @@ NEW_USER_PERCENT_KEY = 'new_user_percent'
 
 
 # -------------------------------------------------------------------- splits
+
+
+def input_config_of(exec_properties: Dict[str, Any]) -> example_gen_pb2.Input:
+  """The component's input_config (JSON in its execution properties)."""
+  config = example_gen_pb2.Input()
+  proto_utils.json_to_proto(
+      exec_properties[standard_component_specs.INPUT_CONFIG_KEY], config)
+  return config
+
+
+def output_config_of(exec_properties: Dict[str, Any]
+                     ) -> example_gen_pb2.Output:
+  """The component's output_config (JSON in its execution properties)."""
+  config = example_gen_pb2.Output()
+  proto_utils.json_to_proto(
+      exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], config)
+  return config
 
 
 SAMPLED_SPLIT_BUCKETS = 1000
@@ -186,7 +204,7 @@ def newest_of(user_times: Sequence[beam.PCollection], percent: int
 
 
 # A split as one PCollection, or as parts written into the same folder.
-SplitParts = Union[beam.PCollection, Tuple[beam.PCollection, ...]]
+SplitParts = Union[beam.PCollection, Tuple[beam.PCollection, ...], 'Batched']
 
 
 def carve_new_users(splits: Dict[str, beam.PCollection],
@@ -400,13 +418,8 @@ def resolved_output_config(exec_properties: Dict[str, Any]
                            ) -> example_gen_pb2.Output:
   """The splits to write: the output_config given, else (one input split)
   80/20 capped by the ratings counted now (`split_config`)."""
-  input_config = example_gen_pb2.Input()
-  proto_utils.json_to_proto(
-      exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
-  output_config = example_gen_pb2.Output()
-  proto_utils.json_to_proto(
-      exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
-      output_config)
+  input_config = input_config_of(exec_properties)
+  output_config = output_config_of(exec_properties)
   counts = [count_split(exec_properties, split.pattern)
             for split in input_config.splits]
   if output_config.HasField('split_config') or len(counts) > 1 or (
@@ -498,7 +511,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   DirectRunner holds a shuffled PCollection whole in memory, which grows
   with the data (figures: bench/results/HISTORY.md). The hash split already
   spreads the data; the Trainer shuffles.
-  Other runners shuffle as TFX does.
+  Other runners shuffle as TFX does. A source read as tables is written a
+  batch to a file on every runner, without a shuffle: each batch is already
+  one large write.
   """
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
@@ -528,14 +543,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                    exec_properties: Dict[str, Any]) -> Dict[str, Batched]:
     """The splits GenerateExamplesByBeam gives, from a source's keyed
     tables (_SplitTable): every split in parts, one per input split."""
-    input_config = example_gen_pb2.Input()
-    proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
-        input_config)
-    output_config = example_gen_pb2.Output()
-    proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
-        output_config)
+    input_config = input_config_of(exec_properties)
+    output_config = output_config_of(exec_properties)
     names = example_gen_utils.generate_output_split_names(input_config,
                                                           output_config)
     percent = exec_properties.get(VALIDATION_PERCENT_KEY)
@@ -543,10 +552,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     newest = ([beam.pvalue.AsSingleton(newest_of(
         self.read_again(pipeline, exec_properties), new_user_percent))]
               if new_user_percent else [])
+    hashed = bool(output_config.split_config.splits)
     parts = collections.defaultdict(list)
     for index, split in enumerate(input_config.splits):
       path = source_path(exec_properties, split.pattern)
-      hashed = bool(output_config.split_config.splits)
       tagged = (
           pipeline
           | f'InputToTables[{split.name}]' >> _ReadTables(  # pylint: disable=no-value-for-parameter
@@ -565,10 +574,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                  exec_properties: Dict[str, Any]) -> List[beam.PCollection]:
     """Every input split's (user id, timestamp) pairs, read a second time
     (carve_new_users says why)."""
-    input_config = example_gen_pb2.Input()
-    proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
-        input_config)
+    input_config = input_config_of(exec_properties)
     # pylint: disable=no-value-for-parameter
     return [pipeline | f'ReadForNewUsers[{split.name}]' >> _ReadUserTimes(
         exec_properties, split.pattern) for split in input_config.splits]
@@ -581,10 +587,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     # (tests/test_movielens_example_gen.py checks that it gives the
     # artifact the properties TFX's Do gives).
     self._log_startup(input_dict, output_dict, exec_properties)
-    input_config = example_gen_pb2.Input()
-    proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
-        input_config)
+    input_config = input_config_of(exec_properties)
     # The eval cap needs the size of the source: counted here, at run time.
     output_config = resolved_output_config(exec_properties)
     exec_properties = {
@@ -671,10 +674,7 @@ class SourceDriver(driver.FileBasedDriver):
                               ) -> Dict[str, Any]:
     module = source_module(source_of(exec_properties))
     if not module.FILE_BASED:
-      input_config = example_gen_pb2.Input()
-      proto_utils.json_to_proto(
-          exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
-          input_config)
+      input_config = input_config_of(exec_properties)
       exec_properties[example_gen_utils.SPAN_PROPERTY_NAME] = 0
       exec_properties[example_gen_utils.VERSION_PROPERTY_NAME] = None
       exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME] = (
