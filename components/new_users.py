@@ -19,6 +19,7 @@ Pure NumPy, as top_n_metrics.
 
 import collections
 import dataclasses
+import hashlib
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -55,6 +56,19 @@ class TimedRatings:
     """The ratings `mask` selects."""
     return TimedRatings(*(getattr(self, field.name)[mask]
                           for field in dataclasses.fields(self)))
+
+
+def sample_people(ratings: TimedRatings, max_people: int) -> TimedRatings:
+  """Every rating of at most `max_people` of the users: those first by the
+  sha256 of their id, so a run, its baseline and the next run measure the
+  same people."""
+  people = set(ratings.users.tolist())
+  if len(people) <= max_people:
+    return ratings
+  kept = set(sorted(people, key=lambda user: hashlib.sha256(user).digest())[
+      :max_people])
+  return ratings.where(np.fromiter((user in kept for user in ratings.users),
+                                   bool, len(ratings.users)))
 
 
 @dataclasses.dataclass

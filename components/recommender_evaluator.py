@@ -289,9 +289,13 @@ def evaluate_new_users(new: new_users.TimedRatings,
                                            List[list]],
                        config: Dict[str, Any]) -> Dict[str, Any]:
   """{'by_history': {H: {'bundle', 'most_popular'}}, 'history', 'users',
-  'failures'}: the new users' top-N metrics at each H, and the gate at
-  config['new_user_history']."""
+  'users_measured', 'failures'}: the new users' top-N metrics at each H
+  (on a sample of at most config['new_user_max_people'] of them, when set:
+  new_users.sample_people), and the gate at config['new_user_history']."""
   k, gate_history = config['k'], config['new_user_history']
+  users = len(set(new.users.tolist()))
+  if config.get('new_user_max_people'):
+    new = new_users.sample_people(new, config['new_user_max_people'])
   by_history = {}
   for history in config['new_user_histories']:
     people = new_users.cases(new, history, config['min_rating'])
@@ -308,8 +312,8 @@ def evaluate_new_users(new: new_users.TimedRatings,
         f"new users' {metric} {gated['bundle'][metric]:.4f} (given "
         f'{gate_history} ratings) is below the most popular list\'s '
         f"{gated['most_popular'][metric]:.4f}")
-  return {'history': gate_history, 'k': k,
-          'users': len(set(new.users.tolist())),
+  return {'history': gate_history, 'k': k, 'users': users,
+          'users_measured': len(set(new.users.tolist())),
           'by_history': by_history, 'failures': failures}
 
 
@@ -442,7 +446,7 @@ class RecommenderEvaluator(base_component.BaseComponent):
       eval_config: TFMA's EvalConfig (the rating metrics and gates).
       top_n_config: {'k', 'min_rating', 'recall_change_tolerance',
         'max_unseen_eval_user_share', 'new_user_history',
-        'new_user_histories'}.
+        'new_user_histories', 'new_user_max_people'}.
       training_examples: with spans, the window the model was trained on:
         the newest span's people it has are scored by id, the others as
         new users (so the unseen-user check does not apply).

@@ -141,6 +141,10 @@ VALIDATION_PERCENT = split_names.DEFAULT_VALIDATION_PERCENT
 NEW_USER_PERCENT = 20
 NEW_USER_HISTORY = 10
 NEW_USER_HISTORIES = (1, 3, 5, 10, 20)
+# Past this many new users the Evaluator measures a sample of them (the
+# same people in every run: new_users.sample_people), as the eval split is
+# capped: each one costs a request at every history length.
+NEW_USER_EVAL_MAX_PEOPLE = 10_000
 
 
 # The eval split is 20% of the ratings (as in the tutorial) up to this many;

@@ -411,4 +411,5 @@ def top_n_config(config: configs.PipelineConfig) -> Dict[str, Any]:
       'recall_change_tolerance': config.recall_change_tolerance,
       'new_user_history': config.new_user_history,
       'new_user_histories': sorted({*configs.NEW_USER_HISTORIES,
-                                    config.new_user_history})}
+                                    config.new_user_history}),
+      'new_user_max_people': configs.NEW_USER_EVAL_MAX_PEOPLE}

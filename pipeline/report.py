@@ -141,10 +141,13 @@ def new_user_table(new: Optional[dict], k: int) -> str:
           for history in sorted(new['by_history'], key=int)
           for key, label in (('bundle', 'bundle (recommend_from_ratings)'),
                              ('most_popular', 'most popular'))]
+  measured = new.get('users_measured', new['users'])
+  sample = (f' ({measured} of them measured: a sample, the same people in '
+            'every run)' if measured < new['users'] else '')
   return (f"<h3>New users</h3><p>{new['users']} people the model never saw "
-          '(the newest by sign-up) give their first H ratings; relevant: '
-          'their later ratings &gt;= the same threshold; the push is gated '
-          f"at H = {new['history']}.</p>" +
+          f'(the newest by sign-up){sample} give their first H ratings; '
+          'relevant: their later ratings &gt;= the same threshold; the push '
+          f"is gated at H = {new['history']}.</p>" +
           _table(['H', 'list', *names, 'users'], rows, 'new-users'))
 
 

@@ -65,3 +65,21 @@ def test_evaluator_scores_each_history_and_gates_below_most_popular():
   assert bad['failures'] == [
       "new users' recall@1 0.0000 (given 2 ratings) is below the most "
       "popular list's 1.0000"]
+
+
+def test_past_the_cap_the_same_people_are_measured_every_run():
+  new = timed([(f'u{i}'.encode(), t, 5.0, j) for i in range(50)
+               for j, t in enumerate(['A', 'B', 'C'])])
+  sample = new_users.sample_people(new, 20)
+  people = set(sample.users.tolist())
+  assert len(people) == 20 and len(sample.users) == 60  # all their ratings
+  shuffled = new.where(np.random.default_rng(0).permutation(150))
+  assert set(new_users.sample_people(shuffled, 20).users.tolist()) == people
+  assert set(new_users.sample_people(new, 30).users.tolist()) > people
+  assert new_users.sample_people(new, 50) is new
+  config = {'k': 1, 'min_rating': 4.0, 'new_user_history': 2,
+            'new_user_histories': [2], 'new_user_max_people': 20}
+  result = recommender_evaluator.evaluate_new_users(
+      new, {'A': 1}, lambda people, k: [['C'] for _ in people], config)
+  assert (result['users'], result['users_measured']) == (50, 20)
+  assert result['by_history']['2']['bundle']['users'] == 20

@@ -292,3 +292,12 @@ def test_a_cached_rerun_names_the_run_that_trained_the_model(
   assert f'id="run-id">{third["run_id"]}<' in page
   assert (f'id="model-trained-in">The model was trained in run '
           f'{second["run_id"]};') in page
+
+
+def test_the_new_user_table_says_when_a_sample_was_measured():
+  figures = {'recall@10': 0.3, 'ndcg@10': 0.3, 'users': 9}
+  new = {'users': 50, 'users_measured': 20, 'history': 10, 'k': 10,
+         'by_history': {'10': {'bundle': figures, 'most_popular': figures}}}
+  assert '(20 of them measured: a sample' in report.new_user_table(new, 10)
+  assert 'measured' not in report.new_user_table({**new, 'users_measured': 50},
+                                                 10)

@@ -165,6 +165,42 @@ def test_served_retrieval_scores_add_the_popularity_prior():
                                rtol=1e-5, atol=1e-5)
 
 
+def test_served_retrieval_excludes_rated_movies_as_tfrs_brute_force():
+  """Recommender._retrieve masks each user's rated movies before its top
+  candidates: the same ids and scores as TFRS's
+  BruteForce.query_with_exclusions on the same vectors, for a user whose
+  history is most of the catalog too."""
+  import tensorflow_recommenders as tfrs  # pylint: disable=g-import-not-at-top
+  from trainer_module import serving  # pylint: disable=g-import-not-at-top
+  train, _ = planted_ratings()
+  model = retrieval_model.build_retrieval_model(
+      USERS + 1, MOVIES + 1, train[:, 1],
+      hyperparameters.Hyperparameters(retrieval_embedding_dim=8))
+  model.build_towers()
+  heavy = np.arange(MOVIES - 40)  # user 3 rated all but 40 movies
+  pairs = np.concatenate([train[train[:, 0] != 3],
+                          np.stack([np.full_like(heavy, 3), heavy], 1)])
+  pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+  rated = tf.RaggedTensor.from_value_rowids(
+      tf.constant(pairs[:, 1], tf.int64), tf.constant(pairs[:, 0], tf.int64),
+      nrows=USERS + 1)
+  recommender = serving.Recommender(
+      model, tf.Module(), MOVIES, rated, candidates=30, rerank_weight=0.5,
+      popularity_weight=0.5)
+  users = tf.constant([0, 3, 7, USERS], tf.int64)  # USERS: nothing rated
+  scores, ids = recommender._retrieve(users, exclude_rated=True)  # pylint: disable=protected-access
+  index = tfrs.layers.factorized_top_k.BruteForce(k=30)
+  index.index(recommender.movie_vectors, tf.range(MOVIES, dtype=tf.int64))
+  queries = model.user_tower(users)
+  theirs_scores, theirs_ids = index.query_with_exclusions(
+      tf.concat([queries, tf.ones_like(queries[:, :1])], axis=1),
+      tf.gather(rated, users).to_tensor(default_value=-1), k=30)
+  np.testing.assert_array_equal(ids.numpy(), theirs_ids.numpy())
+  np.testing.assert_allclose(scores.numpy(), theirs_scores.numpy(),
+                             rtol=1e-5, atol=1e-5)
+  assert not set(ids.numpy()[1]) & set(heavy)
+
+
 def test_the_served_index_adds_the_served_share_not_the_train_share():
   """With recency (served_probability) the index's prior is the recent
   share, while training's logQ correction keeps the train share."""

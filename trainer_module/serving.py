@@ -20,7 +20,6 @@ from typing import Dict, List
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_recommenders as tfrs
 import tensorflow_transform as tft
 
 from trainer_module import features
@@ -61,11 +60,14 @@ def keras_variables(*holders: KerasObjects) -> List[tf.Variable]:
 class Recommender(tf.Module):
   """Two stages over the movie vocabulary, in the graph.
 
-  Retrieval: the user tower's embedding against a BruteForce index of every
-  known movie's embedding, plus `popularity_weight` * log of the movie's
-  share of the training ratings (an extra index dimension the query meets
-  with 1); the movies the user rated in the train split (a ragged table
-  kept in the model) are excluded; the best `candidates` remain.
+  Retrieval: the user tower's embedding against every known movie's
+  embedding (brute force, as tfrs.layers.factorized_top_k.BruteForce),
+  plus `popularity_weight` * log of the movie's share of the training
+  ratings (an extra dimension the query meets with 1); the movies the user
+  rated in the train split (a ragged table kept in the model) are masked
+  out before the top `candidates` are taken. (BruteForce's
+  query_with_exclusions fetches k + the widest history instead: with a few
+  thousand ratings in a batch, that top-k costs more than the scores.)
   Ranking: each candidate is re-scored as retrieval score + `rerank_weight`
   * the rating model's predicted rating, and the best k are returned.
   """
@@ -75,13 +77,13 @@ class Recommender(tf.Module):
                rerank_weight: float, popularity_weight: float):
     super().__init__()
     movie_ids = tf.range(num_movies, dtype=tf.int64)  # the OOV id left out
-    index = tfrs.layers.factorized_top_k.BruteForce(k=candidates)
-    index.index(tf.concat([
+    self.movie_vectors = tf.Variable(tf.concat([
         retrieval.movie_tower(movie_ids),
         retrieval.popularity_prior(popularity_weight, num_movies)[:, None]],
-                          axis=1), movie_ids)
+                                               axis=1), trainable=False,
+                                     name='movie_vectors')
     self.keras = KerasObjects(user_tower=retrieval.user_tower,
-                              ranking=ranking, index=index)
+                              ranking=ranking)
     self.num_movies = num_movies
     self.candidates = min(candidates, num_movies)
     self.max_k = min(MAX_K, self.candidates)
@@ -102,28 +104,21 @@ class Recommender(tf.Module):
   def _retrieve(self, users: tf.Tensor, exclude_rated: bool):
     """(retrieval scores, movie ids), each [batch, candidates], best first;
     excluded movies (if the catalog runs out) score -inf."""
-    fetch = tf.constant(self.candidates, tf.int64)
+    queries = self.keras.user_tower(users)
+    scores = tf.matmul(tf.concat([queries, tf.ones_like(queries[:, :1])],
+                                 axis=1), self.movie_vectors, transpose_b=True)
     if exclude_rated:
       rated = tf.gather(tf.RaggedTensor.from_row_splits(
           self.rated_values, self.rated_row_splits, validate=False), users)
-      widest = tf.maximum(tf.reduce_max(rated.row_lengths()), 0)
-      fetch = tf.minimum(fetch + widest, self.num_movies)
-    queries = self.keras.user_tower(users)
-    scores, ids = self.keras.index(
-        tf.concat([queries, tf.ones_like(queries[:, :1])], axis=1),
-        k=tf.cast(fetch, tf.int32))
-    if exclude_rated:
       cells = tf.stack([rated.value_rowids(),
                         tf.cast(rated.flat_values, tf.int64)], axis=1)
       excluded = tf.scatter_nd(
           cells, tf.ones_like(rated.flat_values),
           tf.stack([tf.size(users, out_type=tf.int64),
                     tf.constant(self.num_movies, tf.int64)])) > 0
-      scores = tf.where(tf.gather(excluded, ids, batch_dims=1),
-                        tf.constant(-np.inf, tf.float32), scores)
-      scores, best = tf.math.top_k(scores, k=self.candidates)
-      ids = tf.gather(ids, best, batch_dims=1)
-    return scores, ids
+      scores = tf.where(excluded, tf.constant(-np.inf, tf.float32), scores)
+    scores, ids = tf.math.top_k(scores, k=self.candidates)
+    return scores, tf.cast(ids, tf.int64)
 
   def top_k(self, users: tf.Tensor, k: tf.Tensor, exclude_rated: bool,
             rerank: bool) -> Dict[str, tf.Tensor]:
