@@ -346,6 +346,9 @@ class SourceModule(Protocol):
   # Optional: user_times(pipeline, source, path), each rating's (user id,
   # timestamp or None) read without making examples (a columnar format's
   # two columns); without it the executor reads the examples again.
+  # Optional: read_tables(pipeline, source, path), the ratings as keyed
+  # Arrow tables (parquet_source.table_slices): the executor then splits
+  # and writes them a table at a time (split_tables) instead of `read`.
 
 
 def source_of(exec_properties: Dict[str, Any]) -> RatingsSource:
