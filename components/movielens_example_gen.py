@@ -13,8 +13,9 @@ newest users by sign-up to `new_users` when asked (`new_user_percent`,
 data with timestamps: components/new_users.py), and writes gzipped
 TFRecords. A source read as tables (Parquet) goes through the same splits
 a table at a time, each table's part of a split written to its own file:
-no Beam step per rating (`split_tables`). The Trainer fits on train and validates (early stopping, model
-selection) on validation; only the Evaluator reads eval and new_users.
+no Beam step per rating (`split_tables`). The Trainer fits on train and
+validates (early stopping, model selection) on validation; only the
+Evaluator reads eval and new_users.
 This module holds the component, its executor and the splits. What it
 reads is one RatingsSource (components/ratings_source.py); each format is
 its own module with the same functions (`SourceModule`):
@@ -258,6 +259,7 @@ class _SplitTable(beam.DoFn):
     self._path = path
 
   def _split_of(self, record: bytes) -> str:
+    """The split the record path gives a known user's serialized example."""
     if self._buckets:
       key = (tf.train.Example.FromString(record)
              if self._split_config.HasField('partition_feature_name')
@@ -347,7 +349,8 @@ class SourceModule(Protocol):
   # timestamp or None) read without making examples (a columnar format's
   # two columns); without it the executor reads the examples again.
   # Optional: read_tables(pipeline, source, path), the ratings as keyed
-  # Arrow tables (parquet_source.table_slices): the executor then splits
+  # Arrow tables with the CSV's columns (parquet_source.table_slices): the
+  # executor then makes their examples (parquet_table_to_examples), splits
   # and writes them a table at a time (split_tables) instead of `read`.
 
 
