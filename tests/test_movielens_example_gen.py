@@ -361,7 +361,8 @@ def test_parquet_is_split_a_table_at_a_time_into_files_named_by_place(
     assert counts[split] == len(read_split(from_parquet, split))
   files = sorted(os.path.relpath(path, from_parquet) for path in glob.glob(
       os.path.join(from_parquet, 'Split-*', '*')))
-  # File 0: groups 0 and 1 in slices 0-2, group 2 in one; file 1 in two.
+  # File 0: groups 0 and 1 in slices 0-2, group 2 in one; file 1 in two;
+  # no temporary file left behind.
   assert {name.split('-part0-')[1] for name in files} == {
       f'{place}.gz' for place in (
           '00000-00000-000', '00000-00000-001', '00000-00000-002',
