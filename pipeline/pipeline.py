@@ -14,7 +14,6 @@ from tfx.components.example_validator.component import ExampleValidator
 from tfx.components.schema_gen.component import SchemaGen
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.components.trainer.component import Trainer
-from tfx.components.transform.component import Transform
 from tfx.components.tuner.component import Tuner
 from tfx.dsl.components.base import base_node
 from tfx.dsl.components.common.resolver import Resolver
@@ -44,6 +43,7 @@ from components.split_names import VALIDATION_SPLIT
 from components.recommender_evaluator import RecommenderEvaluator
 from components.serving_pusher import Pusher
 from components.statistics_gen import StatisticsGen
+from components.transform import Transform
 from pipeline import configs
 from trainer_module import code_fingerprint
 from trainer_module import ensemble

@@ -1,0 +1,206 @@
+"""Transform reads its examples a batch of records at a time: the same
+record batches as tfx_bsl's TFExampleRecord, and the same transform graph
+as TFX's own Transform executor."""
+
+import os
+from typing import List
+import shutil
+
+import apache_beam as beam
+import pyarrow as pa
+import pytest
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx import types
+from tfx.components.transform import executor as tfx_transform_executor
+from tfx.proto import transform_pb2
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+from tfx_bsl.tfxio import tf_example_record
+
+from bench import synthetic
+from components import movielens_example_gen as example_gen
+from components import transform
+from components.ratings_source import RatingsSource
+from components.split_names import TRAIN_SPLIT
+from pipeline import configs
+from trainer_module import features
+from trainer_module import preprocessing
+from tests.example_gen_run import execute
+
+
+def example(index: int) -> bytes:
+  """A tf.Example of bytes, float, int and variable-length features; some
+  leave a feature out, some give it with no values."""
+  built = tf.train.Example()
+  feature = built.features.feature
+  feature['user_id'].bytes_list.value.append(f'user {index}'.encode())
+  feature['user_rating'].float_list.value.append(index / 4)
+  if index % 3:  # absent from every third example
+    feature['user_gender'].int64_list.value.append(index % 2)
+  genres = [b'Drama', b'War', b'Comedy'][:index % 4]
+  if genres or index % 8 == 4:  # 4, 12, ...: present with no values
+    feature['movie_genres'].bytes_list.value.extend(genres)
+  return built.SerializeToString()
+
+
+SCHEMA = schema_pb2.Schema(feature=[
+    schema_pb2.Feature(name='user_id', type=schema_pb2.BYTES),
+    schema_pb2.Feature(name='user_rating', type=schema_pb2.FLOAT),
+    schema_pb2.Feature(name='user_gender', type=schema_pb2.INT),
+    schema_pb2.Feature(name='movie_genres', type=schema_pb2.BYTES)])
+
+
+@pytest.fixture(scope='module')
+def record_files(tmp_path_factory):
+  """The examples 0..99 in a gzipped and an uncompressed TFRecord file."""
+  base = tmp_path_factory.mktemp('records')
+  paths = [str(base / 'part-0.gz'), str(base / 'part-1')]
+  for path, indices, compression in ((paths[0], range(60), 'GZIP'),
+                                     (paths[1], range(60, 100), None)):
+    with tf.io.TFRecordWriter(path, compression) as writer:
+      for index in indices:
+        writer.write(example(index))
+  return [str(base / 'part-*')]
+
+
+_READ = []  # what `read`'s pipeline collects (it runs in this process)
+
+
+def _collect(batch: pa.RecordBatch) -> None:
+  _READ.append(batch)
+
+
+def read(tfxio, batch_size=None) -> List[pa.RecordBatch]:
+  """Every record batch the TFXIO's BeamSource gives."""
+  _READ.clear()
+  with beam.Pipeline() as pipeline:
+    _ = (pipeline | tfxio.BeamSource(batch_size)
+         | beam.Map(_collect))
+  return list(_READ)
+
+
+def rows(batches: List[pa.RecordBatch], empty_as_absent: bool = False
+         ) -> List[dict]:
+  """The batches' rows in user_id order; with `empty_as_absent`, a feature
+  given with no values as if absent (the one difference
+  BatchedTFExampleRecord has from tfx_bsl's decoder)."""
+  every = [row for batch in batches for row in batch.to_pylist()]
+  # Without a schema each batch has the columns its examples have.
+  names = {name for row in every for name in row}
+  every = [{name: row.get(name) for name in names} for row in every]
+  if empty_as_absent:
+    every = [{name: None if value == [] else value
+              for name, value in row.items()} for row in every]
+  return sorted(every, key=lambda row: row['user_id'])
+
+
+@pytest.mark.parametrize('batch_size', [7, None])
+@pytest.mark.parametrize('project', [None, ['user_id', 'movie_genres']])
+@pytest.mark.parametrize('raw_records', [None, 'raw_record'])
+def test_record_batches_are_tfx_bsls(record_files, batch_size, project,
+                                     raw_records):
+  theirs = tf_example_record.TFExampleRecord(
+      record_files, schema=SCHEMA, raw_record_column_name=raw_records)
+  ours = transform.BatchedTFExampleRecord(
+      record_files, schema=SCHEMA, raw_record_column_name=raw_records)
+  if project:
+    theirs, ours = theirs.Project(project), ours.Project(project)
+    assert isinstance(ours.projected, transform.BatchedTFExampleRecord)
+  assert ours.ArrowSchema() == theirs.ArrowSchema()
+  assert ours.TensorRepresentations() == theirs.TensorRepresentations()
+  expected, got = read(theirs, batch_size), read(ours, batch_size)
+  assert {batch.schema for batch in got} == {expected[0].schema}
+  assert len(rows(got)) == 100
+  assert rows(got) == rows(expected, empty_as_absent=True)
+  if batch_size:
+    assert max(len(batch) for batch in got) <= batch_size
+
+
+def test_a_feature_given_with_no_values_reads_as_absent(record_files):
+  genres = {row['user_id'][0]: row['movie_genres'] for row in rows(read(
+      transform.BatchedTFExampleRecord(record_files, schema=SCHEMA)))}
+  assert genres[b'user 4'] is None  # given empty
+  assert genres[b'user 8'] is None  # absent
+  assert genres[b'user 5'] == [b'Drama']
+
+
+def test_a_schema_with_other_feature_kinds_is_decoded_by_tfx_bsl(
+    record_files):
+  schema = schema_pb2.Schema()
+  schema.CopyFrom(SCHEMA)
+  schema.feature.add(name='nested', type=schema_pb2.STRUCT)
+  assert transform.parse_spec(schema) is None
+  assert transform.parse_spec(None) is None
+  assert set(transform.parse_spec(SCHEMA)) == {f.name for f in SCHEMA.feature}
+  # Without a schema tfx_bsl's decoder infers one; so does ours.
+  theirs = read(tf_example_record.TFExampleRecord(record_files))
+  ours = read(transform.BatchedTFExampleRecord(record_files))
+  assert rows(ours) == rows(theirs)
+
+
+def test_unreadable_files_are_named(tmp_path):
+  with pytest.raises(ValueError, match='no file matches .*nothing-here'):
+    transform.matching_files([str(tmp_path / 'nothing-here*')])
+  with pytest.raises(ValueError, match=r'part\.bz2: .*bzip2'):
+    transform.tf_data_compression('gs://bucket/part.bz2')
+  assert transform.tf_data_compression('/data/part-0.gz') == 'GZIP'
+  assert transform.tf_data_compression('/data/part-0') == ''
+
+
+@pytest.fixture(scope='module')
+def examples(tmp_path_factory):
+  base = tmp_path_factory.mktemp('transform')
+  ratings = synthetic.write_small_ratings_csv(str(base / 'ratings.csv'),
+                                              num_ratings=3000)
+  return execute(example_gen.MovieLensExampleGen(RatingsSource.csv(ratings)),
+                 str(base / 'examples'))
+
+
+def run_transform(executor, examples, output_dir: str) -> str:
+  """`executor` (a Transform executor class) on `examples`, as the
+  pipeline configures Transform; the transform graph's folder."""
+  schema = standard_artifacts.Schema()
+  schema.uri = os.path.join(output_dir, 'schema')
+  os.makedirs(schema.uri)
+  shutil.copy(configs.SCHEMA_PATH, schema.uri)
+  graph = standard_artifacts.TransformGraph()
+  graph.uri = os.path.join(output_dir, 'transform_graph')
+  component = transform.Transform(
+      examples=types.Channel(type=standard_artifacts.Examples),
+      schema=types.Channel(type=standard_artifacts.Schema),
+      preprocessing_fn=configs.PREPROCESSING_FN, disable_statistics=True,
+      splits_config=transform_pb2.SplitsConfig(analyze=[TRAIN_SPLIT]),
+      materialize=False, disable_analyzer_cache=True,
+      custom_config={preprocessing.SIDE_FEATURES_KEY: True})
+  properties = {k: proto_utils.proto_to_json(v) if hasattr(v, 'DESCRIPTOR')
+                else v for k, v in component.exec_properties.items()
+                if v is not None}
+  executor().Do({'examples': [examples], 'schema': [schema]},
+                {'transform_graph': [graph]}, properties)
+  return graph.uri
+
+
+def test_transform_reads_in_batches_and_writes_tfxs_graph(
+    examples, tmp_path, monkeypatch):
+  tfx_graph = run_transform(tfx_transform_executor.Executor, examples,
+                            str(tmp_path / 'tfx'))
+  sources = []
+  beam_source = transform.BatchedTFExampleRecord.BeamSource
+  monkeypatch.setattr(
+      transform.BatchedTFExampleRecord, 'BeamSource',
+      lambda self, *args: sources.append(self) or beam_source(self, *args))
+  our_graph = run_transform(transform.Executor, examples,
+                            str(tmp_path / 'ours'))
+  assert sources  # Transform read through BatchedTFExampleRecord
+  assert tfx_transform_executor.TransformProcessor is not (
+      transform.TransformProcessor)  # TFX's is back
+  assets = os.path.join('transform_fn', 'assets')
+  names = sorted(os.listdir(os.path.join(tfx_graph, assets)))
+  assert features.vocabulary_name(features.USER_ID_KEY) in names
+  assert sorted(os.listdir(os.path.join(our_graph, assets))) == names
+  for name in names:
+    with open(os.path.join(tfx_graph, assets, name), 'rb') as f:
+      expected = f.read()
+    with open(os.path.join(our_graph, assets, name), 'rb') as f:
+      assert f.read() == expected, name
