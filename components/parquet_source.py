@@ -14,7 +14,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import tensorflow as tf
-from tfx_bsl.coders import example_coder
 
 from components import tf_examples
 from components.ratings_source import is_remote
@@ -98,8 +97,8 @@ def _feature_lists(column: pa.Array, kind: str) -> pa.ListArray:
 
 def parquet_table_to_examples(table: pa.Table,
                               path: str = '<parquet>') -> List[bytes]:
-  """Serialized tf.Examples of a table of ratings (C++ encoder, no
-  per-row Python); raises on a row without a required value."""
+  """Serialized tf.Examples of a table of ratings (column by column in
+  Arrow, no per-row Python); raises on a row without a required value."""
   for name in features.REQUIRED_FEATURE_KINDS:
     nulls = table[name].null_count
     if nulls:
@@ -112,13 +111,12 @@ def parquet_table_to_examples(table: pa.Table,
       [_feature_lists(table[name].combine_chunks(),
                       features.FEATURE_KINDS[name])
        for name in table.column_names], table.column_names)
-  # The C++ encoder writes the feature map in an order that changes from
-  # process to process; ExampleGen's hash split (and the validation split)
-  # hash these bytes, so they are made canonical (sorted keys, ~3 us a
-  # row): the same rows land in the same splits in every run.
-  return [tf.train.Example.FromString(example).SerializeToString(
-      deterministic=True)
-          for example in example_coder.RecordBatchToExamples(batch)]
+  # ExampleGen's hash split (and the validation split) hash these bytes, so
+  # they are canonical (tf_examples.canonical_examples: what tfx_bsl's
+  # C++ encoder writes, with the feature map in key order, as protobuf's
+  # deterministic serialization gives it): the same rows land in the same
+  # splits in every run, and the CSV path writes the same bytes.
+  return tf_examples.canonical_examples(batch, features.FEATURE_KINDS)
 
 
 @beam.ptransform_fn
