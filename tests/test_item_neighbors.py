@@ -115,3 +115,25 @@ def test_next_table_is_directed():
   empty = item_neighbors.next_table(*(np.zeros(0, int),) * 3,
                                     np.zeros(0), 3, 2, (1,), 4.0)
   assert not empty[1].any()
+
+
+def test_time_order_is_lexsorts():
+  rng = np.random.default_rng(3)
+  users = rng.integers(0, 50, 5000)
+  timestamps = rng.integers(-5, 40, 5000)  # many ties
+  movies = rng.integers(0, 20, 5000)
+  np.testing.assert_array_equal(
+      item_neighbors.time_order(users, timestamps, movies),
+      np.lexsort((movies, timestamps, users)))
+  assert len(item_neighbors.time_order(*(np.array([], np.int64),) * 3)) == 0
+
+
+def test_the_threaded_table_is_the_one_thread_table(monkeypatch):
+  rng = np.random.default_rng(4)
+  users, movies = rng.integers(0, 60, 900), rng.integers(0, 45, 900)
+  monkeypatch.setattr(item_neighbors, 'BLOCK', 4)  # many blocks at once
+  threaded = item_neighbors.neighbor_table(users, movies, 60, 45, 6, 1.0)
+  monkeypatch.setattr(item_neighbors, 'THREADS', 1)
+  for ours, one in zip(threaded, item_neighbors.neighbor_table(
+      users, movies, 60, 45, 6, 1.0)):
+    np.testing.assert_array_equal(ours, one)

@@ -15,13 +15,18 @@ the served bundle gathers from, in the graph). Pure NumPy and SciPy: the
 Trainer builds both once from the training data; bench/ reuses them.
 """
 
+from concurrent import futures
 from typing import Sequence, Tuple
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import sparse
 
 # Movies whose co-rated pairs are counted at a time (one sparse product).
 BLOCK = 1024
+# Blocks in flight at once (the Trainer's Beam workers are idle then).
+THREADS = 2
 # At most this many ratings of one user enter the co-occurrence counts (a
 # seeded random subset): a user with n ratings adds n^2 pairs.
 MAX_USER_RATINGS = 500
@@ -87,7 +92,9 @@ def top_similar(source: sparse.csr_matrix, target: sparse.csr_matrix,
   width = max(1, min(neighbors, num_movies - 1))
   ids = np.zeros((num_movies + 1, width), np.int32)
   sims = np.zeros((num_movies + 1, width), np.float32)
-  for start in range(0, num_movies, BLOCK):
+
+  def block(start: int) -> None:
+    """Rows start.. of ids and sims (each block its own rows)."""
     rows = np.arange(start, min(start + BLOCK, num_movies))
     both = by_movie[rows] @ target  # sparse: only pairs seen together
     for offset, movie in enumerate(rows):
@@ -103,6 +110,11 @@ def top_similar(source: sparse.csr_matrix, target: sparse.csr_matrix,
       keep = order[values[order] > 0][:width]
       ids[movie, :len(keep)] = others[keep]
       sims[movie, :len(keep)] = values[keep]
+
+  # SciPy's sparse product lets go of the GIL: one block's product runs
+  # while another block's rows are ranked.
+  with futures.ThreadPoolExecutor(THREADS) as pool:
+    list(pool.map(block, range(0, num_movies, BLOCK)))
   return ids, sims
 
 
@@ -114,6 +126,17 @@ def neighbor_table(users: np.ndarray, movies: np.ndarray, num_users: int,
   num_movies."""
   matrix = user_movie_matrix(users, movies, num_users, num_movies, seed)
   return top_similar(matrix, matrix, neighbors, shrink)
+
+
+def time_order(users: np.ndarray, timestamps: np.ndarray,
+               movies: np.ndarray) -> np.ndarray:
+  """np.lexsort((movies, timestamps, users)): the ratings by user, then
+  time, then movie, ties in their order; by Arrow's sort (a fifth of
+  lexsort's time on 25M ratings)."""
+  return pc.sort_indices(
+      pa.table({'user': users, 'time': timestamps, 'movie': movies}),
+      sort_keys=[('user', 'ascending'), ('time', 'ascending'),
+                 ('movie', 'ascending')]).to_numpy()
 
 
 def prefix_matrices(users: np.ndarray, movies: np.ndarray,
@@ -129,7 +152,7 @@ def prefix_matrices(users: np.ndarray, movies: np.ndarray,
   if not len(users):
     empty = sparse.csr_matrix((0, num_movies), dtype=np.float32)
     return empty, empty
-  order = np.lexsort((movies, timestamps, users))
+  order = time_order(users, timestamps, movies)
   users, movies, ratings = users[order], movies[order], ratings[order]
   starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
   lengths = np.diff(np.r_[starts, len(users)])
