@@ -99,22 +99,25 @@ class _ReadFileBatches(beam.DoFn):
 
   def __init__(self, schema: Optional[schema_pb2.Schema],
                raw_record_column_name: Optional[str], batch_size: int):
-    self._schema = schema
+    # Serialized, as tfx_bsl's DoFns keep it.
+    self._schema = None if schema is None else schema.SerializeToString()
     self._raw_record_column_name = raw_record_column_name
     self._batch_size = batch_size
     self._decoder = None
+    self._spec = None
 
   def setup(self):
-    self._decoder = (
-        example_coder.ExamplesToRecordBatchDecoder(
-            self._schema.SerializeToString()) if self._schema else
-        example_coder.ExamplesToRecordBatchDecoder())
+    self._decoder = (example_coder.ExamplesToRecordBatchDecoder(self._schema)
+                     if self._schema else
+                     example_coder.ExamplesToRecordBatchDecoder())
+    self._spec = parse_spec(None if self._schema is None else
+                            schema_pb2.Schema.FromString(self._schema))
 
   def _record_batches(self, records: tf.data.Dataset
                       ) -> Iterator[Tuple[pa.RecordBatch, np.ndarray]]:
     """(record batch, its serialized examples) for each batch of
     `records`."""
-    spec = parse_spec(self._schema)
+    spec = self._spec
     if spec is None:
       for batch in records.as_numpy_iterator():
         yield self._decoder.DecodeBatch(batch.tolist()), batch
