@@ -2,6 +2,7 @@
 
 import csv
 import glob
+import hashlib
 import json
 import os
 
@@ -785,3 +786,55 @@ def test_examples_are_written_with_their_features_in_key_order(written):
   assert records and all(
       r == tf.train.Example.FromString(r).SerializeToString(deterministic=True)
       for r in records)
+
+
+def test_hash_buckets_are_tfxs_partition_and_the_validation_hash():
+  from tfx.components.example_gen import base_example_gen_executor  # pylint: disable=g-import-not-at-top
+  from tfx.proto import example_gen_pb2  # pylint: disable=g-import-not-at-top
+  records = [f'example {i}'.encode() * (i % 7 + 1) for i in range(500)]
+  config = example_gen_pb2.SplitConfig(splits=[
+      example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=97),
+      example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=3)])
+  tfxs = [base_example_gen_executor._PartitionFn(  # pylint: disable=protected-access
+      record, 2, [97, 100], config) for record in records]
+  assert [int(bucket >= 97) for bucket in example_gen.hash_buckets(
+      records, 100)] == tfxs
+  assert list(example_gen.hash_buckets(
+      records, 100, example_gen._VALIDATION_SALT) < 10) == [  # pylint: disable=protected-access
+          bool(example_gen.validation_partition(record, 2, 10))
+          for record in records]
+  huge = (1 << 31) - 1
+  assert list(example_gen.hash_buckets(records[:20], huge)) == [
+      int(hashlib.sha256(record).hexdigest(), 16) % huge
+      for record in records[:20]]
+  with pytest.raises(ValueError, match='1 to 2'):
+    example_gen.hash_buckets(records, 1 << 31)
+
+
+def test_a_partition_feature_splits_the_table_path_as_the_csv_path(
+    tmp_path, monkeypatch):
+  from tfx.proto import example_gen_pb2  # pylint: disable=g-import-not-at-top
+  sizes = synthetic.Sizes.for_ratings(800)
+  csv_path = synthetic.write(sizes, str(tmp_path / 'c'), seed=5)['path']
+  parquet_path = synthetic.write(sizes, str(tmp_path / 'p'), seed=5,
+                                 file_format='parquet')['path']
+  monkeypatch.setattr(parquet_source, 'SLICE_ROWS', 300)
+  by_user = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
+      splits=[example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=3),
+              example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=1)],
+      partition_feature_name='user_id'))
+  from_parquet = execute(example_gen.MovieLensExampleGen(
+      RatingsSource.parquet(parquet_path), output_config=by_user),
+                         str(tmp_path / 'out')).uri
+  from_csv = run_executor(example_gen.MovieLensExampleGen(
+      RatingsSource.csv(csv_path), output_config=by_user),
+                          str(tmp_path / 'out_csv'))
+  for split in ('train', 'validation', 'eval'):
+    assert sorted(read_split(from_parquet, split, raw=True)) == sorted(
+        e.SerializeToString(deterministic=True)
+        for e in read_split(from_csv, split))
+  eval_users = {e.features.feature['user_id'].bytes_list.value[0]
+                for e in read_split(from_parquet, 'eval')}
+  assert eval_users and not eval_users & {
+      e.features.feature['user_id'].bytes_list.value[0]
+      for e in read_split(from_parquet, 'train')}
