@@ -91,10 +91,13 @@ class RecommenderEvaluatorSpec(standard_component_specs.EvaluatorSpec):
   }
 
 
-def rating_batches(examples: types.Artifact, split: str
+def rating_batches(examples: types.Artifact, split: str,
+                   file_order: bool = True
                    ) -> Iterator[top_n_metrics.Ratings]:
   """(user, title, rating) of the raw examples of a split, as bytes and
-  floats, READ_BATCH_SIZE examples at a time."""
+  floats, READ_BATCH_SIZE examples at a time, parsed in parallel; in the
+  files' order, or, without `file_order`, two files decompressed at once
+  (faster, for a reader the order does not matter to)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer_module import splits  # pylint: disable=g-import-not-at-top
   from trainer_module import tracing  # pylint: disable=g-import-not-at-top
@@ -105,10 +108,18 @@ def rating_batches(examples: types.Artifact, split: str
   spec = {features.USER_ID_KEY: tf.io.FixedLenFeature([], tf.string),
           features.MOVIE_TITLE_KEY: tf.io.FixedLenFeature([], tf.string),
           features.LABEL_KEY: tf.io.FixedLenFeature([], tf.float32)}
-  for batch in (tf.data.TFRecordDataset(
-      files, compression_type=splits.compression_of(files))
-                .batch(READ_BATCH_SIZE).map(tracing.no_autograph(
-                    lambda x: tf.io.parse_example(x, spec)))):
+  compression = splits.compression_of(files)
+  if file_order:
+    records = tf.data.TFRecordDataset(files, compression).batch(
+        READ_BATCH_SIZE)
+  else:  # batches of a file, not records, interleaved
+    records = tf.data.Dataset.from_tensor_slices(files).interleave(
+        tracing.no_autograph(lambda path: tf.data.TFRecordDataset(
+            path, compression).batch(READ_BATCH_SIZE)),
+        cycle_length=2, num_parallel_calls=2)
+  for batch in records.map(tracing.no_autograph(
+      lambda x: tf.io.parse_example(x, spec)),
+                           num_parallel_calls=tf.data.AUTOTUNE).prefetch(2):
     yield top_n_metrics.Ratings(*(batch[key].numpy() for key in spec))
 
 
@@ -142,7 +153,8 @@ def gather_training(examples: Sequence[types.Artifact],
   memory."""
   return top_n_metrics.Training.gather(
       (batch for artifact in examples for split in training_splits(artifact)
-       for batch in rating_batches(artifact, split)), wanted)
+       for batch in rating_batches(artifact, split, file_order=False)),
+      wanted)
 
 
 class EvalSplitError(ValueError):

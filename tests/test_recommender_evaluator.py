@@ -1,11 +1,16 @@
 """The Evaluator's own checks before TFMA: which ratings count as the
 training data, and eval splits of users the training data lacks."""
 
+import glob
+import os
+
 import numpy as np
 import pytest
 from tfx.types import standard_artifacts
 
+from bench import synthetic
 from components import movielens_example_gen as example_gen
+from components import parquet_source
 from components import recommender_evaluator
 from components.top_n_metrics import Ratings
 from components.ratings_source import RatingsSource
@@ -47,3 +52,23 @@ def test_training_data_is_train_and_validation(ratings_csv, tmp_path):
   old.uri, old.split_names = examples.uri, '["train", "eval"]'
   assert len(recommender_evaluator.training_ratings(old).users) == len(
       train.users)
+
+
+def test_out_of_file_order_the_same_ratings_are_read(tmp_path):
+  sizes = synthetic.Sizes.for_ratings(3000)
+  path = synthetic.write(sizes, str(tmp_path / 'p'), seed=2,
+                         file_format='parquet')['path']
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(parquet_source, 'SLICE_ROWS', 200)  # many train files
+    examples = execute(example_gen.MovieLensExampleGen(
+        RatingsSource.parquet(path)), str(tmp_path / 'examples'))
+  assert len(glob.glob(os.path.join(examples.uri, 'Split-train', '*'))) > 4
+
+  def rows(file_order):
+    return sorted(
+        row for batch in recommender_evaluator.rating_batches(
+            examples, 'train', file_order)
+        for row in zip(batch.users.tolist(), batch.titles.tolist(),
+                       batch.ratings.tolist()))
+  in_order = rows(True)
+  assert len(in_order) > 2000 and rows(False) == in_order
