@@ -9,7 +9,9 @@ import tensorflow as tf
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
+from bench import synthetic
 from components import movielens_example_gen as example_gen
+from components.ratings_source import RatingsSource
 
 
 def exec_properties(component: example_gen.MovieLensExampleGen
@@ -40,6 +42,16 @@ def execute(component: example_gen.MovieLensExampleGen, output_dir: str,
   examples.uri = output_dir
   do(example_gen.Executor(), {}, {'examples': [examples]}, properties)
   return examples
+
+
+def small_examples(base: str, num_ratings: int
+                   ) -> standard_artifacts.Examples:
+  """ExampleGen's splits of `num_ratings` generated ratings (a CSV written
+  in the folder `base`, the splits under it)."""
+  ratings = synthetic.write_small_ratings_csv(
+      os.path.join(base, 'ratings.csv'), num_ratings=num_ratings)
+  return execute(example_gen.MovieLensExampleGen(RatingsSource.csv(ratings)),
+                 os.path.join(base, 'examples'))
 
 
 def run_executor(component: example_gen.MovieLensExampleGen,

@@ -12,13 +12,11 @@ from tfx.components.statistics_gen import stats_artifact_utils
 from tfx import types
 from tfx.types import standard_artifacts
 
-from bench import synthetic
 from components import movielens_example_gen as example_gen
 from components import statistics_gen
-from components.ratings_source import RatingsSource
 from pipeline import artifacts
 from trainer_module import splits
-from tests.example_gen_run import execute
+from tests.example_gen_run import small_examples
 
 
 def test_only_splits_above_the_limit_are_sampled():
@@ -29,11 +27,7 @@ def test_only_splits_above_the_limit_are_sampled():
 
 @pytest.fixture(scope='module')
 def examples(tmp_path_factory):
-  base = tmp_path_factory.mktemp('statistics')
-  ratings = synthetic.write_small_ratings_csv(str(base / 'ratings.csv'),
-                                              num_ratings=5000)
-  return execute(example_gen.MovieLensExampleGen(RatingsSource.csv(ratings)),
-                 str(base / 'examples'))
+  return small_examples(str(tmp_path_factory.mktemp('statistics')), 5000)
 
 
 @pytest.fixture(params=['in memory', 'beam'])

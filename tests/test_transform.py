@@ -3,8 +3,8 @@ record batches as tfx_bsl's TFExampleRecord, and the same transform graph
 as TFX's own Transform executor."""
 
 import os
-from typing import List
 import shutil
+from typing import List
 
 import apache_beam as beam
 import pyarrow as pa
@@ -18,15 +18,12 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 from tfx_bsl.tfxio import tf_example_record
 
-from bench import synthetic
-from components import movielens_example_gen as example_gen
 from components import transform
-from components.ratings_source import RatingsSource
 from components.split_names import TRAIN_SPLIT
 from pipeline import configs
 from trainer_module import features
 from trainer_module import preprocessing
-from tests.example_gen_run import execute
+from tests.example_gen_run import small_examples
 
 
 def example(index: int) -> bytes:
@@ -150,11 +147,7 @@ def test_unreadable_files_are_named(tmp_path):
 
 @pytest.fixture(scope='module')
 def examples(tmp_path_factory):
-  base = tmp_path_factory.mktemp('transform')
-  ratings = synthetic.write_small_ratings_csv(str(base / 'ratings.csv'),
-                                              num_ratings=3000)
-  return execute(example_gen.MovieLensExampleGen(RatingsSource.csv(ratings)),
-                 str(base / 'examples'))
+  return small_examples(str(tmp_path_factory.mktemp('transform')), 3000)
 
 
 def run_transform(executor, examples, output_dir: str) -> str:
