@@ -139,7 +139,6 @@ def first_ratings_of_table(table: pa.Table
 
 
 
-
 # ---------------------------------------- record batches -> tf.Example bytes
 # `canonical_examples` writes tf.Example's wire format itself. Each tag byte
 # is a field number << 3 | 2 (length-delimited): Example.features and

@@ -3,20 +3,17 @@
 The component and its executor are TFX's; only the TFXIO that reads the
 examples differs. tfx_bsl's `TFExampleRecord` reads with Beam's TFRecord
 source: every record is one Beam element (framing and checksum in Python)
-before `BatchRecords` groups them, about as costly as Transform's analysis
-itself.
-`BatchedTFExampleRecord` is the same TFXIO (same schema, projection, Arrow
-and tensor representations, raw-record column) except that its
-`BeamSource` hands each file to a worker, which reads it with tf.data's
-C++ reader `READ_BATCH_SIZE` records at a time and parses only the schema's
-features with `tf.io.parse_example` (tfx_bsl's decoder parses every feature
-of each example: on MovieLens' twelve, four times the cost). The record
+before `BatchRecords` groups them, and its decoder parses each example
+whole. `BatchedTFExampleRecord` is the same TFXIO (same schema,
+projection, Arrow and tensor representations, raw-record column) except
+that its `BeamSource` hands each file to a worker, which reads it with
+tf.data's C++ reader `READ_BATCH_SIZE` records at a time and parses only
+the (projected) schema's features with `tf.io.parse_example`. The record
 batches have the decoder's Arrow schema and values (tested against it),
 with one difference: a feature present with no values reads as null, as
 an absent one does (the decoder gives an empty list). The order of the
 record batches is not the files' (Transform's analyzers do not depend on
-it).
-"""
+it)."""
 
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
