@@ -15,7 +15,7 @@ an absent one does (the decoder gives an empty list). The order of the
 record batches is not the files' (Transform's analyzers do not depend on
 it)."""
 
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -150,14 +150,6 @@ def ReadRecordBatches(pipeline: beam.Pipeline, file_pattern: List[str],
 
 class BatchedTFExampleRecord(tf_example_record.TFExampleRecord):
   """`TFExampleRecord` whose `BeamSource` reads records in batches."""
-
-  def __init__(self, file_pattern: Union[str, List[str]],
-               schema: Optional[schema_pb2.Schema] = None,
-               raw_record_column_name: Optional[str] = None,
-               telemetry_descriptors: Optional[List[str]] = None):
-    super().__init__(file_pattern, schema=schema,
-                     raw_record_column_name=raw_record_column_name,
-                     telemetry_descriptors=telemetry_descriptors)
 
   def BeamSource(self, batch_size: Optional[int] = None) -> beam.PTransform:
     """Record batches of at most `batch_size` (READ_BATCH_SIZE if None)."""
