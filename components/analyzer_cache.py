@@ -1,10 +1,12 @@
 """The analysis cache Transform reads on a window of spans: the one a
 Transform wrote on an earlier window.
 
-tf.Transform caches its analyzers' partial results per input dataset (here:
-per span); given the cache of an earlier window, Transform analyzes only
-the spans that are new to it and combines the rest from the cache, so a
-weekly run's vocabularies cost one span's analysis, not the window's. TFX's
+Used with `--analyzer-cache` (off by default: README "Weekly runs").
+tf.Transform caches its cacheable analyzers' partial results per input
+dataset (here: per span); given the cache of an earlier window, the
+vocabularies combine the spans it has from it. The count buckets'
+analyzer (preprocessing.ValuesSeenAtLeast) is not cacheable, so every
+span of the window is still read, one dataset each. TFX's
 penguin example resolves the cache with LatestArtifactStrategy, which on a
 re-run of the same span is the cache that run wrote: Transform's inputs
 would change and it would run again on every re-run. This strategy takes

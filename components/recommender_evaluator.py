@@ -95,16 +95,23 @@ def rating_batches(examples: types.Artifact, split: str,
                    file_order: bool = True
                    ) -> Iterator[top_n_metrics.Ratings]:
   """(user, title, rating) of the raw examples of a split, as bytes and
-  floats, READ_BATCH_SIZE examples at a time, parsed in parallel; in the
+  floats (files_rating_batches)."""
+  return files_rating_batches([split_pattern(examples, split)], file_order)
+
+
+def files_rating_batches(patterns: Sequence[str], file_order: bool = True
+                         ) -> Iterator[top_n_metrics.Ratings]:
+  """(user, title, rating) of the raw examples of every file `patterns`
+  match, READ_BATCH_SIZE examples at a time, parsed in parallel; in the
   files' order, or, without `file_order`, two files decompressed at once
-  (faster, for a reader the order does not matter to)."""
+  (faster, for a reader the order does not matter to). One reader for all
+  the files: a window of spans is many small splits."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer_module import splits  # pylint: disable=g-import-not-at-top
   from trainer_module import tracing  # pylint: disable=g-import-not-at-top
-  files = splits.split_files([split_pattern(examples, split)],
-                             required=False)
+  files = splits.split_files(list(patterns), required=False)
   if not files:
-    raise ValueError(f'no {split} examples under {examples.uri}')
+    raise ValueError(f'no examples in {", ".join(patterns)}')
   spec = {features.USER_ID_KEY: tf.io.FixedLenFeature([], tf.string),
           features.MOVIE_TITLE_KEY: tf.io.FixedLenFeature([], tf.string),
           features.LABEL_KEY: tf.io.FixedLenFeature([], tf.float32)}
@@ -151,10 +158,9 @@ def gather_training(examples: Sequence[types.Artifact],
   artifact: a window of spans has several), read a batch at a time: held
   whole as Python objects, the ratings of large data would not fit in
   memory."""
-  return top_n_metrics.Training.gather(
-      (batch for artifact in examples for split in training_splits(artifact)
-       for batch in rating_batches(artifact, split, file_order=False)),
-      wanted)
+  return top_n_metrics.Training.gather(files_rating_batches(
+      [split_pattern(artifact, split) for artifact in examples
+       for split in training_splits(artifact)], file_order=False), wanted)
 
 
 class EvalSplitError(ValueError):

@@ -68,11 +68,12 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       action='store_false',
                       help='with --ratings-dir: train from scratch, not from '
                       'the latest blessed model of an earlier window')
-  parser.add_argument('--no-analyzer-cache', dest='analyzer_cache',
-                      action='store_false',
-                      help='with --ratings-dir: Transform analyzes the whole '
-                      'window in one pass, with no per-span cache (faster '
-                      'when spans are small: README "Weekly runs")')
+  parser.add_argument('--analyzer-cache', action='store_true',
+                      help='with --ratings-dir: Transform keeps its analysis '
+                      'per span and analyzes only the spans an earlier '
+                      'window lacks (default: the whole window in one pass, '
+                      'faster on spans the size of MovieLens weeks: README '
+                      '"Weekly runs")')
   parser.add_argument('--movielens-split', default=None,
                       help='with a 100k --movielens-dir: its shipped '
                       'train/test pair (u1..u5, ua, ub) as train/eval')
@@ -264,9 +265,9 @@ def ratings_source(args: argparse.Namespace) -> RatingsSource:
   if args.movielens_split and not args.movielens_dir:
     raise ValueError('--movielens-split needs --movielens-dir')
   if (args.span is not None or args.window_spans or not args.warm_start
-      or not args.analyzer_cache or args.ingest_only) and not args.ratings_dir:
+      or args.analyzer_cache or args.ingest_only) and not args.ratings_dir:
     raise ValueError('--span, --window-spans, --ingest-only, '
-                     '--no-warm-start and --no-analyzer-cache need '
+                     '--no-warm-start and --analyzer-cache need '
                      '--ratings-dir')
   if args.ratings_dir:
     return RatingsSource.spans(args.ratings_dir, args.span, args.csv_encoding)

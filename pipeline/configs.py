@@ -211,9 +211,9 @@ class PipelineConfig:
   warm_start: bool = True
   # With a folder of spans: Transform analyzes only the spans an earlier
   # window's analysis cache lacks (components/analyzer_cache.py); False
-  # analyzes the window in one pass and keeps no cache (README "Weekly
-  # runs": what each costs).
-  analyzer_cache: bool = True
+  # analyzes the window in one pass, all its spans read as one dataset,
+  # and keeps no cache (README "Weekly runs": what each costs).
+  analyzer_cache: bool = False
 
   def __post_init__(self):
     """Refuses settings no run could use."""

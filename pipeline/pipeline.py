@@ -194,9 +194,9 @@ def create_pipeline(
       # and the served model do.
       splits_config=transform_pb2.SplitsConfig(analyze=[TRAIN_SPLIT]),
       materialize=False,
-      # With spans, the analysis of the spans an earlier window's cache
-      # has is read from it; a window without the cache is analyzed in one
-      # pass (no per-span cache written: it costs per span).
+      # With spans, the window is analyzed in one pass, its spans read as
+      # one dataset (components/transform.py); with the analyzer cache, the
+      # spans an earlier window's cache has are read from it instead.
       analyzer_cache=cache.outputs[analyzer_cache.CACHE_KEY] if cache
       else None,
       disable_analyzer_cache=bool(window) and not cache,

@@ -44,12 +44,12 @@ def execute(component: example_gen.MovieLensExampleGen, output_dir: str,
   return examples
 
 
-def small_examples(base: str, num_ratings: int
+def small_examples(base: str, num_ratings: int, seed: int = 0
                    ) -> standard_artifacts.Examples:
   """ExampleGen's splits of `num_ratings` generated ratings (a CSV written
   in the folder `base`, the splits under it)."""
   ratings = synthetic.write_small_ratings_csv(
-      os.path.join(base, 'ratings.csv'), num_ratings=num_ratings)
+      os.path.join(base, 'ratings.csv'), num_ratings=num_ratings, seed=seed)
   return execute(example_gen.MovieLensExampleGen(RatingsSource.csv(ratings)),
                  os.path.join(base, 'examples'))
 

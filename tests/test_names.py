@@ -34,13 +34,13 @@ def names_used(path: str) -> set:
 @pytest.fixture(scope='module')
 def every_node(tmp_path_factory):
   """{node id: output keys} over the pipeline's variants: the default, a
-  Tuner, an inferred schema, a folder of spans."""
+  Tuner, an inferred schema, a folder of spans, the analyzer cache."""
   root = tmp_path_factory.mktemp('names')
   spans = str(root / 'spans')
   span_cutter.cut(synthetic.write_small_ratings_csv(str(root / 'r.csv')),
                   spans, days=42)
   nodes = {}
-  for changes in ({}, {'tune_trials': 2}):
+  for changes in ({}, {'tune_trials': 2}, {'analyzer_cache': True}):
     for schema in (configs.SCHEMA_PATH, None):
       for source in (RatingsSource.tfds(), RatingsSource.spans(spans)):
         built = pipeline_lib.create_pipeline(

@@ -155,7 +155,7 @@ def test_span_flags(span_dir):
   assert cli.ratings_source(args) == RatingsSource.spans(span_dir, span=2)
   for bad in (['--ratings-dir', span_dir, '--window-spans', '5'],
               ['--span', '2'], ['--ratings-dir', span_dir, '--span', '1'],
-              ['--no-analyzer-cache']):
+              ['--analyzer-cache']):
     with pytest.raises(SystemExit):
       cli.check_pipeline_flags(parser, parser.parse_args(bad))
 

@@ -4,7 +4,7 @@ as TFX's own Transform executor."""
 
 import os
 import shutil
-from typing import List
+from typing import Dict, List, Optional
 
 import apache_beam as beam
 import pyarrow as pa
@@ -18,6 +18,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 from tfx_bsl.tfxio import tf_example_record
 
+from components import analyzer_cache
 from components import transform
 from components.split_names import TRAIN_SPLIT
 from pipeline import configs
@@ -150,9 +151,12 @@ def examples(tmp_path_factory):
   return small_examples(str(tmp_path_factory.mktemp('transform')), 3000)
 
 
-def run_transform(executor, examples, output_dir: str) -> str:
-  """`executor` (a Transform executor class) on `examples`, as the
-  pipeline configures Transform; the transform graph's folder."""
+def run_transform(executor, examples: List[types.Artifact], output_dir: str,
+                  cache: Optional[types.Artifact] = None,
+                  write_cache: bool = False) -> str:
+  """`executor` (a Transform executor class) on `examples` (a window of
+  them), as the pipeline configures Transform, reading the analysis
+  `cache` and writing one where asked; the transform graph's folder."""
   schema = standard_artifacts.Schema()
   schema.uri = os.path.join(output_dir, 'schema')
   os.makedirs(schema.uri)
@@ -164,36 +168,106 @@ def run_transform(executor, examples, output_dir: str) -> str:
       schema=types.Channel(type=standard_artifacts.Schema),
       preprocessing_fn=configs.PREPROCESSING_FN, disable_statistics=True,
       splits_config=transform_pb2.SplitsConfig(analyze=[TRAIN_SPLIT]),
-      materialize=False, disable_analyzer_cache=True,
+      materialize=False,
+      disable_analyzer_cache=not (cache or write_cache),
       custom_config={preprocessing.SIDE_FEATURES_KEY: True})
   properties = {k: proto_utils.proto_to_json(v) if hasattr(v, 'DESCRIPTOR')
                 else v for k, v in component.exec_properties.items()
                 if v is not None}
-  executor().Do({'examples': [examples], 'schema': [schema]},
-                {'transform_graph': [graph]}, properties)
+  inputs = {'examples': examples, 'schema': [schema]}
+  outputs = {'transform_graph': [graph]}
+  if cache:
+    inputs[analyzer_cache.TRANSFORM_INPUT_KEY] = [cache]
+  if write_cache:
+    written = standard_artifacts.TransformCache()
+    written.uri = os.path.join(output_dir, 'cache')
+    outputs[analyzer_cache.TRANSFORM_OUTPUT_KEY] = [written]
+  executor().Do(inputs, outputs, properties)
   return graph.uri
 
 
-def test_transform_reads_in_batches_and_writes_tfxs_graph(
-    examples, tmp_path, monkeypatch):
-  tfx_graph = run_transform(tfx_transform_executor.Executor, examples,
-                            str(tmp_path / 'tfx'))
+def vocabularies(graph: str) -> Dict[str, bytes]:
+  """The transform graph's vocabulary files, by name."""
+  assets = os.path.join(graph, 'transform_fn', 'assets')
+  found = {}
+  for name in sorted(os.listdir(assets)):
+    with open(os.path.join(assets, name), 'rb') as f:
+      found[name] = f.read()
+  return found
+
+
+def beam_sources(monkeypatch) -> List[transform.BatchedTFExampleRecord]:
+  """The BatchedTFExampleRecords Transform reads through, from now on."""
   sources = []
   beam_source = transform.BatchedTFExampleRecord.BeamSource
   monkeypatch.setattr(
       transform.BatchedTFExampleRecord, 'BeamSource',
       lambda self, *args: sources.append(self) or beam_source(self, *args))
-  our_graph = run_transform(transform.Executor, examples,
+  return sources
+
+
+def test_transform_reads_in_batches_and_writes_tfxs_graph(
+    examples, tmp_path, monkeypatch):
+  tfx_graph = run_transform(tfx_transform_executor.Executor, [examples],
+                            str(tmp_path / 'tfx'))
+  sources = beam_sources(monkeypatch)
+  our_graph = run_transform(transform.Executor, [examples],
                             str(tmp_path / 'ours'))
   assert sources  # Transform read through BatchedTFExampleRecord
   assert tfx_transform_executor.TransformProcessor is not (
       transform.TransformProcessor)  # TFX's is back
-  assets = os.path.join('transform_fn', 'assets')
-  names = sorted(os.listdir(os.path.join(tfx_graph, assets)))
-  assert features.vocabulary_name(features.USER_ID_KEY) in names
-  assert sorted(os.listdir(os.path.join(our_graph, assets))) == names
-  for name in names:
-    with open(os.path.join(tfx_graph, assets, name), 'rb') as f:
-      expected = f.read()
-    with open(os.path.join(our_graph, assets, name), 'rb') as f:
-      assert f.read() == expected, name
+  expected = vocabularies(tfx_graph)
+  assert features.vocabulary_name(features.USER_ID_KEY) in expected
+  assert vocabularies(our_graph) == expected
+
+
+@pytest.fixture(scope='module')
+def window(tmp_path_factory) -> List[types.Artifact]:
+  """Three Examples artifacts of different ratings: a window of spans."""
+  return [small_examples(str(tmp_path_factory.mktemp(f'span-{span}')), 1000,
+                         seed=span) for span in (1, 2, 3)]
+
+
+def train_pattern(examples: types.Artifact) -> str:
+  return os.path.join(examples.uri, f'Split-{TRAIN_SPLIT}', '*')
+
+
+def patterns(source: transform.BatchedTFExampleRecord) -> List[str]:
+  """The file patterns a TFXIO reads."""
+  found = source._file_pattern  # pylint: disable=protected-access
+  return [found] if isinstance(found, str) else list(found)
+
+
+def test_a_window_is_read_as_one_dataset_with_tfxs_vocabularies(
+    window, tmp_path, monkeypatch):
+  tfx_graph = run_transform(tfx_transform_executor.Executor, window,
+                            str(tmp_path / 'tfx'))
+  sources = beam_sources(monkeypatch)
+  our_graph = run_transform(transform.Executor, window,
+                            str(tmp_path / 'ours'))
+  (source,) = sources  # one read of the three artifacts' files
+  assert sorted(patterns(source)) == sorted(
+      train_pattern(examples) for examples in window)
+  assert vocabularies(our_graph) == vocabularies(tfx_graph)
+
+
+def test_with_the_analysis_cache_each_span_is_its_own_dataset(
+    window, tmp_path, monkeypatch):
+  one_pass = run_transform(transform.Executor, window,
+                           str(tmp_path / 'one-pass'))
+  sources = beam_sources(monkeypatch)
+  run_transform(transform.Executor, window[:2], str(tmp_path / 'first'),
+                write_cache=True)
+  # The cache is kept per dataset: each span is read on its own.
+  assert sorted(patterns(s) for s in sources) == sorted(
+      [train_pattern(examples)] for examples in window[:2])
+  del sources[:]
+  cache = standard_artifacts.TransformCache()
+  cache.uri = str(tmp_path / 'first' / 'cache')
+  with_cache = run_transform(transform.Executor, window,
+                             str(tmp_path / 'second'), cache=cache)
+  # Read per dataset again, every span: the count buckets' analyzer
+  # (preprocessing.ValuesSeenAtLeast) is not one tf.Transform caches.
+  assert sorted(patterns(s) for s in sources) == sorted(
+      [train_pattern(examples)] for examples in window)
+  assert vocabularies(with_cache) == vocabularies(one_pass)
