@@ -126,6 +126,16 @@ def test_each_transform_analyzes_its_window_in_one_pass(spans_run):
   assert users(first_runs) < users(second_runs)
 
 
+def test_the_window_bench_analyzes_the_latest_window_each_way(spans_run):
+  from bench import transform_window  # pylint: disable=g-import-not-at-top
+  result = transform_window.measure(spans_run[1])
+  assert result['spans'] == [1, 2]  # the second run's window
+  assert result['same_vocabularies']
+  assert set(result['seconds']) == {
+      'one_dataset', 'one_dataset_a_span_tfx',
+      'cache_written_without_newest', 'cache_read'}
+
+
 def test_new_people_of_the_newest_span_are_served_from_their_ratings(
     spans_run):
   """Users arrive over time: span 3 has people spans 1-2 never saw."""
