@@ -4,7 +4,7 @@ as TFX's own Transform executor."""
 
 import os
 import shutil
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import apache_beam as beam
 import pyarrow as pa
@@ -18,7 +18,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 from tfx_bsl.tfxio import tf_example_record
 
-from components import analyzer_cache
+from bench import transform_window
 from components import transform
 from components.split_names import TRAIN_SPLIT
 from pipeline import configs
@@ -156,44 +156,27 @@ def run_transform(executor, examples: List[types.Artifact], output_dir: str,
                   write_cache: bool = False) -> str:
   """`executor` (a Transform executor class) on `examples` (a window of
   them), as the pipeline configures Transform, reading the analysis
-  `cache` and writing one where asked; the transform graph's folder."""
+  `cache` and writing one where asked (bench.transform_window.run);
+  returns `output_dir`."""
   schema = standard_artifacts.Schema()
   schema.uri = os.path.join(output_dir, 'schema')
   os.makedirs(schema.uri)
   shutil.copy(configs.SCHEMA_PATH, schema.uri)
-  graph = standard_artifacts.TransformGraph()
-  graph.uri = os.path.join(output_dir, 'transform_graph')
   component = transform.Transform(
       examples=types.Channel(type=standard_artifacts.Examples),
       schema=types.Channel(type=standard_artifacts.Schema),
       preprocessing_fn=configs.PREPROCESSING_FN, disable_statistics=True,
       splits_config=transform_pb2.SplitsConfig(analyze=[TRAIN_SPLIT]),
-      materialize=False,
-      disable_analyzer_cache=not (cache or write_cache),
-      custom_config={preprocessing.SIDE_FEATURES_KEY: True})
+      materialize=False, custom_config={preprocessing.SIDE_FEATURES_KEY: True})
   properties = {k: proto_utils.proto_to_json(v) if hasattr(v, 'DESCRIPTOR')
                 else v for k, v in component.exec_properties.items()
                 if v is not None}
-  inputs = {'examples': examples, 'schema': [schema]}
-  outputs = {'transform_graph': [graph]}
-  if cache:
-    inputs[analyzer_cache.TRANSFORM_INPUT_KEY] = [cache]
-  if write_cache:
-    written = standard_artifacts.TransformCache()
-    written.uri = os.path.join(output_dir, 'cache')
-    outputs[analyzer_cache.TRANSFORM_OUTPUT_KEY] = [written]
-  executor().Do(inputs, outputs, properties)
-  return graph.uri
+  transform_window.run(executor, examples, schema, properties, output_dir,
+                       cache=cache, write_cache=write_cache)
+  return output_dir
 
 
-def vocabularies(graph: str) -> Dict[str, bytes]:
-  """The transform graph's vocabulary files, by name."""
-  assets = os.path.join(graph, 'transform_fn', 'assets')
-  found = {}
-  for name in sorted(os.listdir(assets)):
-    with open(os.path.join(assets, name), 'rb') as f:
-      found[name] = f.read()
-  return found
+vocabularies = transform_window.vocabularies
 
 
 def beam_sources(monkeypatch) -> List[transform.BatchedTFExampleRecord]:
