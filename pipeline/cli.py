@@ -69,11 +69,11 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help='with --ratings-dir: train from scratch, not from '
                       'the latest blessed model of an earlier window')
   parser.add_argument('--analyzer-cache', action='store_true',
-                      help='with --ratings-dir: Transform keeps its analysis '
-                      'per span and analyzes only the spans an earlier '
-                      'window lacks (default: the whole window in one pass, '
-                      'faster on spans the size of MovieLens weeks: README '
-                      '"Weekly runs")')
+                      help='with --ratings-dir: Transform keeps tf.Transform\'s '
+                      'per-span analysis cache and reads the vocabularies\' '
+                      'partial results of earlier spans from it (every span '
+                      'is still read, one dataset each; default: the whole '
+                      'window in one pass, faster: README "Weekly runs")')
   parser.add_argument('--movielens-split', default=None,
                       help='with a 100k --movielens-dir: its shipped '
                       'train/test pair (u1..u5, ua, ub) as train/eval')

@@ -209,10 +209,11 @@ class PipelineConfig:
   # With a folder of spans: the Trainer starts from the latest blessed model
   # trained on an earlier window, when there is one.
   warm_start: bool = True
-  # With a folder of spans: Transform analyzes only the spans an earlier
-  # window's analysis cache lacks (components/analyzer_cache.py); False
-  # analyzes the window in one pass, all its spans read as one dataset,
-  # and keeps no cache (README "Weekly runs": what each costs).
+  # With a folder of spans: Transform reads the vocabularies' partial
+  # results of the spans an earlier window's analysis cache has from it
+  # (components/analyzer_cache.py; every span is still read, one dataset
+  # each); False analyzes the window in one pass, all its spans read as
+  # one dataset, and keeps no cache (README "Weekly runs": what each costs).
   analyzer_cache: bool = False
 
   def __post_init__(self):

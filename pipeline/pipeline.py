@@ -195,8 +195,9 @@ def create_pipeline(
       splits_config=transform_pb2.SplitsConfig(analyze=[TRAIN_SPLIT]),
       materialize=False,
       # With spans, the window is analyzed in one pass, its spans read as
-      # one dataset (components/transform.py); with the analyzer cache, the
-      # spans an earlier window's cache has are read from it instead.
+      # one dataset (components/transform.py); with the analyzer cache,
+      # each span is a dataset and the vocabularies' partial results of
+      # the spans an earlier window's cache has are read from it.
       analyzer_cache=cache.outputs[analyzer_cache.CACHE_KEY] if cache
       else None,
       disable_analyzer_cache=bool(window) and not cache,
