@@ -217,11 +217,11 @@ class TransformProcessor(transform_executor.TransformProcessor):
       stats_output_paths: Optional[Sequence[str]] = None,
       materialize_output_paths: Optional[Sequence[str]] = None
   ) -> List[Any]:
-    """TFX's list, or one JointDataset of several patterns with no cache
-    read or written (TFX's `can_process_jointly`: none written) and
-    nothing else written per dataset."""
+    """TFX's list, or one JointDataset of several patterns of one file
+    format with no cache read or written (TFX's `can_process_jointly`: none
+    written) and nothing else written per dataset."""
     if (can_process_jointly and not self._reads_cache
-        and len(file_patterns) > 1
+        and len(file_patterns) > 1 and len(set(file_formats)) == 1
         and not any(stats_output_paths or [])
         and not any(materialize_output_paths or [])):
       joint = JointDataset(file_patterns, file_formats, data_format,

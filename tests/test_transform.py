@@ -254,3 +254,22 @@ def test_with_the_analysis_cache_each_span_is_its_own_dataset(
   assert sorted(patterns(s) for s in sources) == sorted(
       [train_pattern(examples)] for examples in window)
   assert vocabularies(with_cache) == vocabularies(one_pass)
+
+
+def test_datasets_are_joined_only_where_tfx_allows_and_formats_agree():
+  processor = transform.TransformProcessor()
+  patterns = ['/a/Split-train/*', '/b/Split-train/*']
+  gzip, parquet = 'tfrecords_gzip', 'parquet'
+  (joint,) = processor._MakeDatasetList(  # pylint: disable=protected-access
+      patterns, [gzip, gzip], 0, None, True)
+  assert isinstance(joint, transform.JointDataset)
+  assert joint.file_pattern == patterns and joint.file_format == [gzip, gzip]
+  assert not joint.dataset_key.is_cached
+  for formats, jointly in (([gzip, parquet], True), ([gzip, gzip], False)):
+    datasets = processor._MakeDatasetList(  # pylint: disable=protected-access
+        patterns, formats, 0, None, jointly)
+    assert len(datasets) == 2
+    assert not any(isinstance(d, transform.JointDataset) for d in datasets)
+  assert len(processor._MakeDatasetList(  # pylint: disable=protected-access
+      patterns, [gzip, gzip], 0, None, True,
+      materialize_output_paths=['/out/a', '/out/b'])) == 2
