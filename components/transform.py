@@ -18,13 +18,13 @@ it).
 A window of spans is several Examples artifacts. TFX makes one dataset of
 each, and Beam pays per dataset (a read, a decode and the analyzers' first
 steps each); where TFX says the datasets may be processed jointly (no
-analysis cache is written, which is kept per dataset), ours reads them as
-one dataset over all their files, as TFX's unused `can_process_jointly`
-argument intends (its TODO b/114444977)."""
+analysis cache, which is kept per dataset, is written or read), ours reads
+them as one dataset over all their files, as TFX's unused
+`can_process_jointly` argument intends (its TODO b/114444977)."""
 
 import hashlib
-from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence,
-                    Tuple, Union)
+from typing import (Any, Dict, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -36,8 +36,6 @@ from tensorflow_transform.beam import analyzer_cache
 from tfx import types
 from tfx.components.transform import component as transform_component
 from tfx.components.transform import executor as transform_executor
-from tfx.components.transform import labels
-from tfx.components.util import value_utils
 from tfx.dsl.components.base import executor_spec
 from tfx_bsl.coders import example_coder
 from tfx_bsl.tfxio import record_based_tfxio
@@ -200,16 +198,6 @@ class TransformProcessor(transform_executor.TransformProcessor):
   """TFX's, reading tf.Example TFRecords with BatchedTFExampleRecord and a
   window's datasets as one where they may be processed jointly."""
 
-  _reads_cache = False
-
-  def Transform(self, inputs: Mapping[str, Any], outputs: Mapping[str, Any],
-                status_file: Optional[str] = None) -> None:
-    """TFX's; notes whether an analysis cache is read (its datasets are
-    then not joined: the cache is per dataset)."""
-    self._reads_cache = bool(value_utils.GetSoleValue(
-        inputs, labels.CACHE_INPUT_PATH_LABEL, strict=False))
-    super().Transform(inputs, outputs, status_file)
-
   def _MakeDatasetList(
       self, file_patterns: Sequence[Union[str, int]],
       file_formats: Sequence[Union[str, int]], data_format: int,
@@ -218,9 +206,10 @@ class TransformProcessor(transform_executor.TransformProcessor):
       materialize_output_paths: Optional[Sequence[str]] = None
   ) -> List[Any]:
     """TFX's list, or one JointDataset of several patterns of one file
-    format with no cache read or written (TFX's `can_process_jointly`: none
-    written) and nothing else written per dataset."""
-    if (can_process_jointly and not self._reads_cache
+    format where TFX allows joint processing (`can_process_jointly`: no
+    analysis cache written; TFX's Transform component writes one whenever
+    it reads one) and nothing else is written per dataset."""
+    if (can_process_jointly
         and len(file_patterns) > 1 and len(set(file_formats)) == 1
         and not any(stats_output_paths or [])
         and not any(materialize_output_paths or [])):

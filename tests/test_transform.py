@@ -152,12 +152,11 @@ def examples(tmp_path_factory):
 
 
 def run_transform(executor, examples: List[types.Artifact], output_dir: str,
-                  cache: Optional[types.Artifact] = None,
-                  write_cache: bool = False) -> str:
+                  analyzer_cache_on: bool = False,
+                  cache: Optional[types.Artifact] = None) -> str:
   """`executor` (a Transform executor class) on `examples` (a window of
-  them), as the pipeline configures Transform, reading the analysis
-  `cache` and writing one where asked (bench.transform_window.run);
-  returns `output_dir`."""
+  them), as the pipeline configures Transform, with the analysis cache
+  where asked (bench.transform_window.run); returns `output_dir`."""
   schema = standard_artifacts.Schema()
   schema.uri = os.path.join(output_dir, 'schema')
   os.makedirs(schema.uri)
@@ -172,7 +171,7 @@ def run_transform(executor, examples: List[types.Artifact], output_dir: str,
                 else v for k, v in component.exec_properties.items()
                 if v is not None}
   transform_window.run(executor, examples, schema, properties, output_dir,
-                       cache=cache, write_cache=write_cache)
+                       analyzer_cache_on=analyzer_cache_on, cache=cache)
   return output_dir
 
 
@@ -240,7 +239,7 @@ def test_with_the_analysis_cache_each_span_is_its_own_dataset(
                            str(tmp_path / 'one-pass'))
   sources = beam_sources(monkeypatch)
   run_transform(transform.Executor, window[:2], str(tmp_path / 'first'),
-                write_cache=True)
+                analyzer_cache_on=True)
   # The cache is kept per dataset: each span is read on its own.
   assert sorted(patterns(s) for s in sources) == sorted(
       [train_pattern(examples)] for examples in window[:2])
@@ -248,7 +247,8 @@ def test_with_the_analysis_cache_each_span_is_its_own_dataset(
   cache = standard_artifacts.TransformCache()
   cache.uri = str(tmp_path / 'first' / 'cache')
   with_cache = run_transform(transform.Executor, window,
-                             str(tmp_path / 'second'), cache=cache)
+                             str(tmp_path / 'second'), analyzer_cache_on=True,
+                             cache=cache)
   # Read per dataset again, every span: the count buckets' analyzer
   # (preprocessing.ValuesSeenAtLeast) is not one tf.Transform caches.
   assert sorted(patterns(s) for s in sources) == sorted(
@@ -258,18 +258,18 @@ def test_with_the_analysis_cache_each_span_is_its_own_dataset(
 
 def test_datasets_are_joined_only_where_tfx_allows_and_formats_agree():
   processor = transform.TransformProcessor()
-  patterns = ['/a/Split-train/*', '/b/Split-train/*']
+  globs = ['/a/Split-train/*', '/b/Split-train/*']
   gzip, parquet = 'tfrecords_gzip', 'parquet'
   (joint,) = processor._MakeDatasetList(  # pylint: disable=protected-access
-      patterns, [gzip, gzip], 0, None, True)
+      globs, [gzip, gzip], 0, None, True)
   assert isinstance(joint, transform.JointDataset)
-  assert joint.file_pattern == patterns and joint.file_format == [gzip, gzip]
+  assert joint.file_pattern == globs and joint.file_format == [gzip, gzip]
   assert not joint.dataset_key.is_cached
   for formats, jointly in (([gzip, parquet], True), ([gzip, gzip], False)):
     datasets = processor._MakeDatasetList(  # pylint: disable=protected-access
-        patterns, formats, 0, None, jointly)
+        globs, formats, 0, None, jointly)
     assert len(datasets) == 2
     assert not any(isinstance(d, transform.JointDataset) for d in datasets)
   assert len(processor._MakeDatasetList(  # pylint: disable=protected-access
-      patterns, [gzip, gzip], 0, None, True,
+      globs, [gzip, gzip], 0, None, True,
       materialize_output_paths=['/out/a', '/out/b'])) == 2
