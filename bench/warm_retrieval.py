@@ -112,7 +112,8 @@ def train(ratings: Dict[str, np.ndarray], data: splits.TrainingData,
     model.set_weights([w * shrink for w in carried])
     epochs = hparams.warm_retrieval_epochs
     if select:
-      best = trainer.retrieval_validation(model, data, hparams)
+      best = trainer.retrieval_validation(model, data.train,
+                                            data.validation, hparams)
   model.fit(splits.batches(data.train, [splits.USER_KEY, splits.MOVIE_KEY],
                            hparams.retrieval_batch_size, shuffle=True,
                            seed=hparams.seed),

@@ -10,6 +10,7 @@ import tensorflow as tf
 from trainer_module import features
 from trainer_module import ranking_models
 from trainer_module import retrieval_model
+from trainer_module import splits
 from trainer_module import trainer
 from trainer_module import warm_start
 from trainer_module.hyperparameters import Hyperparameters
@@ -154,8 +155,10 @@ def test_a_base_model_without_warm_start_weights_is_named(tmp_path):
 
 
 def test_run_fn_continues_from_the_base_model(transformed_data, tmp_path):
-  """A second run_fn given the first's model starts from its weights and
-  trains for warm_epochs."""
+  """A second run_fn given the first's model starts from its weights.
+  These ratings have no times, so no validation rating is known to be
+  unseen by the base model: the warm run trains its maximum epochs and
+  chooses none (unseen_validation; the spans e2e test covers the choice)."""
   base_args = make_fn_args(transformed_data, str(tmp_path / 'base'), HPARAMS)
   trainer.run_fn(base_args)
   fn_args = make_fn_args(transformed_data, str(tmp_path / 'warm'), HPARAMS)
@@ -167,23 +170,18 @@ def test_run_fn_continues_from_the_base_model(transformed_data, tmp_path):
   hparams = Hyperparameters()
   assert stats['base_model'] == base_args.serving_model_dir
   assert stats['epochs_run'] == hparams.warm_epochs
-  # Validation chooses the retrieval epochs (none included) and is held
-  # out of them; two epochs in a row that do not improve Recall@10 stop it.
-  epochs = stats['retrieval_epochs_run']
-  assert 1 <= epochs <= hparams.warm_retrieval_epochs
-  recalls = stats['retrieval_val_recall_at_10']
-  assert len(recalls) == epochs + 1
-  best = stats['retrieval_best_epoch']
-  assert recalls[best] == max(recalls)
-  assert epochs == hparams.warm_retrieval_epochs or epochs == best + 2
+  assert 'best_val_rmse' not in stats or stats['best_val_rmse'] is None
+  assert stats['retrieval_epochs_run'] == hparams.warm_retrieval_epochs
+  assert stats['retrieval_best_epoch'] is None
+  assert stats['warm_validation_examples'] is None
+  assert stats['retrieval_train_examples'] == (
+      stats['train_examples'] + stats['validation_examples'])
   with open(os.path.join(base_args.model_run_dir,
                          trainer.TRAINING_STATS_FILE)) as f:
     base_stats = json.load(f)
   assert base_stats['retrieval_best_epoch'] is None
-  assert (stats['retrieval_train_examples'], base_stats[
-      'retrieval_train_examples']) == (stats['train_examples'],
-                                       stats['train_examples']
-                                       + stats['validation_examples'])
+  assert base_stats['retrieval_train_examples'] == (
+      stats['retrieval_train_examples'])
   for carried in (stats['warm_start'], stats['retrieval_warm_start']):
     assert carried['tables'] == 2 and not carried['fresh']
     assert carried['rows_new'] == 0  # the same vocabularies
@@ -191,6 +189,52 @@ def test_run_fn_continues_from_the_base_model(transformed_data, tmp_path):
       hparams.warm_retrieval_shrink)
   assert tf.io.gfile.exists(os.path.join(
       warm_start.warm_start_dir(fn_args.serving_model_dir), 'retrieval.npz'))
+  assert warm_start.WarmStart(warm_start.warm_start_dir(
+      fn_args.serving_model_dir)).latest_timestamp is None
+
+
+def timed_data(train_times, validation_times):
+  """TrainingData of one rating per time (user i, movie i)."""
+  def split(times):
+    n = len(times)
+    return {USER_KEY: tf.range(n, dtype=tf.int64),
+            MOVIE_KEY: tf.range(n, dtype=tf.int64),
+            features.LABEL_KEY: tf.fill([n], 4.0),
+            features.TIMESTAMP_KEY: tf.constant(times, tf.int64)}
+  return splits.TrainingData([USER_KEY, MOVIE_KEY], split(train_times),
+                             split(validation_times))
+
+
+class Base:
+  """What unseen_validation reads of a WarmStart."""
+
+  def __init__(self, latest_timestamp):
+    self.latest_timestamp = latest_timestamp
+
+
+def test_a_warm_run_chooses_on_validation_ratings_newer_than_its_base():
+  data = timed_data([10, 20, 50], [15, 30, 40, 25])
+  unseen = trainer.unseen_validation(data, Base(25))
+  assert unseen[features.TIMESTAMP_KEY].numpy().tolist() == [30, 40]
+  assert unseen[USER_KEY].numpy().tolist() == [1, 2]  # the rows kept whole
+  assert trainer.unseen_validation(data, Base(40)) is None  # none newer
+  assert trainer.unseen_validation(data, Base(None)) is None  # base untimed
+  untimed = timed_data([1], [2])
+  del untimed.validation[features.TIMESTAMP_KEY]
+  assert trainer.unseen_validation(untimed, Base(0)) is None
+
+
+def test_the_latest_rating_time_is_saved_for_the_next_warm_run(tmp_path):
+  data = timed_data([10, 50, -1], [15, 30])  # -1: a rating without a time
+  assert trainer.latest_timestamp(data) == 50
+  assert trainer.latest_timestamp(timed_data([-1], [-1])) is None
+  model = tutorial_model(OLD)
+  warm_start.save(str(tmp_path), {'ranking-tutorial': model}, OLD,
+                  trainer.latest_timestamp(data))
+  assert warm_start.WarmStart(str(tmp_path)).latest_timestamp == 50
+  # A base saved before the time was recorded: unknown, not an error.
+  os.remove(tmp_path / warm_start.TRAINED_ON_FILE)
+  assert warm_start.WarmStart(str(tmp_path)).latest_timestamp is None
 
 
 def test_validation_keeps_the_carried_weights_when_training_hurts():

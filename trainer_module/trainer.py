@@ -112,12 +112,15 @@ def read_splits(fn_args: FnArgs,
                 tf_transform_output: tft.TFTransformOutput,
                 hparams: Hyperparameters) -> splits.TrainingData:
   """Loads the train and validation splits (FnArgs' train and eval files):
-  the features the model reads, transformed, and the label."""
+  the features the model reads, transformed, the label, and the ratings'
+  times where the data has them and training reads them."""
   keys = ranking_models.model_feature_keys(tf_transform_output, hparams)
   # The ratings' times, for recommend_from_ratings' what-people-like-next
   # table and the served popularity's recency, where the data has them.
+  # A warm run's validation: the ratings newer than its base model's.
   timed = ((hparams.new_user_next_weight > 0 or
-            hparams.retrieval_popularity_half_life_days > 0) and
+            hparams.retrieval_popularity_half_life_days > 0 or
+            bool(fn_args.base_model)) and
            features.TIMESTAMP_KEY in tf_transform_output.raw_feature_spec())
   parser = splits.SplitParser(tf_transform_output, keys,
                               [features.TIMESTAMP_KEY] if timed else [])
@@ -227,7 +230,8 @@ def train_member(fn_args: FnArgs,
   """One rating model (`hparams` from member_hparams), fitted on train
   and validated (early stopping, best epoch kept) on validation; its
   TensorBoard logs in `log_dir`. From `base`'s weights, when given, for at
-  most `warm_epochs`."""
+  most `warm_epochs`, validated on the ratings newer than the base's
+  (unseen_validation; without them, warm_epochs and no choice)."""
   warm_settings = warm_hparams(hparams, base, member_key(hparams.model))
   hparams = warm_settings or hparams
   model = ranking_models.build_model(tf_transform_output, hparams,
@@ -238,9 +242,17 @@ def train_member(fn_args: FnArgs,
   if warm_settings:
     carried = warm(model, {k: data.train[k] for k in data.keys}, base,
                    member_key(hparams.model), tf_transform_output)
-    best = BestOnValidation(validation_rmse(model, hparams, data),
-                            logged_val_rmse)
-    fit_args['callbacks'].append(best)
+    validation = unseen_validation(data, base)
+    if validation is None:  # nothing to choose on: warm_epochs, no more
+      for key in ('validation_data', 'validation_steps'):
+        fit_args.pop(key)
+      fit_args['callbacks'] = []
+    else:
+      fit_args.update(validation_data=splits.batches(
+          validation, data.keys, hparams.batch_size), validation_steps=None)
+      best = BestOnValidation(validation_rmse(model, hparams, validation,
+                                              data.keys), logged_val_rmse)
+      fit_args['callbacks'].append(best)
   fit_args['callbacks'] += [
       tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'),
       epoch_logger(name, hparams.epochs), clock,
@@ -255,11 +267,46 @@ def train_member(fn_args: FnArgs,
 
 
 def validation_rmse(model: tf.keras.Model, hparams: Hyperparameters,
-                    data: splits.TrainingData) -> float:
-  """The model's RMSE on the validation split."""
+                    validation: Dict[str, tf.Tensor], keys: List[str]
+                    ) -> float:
+  """The model's RMSE on `validation` (ratings as the splits hold them;
+  `keys`: the model's features)."""
   return float(model.evaluate(
-      splits.batches(data.validation, data.keys, hparams.batch_size),
+      splits.batches(validation, keys, hparams.batch_size),
       return_dict=True, verbose=0)['rmse'])
+
+
+def unseen_validation(data: splits.TrainingData, base: warm_start.WarmStart
+                      ) -> Optional[Dict[str, tf.Tensor]]:
+  """The validation ratings given after the latest rating `base` trained
+  on: what a warm run chooses its epochs on. A cold run trains retrieval
+  (and, with refit, the rating models) on train + validation, so the rest
+  of the validation split may be the base's training data, which the
+  carried weights would win on. None (logged) when the data or the base
+  has no times, or no validation rating is newer."""
+  times = data.validation.get(features.TIMESTAMP_KEY)
+  if times is None or base.latest_timestamp is None:
+    logging.warning('the data or the base model has no rating times: a warm '
+                    'run trains its maximum epochs, none chosen')
+    return None
+  newer = tf.where(times > base.latest_timestamp)[:, 0]
+  if not int(tf.size(newer)):
+    logging.warning('no validation rating is newer than the base model\'s '
+                    'latest (%d): a warm run trains its maximum epochs, '
+                    'none chosen', base.latest_timestamp)
+    return None
+  return {key: tf.gather(column, newer)
+          for key, column in data.validation.items()}
+
+
+def latest_timestamp(data: splits.TrainingData) -> Optional[int]:
+  """The time of the latest rating of train + validation; None when the
+  splits have no times."""
+  times = data.both.get(features.TIMESTAMP_KEY)
+  if times is None or not int(tf.size(times)):
+    return None
+  latest = int(tf.reduce_max(times))
+  return latest if latest >= 0 else None
 
 
 def refit_member(tf_transform_output: tft.TFTransformOutput,
@@ -422,7 +469,9 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   hold-out of train, README "Recommending"), so validation is not held
   out from it: the user's whole known history is what retrieval learns
   from, and what `recommend` leaves out. A warm run (`base`) trains on
-  train and lets validation choose its epochs (retrieval_validation).
+  train and lets the validation ratings newer than the base's choose its
+  epochs (unseen_validation, retrieval_validation); without them, it
+  trains warm_retrieval_epochs on train and validation.
   """
   if hparams.seed is not None:  # the same whatever the rating model did
     tf.keras.utils.set_random_seed(hparams.seed)
@@ -430,12 +479,14 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   hparams = warm_settings or hparams
   model = new_retrieval_model(tf_transform_output, rated.values.numpy(),
                               hparams, data.both)
-  carried, best, fit_data = None, None, data.both
+  carried, best, fit_data, validation = None, None, data.both, None
   if warm_settings:
     model.build_towers()
     carried = base.restore(RETRIEVAL_KEY, model, tf_transform_output,
                            shrink=hparams.warm_retrieval_shrink)
-    best = retrieval_validation(model, data, hparams)
+    validation = unseen_validation(data, base)
+    if validation is not None:
+      best = retrieval_validation(model, data.train, validation, hparams)
     if best:  # validation chooses the epochs, so it is held out of them
       fit_data = data.train
   examples = int(tf.size(fit_data[features.LABEL_KEY]))
@@ -456,6 +507,9 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
       'retrieval_batch_size': batch_size,
       'retrieval_train_seconds': round(clock.train_seconds, 3),
       'retrieval_warm_start': dataclasses.asdict(carried) if carried else None,
+      'warm_validation_examples': (
+          int(tf.size(validation[features.LABEL_KEY]))
+          if validation is not None else None),
       'retrieval_best_epoch': best.epoch if best else None,
       'retrieval_val_recall_at_10': (
           [best.carried, *best.figures] if best else None),
@@ -463,17 +517,20 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
 
 
 def retrieval_validation(model: retrieval_model.RetrievalModel,
-                         data: splits.TrainingData, hparams: Hyperparameters
+                         train: Dict[str, tf.Tensor],
+                         validation: Dict[str, tf.Tensor],
+                         hparams: Hyperparameters
                          ) -> Optional[BestOnValidation]:
   """The callback that keeps a warm retrieval model's epoch (none
-  included) with the best Recall@10 on the validation split, and stops
-  training after two epochs in a row that do not improve it; None when the
-  validation split has no liked rating to score."""
+  included) with the best Recall@10 on `validation` (each user's `train`
+  movies left out), and stops training after two epochs in a row that do
+  not improve it; None when `validation` has no liked rating of a known
+  user to score."""
   held = retrieval_model.held_out_users(
-      data.train, data.validation, hparams.retrieval_liked_rating,
+      train, validation, hparams.retrieval_liked_rating,
       model.num_users, model.movie_tower.input_dim, seed=hparams.seed or 0)
   if held is None:
-    logging.warning('the validation split has no liked rating of a known '
+    logging.warning('the validation ratings have no liked rating of a known '
                     'user: the warm retrieval model trains its '
                     'warm_retrieval_epochs on train and validation')
     return None
@@ -571,7 +628,8 @@ def run_fn(fn_args: FnArgs) -> None:
   retrieval, retrieval_stats = train_retrieval(tf_transform_output, hparams,
                                                data, rated, base)
   warm_start.save(warm_start.warm_start_dir(fn_args.serving_model_dir),
-                  {**members, RETRIEVAL_KEY: retrieval}, tf_transform_output)
+                  {**members, RETRIEVAL_KEY: retrieval}, tf_transform_output,
+                  latest_timestamp(data))
 
   start = time.monotonic()
   recommender = serving.Recommender(

@@ -13,6 +13,10 @@ weight (dense layers, biases, the global mean) carries over when its shape
 is unchanged. A table indexed by another vocabulary (the tuned model's side
 features) starts fresh: its rows are never copied by position.
 
+The folder also records the time of the latest rating the models trained
+on (`TRAINED_ON_FILE`): a warm run chooses its epochs only on validation
+ratings given after it (trainer.unseen_validation).
+
 Weights are found by their attribute path in the model (e.g.
 `ranking_model/ratings/1/kernel`), which does not depend on Keras's
 per-process layer names.
@@ -20,6 +24,7 @@ per-process layer names.
 
 import dataclasses
 import io
+import json
 import os
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -45,6 +50,7 @@ KEYED_TABLES = {
     'retrieval_movie_embedding': features.MOVIE_TITLE_KEY,
 }
 KEYS = (features.USER_ID_KEY, features.MOVIE_TITLE_KEY)
+TRAINED_ON_FILE = 'trained_on.json'
 
 
 def warm_start_dir(serving_model_dir: str) -> str:
@@ -85,10 +91,15 @@ def vocabulary(tf_transform_output: tft.TFTransformOutput,
 
 
 def save(directory: str, models: Dict[str, tf.keras.Model],
-         tf_transform_output: tft.TFTransformOutput) -> None:
-  """Writes each model's weights (`{name}.npz`) and the user and movie
-  vocabularies (`{key}.vocabulary`, one term per line as TFT writes them)."""
+         tf_transform_output: tft.TFTransformOutput,
+         latest_timestamp: Optional[int] = None) -> None:
+  """Writes each model's weights (`{name}.npz`), the user and movie
+  vocabularies (`{key}.vocabulary`, one term per line as TFT writes them)
+  and TRAINED_ON_FILE: the time of the latest rating the models trained on
+  (None: the data has no times)."""
   tf.io.gfile.makedirs(directory)
+  with tf.io.gfile.GFile(os.path.join(directory, TRAINED_ON_FILE), 'w') as f:
+    json.dump({'latest_timestamp': latest_timestamp}, f)
   for name, model in models.items():
     buffer = io.BytesIO()  # zip needs a seekable file; GFile's is not
     np.savez(buffer, **{path: var.numpy()
@@ -127,6 +138,11 @@ class WarmStart:
       with tf.io.gfile.GFile(os.path.join(directory, f'{key}.vocabulary'),
                              'rb') as f:
         self.vocabularies[key] = f.read().split(b'\n')[:-1]
+    trained_on = os.path.join(directory, TRAINED_ON_FILE)
+    self.latest_timestamp: Optional[int] = None  # unknown: no times
+    if tf.io.gfile.exists(trained_on):
+      with tf.io.gfile.GFile(trained_on) as f:
+        self.latest_timestamp = json.load(f)['latest_timestamp']
 
   def has(self, name: str) -> bool:
     """Whether a model of that name was saved."""
