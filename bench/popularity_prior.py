@@ -111,7 +111,7 @@ def trained(ratings: Dict[str, np.ndarray], window: np.ndarray,
   window's split."""
   data = warm_retrieval.window_split(ratings, window, held_out)
   model, _ = warm_retrieval.train(ratings, data, Hyperparameters(seed=seed),
-                                  None, 1.0, False)
+                                  None, 1.0, None, fit_train_only=True)
   return model, data
 
 
@@ -157,8 +157,7 @@ def new_people_recalls(model: retrieval_model.RetrievalModel,
   if not people:
     return {}
   rows = np.flatnonzero(window)
-  both = {**warm_retrieval.tensors(ratings, rows),
-          features.TIMESTAMP_KEY: tf.constant(ratings['timestamp'][rows])}
+  both = warm_retrieval.tensors(ratings, rows)
   hparams = Hyperparameters(seed=seed, new_user_popularity_weight=0.0)
   stage = new_user_bench.Stage.of_module(trainer.from_ratings(
       model, ranking_models.rated_movies_per_user(both, model.num_users),

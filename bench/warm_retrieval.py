@@ -1,24 +1,32 @@
-"""Warm retrieval week by week, scored on validation only.
+"""Warm retrieval week by week, as the pipeline's weekly runs train it.
 
   python -m bench.warm_retrieval [--movielens-dir ../shared/data/ml-100k]
       [--first-weeks 8] [--weeks N] [--seed 42]
 
-How a warm run's retrieval model was chosen (trainer.train_retrieval). The
-ratings are cut into weeks as bench.replay cuts them; each step's window
-(the spans before the new one) is split by a hash of (user, movie) into
-train and a 10% validation hold-out, and every variant is scored on that
-hold-out only (never the new week, which the replay's Evaluator reports):
+How a warm run's retrieval model is trained (trainer.train_retrieval),
+against a cold retrain. The ratings are cut into weeks as bench.replay cuts
+them; each step's window (the weeks before the new one) is split by a hash
+of (user, movie) into train and a 10% validation split, as ExampleGen
+splits a span. Each variant is trained as a run of the pipeline trains it:
 
-- cold: a fresh model, retrieval_epochs on train (a cold run's);
-- continue: last week's model of this variant, warm_retrieval_epochs more;
-- select: last week's model, validation choosing the epochs (none
-  included; trainer.retrieval_validation);
-- shrink+select: the same after its weights are multiplied by
-  warm_retrieval_shrink (what a warm run does).
+- cold: a fresh model, retrieval_epochs on train + validation;
+- continue: last week's model of this variant, warm_retrieval_epochs more
+  on train + validation (no choice);
+- shrink+select, all validation: last week's weights multiplied by
+  warm_retrieval_shrink, trained on train, the whole validation split
+  choosing the epochs (none included): the rule until the base model's
+  training data was known to cover most of that split;
+- shrink+select: the same, the epochs chosen only on the validation
+  ratings newer than the carried model's window
+  (trainer.unseen_validation: the window's newest week), as a warm run
+  does.
 
-Ids are the whole data's, so carrying a row over is keeping it (warm runs
-carry rows by key: trainer_module/warm_start.py). Writes
-bench/results/warm_retrieval.json and prints the table.
+Each is scored by the towers' Recall@10 on the new week's returning people
+(their window ratings left out): the future the replay's Evaluator scores,
+reported and never chosen on. Ids are the whole data's, so carrying a row
+over is keeping it (warm runs carry rows by key:
+trainer_module/warm_start.py). Writes bench/results/warm_retrieval.json and
+prints the table.
 """
 
 import argparse
@@ -27,7 +35,7 @@ import os
 import statistics
 import sys
 import zlib
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -46,9 +54,11 @@ RESULTS = os.path.join(PROJECT_ROOT, 'bench', 'results',
 DEFAULT_MOVIELENS_DIR = os.path.join(PROJECT_ROOT, '..', 'shared', 'data',
                                      'ml-100k')
 VALIDATION_BUCKETS = 10  # one in ten (user, movie) pairs is validation
-# name: (weights carried multiplied by, validation chooses the epochs)
-VARIANTS = {'continue': (1.0, False), 'select': (1.0, True),
-            'shrink+select': (None, True)}
+# name: (weights carried multiplied by (None: warm_retrieval_shrink), the
+# validation ratings that choose the epochs: none, all, the newer ones)
+VARIANTS = {'continue': (1.0, None),
+            'shrink+select, all validation': (None, 'all'),
+            'shrink+select': (None, 'newer')}
 
 
 def numbered(data: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
@@ -78,10 +88,11 @@ def in_validation(ratings: Dict[str, np.ndarray]) -> np.ndarray:
 
 def tensors(ratings: Dict[str, np.ndarray], rows: np.ndarray
             ) -> Dict[str, tf.Tensor]:
-  """The rows as the Trainer holds a split."""
+  """The rows as the Trainer holds a split (with the ratings' times)."""
   return {splits.USER_KEY: tf.constant(ratings['user'][rows]),
           splits.MOVIE_KEY: tf.constant(ratings['movie'][rows]),
-          features.LABEL_KEY: tf.constant(ratings['rating'][rows])}
+          features.LABEL_KEY: tf.constant(ratings['rating'][rows]),
+          features.TIMESTAMP_KEY: tf.constant(ratings['timestamp'][rows])}
 
 
 def window_split(ratings: Dict[str, np.ndarray], window: np.ndarray,
@@ -94,27 +105,42 @@ def window_split(ratings: Dict[str, np.ndarray], window: np.ndarray,
       tensors(ratings, np.flatnonzero(window & held_out)))
 
 
+class Carried(NamedTuple):
+  """A variant's last model, as a warm run's base: its weights and the time
+  of the latest rating it trained on."""
+  weights: List[np.ndarray]
+  latest_timestamp: Optional[int]
+
+
 def train(ratings: Dict[str, np.ndarray], data: splits.TrainingData,
-          hparams: Hyperparameters,
-          carried: Optional[List[np.ndarray]], shrink: float, select: bool
+          hparams: Hyperparameters, carried: Optional[Carried],
+          shrink: float, select: Optional[str], fit_train_only: bool = False
           ) -> Tuple[retrieval_model.RetrievalModel, int]:
-  """One week's model of a variant (cold when nothing is carried) and the
-  epochs it kept."""
+  """One week's model of a variant and the epochs it kept: cold when
+  nothing is carried (on train + validation, or train with
+  `fit_train_only`), else from the carried weights times `shrink`, the
+  epochs chosen on the validation ratings `select` names (None: no choice,
+  train + validation)."""
   tf.keras.utils.set_random_seed(hparams.seed)
   num_users, num_movies = (int(ratings[key].max()) + 1 +
                            features.NUM_OOV_BUCKETS
                            for key in ('user', 'movie'))
+  fit = data.train if fit_train_only else data.both
   model = retrieval_model.build_retrieval_model(
-      num_users, num_movies, data.train[splits.MOVIE_KEY].numpy(), hparams)
+      num_users, num_movies, fit[splits.MOVIE_KEY].numpy(), hparams)
   model.build_towers()
   epochs, best = hparams.retrieval_epochs, None
   if carried is not None:
-    model.set_weights([w * shrink for w in carried])
+    model.set_weights([w * shrink for w in carried.weights])
     epochs = hparams.warm_retrieval_epochs
-    if select:
-      best = trainer.retrieval_validation(model, data.train,
-                                            data.validation, hparams)
-  model.fit(splits.batches(data.train, [splits.USER_KEY, splits.MOVIE_KEY],
+    validation = {'all': data.validation, None: None,
+                  'newer': trainer.unseen_validation(data, carried)}[select]
+    if validation is not None:
+      best = trainer.retrieval_validation(model, data.train, validation,
+                                          hparams)
+    if best:
+      fit = data.train
+  model.fit(splits.batches(fit, [splits.USER_KEY, splits.MOVIE_KEY],
                            hparams.retrieval_batch_size, shuffle=True,
                            seed=hparams.seed),
             epochs=epochs, callbacks=[best] if best else [], verbose=0)
@@ -123,34 +149,39 @@ def train(ratings: Dict[str, np.ndarray], data: splits.TrainingData,
 
 def run(data: Dict[str, np.ndarray], first_weeks: int,
         weeks: Optional[int], seed: int) -> Dict[str, Any]:
-  """Every step's validation Recall@10 per variant over `data` (bench.
+  """Every step's next-week Recall@10 per variant over `data` (bench.
   synthetic's arrays) and the summary."""
   hparams = Hyperparameters(seed=seed)
   ratings = numbered(data)
   week = weeks_of(ratings['timestamp'], first_weeks)
   held_out = in_validation(ratings)
   last = int(week.max()) if not weeks else min(int(week.max()), 1 + weeks)
-  carried: Dict[str, Optional[List[np.ndarray]]] = dict.fromkeys(VARIANTS)
+  carried: Dict[str, Optional[Carried]] = dict.fromkeys(VARIANTS)
   steps = []
   for span in range(2, last + 1):
     window = week < span
     data = window_split(ratings, window, held_out)
+    returning = (week == span) & np.isin(ratings['user'],
+                                         ratings['user'][window])
     step = {'span': span, 'train_ratings': data.train_examples}
-    for name, (shrink, select) in {'cold': (1.0, False),
+    for name, (shrink, select) in {'cold': (1.0, None),
                                    **VARIANTS}.items():
       model, epochs = train(
           ratings, data, hparams, carried.get(name),
           hparams.warm_retrieval_shrink if shrink is None else shrink,
           select)
       if name in VARIANTS:
-        carried[name] = model.get_weights()
+        carried[name] = Carried(model.get_weights(),
+                                trainer.latest_timestamp(data))
       step[name] = {'recall_at_10': round(retrieval_model.held_out_recall(
-          model, data.train, data.validation,
+          model, tensors(ratings, np.flatnonzero(window)),
+          tensors(ratings, np.flatnonzero(returning)),
           hparams.retrieval_liked_rating, seed=seed), 4),
                     'epochs': epochs}
     steps.append(step)
     print(json.dumps(step), flush=True)
-  warm = steps[1:]  # the first step has nothing carried
+  warm = [step for step in steps[1:]  # the first step has nothing carried
+          if not np.isnan(step['cold']['recall_at_10'])]
   summary = {name: {
       'mean_recall_at_10': round(statistics.mean(
           step[name]['recall_at_10'] for step in warm), 4),
@@ -162,7 +193,7 @@ def run(data: Dict[str, np.ndarray], first_weeks: int,
 
 
 def table(result: Dict[str, Any]) -> str:
-  """Validation Recall@10 per step and variant (kept epochs in brackets)."""
+  """Next-week Recall@10 per step and variant (kept epochs in brackets)."""
   names = ['cold', *VARIANTS]
   lines = ['| span | ' + ' | '.join(names) + ' |',
            '|---' * (len(names) + 1) + '|']

@@ -55,7 +55,8 @@ def test_weight_zero_is_the_towers_recall_and_every_setting_is_scored(
   split = warm_retrieval.window_split(
       ratings, week < 10, warm_retrieval.in_validation(ratings))
   hparams = Hyperparameters(seed=0)
-  model, _ = warm_retrieval.train(ratings, split, hparams, None, 1.0, False)
+  model, _ = warm_retrieval.train(ratings, split, hparams, None, 1.0, None,
+                                  fit_train_only=True)
   assert row['validation']['0/0'] == round(retrieval_model.held_out_recall(
       model, split.train, split.validation, hparams.retrieval_liked_rating,
       seed=0), 4)
