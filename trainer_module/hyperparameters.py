@@ -69,11 +69,12 @@ class Hyperparameters:
   # with spans) continues training instead of starting over.
   warm_epochs: int = _field(
       1, 'maximum epochs of the rating model in a warm run', low=1)
-  # Validation's Recall@10 chooses a warm run's retrieval epochs (none
-  # included), and the carried weights are shrunk first: a model that only
-  # continues keeps fitting the older spans harder each week and falls
-  # behind a fresh one ("shrink and perturb", Ash & Adams 2020; README
-  # "Weekly runs" has the comparison).
+  # Recall@10 on the validation ratings newer than the base model's
+  # training data chooses a warm run's retrieval epochs (none included;
+  # trainer.unseen_validation), and the carried weights are shrunk first:
+  # a model that only continues keeps fitting the older spans harder each
+  # week and falls behind a fresh one ("shrink and perturb", Ash & Adams
+  # 2020; README "Weekly runs" has the comparison).
   warm_retrieval_epochs: int = _field(
       5, 'maximum epochs of the retrieval model in a warm run', low=1)
   warm_retrieval_shrink: float = _field(
