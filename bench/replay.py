@@ -2,6 +2,8 @@
 
   python -m bench.replay [--movielens-dir ../shared/data/ml-100k]
       [--first-weeks 8] [--weeks N] [--plant-bad-week K]
+  python -m bench.replay --ratings-csv RATINGS.csv --span-days 365
+      --first-weeks 16 --from-span 6 --results bench/results/replay_scale
 
 The ratings (every 100k column, from the GroupLens files) are cut into
 spans by their timestamps: span 1 holds the first `--first-weeks` weeks,
@@ -14,6 +16,11 @@ future) and the spans before it the training window:
   latest blessed model (the default with --ratings-dir);
 - a cold retrain: the same window in a fresh output directory with
   --no-warm-start (every span ingested, every component run).
+
+`--ratings-csv` replays a ratings CSV instead (bench.synthetic's, at
+scale), cut into spans of `--span-days` (the first `--first-weeks` periods
+long); `--from-span K` starts the warm chain with one run on spans 1..K-1
+and compares from span K.
 
 Each step records both runs' wall seconds, Recall@10 of the bundle and of
 the most popular list on the new span's returning people, the new people's
@@ -141,19 +148,32 @@ def replay(args: argparse.Namespace) -> Dict[str, Any]:
   work = os.path.abspath(args.work_dir)
   shutil.rmtree(work, ignore_errors=True)
   os.makedirs(work)
-  ratings = os.path.join(work, 'ratings.csv')
-  write_ratings_csv(args.movielens_dir, ratings)
+  ratings = args.ratings_csv
+  if not ratings:
+    ratings = os.path.join(work, 'ratings.csv')
+    write_ratings_csv(args.movielens_dir, ratings)
   all_spans = os.path.join(work, 'all-spans')
-  cut = span_cutter.cut(ratings, all_spans, days=WEEK_DAYS,
-                        first_days=args.first_weeks * WEEK_DAYS)
-  last = len(cut) if not args.weeks else min(len(cut), 1 + args.weeks)
+  cut = span_cutter.cut(ratings, all_spans, days=args.span_days,
+                        first_days=args.first_weeks * args.span_days)
+  if not 2 <= args.from_span <= len(cut):
+    raise ValueError(f'--from-span {args.from_span}: the ratings cut into '
+                     f'{len(cut)} spans')
+  last = len(cut) if not args.weeks else min(
+      len(cut), args.from_span - 1 + args.weeks)
   spans_dir, warm_dir = (os.path.join(work, name)
                          for name in ('spans', 'warm'))
   os.makedirs(spans_dir)
-  shutil.copytree(os.path.join(all_spans, 'span-1'),
-                  os.path.join(spans_dir, 'span-1'))
+  for span in range(1, args.from_span):
+    shutil.copytree(os.path.join(all_spans, f'span-{span}'),
+                    os.path.join(spans_dir, f'span-{span}'))
+  start = None  # the warm chain's first run, before any comparison
+  if args.from_span > 2:
+    start = figures(run(warm_dir, spans_dir, args.pipeline_args,
+                        os.path.join(work, f'warm-{args.from_span - 1}.log')))
+    print(f'spans 1-{args.from_span - 1}: the warm chain starts in '
+          f"{start['seconds']:.1f}s", flush=True)
   steps = []
-  for span in range(2, last + 1):
+  for span in range(args.from_span, last + 1):
     shutil.copytree(os.path.join(all_spans, f'span-{span}'),
                     os.path.join(spans_dir, f'span-{span}'))
     planted = span == args.plant_bad_week
@@ -176,8 +196,10 @@ def replay(args: argparse.Namespace) -> Dict[str, Any]:
     print(step_line(step), flush=True)
   ingests = run_summary.span_ingests(
       configs.output_paths(warm_dir)['metadata_path'])
-  return {'movielens_dir': os.path.abspath(args.movielens_dir),
-          'first_weeks': args.first_weeks, 'steps': steps,
+  return {'ratings': os.path.abspath(args.ratings_csv) if args.ratings_csv
+          else os.path.abspath(args.movielens_dir),
+          'span_days': args.span_days, 'first_weeks': args.first_weeks,
+          'from_span': args.from_span, 'start': start, 'steps': steps,
           'span_reads': {str(k): v for k, v in ingests.items()},
           'summary': summarize(steps, ingests)}
 
@@ -274,9 +296,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
       prog='python -m bench.replay', description=__doc__,
       formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--movielens-dir', default=DEFAULT_MOVIELENS_DIR)
-  parser.add_argument('--first-weeks', type=int, default=8)
+  parser.add_argument('--ratings-csv', default=None,
+                      help='a ratings CSV to replay instead of the '
+                      'GroupLens folder (bench.synthetic --format csv)')
+  parser.add_argument('--span-days', type=int, default=WEEK_DAYS,
+                      help='days a span covers')
+  parser.add_argument('--first-weeks', type=int, default=8,
+                      help='span 1 covers this many spans\' days')
+  parser.add_argument('--from-span', type=int, default=2,
+                      help='compare from this span; the warm chain starts '
+                      'with one run on the spans before it')
   parser.add_argument('--weeks', type=int, default=None,
-                      help='replay only this many weeks after the first span')
+                      help='replay only this many spans from --from-span')
   parser.add_argument('--plant-bad-week', type=int, default=None,
                       help='span number whose ratings are made all 1 star')
   parser.add_argument('--work-dir', default=DEFAULT_WORK_DIR)

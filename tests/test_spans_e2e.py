@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from bench import replay
 from bench import spans as span_cutter
 from bench import synthetic
 from components import analyzer_cache
@@ -180,3 +181,26 @@ def test_a_bad_span_stops_the_run_and_changes_nothing(spans_run):
   assert 'span-4: columns' in result.stderr
   assert sorted(os.listdir(e2e.serving_dir(output_dir))) == pushed
   assert ingests(output_dir) == {1: 1, 2: 1, 3: 1}
+
+
+def test_the_replay_compares_warm_and_cold_runs_from_a_later_span(tmp_path):
+  """bench.replay on a ratings CSV: the warm chain starts with one run on
+  the spans before --from-span, then each span gets a warm run (from that
+  run's blessed model) and a cold retrain."""
+  ratings = synthetic.write_small_ratings_csv(str(tmp_path / 'ratings.csv'),
+                                              arrivals=0.3)
+  result = replay.replay(replay.parse_args([
+      '--ratings-csv', ratings, '--span-days', '42', '--first-weeks', '1',
+      '--from-span', '3', '--work-dir', str(tmp_path / 'work'), '--',
+      *SPAN_TRAINING]))
+  assert result['start']['blessed'] and not result['start']['base_model']
+  (step,) = result['steps']
+  assert step['span'] == 3
+  assert step['warm']['base_model'] and not step['cold']['base_model']
+  assert step['warm']['recall'] is not None
+  assert step['cold']['recall'] is not None
+  assert result['span_reads'] == {'1': 1, '2': 1, '3': 1}
+  with pytest.raises(ValueError, match='--from-span 4: .* 3 spans'):
+    replay.replay(replay.parse_args([
+        '--ratings-csv', ratings, '--span-days', '42', '--first-weeks', '1',
+        '--from-span', '4', '--work-dir', str(tmp_path / 'work')]))
