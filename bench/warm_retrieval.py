@@ -133,8 +133,9 @@ def train(ratings: Dict[str, np.ndarray], data: splits.TrainingData,
   if carried is not None:
     model.set_weights([w * shrink for w in carried.weights])
     epochs = hparams.warm_retrieval_epochs
-    validation = {'all': data.validation, None: None,
-                  'newer': trainer.unseen_validation(data, carried)}[select]
+    validation = (data.validation if select == 'all' else
+                  trainer.unseen_validation(data, carried)
+                  if select == 'newer' else None)
     if validation is not None:
       best = trainer.retrieval_validation(model, data.train, validation,
                                           hparams)
