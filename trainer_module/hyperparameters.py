@@ -66,9 +66,12 @@ class Hyperparameters:
   # (never the eval split): see README "Recommending".
   retrieval_epochs: int = _field(5, 'epochs of the retrieval model', low=1)
   # A warm run (trainer_module/warm_start.py: from the last blessed model,
-  # with spans) continues training instead of starting over.
+  # with spans) continues training instead of starting over. The rating
+  # model's settings were chosen on warm runs' validation ratings newer
+  # than their base's (README "Weekly runs"): rows of people new to the
+  # window need the cold learning rate and epochs.
   warm_epochs: int = _field(
-      1, 'maximum epochs of the rating model in a warm run', low=1)
+      3, 'maximum epochs of the rating model in a warm run', low=1)
   # Recall@10 on the validation ratings newer than the base model's
   # training data chooses a warm run's retrieval epochs (none included;
   # trainer.unseen_validation), and the carried weights are shrunk first:
@@ -81,7 +84,7 @@ class Hyperparameters:
       0.5, "the retrieval model's carried weights are multiplied by it in a "
       'warm run', above=0, high=1)
   warm_learning_rate_scale: float = _field(
-      0.1, "the rating models' learning rates in a warm run, as a share of "
+      1.0, "the rating models' learning rates in a warm run, as a share of "
       'the cold ones', above=0)
   # Chosen on 1M and 5M generated ratings with taste (bench/
   # retrieval_budget.py, the validation split; README "Scale"): recall
