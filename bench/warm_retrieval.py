@@ -164,6 +164,9 @@ def run(data: Dict[str, np.ndarray], first_weeks: int,
     data = window_split(ratings, window, held_out)
     returning = (week == span) & np.isin(ratings['user'],
                                          ratings['user'][window])
+    seen, next_week = (tensors(ratings, np.flatnonzero(rows))
+                       for rows in (window, returning))
+    latest = trainer.latest_timestamp(data)
     step = {'span': span, 'train_ratings': data.train_examples}
     for name, (shrink, select) in {'cold': (1.0, None),
                                    **VARIANTS}.items():
@@ -172,13 +175,10 @@ def run(data: Dict[str, np.ndarray], first_weeks: int,
           hparams.warm_retrieval_shrink if shrink is None else shrink,
           select)
       if name in VARIANTS:
-        carried[name] = Carried(model.get_weights(),
-                                trainer.latest_timestamp(data))
+        carried[name] = Carried(model.get_weights(), latest)
       step[name] = {'recall_at_10': round(retrieval_model.held_out_recall(
-          model, tensors(ratings, np.flatnonzero(window)),
-          tensors(ratings, np.flatnonzero(returning)),
-          hparams.retrieval_liked_rating, seed=seed), 4),
-                    'epochs': epochs}
+          model, seen, next_week, hparams.retrieval_liked_rating,
+          seed=seed), 4), 'epochs': epochs}
     steps.append(step)
     print(json.dumps(step), flush=True)
   warm = [step for step in steps[1:]  # the first step has nothing carried

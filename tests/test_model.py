@@ -572,9 +572,9 @@ def ensemble_run(transformed_data, tmp_path_factory):
   original = trainer.train_ranking
 
   def recording_train_ranking(fn_args, tf_transform_output, hparams, data,
-                              base):
-    trained['model'], _, _ = result = original(fn_args, tf_transform_output,
-                                               hparams, data, base)
+                              base, warm_validation):
+    trained['model'], _, _ = result = original(
+        fn_args, tf_transform_output, hparams, data, base, warm_validation)
     trained['data'] = data
     return result
 

@@ -225,13 +225,14 @@ def warm(model: tf.keras.Model, inputs: Dict[str, tf.Tensor],
 def train_member(fn_args: FnArgs,
                  tf_transform_output: tft.TFTransformOutput,
                  hparams: Hyperparameters, data: splits.TrainingData, name: str,
-                 log_dir: str, base: Optional[warm_start.WarmStart] = None
+                 log_dir: str, base: Optional[warm_start.WarmStart] = None,
+                 warm_validation: Optional[Dict[str, tf.Tensor]] = None
                  ) -> Tuple[ranking_models.MovieLensModel, Dict[str, Any]]:
   """One rating model (`hparams` from member_hparams), fitted on train
   and validated (early stopping, best epoch kept) on validation; its
   TensorBoard logs in `log_dir`. From `base`'s weights, when given, for at
-  most `warm_epochs`, validated on the ratings newer than the base's
-  (unseen_validation; without them, warm_epochs and no choice)."""
+  most `warm_epochs`, validated on `warm_validation` (unseen_validation;
+  without it, warm_epochs and no choice)."""
   warm_settings = warm_hparams(hparams, base, member_key(hparams.model))
   hparams = warm_settings or hparams
   model = ranking_models.build_model(tf_transform_output, hparams,
@@ -242,15 +243,16 @@ def train_member(fn_args: FnArgs,
   if warm_settings:
     carried = warm(model, {k: data.train[k] for k in data.keys}, base,
                    member_key(hparams.model), tf_transform_output)
-    validation = unseen_validation(data, base)
-    if validation is None:  # nothing to choose on: warm_epochs, no more
+    if warm_validation is None:  # nothing to choose on: warm_epochs
       for key in ('validation_data', 'validation_steps'):
         fit_args.pop(key)
       fit_args['callbacks'] = []
     else:
-      fit_args.update(validation_data=splits.batches(
-          validation, data.keys, hparams.batch_size), validation_steps=None)
-      best = BestOnValidation(validation_rmse(model, hparams, validation,
+      fit_args.update(
+          validation_data=splits.batches(warm_validation, data.keys,
+                                         hparams.batch_size),
+          validation_steps=None)
+      best = BestOnValidation(validation_rmse(model, hparams, warm_validation,
                                               data.keys), logged_val_rmse)
       fit_args['callbacks'].append(best)
   fit_args['callbacks'] += [
@@ -342,10 +344,12 @@ def freeze(ranking_model: tf.keras.Model) -> None:
 def train_ranking(fn_args: FnArgs,
                   tf_transform_output: tft.TFTransformOutput,
                   hparams: Hyperparameters, data: splits.TrainingData,
-                  base: Optional[warm_start.WarmStart] = None
+                  base: Optional[warm_start.WarmStart] = None,
+                  warm_validation: Optional[Dict[str, tf.Tensor]] = None
                   ) -> Tuple[ranking_models.MovieLensModel, Dict[str, Any],
                              Dict[str, tf.keras.Model]]:
-  """The rating model, trained (from `base`'s weights when given); its
+  """The rating model, trained (from `base`'s weights when given, its
+  epochs chosen on `warm_validation`: train_member); its
   stats (the first member's at the top level, every member's under
   'members'); and each member as exported, by its warm-start name.
 
@@ -363,7 +367,7 @@ def train_ranking(fn_args: FnArgs,
       ensemble.member_hparams(hparams, name), data,
       'ranking' if len(names) == 1 else name,
       fn_args.model_run_dir if i == 0 else os.path.join(
-          fn_args.model_run_dir, name), base)
+          fn_args.model_run_dir, name), base, warm_validation)
              for i, name in enumerate(names)]
   stats = {**trained[0][1], 'members': {
       name: member_stats for name, (_, member_stats) in zip(names, trained)}}
@@ -459,7 +463,8 @@ RETRIEVAL_KEY = 'retrieval'  # the retrieval model's warm-start name
 def train_retrieval(tf_transform_output: tft.TFTransformOutput,
                     hparams: Hyperparameters, data: splits.TrainingData,
                     rated: tf.RaggedTensor,
-                    base: Optional[warm_start.WarmStart] = None
+                    base: Optional[warm_start.WarmStart] = None,
+                    warm_validation: Optional[Dict[str, tf.Tensor]] = None
                     ) -> Tuple[retrieval_model.RetrievalModel, Dict[str, Any]]:
   """The retrieval model, trained on every rating of the training data
   (train and validation; `rated`: their movies per user) as a positive.
@@ -469,9 +474,9 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   hold-out of train, README "Recommending"), so validation is not held
   out from it: the user's whole known history is what retrieval learns
   from, and what `recommend` leaves out. A warm run (`base`) trains on
-  train and lets the validation ratings newer than the base's choose its
-  epochs (unseen_validation, retrieval_validation); without them, it
-  trains warm_retrieval_epochs on train and validation.
+  train and lets `warm_validation` (the validation ratings newer than the
+  base's: unseen_validation) choose its epochs (retrieval_validation);
+  without it, it trains warm_retrieval_epochs on train and validation.
   """
   if hparams.seed is not None:  # the same whatever the rating model did
     tf.keras.utils.set_random_seed(hparams.seed)
@@ -479,14 +484,14 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   hparams = warm_settings or hparams
   model = new_retrieval_model(tf_transform_output, rated.values.numpy(),
                               hparams, data.both)
-  carried, best, fit_data, validation = None, None, data.both, None
+  carried, best, fit_data = None, None, data.both
   if warm_settings:
     model.build_towers()
     carried = base.restore(RETRIEVAL_KEY, model, tf_transform_output,
                            shrink=hparams.warm_retrieval_shrink)
-    validation = unseen_validation(data, base)
-    if validation is not None:
-      best = retrieval_validation(model, data.train, validation, hparams)
+    if warm_validation is not None:
+      best = retrieval_validation(model, data.train, warm_validation,
+                                  hparams)
     if best:  # validation chooses the epochs, so it is held out of them
       fit_data = data.train
   examples = int(tf.size(fit_data[features.LABEL_KEY]))
@@ -508,8 +513,8 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
       'retrieval_train_seconds': round(clock.train_seconds, 3),
       'retrieval_warm_start': dataclasses.asdict(carried) if carried else None,
       'warm_validation_examples': (
-          int(tf.size(validation[features.LABEL_KEY]))
-          if validation is not None else None),
+          int(tf.size(warm_validation[features.LABEL_KEY]))
+          if warm_settings and warm_validation is not None else None),
       'retrieval_best_epoch': best.epoch if best else None,
       'retrieval_val_recall_at_10': (
           [best.carried, *best.figures] if best else None),
@@ -620,13 +625,16 @@ def run_fn(fn_args: FnArgs) -> None:
   start = time.monotonic()
   data = read_splits(fn_args, tf_transform_output, hparams)
   load_seconds = time.monotonic() - start
+  # What a warm run chooses its epochs on, once for every model.
+  warm_validation = unseen_validation(data, base) if base else None
   ranking, ranking_stats, members = train_ranking(
-      fn_args, tf_transform_output, hparams, data, base)
+      fn_args, tf_transform_output, hparams, data, base, warm_validation)
   # What each user rated: retrieval's positives, and what `recommend`
   # leaves out.
   rated = rated_movies(tf_transform_output, data.both)
   retrieval, retrieval_stats = train_retrieval(tf_transform_output, hparams,
-                                               data, rated, base)
+                                               data, rated, base,
+                                               warm_validation)
   warm_start.save(warm_start.warm_start_dir(fn_args.serving_model_dir),
                   {**members, RETRIEVAL_KEY: retrieval}, tf_transform_output,
                   latest_timestamp(data))
