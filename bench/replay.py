@@ -220,18 +220,31 @@ def step_line(step: Dict[str, Any]) -> str:
           f"{' [planted bad span]' if step['planted_bad'] else ''}")
 
 
+def trainer_seconds(run: Dict[str, Any]) -> Optional[float]:
+  """The Trainer's seconds in a run (None when it did not run)."""
+  return (run.get('component_seconds') or {}).get(names.TRAINER)
+
+
 def summarize(steps: List[Dict[str, Any]], ingests: Dict[int, int]
               ) -> Dict[str, Any]:
   """The goals' figures over the steps both runs completed."""
   done = [s for s in steps if not s['warm']['failed_in']
           and not s['cold']['failed_in'] and s['warm']['recall'] is not None]
   ratios = [s['warm']['seconds'] / s['cold']['seconds'] for s in done]
+  # What the ratio would be with a warm Trainer of 0 seconds: the floor the
+  # rest of a warm run (process start, ingest, statistics, Transform, the
+  # Evaluator) sets whatever training costs.
+  floors = [(s['warm']['seconds'] - trainer_seconds(s['warm']))
+            / s['cold']['seconds'] for s in done
+            if trainer_seconds(s['warm']) is not None]
   recall_gaps = [(s['warm']['recall'] - s['cold']['recall'])
                  / s['cold']['recall'] for s in done if s['cold']['recall']]
   return {
       'steps': len(steps), 'compared': len(done),
       'median_warm_over_cold_seconds': round(statistics.median(ratios), 3)
       if ratios else None,
+      'median_warm_over_cold_seconds_without_trainer': round(
+          statistics.median(floors), 3) if floors else None,
       'median_warm_recall_gap': round(statistics.median(recall_gaps), 4)
       if recall_gaps else None,
       'worst_warm_recall_gap': round(min(recall_gaps), 4)

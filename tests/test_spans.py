@@ -479,7 +479,8 @@ def test_the_replay_summary_states_the_goals():
            'new_users': None}
     return {'span': span, 'planted_bad': planted,
             'served_before': served[0], 'served_after': served[1],
-            'warm': {**run, 'seconds': warm_s, 'recall': warm_r},
+            'warm': {**run, 'seconds': warm_s, 'recall': warm_r,
+                     'component_seconds': {names.TRAINER: warm_s / 5}},
             'cold': {**run, 'seconds': cold_s, 'recall': cold_r}}
   steps = [step(2, 10, 40, 0.20, 0.20, 0.1), step(3, 20, 40, 0.18, 0.20, 0.1),
            step(4, 30, 40, 0.21, 0.20, 0.25),
@@ -487,6 +488,8 @@ def test_the_replay_summary_states_the_goals():
                 served=('2', '2'))]
   summary = replay.summarize(steps, {1: 1, 2: 1, 3: 2})
   assert summary['median_warm_over_cold_seconds'] == 0.375
+  # Without the Trainer's seconds (a fifth of each warm run): 0.8 x 0.375.
+  assert summary['median_warm_over_cold_seconds_without_trainer'] == 0.3
   assert summary['median_warm_recall_gap'] == 0.0
   assert summary['worst_warm_recall_gap'] == -0.1
   assert summary['weeks_warm_above_most_popular'] == 3
