@@ -224,6 +224,26 @@ def test_a_warm_run_chooses_on_validation_ratings_newer_than_its_base():
   assert trainer.unseen_validation(untimed, Base(0)) is None
 
 
+def test_a_warm_run_fits_every_newer_rating_and_a_share_of_older_ones():
+  times = list(range(1000)) + [2000, 2001, 2002]  # the base trained to 999
+  train = timed_data(times, [2003]).train
+  sample = trainer.warm_sample(train, Base(999), 0.25, seed=7)
+  kept = sample[features.TIMESTAMP_KEY].numpy().tolist()
+  assert {2000, 2001, 2002} <= set(kept)  # every newer rating
+  assert 200 < sum(t <= 999 for t in kept) < 300  # about a quarter of 1,000
+  # Whole rows (user i rated at times[i]).
+  assert [times[i] for i in sample[USER_KEY].numpy()] == kept
+  # The same seed, the same sample; a share of 1, an untimed base or
+  # untimed data: the whole split.
+  assert trainer.warm_sample(train, Base(999), 0.25, seed=7)[
+      features.TIMESTAMP_KEY].numpy().tolist() == kept
+  assert trainer.warm_sample(train, Base(999), 1.0, seed=7) is train
+  assert trainer.warm_sample(train, Base(None), 0.25, seed=7) is train
+  untimed = {key: column for key, column in train.items()
+             if key != features.TIMESTAMP_KEY}
+  assert trainer.warm_sample(untimed, Base(0), 0.25, seed=7) is untimed
+
+
 def test_the_latest_rating_time_is_saved_for_the_next_warm_run(tmp_path):
   data = timed_data([10, 50, -1], [15, 30])  # -1: a rating without a time
   assert trainer.latest_timestamp(data) == 50

@@ -83,6 +83,10 @@ class Hyperparameters:
   warm_retrieval_shrink: float = _field(
       0.5, "the retrieval model's carried weights are multiplied by it in a "
       'warm run', above=0, high=1)
+  warm_retrieval_older_share: float = _field(
+      1.0, 'the share of the ratings older than the base model\'s latest '
+      'that a warm run\'s retrieval model fits on (a random sample; every '
+      'newer rating is fitted): 1 fits the whole window', above=0, high=1)
   warm_learning_rate_scale: float = _field(
       1.0, "the rating models' learning rates in a warm run, as a share of "
       'the cold ones', above=0)

@@ -301,6 +301,21 @@ def unseen_validation(data: splits.TrainingData, base: warm_start.WarmStart
           for key, column in data.validation.items()}
 
 
+def warm_sample(split: Dict[str, tf.Tensor], base: warm_start.WarmStart,
+                older_share: float, seed: Optional[int]
+                ) -> Dict[str, tf.Tensor]:
+  """The ratings of `split` a warm run fits on: every rating newer than the
+  latest one `base` trained on, and a random `older_share` of the others
+  (which the carried weights have fitted already). The whole split when
+  the share is 1 or the data or the base has no times."""
+  times = split.get(features.TIMESTAMP_KEY)
+  if older_share >= 1 or times is None or base.latest_timestamp is None:
+    return split
+  draw = tf.random.stateless_uniform(tf.shape(times), [seed or 0, 1])
+  rows = tf.where((times > base.latest_timestamp) | (draw < older_share))
+  return {key: tf.gather(column, rows[:, 0]) for key, column in split.items()}
+
+
 def latest_timestamp(data: splits.TrainingData) -> Optional[int]:
   """The time of the latest rating of train + validation; None when the
   splits have no times."""
@@ -492,8 +507,10 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
     if warm_validation is not None:
       best = retrieval_validation(model, data.train, warm_validation,
                                   hparams)
-    if best:  # validation chooses the epochs, so it is held out of them
-      fit_data = data.train
+    train = warm_sample(data.train, base,
+                        hparams.warm_retrieval_older_share, hparams.seed)
+    # Validation chooses the epochs, so it is held out of them.
+    fit_data = train if best else splits.concat(train, data.validation)
   examples = int(tf.size(fit_data[features.LABEL_KEY]))
   epochs, batch_size = retrieval_schedule(examples, hparams)
   clock = TrainingClock()
