@@ -492,6 +492,8 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
   train and lets `warm_validation` (the validation ratings newer than the
   base's: unseen_validation) choose its epochs (retrieval_validation);
   without it, it trains warm_retrieval_epochs on train and validation.
+  With warm_retrieval_older_share below 1 a warm run's train is a sample
+  (warm_sample): the newer ratings and that share of the older ones.
   """
   if hparams.seed is not None:  # the same whatever the rating model did
     tf.keras.utils.set_random_seed(hparams.seed)
