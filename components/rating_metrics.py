@@ -22,6 +22,7 @@ import math
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional
 
 import apache_beam as beam
+import numpy as np
 from tensorflow_model_analysis.metrics import metric_types
 from tensorflow_model_analysis.metrics import metric_util
 from tensorflow_model_analysis.proto import config_pb2
@@ -62,22 +63,30 @@ class _RatingSumsPreprocessor(metric_types.Preprocessor):
     self._eval_config = eval_config
 
   def process(self, extracts: Dict[str, Any]) -> Iterator[RatingSums]:
-    sums = RatingSums()
-    for label, prediction, weight in (
-        metric_util.to_label_prediction_example_weight(
-            metric_util.to_standard_metric_inputs(extracts),
-            eval_config=self._eval_config,
-            model_name=self._key.model_name,
-            output_name=self._key.output_name,
-            example_weighted=self._key.example_weighted,
-            flatten=True)):
-      weight, label, prediction = (weight.item(), label.item(),
-                                   prediction.item())
-      sums.weight += weight
-      sums.rating += weight * label
-      sums.prediction += weight * prediction
-      sums.squared_error += weight * (label - prediction) ** 2
-    yield sums
+    # TFMA's own accessors of one model's and output's values (its generic
+    # to_label_prediction_example_weight also handles class weights, top-k
+    # and sparse values, none of which a rating has, at 3x the cost).
+    inputs = metric_util.to_standard_metric_inputs(extracts)
+    names = (self._key.model_name, self._key.output_name)
+    label = _values(inputs.get_labels(*names))
+    prediction = _values(inputs.get_predictions(*names))
+    if label.size != prediction.size:
+      raise ValueError(f'{label.size} labels but {prediction.size} '
+                       f'predictions in an example of {names}')
+    weight = (_values(inputs.get_example_weights(*names))
+              if self._key.example_weighted else np.ones(1))
+    weight = np.broadcast_to(weight, label.shape)
+    yield RatingSums(
+        weight=float(weight.sum()), rating=float(weight @ label),
+        prediction=float(weight @ prediction),
+        squared_error=float(weight @ (label - prediction) ** 2))
+
+
+def _values(value: Any) -> np.ndarray:
+  """An example's label, prediction or weight as float64 [n] (a missing
+  weight is 1)."""
+  return np.ones(1) if value is None else np.asarray(
+      value, np.float64).reshape(-1)
 
 
 class _RatingSumsCombiner(beam.CombineFn):

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 from tensorflow_model_analysis.metrics import metric_specs
 from tensorflow_model_analysis.metrics import metric_types
+from tensorflow_model_analysis.metrics import metric_util
 
 from components import rating_metrics
 from pipeline import pipeline as pipeline_lib
@@ -110,3 +111,59 @@ def test_the_pipeline_gates_on_this_rmse_and_tfma_sums_once():
   sums = {c for c in computations if isinstance(c, metric_types.MetricComputation)
           and any(k.name == '_rating_sums' for k in c.keys)}
   assert len(sums) == 1
+
+
+def tfma_sums(element, key, eval_config=None) -> rating_metrics.RatingSums:
+  """An example's sums through TFMA's generic reader of labels,
+  predictions and weights (what the preprocessor replaces)."""
+  sums = rating_metrics.RatingSums()
+  for label, prediction, weight in (
+      metric_util.to_label_prediction_example_weight(
+          element, eval_config=eval_config, model_name=key.model_name,
+          output_name=key.output_name,
+          example_weighted=key.example_weighted, flatten=True)):
+    sums.merge(rating_metrics.RatingSums(
+        weight.item(), weight.item() * label.item(),
+        weight.item() * prediction.item(),
+        weight.item() * (label.item() - prediction.item()) ** 2))
+  return sums
+
+
+def test_an_examples_sums_equal_tfmas_generic_reading_of_it():
+  config = pipeline_lib.eval_config(rmse_threshold=1.2)
+  baseline = config.model_specs.add()
+  baseline.CopyFrom(config.model_specs[0])
+  config.model_specs[0].name, baseline.name = 'candidate', 'baseline'
+  baseline.is_baseline = True
+  single = [inputs(4.0, 3.5, 2.0), inputs(1.0, 2.25),
+            metric_types.StandardMetricInputs(
+                labels=np.array([[3.0]], np.float32),
+                predictions=np.array([3.5], np.float32))]
+  compared = metric_types.StandardMetricInputs(
+      labels=np.array([4.0], np.float32),
+      predictions={'candidate': np.array([[3.0]], np.float32),
+                   'baseline': np.array([[4.5]], np.float32)},
+      example_weights=np.array([2.0], np.float32))
+  cases = [(element, '', weighted, None) for element in single
+           for weighted in (False, True)] + [
+               (compared, model, weighted, config)
+               for model in ('candidate', 'baseline')
+               for weighted in (False, True)]
+  for element, model, weighted, eval_config in cases:
+    key = metric_types.MetricKey(name='_rating_sums', model_name=model,
+                                 example_weighted=weighted)
+    (ours,) = rating_metrics._RatingSumsPreprocessor(  # pylint: disable=protected-access
+        key, eval_config).process(element)
+    theirs = tfma_sums(element, key, eval_config)
+    for field in ('weight', 'rating', 'prediction', 'squared_error'):
+      assert getattr(ours, field) == pytest.approx(getattr(theirs, field))
+
+
+def test_an_example_with_more_predictions_than_labels_is_named():
+  element = metric_types.StandardMetricInputs(
+      labels=np.array([4.0], np.float32),
+      predictions=np.array([3.0, 2.0], np.float32))
+  key = metric_types.MetricKey(name='_rating_sums')
+  with pytest.raises(ValueError, match='1 labels but 2 predictions'):
+    list(rating_metrics._RatingSumsPreprocessor(  # pylint: disable=protected-access
+        key, None).process(element))
