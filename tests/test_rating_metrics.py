@@ -73,12 +73,19 @@ def test_example_weights_weigh_each_example():
                  example_weighted=True) == pytest.approx((12 + 2) / 4)
 
 
-def test_each_model_of_a_comparison_is_scored_on_its_own_predictions():
+def compared_config():
+  """The pipeline's eval config with a baseline beside the candidate, as
+  TFX's Evaluator makes it when there is a last blessed model."""
   config = pipeline_lib.eval_config(rmse_threshold=1.2)
   baseline = config.model_specs.add()
   baseline.CopyFrom(config.model_specs[0])
   config.model_specs[0].name, baseline.name = 'candidate', 'baseline'
   baseline.is_baseline = True
+  return config
+
+
+def test_each_model_of_a_comparison_is_scored_on_its_own_predictions():
+  config = compared_config()
   elements = [metric_types.StandardMetricInputs(
       labels=np.array([label], np.float32),
       predictions={'candidate': np.array([[candidate]], np.float32),
@@ -130,11 +137,7 @@ def tfma_sums(element, key, eval_config=None) -> rating_metrics.RatingSums:
 
 
 def test_an_examples_sums_equal_tfmas_generic_reading_of_it():
-  config = pipeline_lib.eval_config(rmse_threshold=1.2)
-  baseline = config.model_specs.add()
-  baseline.CopyFrom(config.model_specs[0])
-  config.model_specs[0].name, baseline.name = 'candidate', 'baseline'
-  baseline.is_baseline = True
+  config = compared_config()
   single = [inputs(4.0, 3.5, 2.0), inputs(1.0, 2.25),
             metric_types.StandardMetricInputs(
                 labels=np.array([[3.0]], np.float32),
