@@ -63,9 +63,10 @@ class _RatingSumsPreprocessor(metric_types.Preprocessor):
     self._eval_config = eval_config
 
   def process(self, extracts: Dict[str, Any]) -> Iterator[RatingSums]:
-    # TFMA's own accessors of one model's and output's values (its generic
+    # TFMA's own accessors of one model's and output's values: its generic
     # to_label_prediction_example_weight also handles class weights, top-k
-    # and sparse values, none of which a rating has, at 3x the cost).
+    # and sparse values, none of which a rating has, at several times the
+    # cost per example.
     inputs = metric_util.to_standard_metric_inputs(extracts)
     names = (self._key.model_name, self._key.output_name)
     label = _values(inputs.get_labels(*names))
