@@ -286,19 +286,34 @@ def unseen_validation(data: splits.TrainingData, base: warm_start.WarmStart
   of the validation split may be the base's training data, which the
   carried weights would win on. None (logged) when the data or the base
   has no times, or no validation rating is newer."""
-  times = data.validation.get(features.TIMESTAMP_KEY)
-  if times is None or base.latest_timestamp is None:
+  newer = newer_than_base(data.validation, base)
+  if newer is None:
     logging.warning('the data or the base model has no rating times: a warm '
                     'run trains its maximum epochs, none chosen')
     return None
-  newer = tf.where(times > base.latest_timestamp)[:, 0]
-  if not int(tf.size(newer)):
+  if not bool(tf.reduce_any(newer)):
     logging.warning('no validation rating is newer than the base model\'s '
                     'latest (%d): a warm run trains its maximum epochs, '
                     'none chosen', base.latest_timestamp)
     return None
-  return {key: tf.gather(column, newer)
-          for key, column in data.validation.items()}
+  return rows_where(data.validation, newer)
+
+
+def newer_than_base(split: Dict[str, tf.Tensor], base: warm_start.WarmStart
+                    ) -> Optional[tf.Tensor]:
+  """Which ratings of `split` were given after the latest one `base`
+  trained on ([n] bools); None when the split or the base has no times."""
+  times = split.get(features.TIMESTAMP_KEY)
+  if times is None or base.latest_timestamp is None:
+    return None
+  return times > base.latest_timestamp
+
+
+def rows_where(split: Dict[str, tf.Tensor], keep: tf.Tensor
+               ) -> Dict[str, tf.Tensor]:
+  """The rows of `split` where `keep` ([n] bools) is true, whole."""
+  rows = tf.where(keep)[:, 0]
+  return {key: tf.gather(column, rows) for key, column in split.items()}
 
 
 def warm_sample(split: Dict[str, tf.Tensor], base: warm_start.WarmStart,
@@ -308,12 +323,11 @@ def warm_sample(split: Dict[str, tf.Tensor], base: warm_start.WarmStart,
   latest one `base` trained on, and a random `older_share` of the others
   (which the carried weights have fitted already). The whole split when
   the share is 1 or the data or the base has no times."""
-  times = split.get(features.TIMESTAMP_KEY)
-  if older_share >= 1 or times is None or base.latest_timestamp is None:
+  newer = newer_than_base(split, base) if older_share < 1 else None
+  if newer is None:
     return split
-  draw = tf.random.stateless_uniform(tf.shape(times), [seed or 0, 1])
-  rows = tf.where((times > base.latest_timestamp) | (draw < older_share))
-  return {key: tf.gather(column, rows[:, 0]) for key, column in split.items()}
+  draw = tf.random.stateless_uniform(tf.shape(newer), [seed or 0, 1])
+  return rows_where(split, newer | (draw < older_share))
 
 
 def latest_timestamp(data: splits.TrainingData) -> Optional[int]:
@@ -512,7 +526,10 @@ def train_retrieval(tf_transform_output: tft.TFTransformOutput,
     train = warm_sample(data.train, base,
                         hparams.warm_retrieval_older_share, hparams.seed)
     # Validation chooses the epochs, so it is held out of them.
-    fit_data = train if best else splits.concat(train, data.validation)
+    if best:
+      fit_data = train
+    elif train is not data.train:  # a sample (data.both is the whole)
+      fit_data = splits.concat(train, data.validation)
   examples = int(tf.size(fit_data[features.LABEL_KEY]))
   epochs, batch_size = retrieval_schedule(examples, hparams)
   clock = TrainingClock()
