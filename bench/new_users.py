@@ -31,7 +31,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -52,6 +52,9 @@ KNN_WEIGHTS = (0.5, 1.0, 2.0, 4.0, 8.0)
 KNN_SHRINKS = (0.0, 10.0, 50.0, 100.0)
 NEXT_WEIGHTS = (0.0, 1.0, 3.0, 10.0)
 RATING_CENTERS = (0.0, 2.5, 3.0, 3.5)  # 0.0: every rating counts for
+# Both tables' widths (neighbours kept per movie): each the first columns
+# of the widest (tables are best first).
+NEIGHBOR_WIDTHS = (100, 200, 400)
 ANCHOR_NEIGHBORS = 100_000  # the anchor keeps every neighbour
 
 
@@ -150,6 +153,19 @@ def ids_of(ratings: new_users.TimedRatings, catalog: Catalog):
   users, user_ids = np.unique(ratings.users[known], return_inverse=True)
   movies = np.array([index[t] for t in ratings.titles[known].tolist()])
   return user_ids, movies, len(users)
+
+
+def next_of(training: new_users.TimedRatings, catalog: Catalog, width: int
+            ) -> Tuple[np.ndarray, np.ndarray]:
+  """The next table (item_neighbors.next_table) as the Trainer builds it
+  from the same ratings (trainer.next_table), `width` wide."""
+  index = catalog.index
+  known = np.array([t in index for t in training.titles.tolist()], bool)
+  users, movies, _ = ids_of(training, catalog)
+  return item_neighbors.next_table(
+      users, movies, training.timestamps[known], training.ratings[known],
+      len(catalog.titles), width, item_neighbors.PREFIXES,
+      hyperparameters.Hyperparameters().retrieval_liked_rating)
 
 
 def knn_lists(training: new_users.TimedRatings, shrink: float,
@@ -255,21 +271,23 @@ def choose(earlier_dir: str) -> Dict[str, Any]:
             for h in configs.NEW_USER_HISTORIES}
   bundle = newest_bundle(earlier_dir)
   catalog = Catalog(bundle.vocabularies()['movie_title'].numpy().tolist())
-  # Its next table is the data's (no setting to choose but the weight).
   stage = Stage.of(bundle, hyperparameters.Hyperparameters())
   users, movies, num_users = ids_of(training, catalog)
-  neighbors = hyperparameters.Hyperparameters().new_user_knn_neighbors
+  widest = max(NEIGHBOR_WIDTHS)
+  next_ids, next_sims = next_of(training, catalog, widest)
   tried = []
   for shrink in KNN_SHRINKS:
     ids, sims = item_neighbors.neighbor_table(
-        users, movies, num_users, len(catalog.titles), neighbors, shrink)
-    for weight, center, next_weight in itertools.product(
-        KNN_WEIGHTS, RATING_CENTERS, NEXT_WEIGHTS):
+        users, movies, num_users, len(catalog.titles), widest, shrink)
+    for width, weight, center, next_weight in itertools.product(
+        NEIGHBOR_WIDTHS, KNN_WEIGHTS, RATING_CENTERS, NEXT_WEIGHTS):
       setting = dataclasses.replace(
-          stage, neighbor_ids=ids, neighbor_sims=sims, knn_weight=weight,
-          rating_center=center, next_weight=next_weight)
+          stage, neighbor_ids=ids[:, :width], neighbor_sims=sims[:, :width],
+          next_ids=next_ids[:, :width], next_sims=next_sims[:, :width],
+          knn_weight=weight, rating_center=center, next_weight=next_weight)
       tried.append({'knn_weight': weight, 'shrink': shrink,
-                    'rating_center': center, 'next_weight': next_weight,
+                    'neighbors': width, 'rating_center': center,
+                    'next_weight': next_weight,
                     **mean_score(lambda p: from_ratings_lists(
                         setting, catalog, p, K), people)})
   anchor = [{'shrink': shrink, **mean_score(
@@ -339,7 +357,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   chosen = earlier['bundle']
   print(f"chosen one step earlier ({earlier['users']} people; mean "
         f"Recall@{K} over H = {configs.NEW_USER_HISTORIES}): knn_weight "
-        f"{chosen['knn_weight']}, shrink {chosen['shrink']}, rating_center "
+        f"{chosen['knn_weight']}, shrink {chosen['shrink']}, neighbors "
+        f"{chosen['neighbors']}, rating_center "
         f"{chosen['rating_center']}, next_weight {chosen['next_weight']} "
         f"(Recall@{K} {chosen[f'recall@{K}']:.4f}; unknown-user list "
         f"{earlier['unknown_user_list'][f'recall@{K}']:.4f}, item-kNN "

@@ -151,7 +151,8 @@ class Hyperparameters:
       0.0, 'item-kNN: cosine similarity shrunk by this many co-raters',
       low=0)
   new_user_knn_neighbors: int = _field(
-      100, 'item-kNN: most similar movies kept per movie', low=1)
+      100, "recommend_from_ratings' tables (item-kNN and next): most "
+      'similar movies kept per movie', low=1)
   new_user_next_weight: float = _field(
       3.0, "recommend_from_ratings' score: + this * what known users went "
       'on to like after rating the given titles first (item_neighbors.'
