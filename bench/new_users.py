@@ -16,10 +16,12 @@ that run's new users, at every H of configs.NEW_USER_HISTORIES:
 Settings (the bundle's new_user_* hyperparameters and the item-kNN
 anchor's shrink) are chosen one step earlier, never on the run's new
 users: the run's training data is written as a ratings CSV and the
-pipeline runs on it (W/earlier), so its own newest users are set apart the
-same way; each setting is scored on them with `from_ratings_lists` (the
+pipeline runs on it (W/cut1/earlier), so its own newest users are set apart
+the same way; each setting is scored on them with `from_ratings_lists` (the
 NumPy twin of the served graph, tested equal to it) and the bundle that run
-trained. Prints the tables; writes F (default bench/results/new_users.json).
+trained. A second cut (W/cut2) does the same to the first's known users'
+ratings; a setting's figure is the mean over the cuts. Prints the tables; writes F
+(default bench/results/new_users.json).
 """
 
 import argparse
@@ -34,9 +36,11 @@ import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from tfx.types import artifact_utils
 
 from components import new_users
 from components import recommender_evaluator
+from components import split_names
 from pipeline import artifacts
 from pipeline import configs
 from trainer_module import hyperparameters
@@ -56,6 +60,16 @@ RATING_CENTERS = (0.0, 2.5, 3.0, 3.5)  # 0.0: every rating counts for
 # of the widest (tables are best first).
 NEIGHBOR_WIDTHS = (100, 200, 400)
 ANCHOR_NEIGHBORS = 100_000  # the anchor keeps every neighbour
+# Earlier runs settings are chosen on: the first on the run's training
+# data, each next on the one before's (one cut's ~150 people tie settings
+# that differ by 0.01 on others).
+CUTS = 2
+# Each chosen setting's hyperparameter (what the bundle serves with).
+SERVED = {'knn_weight': 'new_user_knn_weight',
+          'shrink': 'new_user_knn_shrink',
+          'neighbors': 'new_user_knn_neighbors',
+          'rating_center': 'new_user_rating_center',
+          'next_weight': 'new_user_next_weight'}
 
 
 @dataclasses.dataclass
@@ -144,6 +158,18 @@ def training_data(examples_uri: str) -> new_users.TimedRatings:
   parts = [recommender_evaluator.read_timed_ratings(examples, split)
            for split in recommender_evaluator.training_splits(examples)]
   return new_users.TimedRatings.concatenate(parts)
+
+
+def known_users_data(examples_uri: str) -> new_users.TimedRatings:
+  """Every rating of a run but its new users': train, validation and eval.
+  The next cut runs on them (only the first cut leaves out the eval split,
+  the measured run's; to run again on a run's train and validation alone
+  would find its eval split empty: the same hash)."""
+  examples = artifacts.examples_artifact(examples_uri)
+  return new_users.TimedRatings.concatenate([
+      recommender_evaluator.read_timed_ratings(examples, split)
+      for split in artifact_utils.decode_split_names(examples.split_names)
+      if split != split_names.NEW_USERS_SPLIT])
 
 
 def ids_of(ratings: new_users.TimedRatings, catalog: Catalog):
@@ -238,6 +264,19 @@ def run_earlier(training: new_users.TimedRatings, work_dir: str,
   return output_dir
 
 
+def run_cuts(training: new_users.TimedRatings, work_dir: str,
+             extra: Sequence[str]) -> List[str]:
+  """CUTS earlier runs (their output dirs): the first on `training`, each
+  next on the known users' ratings of the one before (known_users_data)."""
+  cut_dirs = []
+  for cut in range(CUTS):
+    if cut_dirs:
+      training = known_users_data(examples_dir(cut_dirs[-1]))
+    cut_dirs.append(run_earlier(training, os.path.join(
+        work_dir, f'cut{cut + 1}'), extra))
+  return cut_dirs
+
+
 def newest_bundle(output_dir: str):
   """The bundle the run's Trainer wrote last (pushed or not)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -259,17 +298,17 @@ def mean_score(lists_for, people_by_history: Dict[int, list]
                                 for h, s in scores.items()}}
 
 
-def choose(earlier_dir: str) -> Dict[str, Any]:
-  """Every setting scored on the earlier run's new users, averaged over
-  the histories H (one H's ~150 people alone choose by noise); the best
-  (mean Recall@K, then NDCG@K) of the bundle's and of the anchor's."""
-  examples = examples_dir(earlier_dir)
+def score_cut(cut_dir: str) -> Dict[str, Any]:
+  """Every setting (in the grid's order) and the anchors scored on the new
+  users of one earlier run, each averaged over the histories H (one H's
+  ~150 people alone choose by noise)."""
+  examples = examples_dir(cut_dir)
   training = training_data(examples)
   new = recommender_evaluator.read_timed_ratings(
       artifacts.examples_artifact(examples), 'new_users')
   people = {h: new_users.cases(new, h, MIN_RATING)
             for h in configs.NEW_USER_HISTORIES}
-  bundle = newest_bundle(earlier_dir)
+  bundle = newest_bundle(cut_dir)
   catalog = Catalog(bundle.vocabularies()['movie_title'].numpy().tolist())
   stage = Stage.of(bundle, hyperparameters.Hyperparameters())
   users, movies, num_users = ids_of(training, catalog)
@@ -290,18 +329,47 @@ def choose(earlier_dir: str) -> Dict[str, Any]:
                     'next_weight': next_weight,
                     **mean_score(lambda p: from_ratings_lists(
                         setting, catalog, p, K), people)})
-  anchor = [{'shrink': shrink, **mean_score(
-      lambda p: knn_lists(training, shrink, p, K), people)}
-            for shrink in KNN_SHRINKS]
   counts = title_counts(training)
-  key = lambda row: (row[f'recall@{K}'], row[f'ndcg@{K}'])
   return {'users': len(people[configs.NEW_USER_HISTORY]),
-          'bundle': max(tried, key=key), 'item_knn': max(anchor, key=key),
+          'tried': tried,
+          'item_knn_tried': [{'shrink': shrink, **mean_score(
+              lambda p: knn_lists(training, shrink, p, K), people)}
+                             for shrink in KNN_SHRINKS],
           'unknown_user_list': mean_score(lambda p: from_ratings_lists(
               dataclasses.replace(stage, knn_weight=0.0, next_weight=0.0),
               catalog, p, K), people),
           'most_popular': mean_score(
-              lambda p: new_users.most_popular(counts, p, K), people),
+              lambda p: new_users.most_popular(counts, p, K), people)}
+
+
+def across_cuts(rows_by_cut: Sequence[Sequence[Dict[str, Any]]]
+                ) -> List[Dict[str, Any]]:
+  """The same settings' rows of each cut, one row each: Recall@K and
+  NDCG@K the cuts' mean, each cut's Recall@K beside them."""
+  metrics = (f'recall@{K}', f'ndcg@{K}')
+  combined = []
+  for rows in zip(*rows_by_cut):
+    settings = {key: value for key, value in rows[0].items()
+                if key not in metrics and key != 'recall_by_history'}
+    combined.append({**settings, **{
+        metric: round(float(np.mean([row[metric] for row in rows])), 4)
+        for metric in metrics}, f'recall@{K}_by_cut': [
+            row[f'recall@{K}'] for row in rows]})
+  return combined
+
+
+def choose(cut_dirs: Sequence[str]) -> Dict[str, Any]:
+  """The best setting of the bundle's and of the anchor's (mean Recall@K
+  over the cuts, then NDCG@K), each cut an earlier run whose own new users
+  score it (score_cut)."""
+  cuts = [score_cut(cut_dir) for cut_dir in cut_dirs]
+  tried = across_cuts([cut['tried'] for cut in cuts])
+  anchor = across_cuts([cut['item_knn_tried'] for cut in cuts])
+  key = lambda row: (row[f'recall@{K}'], row[f'ndcg@{K}'])
+  return {'users': [cut['users'] for cut in cuts],
+          'bundle': max(tried, key=key), 'item_knn': max(anchor, key=key),
+          **{name: across_cuts([[cut[name]] for cut in cuts])[0]
+             for name in ('unknown_user_list', 'most_popular')},
           'tried': tried, 'item_knn_tried': anchor}
 
 
@@ -348,15 +416,15 @@ def main(argv: Optional[List[str]] = None) -> int:
   examples = examples_dir(args.run_dir)
   training = training_data(examples)
   work_dir = args.work_dir or tempfile.mkdtemp(prefix='new_users_')
-  earlier = choose(run_earlier(training, work_dir,
-                               args.earlier_args.split()))
+  earlier = choose(run_cuts(training, work_dir, args.earlier_args.split()))
   new = recommender_evaluator.read_timed_ratings(
       artifacts.examples_artifact(examples), 'new_users')
   anchor = anchors(training, new, earlier['item_knn']['shrink'],
                    newest_bundle(args.run_dir))
   chosen = earlier['bundle']
-  print(f"chosen one step earlier ({earlier['users']} people; mean "
-        f"Recall@{K} over H = {configs.NEW_USER_HISTORIES}): knn_weight "
+  print(f"chosen on {CUTS} earlier cuts ({earlier['users']} people; mean "
+        f"Recall@{K} over H = {configs.NEW_USER_HISTORIES} and the cuts): "
+        f"knn_weight "
         f"{chosen['knn_weight']}, shrink {chosen['shrink']}, neighbors "
         f"{chosen['neighbors']}, rating_center "
         f"{chosen['rating_center']}, next_weight {chosen['next_weight']} "
@@ -365,17 +433,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"{earlier['item_knn'][f'recall@{K}']:.4f} at shrink "
         f"{earlier['item_knn']['shrink']}, most popular "
         f"{earlier['most_popular'][f'recall@{K}']:.4f})")
+  served = {name: getattr(hyperparameters.Hyperparameters(), name)
+            for name in SERVED.values()}
+  differ = {setting: (chosen[setting], served[name])
+            for setting, name in SERVED.items()
+            if chosen[setting] != served[name]}
+  if differ:
+    print('the defaults serve other settings than the chosen ones '
+          '(chosen, served): ' + ', '.join(
+              f'{setting} {pair}' for setting, pair in differ.items()))
   print(table(top_n, anchor))
   result = {'run_dir': os.path.abspath(args.run_dir),
             'table': table(top_n, anchor),
             'bundle': top_n['new_users'], 'anchors': anchor,
-            'earlier': earlier,
-            'served_settings': {
-                name: getattr(hyperparameters.Hyperparameters(), name)
-                for name in ('new_user_knn_weight', 'new_user_knn_shrink',
-                             'new_user_rating_center',
-                             'new_user_knn_neighbors',
-                             'new_user_next_weight')}}
+            'earlier': earlier, 'served_settings': served,
+            'served_is_chosen': not differ}
   os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
   with open(args.output, 'w') as f:
     json.dump(result, f, indent=2)

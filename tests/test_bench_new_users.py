@@ -1,10 +1,17 @@
-"""bench/new_users.py's tables against the ones the Trainer serves."""
+"""bench/new_users.py: its tables against the Trainer's, and the cuts it
+chooses settings on."""
 
 import numpy as np
 import tensorflow as tf
 
 from bench import new_users as bench_new_users
+from bench import synthetic
+from components import movielens_example_gen
 from components import new_users
+from components import recommender_evaluator
+from components.ratings_source import RatingsSource
+from pipeline import artifacts
+from tests import example_gen_run
 from trainer_module import features
 from trainer_module import hyperparameters
 from trainer_module import item_neighbors
@@ -59,3 +66,36 @@ def test_a_narrower_table_is_the_first_columns_of_a_wider_one():
   narrow = item_neighbors.next_table(users, movies, timestamps, ratings, 30,
                                      4, (1, 3), 4.0)
   assert_same_table((wide[0][:, :4], wide[1][:, :4]), narrow)
+
+
+def test_a_setting_scores_the_mean_over_the_cuts():
+  """Each setting's rows of the cuts become one, its figures their mean;
+  choose's best is by that mean."""
+  def row(weight, recall, ndcg):
+    return {'knn_weight': weight, 'recall@10': recall, 'ndcg@10': ndcg,
+            'recall_by_history': {'10': recall}}
+  first = [row(1.0, 0.30, 0.31), row(2.0, 0.32, 0.30)]
+  second = [row(1.0, 0.28, 0.29), row(2.0, 0.24, 0.26)]
+  combined = bench_new_users.across_cuts([first, second])
+  assert combined == [
+      {'knn_weight': 1.0, 'recall@10': 0.29, 'ndcg@10': 0.3,
+       'recall@10_by_cut': [0.30, 0.28]},
+      {'knn_weight': 2.0, 'recall@10': 0.28, 'ndcg@10': 0.28,
+       'recall@10_by_cut': [0.32, 0.24]}]
+
+
+def test_the_next_cut_runs_on_every_rating_but_the_new_users(tmp_path):
+  """train, validation and eval: not train and validation alone, which a
+  run on them would hash to an empty eval split again."""
+  ratings = synthetic.write_small_ratings_csv(str(tmp_path / 'ratings.csv'))
+  examples = example_gen_run.execute(movielens_example_gen.MovieLensExampleGen(
+      RatingsSource.csv(ratings), new_user_percent=20),
+                                     str(tmp_path / 'examples'))
+  counts = {split: len(example_gen_run.read_split(examples.uri, split))
+            for split in ('train', 'validation', 'eval', 'new_users')}
+  assert all(counts.values()), counts
+  known = bench_new_users.known_users_data(examples.uri)
+  assert len(known.users) == sum(counts.values()) - counts['new_users']
+  new = recommender_evaluator.read_timed_ratings(
+      artifacts.examples_artifact(examples.uri), 'new_users')
+  assert not set(known.users.tolist()) & set(new.users.tolist())

@@ -145,13 +145,13 @@ class Hyperparameters:
       "retrieval towers' score + this * log of the movie's share of the "
       'training ratings, every rating alike', low=0)
   new_user_knn_weight: float = _field(
-      2.0, "recommend_from_ratings' score: the unknown user's retrieval "
+      4.0, "recommend_from_ratings' score: the unknown user's retrieval "
       'score + this * the item-kNN score of the given ratings', low=0)
   new_user_knn_shrink: float = _field(
-      0.0, 'item-kNN: cosine similarity shrunk by this many co-raters',
+      10.0, 'item-kNN: cosine similarity shrunk by this many co-raters',
       low=0)
   new_user_knn_neighbors: int = _field(
-      100, "recommend_from_ratings' tables (item-kNN and next): most "
+      200, "recommend_from_ratings' tables (item-kNN and next): most "
       'similar movies kept per movie', low=1)
   new_user_next_weight: float = _field(
       3.0, "recommend_from_ratings' score: + this * what known users went "
