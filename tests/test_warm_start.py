@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from trainer_module import ensemble
 from trainer_module import features
 from trainer_module import ranking_models
 from trainer_module import retrieval_model
@@ -339,3 +342,72 @@ def test_held_out_recall_is_the_protocols_recall_at_k():
   assert one in recalls
   nobody = {key: value[:0] for key, value in held_out.items()}
   assert np.isnan(retrieval_model.held_out_recall(model, seen, nobody, 4.0))
+
+
+class MovieTable(tf.keras.Model):
+  """A rating model that rates each movie id from a fixed table."""
+
+  def __init__(self, ratings):
+    super().__init__()
+    self.ratings = tf.constant(ratings, tf.float32)
+
+  def call(self, inputs):
+    return tf.gather(self.ratings, inputs[MOVIE_KEY])[:, tf.newaxis]
+
+
+class VocabularySizes:
+  """What the blend reads of a TFTransformOutput: vocabulary sizes."""
+
+  def vocabulary_size_by_name(self, name):
+    del name
+    return 8
+
+
+def test_a_warm_blend_fits_the_validation_ratings_it_is_given():
+  """A warm run blends its members on the validation ratings newer than
+  its base (trainer.unseen_validation), not on the whole split: there
+  member A is right, on the older ratings member B is."""
+  a = [1.0, 5.0, 2.0, 4.0, 3.0, 1.0, 5.0, 2.0]
+  b = [3.0, 3.0, 4.0, 2.0, 1.0, 5.0, 3.0, 4.0]
+  data = timed_data([1, 2, 3, 4, 5, 6, 7, 8], [10, 11, 12, 13, 30, 31, 32, 33])
+  movies = data.validation[MOVIE_KEY].numpy()
+  newer = data.validation[features.TIMESTAMP_KEY].numpy() > 20
+  data.validation[features.LABEL_KEY] = tf.constant(
+      np.where(newer, np.take(a, movies), np.take(b, movies)), tf.float32)
+  data.train[features.LABEL_KEY] = tf.constant(
+      np.where(np.arange(8) % 2, 5.0, 1.0), tf.float32)  # the rating range
+  models = [MovieTable(a), MovieTable(b)]
+  warm = trainer.unseen_validation(data, Base(20))
+  _, warm_rmse = ensemble.fit_blend_on_validation(VocabularySizes(), data,
+                                                  models, warm)
+  _, whole_rmse = ensemble.fit_blend_on_validation(VocabularySizes(), data,
+                                                   models)
+  assert warm_rmse < 1e-4 < whole_rmse
+
+
+class Captured(Exception):
+  """What a stubbed fit_blend_on_validation was given."""
+
+
+def test_train_ranking_blends_a_warm_run_on_its_unseen_validation(
+    monkeypatch):
+  """train_ranking hands the blend the warm validation ratings it was
+  given (the members' training stubbed)."""
+  data = timed_data([1, 2], [3, 30])
+  warm = trainer.unseen_validation(data, Base(20))
+
+  def fit_blend_on_validation(tf_transform_output, data, models,
+                              validation=None):
+    del tf_transform_output, data, models
+    raise Captured(validation)
+
+  monkeypatch.setattr(trainer, 'train_member', lambda *args: (None, {}))
+  monkeypatch.setattr(ensemble, 'fit_blend_on_validation',
+                      fit_blend_on_validation)
+  hparams = Hyperparameters(model='tuned', autorec_units=8)
+  assert len(ensemble.rating_members(hparams)) == 2
+  for given in (warm, None):
+    with pytest.raises(Captured) as captured:
+      trainer.train_ranking(FnArgs(model_run_dir='logs'), None, hparams,
+                            data, None, given)
+    assert captured.value.args[0] is given

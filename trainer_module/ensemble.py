@@ -2,7 +2,7 @@
 preset's and its blend partner), the settings each trains with, and the
 blend of them whose weights are fitted on the validation split."""
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -102,26 +102,30 @@ def fit_blend(blend_inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def validation_predictions(model: ranking_models.MovieLensModel,
-                           data: splits.TrainingData) -> np.ndarray:
-  """`model`'s ratings of the validation split, in load order [n]."""
-  batches = splits.batches(data.validation, data.keys,
-                           splits.LOAD_BATCH_SIZE)
+                           data: splits.TrainingData,
+                           validation: Dict[str, tf.Tensor]) -> np.ndarray:
+  """`model`'s ratings of `validation`'s rows, in load order [n]."""
+  batches = splits.batches(validation, data.keys, splits.LOAD_BATCH_SIZE)
   return np.concatenate([model(x).numpy().reshape(-1) for x, _ in batches])
 
 
 def fit_blend_on_validation(tf_transform_output: tft.TFTransformOutput,
                             data: splits.TrainingData,
-                            models: List[ranking_models.MovieLensModel]
+                            models: List[ranking_models.MovieLensModel],
+                            validation: Optional[Dict[str, tf.Tensor]] = None
                             ) -> Tuple[np.ndarray, float]:
-  """Blend weights of `models` (fitted on train) by least squares on the
-  validation split, and the blend's validation RMSE."""
+  """Blend weights of `models` (fitted on train) by least squares on
+  `validation` (by default the validation split; a warm run's, the ratings
+  its base never trained on: trainer.unseen_validation), and the blend's
+  RMSE there."""
+  validation = data.validation if validation is None else validation
   counts = rating_counts(
       data.train, *ranking_models.embedding_rows(tf_transform_output))
-  labels = data.validation[features.LABEL_KEY].numpy().reshape(-1)
+  labels = validation[features.LABEL_KEY].numpy().reshape(-1)
   blend_inputs = blend_features(
-      np.stack([validation_predictions(model, data) for model in models],
-               axis=1),
-      *(tf.gather(table, data.validation[key]) for table, key in
+      np.stack([validation_predictions(model, data, validation)
+                for model in models], axis=1),
+      *(tf.gather(table, validation[key]) for table, key in
         zip(counts, (splits.USER_KEY, splits.MOVIE_KEY)))).numpy()
   weights = fit_blend(blend_inputs, labels)
   blended = np.clip(blend_inputs @ weights, *rating_range(data))

@@ -383,7 +383,8 @@ def train_ranking(fn_args: FnArgs,
   'members'); and each member as exported, by its warm-start name.
 
   Each member is fitted on train and selected on validation; the members
-  are blended by least-squares weights on validation (BlendedRankingModel;
+  are blended by least-squares weights on validation (a warm run's:
+  `warm_validation` where it has one; BlendedRankingModel;
   a lone member too when refitted); with `refit` each is then trained again
   on train + validation for its chosen epochs, and the blend keeps its
   weights.
@@ -403,8 +404,10 @@ def train_ranking(fn_args: FnArgs,
   if len(names) == 1 and not hparams.refit:
     freeze(trained[0][0].ranking_model)
     return trained[0][0], stats, {member_key(names[0]): trained[0][0]}
+  # A warm run blends on what its base never trained on, as it chose.
   weights, blend_rmse = ensemble.fit_blend_on_validation(
-      tf_transform_output, data, [model for model, _ in trained])
+      tf_transform_output, data, [model for model, _ in trained],
+      warm_validation)
   stats.update(blend_weights=[round(float(w), 4) for w in weights],
                blend_val_rmse=round(blend_rmse, 4), refit=hparams.refit)
   models = [model.ranking_model for model, _ in trained]
