@@ -20,8 +20,8 @@ pipeline runs on it (W/cut1/earlier), so its own newest users are set apart
 the same way; each setting is scored on them with `from_ratings_lists` (the
 NumPy twin of the served graph, tested equal to it) and the bundle that run
 trained. A second cut (W/cut2) does the same to the first's known users'
-ratings; a setting's figure is the mean over the cuts. Prints the tables; writes F
-(default bench/results/new_users.json).
+ratings; a setting's figure is the mean over the cuts. Prints the tables;
+writes F (default bench/results/new_users.json).
 """
 
 import argparse
@@ -60,9 +60,9 @@ RATING_CENTERS = (0.0, 2.5, 3.0, 3.5)  # 0.0: every rating counts for
 # of the widest (tables are best first).
 NEIGHBOR_WIDTHS = (100, 200, 400)
 ANCHOR_NEIGHBORS = 100_000  # the anchor keeps every neighbour
-# Earlier runs settings are chosen on: the first on the run's training
-# data, each next on the one before's (one cut's ~150 people tie settings
-# that differ by 0.01 on others).
+# The earlier runs (cuts) settings are chosen on: the first on the run's
+# training data, each next on the one before's known users (one cut's ~150
+# people tie settings that differ by 0.01 on other people).
 CUTS = 2
 # Each chosen setting's hyperparameter (what the bundle serves with).
 SERVED = {'knn_weight': 'new_user_knn_weight',
@@ -424,9 +424,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   chosen = earlier['bundle']
   print(f"chosen on {CUTS} earlier cuts ({earlier['users']} people; mean "
         f"Recall@{K} over H = {configs.NEW_USER_HISTORIES} and the cuts): "
-        f"knn_weight "
-        f"{chosen['knn_weight']}, shrink {chosen['shrink']}, neighbors "
-        f"{chosen['neighbors']}, rating_center "
+        f"knn_weight {chosen['knn_weight']}, shrink {chosen['shrink']}, "
+        f"neighbors {chosen['neighbors']}, rating_center "
         f"{chosen['rating_center']}, next_weight {chosen['next_weight']} "
         f"(Recall@{K} {chosen[f'recall@{K}']:.4f}; unknown-user list "
         f"{earlier['unknown_user_list'][f'recall@{K}']:.4f}, item-kNN "
