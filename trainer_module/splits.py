@@ -140,6 +140,13 @@ def concat(*parts: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
           for key in parts[0]}
 
 
+def rows_where(split: Dict[str, tf.Tensor], keep: tf.Tensor
+               ) -> Dict[str, tf.Tensor]:
+  """The rows of `split` where `keep` ([n] bools) is true, whole."""
+  rows = tf.where(keep)[:, 0]
+  return {key: tf.gather(column, rows) for key, column in split.items()}
+
+
 def batches(data: Dict[str, tf.Tensor], keys: List[str], batch_size: int,
             shuffle: bool = False, seed: Optional[int] = None
             ) -> tf.data.Dataset:

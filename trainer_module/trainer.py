@@ -296,7 +296,7 @@ def unseen_validation(data: splits.TrainingData, base: warm_start.WarmStart
                     'latest (%d): a warm run trains its maximum epochs, '
                     'none chosen', base.latest_timestamp)
     return None
-  return rows_where(data.validation, newer)
+  return splits.rows_where(data.validation, newer)
 
 
 def newer_than_base(split: Dict[str, tf.Tensor], base: warm_start.WarmStart
@@ -307,13 +307,6 @@ def newer_than_base(split: Dict[str, tf.Tensor], base: warm_start.WarmStart
   if times is None or base.latest_timestamp is None:
     return None
   return times > base.latest_timestamp
-
-
-def rows_where(split: Dict[str, tf.Tensor], keep: tf.Tensor
-               ) -> Dict[str, tf.Tensor]:
-  """The rows of `split` where `keep` ([n] bools) is true, whole."""
-  rows = tf.where(keep)[:, 0]
-  return {key: tf.gather(column, rows) for key, column in split.items()}
 
 
 def warm_sample(split: Dict[str, tf.Tensor], base: warm_start.WarmStart,
@@ -327,7 +320,7 @@ def warm_sample(split: Dict[str, tf.Tensor], base: warm_start.WarmStart,
   if newer is None:
     return split
   draw = tf.random.stateless_uniform(tf.shape(newer), [seed or 0, 1])
-  return rows_where(split, newer | (draw < older_share))
+  return splits.rows_where(split, newer | (draw < older_share))
 
 
 def latest_timestamp(data: splits.TrainingData) -> Optional[int]:
