@@ -172,12 +172,20 @@ def known_users_data(examples_uri: str) -> new_users.TimedRatings:
       if split != split_names.NEW_USERS_SPLIT])
 
 
+def in_catalog(ratings: new_users.TimedRatings, catalog: Catalog
+               ) -> new_users.TimedRatings:
+  """The ratings of catalog titles."""
+  index = catalog.index
+  return ratings.where(np.array([t in index for t in ratings.titles.tolist()],
+                                bool))
+
+
 def ids_of(ratings: new_users.TimedRatings, catalog: Catalog):
   """(user ids, movie ids, users) of the ratings of catalog titles."""
+  rated = in_catalog(ratings, catalog)
   index = catalog.index
-  known = np.array([t in index for t in ratings.titles.tolist()], bool)
-  users, user_ids = np.unique(ratings.users[known], return_inverse=True)
-  movies = np.array([index[t] for t in ratings.titles[known].tolist()])
+  users, user_ids = np.unique(rated.users, return_inverse=True)
+  movies = np.array([index[t] for t in rated.titles.tolist()])
   return user_ids, movies, len(users)
 
 
@@ -185,12 +193,11 @@ def next_of(training: new_users.TimedRatings, catalog: Catalog, width: int
             ) -> Tuple[np.ndarray, np.ndarray]:
   """The next table (item_neighbors.next_table) as the Trainer builds it
   from the same ratings (trainer.next_table), `width` wide."""
-  index = catalog.index
-  known = np.array([t in index for t in training.titles.tolist()], bool)
-  users, movies, _ = ids_of(training, catalog)
+  rated = in_catalog(training, catalog)
+  users, movies, _ = ids_of(rated, catalog)
   return item_neighbors.next_table(
-      users, movies, training.timestamps[known], training.ratings[known],
-      len(catalog.titles), width, item_neighbors.PREFIXES,
+      users, movies, rated.timestamps, rated.ratings, len(catalog.titles),
+      width, item_neighbors.PREFIXES,
       hyperparameters.Hyperparameters().retrieval_liked_rating)
 
 
