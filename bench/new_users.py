@@ -132,6 +132,52 @@ TABLES = ('generic', 'neighbor_ids', 'neighbor_sims', 'next_ids',
           'next_sims')
 
 
+@dataclasses.dataclass
+class Spread:
+  """People's given ratings spread over a stage's tables, apart from the
+  weights, each [people, num_movies]: Stage.scores for any knn_weight w,
+  rating_center c and next_weight v is generic + (w x (rated - c x
+  counted) + v x liked_next) / root, for all people at once (the grid has
+  about a thousand settings)."""
+  rated: np.ndarray  # sum over the given of rating x sim
+  counted: np.ndarray  # sum over the given of sim
+  liked_next: np.ndarray  # sum over the given of next
+  root: np.ndarray  # [people, 1]: sqrt(given), at least 1
+  given: np.ndarray  # bool: the given movies
+
+  @classmethod
+  def of(cls, stage: Stage, index: Dict[Any, int],
+         people: Sequence[new_users.Case]) -> 'Spread':
+    """The spread of each person's given titles (those in `index`)."""
+    shape = (len(people), len(stage.generic))
+    spread = cls(np.zeros(shape), np.zeros(shape), np.zeros(shape),
+                 np.ones((len(people), 1)), np.zeros(shape, bool))
+    for row, case in enumerate(people):
+      given = [(index[t], r) for t, r in
+               zip(case.given_titles, case.given_ratings) if t in index]
+      for movie, rating in given:
+        np.add.at(spread.rated[row], stage.neighbor_ids[movie],
+                  stage.neighbor_sims[movie] * rating)
+        np.add.at(spread.counted[row], stage.neighbor_ids[movie],
+                  stage.neighbor_sims[movie])
+        np.add.at(spread.liked_next[row], stage.next_ids[movie],
+                  stage.next_sims[movie])
+        spread.given[row, movie] = True
+      spread.root[row] = np.sqrt(max(len(given), 1))
+    return spread
+
+  def lists(self, stage: Stage, catalog: Catalog, k: int) -> List[list]:
+    """Each person's top k titles with the stage's weights (its tables
+    those the spread was made of), as from_ratings_lists gives them."""
+    scores = stage.generic[None, :] + (
+        stage.knn_weight * (self.rated - stage.rating_center * self.counted)
+        + stage.next_weight * self.liked_next) / self.root
+    scores[self.given] = -np.inf
+    best = np.argsort(-scores, axis=1, kind='stable')[:, :k]
+    return [[catalog.titles[i] for i in row if np.isfinite(person[i])]
+            for row, person in zip(best, scores)]
+
+
 def from_ratings_lists(stage: Stage, catalog: Catalog,
                        people: Sequence[new_users.Case], k: int
                        ) -> List[list]:
@@ -293,9 +339,9 @@ def newest_bundle(output_dir: str):
 
 def mean_score(lists_for, people_by_history: Dict[int, list]
                ) -> Dict[str, Any]:
-  """Recall@K and NDCG@K averaged over the histories (each H's people),
-  and Recall@K at each."""
-  scores = {h: new_users.score(lists_for(people), people, K)
+  """Recall@K and NDCG@K averaged over the histories (each H's people;
+  `lists_for(H, people)` their lists), and Recall@K at each."""
+  scores = {h: new_users.score(lists_for(h, people), people, K)
             for h, people in people_by_history.items()}
   return {f'recall@{K}': round(float(np.mean(
       [s[f'recall@{K}'] for s in scores.values()])), 4),
@@ -325,28 +371,33 @@ def score_cut(cut_dir: str) -> Dict[str, Any]:
   for shrink in KNN_SHRINKS:
     ids, sims = item_neighbors.neighbor_table(
         users, movies, num_users, len(catalog.titles), widest, shrink)
-    for width, weight, center, next_weight in itertools.product(
-        NEIGHBOR_WIDTHS, KNN_WEIGHTS, RATING_CENTERS, NEXT_WEIGHTS):
-      setting = dataclasses.replace(
+    for width in NEIGHBOR_WIDTHS:
+      tables = dataclasses.replace(
           stage, neighbor_ids=ids[:, :width], neighbor_sims=sims[:, :width],
-          next_ids=next_ids[:, :width], next_sims=next_sims[:, :width],
-          knn_weight=weight, rating_center=center, next_weight=next_weight)
-      tried.append({'knn_weight': weight, 'shrink': shrink,
-                    'neighbors': width, 'rating_center': center,
-                    'next_weight': next_weight,
-                    **mean_score(lambda p: from_ratings_lists(
-                        setting, catalog, p, K), people)})
+          next_ids=next_ids[:, :width], next_sims=next_sims[:, :width])
+      spreads = {h: Spread.of(tables, catalog.index, p)
+                 for h, p in people.items()}
+      for weight, center, next_weight in itertools.product(
+          KNN_WEIGHTS, RATING_CENTERS, NEXT_WEIGHTS):
+        setting = dataclasses.replace(
+            tables, knn_weight=weight, rating_center=center,
+            next_weight=next_weight)
+        tried.append({'knn_weight': weight, 'shrink': shrink,
+                      'neighbors': width, 'rating_center': center,
+                      'next_weight': next_weight,
+                      **mean_score(lambda h, p: spreads[h].lists(
+                          setting, catalog, K), people)})
   counts = title_counts(training)
   return {'users': len(people[configs.NEW_USER_HISTORY]),
           'tried': tried,
           'item_knn_tried': [{'shrink': shrink, **mean_score(
-              lambda p: knn_lists(training, shrink, p, K), people)}
+              lambda h, p: knn_lists(training, shrink, p, K), people)}
                              for shrink in KNN_SHRINKS],
-          'unknown_user_list': mean_score(lambda p: from_ratings_lists(
+          'unknown_user_list': mean_score(lambda h, p: from_ratings_lists(
               dataclasses.replace(stage, knn_weight=0.0, next_weight=0.0),
               catalog, p, K), people),
           'most_popular': mean_score(
-              lambda p: new_users.most_popular(counts, p, K), people)}
+              lambda h, p: new_users.most_popular(counts, p, K), people)}
 
 
 def across_cuts(rows_by_cut: Sequence[Sequence[Dict[str, Any]]]

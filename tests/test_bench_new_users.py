@@ -1,6 +1,8 @@
 """bench/new_users.py: its tables against the Trainer's, and the cuts it
 chooses settings on."""
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
@@ -99,3 +101,42 @@ def test_the_next_cut_runs_on_every_rating_but_the_new_users(tmp_path):
   new = recommender_evaluator.read_timed_ratings(
       artifacts.examples_artifact(examples.uri), 'new_users')
   assert not set(known.users.tolist()) & set(new.users.tolist())
+
+
+def test_the_spread_scores_as_the_twin_does():
+  """Spread.lists gives each setting's lists as from_ratings_lists does
+  (the grid's fast path), with unknown, repeated and no given titles."""
+  rng = np.random.default_rng(3)
+  num_movies, width = 25, 6
+  catalog = bench_new_users.Catalog([b'movie %02d' % m
+                                     for m in range(num_movies)])
+  tables = {
+      name: np.vstack([rng.integers(0, num_movies, (num_movies, width)),
+                       np.zeros((1, width))]).astype(np.int32)
+      for name in ('neighbor_ids', 'next_ids')}
+  tables.update({
+      name: np.vstack([rng.random((num_movies, width)),
+                       np.zeros((1, width))]).astype(np.float32)
+      for name in ('neighbor_sims', 'next_sims')})
+  stage = bench_new_users.Stage(rng.normal(size=num_movies), **tables,
+                                knn_weight=1.0, rating_center=0.0,
+                                next_weight=1.0)
+  people = [new_users.Case(person, [catalog.titles[m] for m in movies],
+                           rng.integers(1, 6, len(movies)).tolist(), set())
+            for person, movies in enumerate(
+                rng.integers(0, num_movies, n) for n in (1, 3, 5, 8))]
+  people += [new_users.Case('unknown and repeated', [b'not a movie',
+                                                     b'movie 03',
+                                                     b'movie 03'],
+                            [5.0, 4.0, 2.0], set()),
+             new_users.Case('none given', [], [], set())]
+  spread = bench_new_users.Spread.of(stage, catalog.index, people)
+  for weight, center, next_weight in ((1.0, 0.0, 0.0), (4.0, 2.5, 3.0),
+                                      (0.5, 3.5, 10.0)):
+    setting = dataclasses.replace(stage, knn_weight=weight,
+                                  rating_center=center,
+                                  next_weight=next_weight)
+    expected = bench_new_users.from_ratings_lists(setting, catalog, people,
+                                                  10)
+    assert spread.lists(setting, catalog, 10) == expected
+    assert expected[0] != expected[1]
