@@ -173,9 +173,15 @@ class Spread:
         stage.knn_weight * (self.rated - stage.rating_center * self.counted)
         + stage.next_weight * self.liked_next) / self.root
     scores[self.given] = -np.inf
-    best = np.argsort(-scores, axis=1, kind='stable')[:, :k]
-    return [[catalog.titles[i] for i in row if np.isfinite(person[i])]
-            for row, person in zip(best, scores)]
+    return top_titles(scores, catalog, k)
+
+
+def top_titles(scores: np.ndarray, catalog: Catalog, k: int) -> List[list]:
+  """Each row's k best titles of `scores` [people, num_movies] (ties: the
+  lower id), those scoring -inf (given) left out."""
+  best = np.argsort(-scores, axis=1, kind='stable')[:, :k]
+  return [[catalog.titles[i] for i in row if np.isfinite(person[i])]
+          for row, person in zip(best, scores)]
 
 
 def from_ratings_lists(stage: Stage, catalog: Catalog,
@@ -183,12 +189,10 @@ def from_ratings_lists(stage: Stage, catalog: Catalog,
                        ) -> List[list]:
   """Each person's top k titles by the stage's scores."""
   index = catalog.index
-  lists = []
-  for case in people:
-    scores = stage.scores(index, case.given_titles, case.given_ratings)
-    best = np.argsort(-scores, kind='stable')[:k]
-    lists.append([catalog.titles[i] for i in best if np.isfinite(scores[i])])
-  return lists
+  return top_titles(np.array(
+      [stage.scores(index, case.given_titles, case.given_ratings)
+       for case in people]).reshape(len(people), len(stage.generic)),
+                    catalog, k)
 
 
 def only(generic: np.ndarray, ids: np.ndarray, sims: np.ndarray) -> Stage:

@@ -102,10 +102,11 @@ def fit_blend(blend_inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def validation_predictions(model: ranking_models.MovieLensModel,
-                           data: splits.TrainingData,
+                           keys: List[str],
                            validation: Dict[str, tf.Tensor]) -> np.ndarray:
-  """`model`'s ratings of `validation`'s rows, in load order [n]."""
-  batches = splits.batches(validation, data.keys, splits.LOAD_BATCH_SIZE)
+  """`model`'s ratings of `validation`'s rows (its features `keys`), in
+  load order [n]."""
+  batches = splits.batches(validation, keys, splits.LOAD_BATCH_SIZE)
   return np.concatenate([model(x).numpy().reshape(-1) for x, _ in batches])
 
 
@@ -123,7 +124,7 @@ def fit_blend_on_validation(tf_transform_output: tft.TFTransformOutput,
       data.train, *ranking_models.embedding_rows(tf_transform_output))
   labels = validation[features.LABEL_KEY].numpy().reshape(-1)
   blend_inputs = blend_features(
-      np.stack([validation_predictions(model, data, validation)
+      np.stack([validation_predictions(model, data.keys, validation)
                 for model in models], axis=1),
       *(tf.gather(table, validation[key]) for table, key in
         zip(counts, (splits.USER_KEY, splits.MOVIE_KEY)))).numpy()
